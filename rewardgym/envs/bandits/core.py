@@ -1,0 +1,228 @@
+"""Multi-armed bandits over a leading batch axis.
+
+One parameterised core covers the family: Bernoulli or Gaussian arms, stationary or
+drifting means (non-stationary bandits), an optional linear context (contextual bandits),
+and an optional history summary in the observation (the meta-bandit setting in which an
+agent must learn to explore from what it has seen, as in "When Greedy Wins").
+
+Every episode is one bandit problem of ``horizon`` pulls. The instance (arm means, or the
+arm parameters of a contextual bandit) is drawn at reset from the episode key — a fresh
+instance each episode — unless ``instance_seed`` pins one instance for every episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+
+from rewardgym.envs import rng
+from rewardgym.envs.batched import BatchedCore, masked_info
+
+# Counter-RNG streams: one per kind of draw, so that adding a draw never shifts another.
+_INSTANCE, _REWARD, _CONTEXT, _DRIFT = 0, 1, 2, 3
+
+
+@dataclass
+class BanditState:
+    key: np.ndarray  # (B,) uint64 episode key
+    t: np.ndarray  # (B,) pulls so far this episode
+    means: np.ndarray  # (B, k) current expected reward of each arm (non-contextual)
+    theta: np.ndarray  # (B, k, d) arm parameters (contextual; d = 0 otherwise)
+    context: np.ndarray  # (B, d) context of the next pull
+    last_arm: np.ndarray  # (B,) -1 before the first pull
+    last_reward: np.ndarray  # (B,)
+    counts: np.ndarray  # (B, k) pulls of each arm
+    sums: np.ndarray  # (B, k) reward collected from each arm
+    regret: np.ndarray  # (B,) expected regret of the last pull
+    cumulative_regret: np.ndarray  # (B,)
+    best_pulled: np.ndarray  # (B,) bool: the last pull was of a best arm
+    best_pulls: np.ndarray  # (B,) pulls of a best arm this episode
+    late_best_pulls: np.ndarray  # (B,) pulls of a best arm in the episode's second half
+
+
+class BanditCore(BatchedCore):
+    """``num_envs`` bandits stepped together.
+
+    Args:
+        num_envs: batch size.
+        n_arms: number of arms k (>= 2).
+        horizon: pulls per episode.
+        distribution: ``"bernoulli"`` (means ~ U(0, 1), rewards in {0, 1}) or ``"gaussian"``
+            (means ~ N(0, 1), rewards ~ N(mean, noise_std²)).
+        drift: std of the Gaussian random walk the means take after every pull (0: stationary).
+            Bernoulli means are reflected back into [0, 1].
+        context_dim: d > 0 makes a linear contextual bandit: a context x ~ N(0, I_d) is shown
+            before each pull, arm a pays θ_a·x plus noise (θ_a ~ N(0, I_d / d)); Bernoulli
+            contextual arms pay 1 with probability sigmoid(θ_a·x).
+        history: add per-arm pull counts, mean rewards and the pulls left to the observation.
+        instance_seed: pin one problem instance for every episode (None: fresh each episode).
+        noise_std: reward noise of Gaussian arms.
+    """
+
+    def __init__(self, num_envs: int, n_arms: int, horizon: int, distribution: str = "bernoulli",
+                 drift: float = 0.0, context_dim: int = 0, history: bool = False,
+                 instance_seed: int | None = None, noise_std: float = 1.0):
+        super().__init__(num_envs)
+        if n_arms < 2:
+            raise ValueError(f"n_arms must be >= 2, got {n_arms}")
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        if distribution not in ("bernoulli", "gaussian"):
+            raise ValueError(f"distribution must be 'bernoulli' or 'gaussian', got {distribution!r}")
+        if drift < 0 or context_dim < 0 or noise_std < 0:
+            raise ValueError("drift, context_dim and noise_std must be non-negative")
+        if drift and context_dim:
+            raise ValueError("drift applies to non-contextual bandits only")
+        self.n_arms, self.horizon, self.distribution = n_arms, horizon, distribution
+        self.drift, self.context_dim, self.history, self.noise_std = drift, context_dim, history, noise_std
+        self.instance_key = None if instance_seed is None else rng.seed_key(instance_seed)
+
+        b, k, d = num_envs, n_arms, context_dim
+        self.state = BanditState(
+            key=np.zeros(b, np.uint64), t=np.zeros(b, np.int64), means=np.zeros((b, k)),
+            theta=np.zeros((b, k, d)), context=np.zeros((b, d)), last_arm=np.full(b, -1, np.int64),
+            last_reward=np.zeros(b), counts=np.zeros((b, k), np.int64), sums=np.zeros((b, k)),
+            regret=np.zeros(b), cumulative_regret=np.zeros(b), best_pulled=np.zeros(b, bool),
+            best_pulls=np.zeros(b, np.int64), late_best_pulls=np.zeros(b, np.int64),
+        )
+
+        low, high = (0.0, 1.0) if distribution == "bernoulli" else (-np.inf, np.inf)
+        obs = {
+            "last_arm": spaces.Box(0.0, 1.0, (k,), np.float32),
+            "last_reward": spaces.Box(low, high, (1,), np.float32),
+        }
+        if d:
+            obs["context"] = spaces.Box(-np.inf, np.inf, (d,), np.float32)
+        if history:
+            obs["counts"] = spaces.Box(0.0, float(horizon), (k,), np.float32)
+            obs["mean_reward"] = spaces.Box(low, high, (k,), np.float32)
+            obs["steps_left"] = spaces.Box(0.0, float(horizon), (1,), np.float32)
+        self.single_observation_space = spaces.Dict(obs)
+        self.single_action_space = spaces.Discrete(k)
+        self.task = self._describe_task()
+        self._task = np.full(b, self.task, dtype=object)
+        self._rows = np.arange(b)
+
+    def _describe_task(self) -> str:
+        k, h = self.n_arms, self.horizon
+        pays = ("pays 1 with an unknown probability, else 0" if self.distribution == "bernoulli"
+                else "pays a noisy reward around an unknown mean")
+        text = f"There are {k} arms, numbered 0 to {k - 1}. Each {pays}"
+        if self.context_dim:
+            text += " that depends on the context shown before each pull"
+        text += f". Pull one arm at a time, {h} pulls in all, to collect as much reward as you can."
+        if self.drift:
+            text += " The arms' payoffs drift slowly over time."
+        return text
+
+    # -- transition ---------------------------------------------------------------------
+    def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
+        s, n, k, d = self.state, int(mask.sum()), self.n_arms, self.context_dim
+        s.key[mask] = keys
+        instance = keys if self.instance_key is None else np.full(n, self.instance_key, np.uint64)
+        if d:
+            s.theta[mask] = rng.normal(instance, 0, _INSTANCE, (k, d)) / np.sqrt(d)
+            s.context[mask] = rng.normal(keys, 0, _CONTEXT, (d,))
+        elif self.distribution == "bernoulli":
+            s.means[mask] = rng.uniform(instance, 0, _INSTANCE, (k,))
+        else:
+            s.means[mask] = rng.normal(instance, 0, _INSTANCE, (k,))
+        s.t[mask] = 0
+        s.last_arm[mask] = -1
+        for name in ("last_reward", "counts", "sums", "regret", "cumulative_regret", "best_pulled",
+                     "best_pulls", "late_best_pulls"):
+            getattr(s, name)[mask] = 0
+
+    def expected_rewards(self, sel=slice(None)) -> np.ndarray:
+        """Expected reward of every arm at the current step, (B, k)."""
+        s = self.state
+        if not self.context_dim:
+            return s.means[sel]
+        logits = np.einsum("bkd,bd->bk", s.theta[sel], s.context[sel])
+        return 1.0 / (1.0 + np.exp(-logits)) if self.distribution == "bernoulli" else logits
+
+    def step(self, action: np.ndarray, active: np.ndarray):
+        s = self.state
+        sel = slice(None) if active.all() else np.flatnonzero(active)
+        arm = action.astype(np.int64)[sel]
+        key, t = s.key[sel], s.t[sel]
+        rows = self._rows[: len(arm)]
+
+        expected = self.expected_rewards(sel)
+        chosen = expected[rows, arm]
+        best = expected.max(axis=1)
+        if self.distribution == "bernoulli":
+            reward = (rng.uniform(key, t, _REWARD) < chosen).astype(np.float64)
+        else:
+            reward = chosen + self.noise_std * rng.normal(key, t, _REWARD)
+        best_pulled = chosen >= best
+
+        counts, sums = s.counts[sel], s.sums[sel]
+        counts[rows, arm] += 1
+        sums[rows, arm] += reward
+        s.counts[sel], s.sums[sel] = counts, sums
+        s.regret[sel] = best - chosen
+        s.cumulative_regret[sel] += best - chosen
+        s.best_pulled[sel] = best_pulled
+        s.best_pulls[sel] += best_pulled
+        s.late_best_pulls[sel] += best_pulled & (t >= self.horizon // 2)
+        s.last_arm[sel], s.last_reward[sel] = arm, reward
+        s.t[sel] = t = t + 1
+
+        if self.drift and not self.context_dim:
+            means = s.means[sel] + self.drift * rng.normal(key, t, _DRIFT, (self.n_arms,))
+            if self.distribution == "bernoulli":  # reflect into [0, 1]
+                means = 1.0 - np.abs(1.0 - np.mod(means, 2.0))
+            s.means[sel] = means
+        if self.context_dim:
+            s.context[sel] = rng.normal(key, t, _CONTEXT, (self.context_dim,))
+
+        out = np.zeros(self.num_envs)
+        out[sel] = reward
+        ended = s.t >= self.horizon
+        # With the history in the observation the horizon is part of the problem (terminal);
+        # without it, the end of the episode is a time limit the agent cannot see.
+        terminated = ended if self.history else np.zeros_like(ended)
+        truncated = np.zeros_like(ended) if self.history else ended
+        return out, terminated, truncated
+
+    # -- observation and info -----------------------------------------------------------
+    def observe(self) -> dict[str, np.ndarray]:
+        s, b = self.state, self.num_envs
+        last_arm = np.zeros((b, self.n_arms), np.float32)
+        pulled = s.last_arm >= 0
+        last_arm[pulled, s.last_arm[pulled]] = 1.0
+        obs = {"last_arm": last_arm, "last_reward": s.last_reward.astype(np.float32)[:, None]}
+        if self.context_dim:
+            obs["context"] = s.context.astype(np.float32)
+        if self.history:
+            obs["counts"] = s.counts.astype(np.float32)
+            obs["mean_reward"] = (s.sums / np.maximum(s.counts, 1)).astype(np.float32)
+            obs["steps_left"] = (self.horizon - s.t).astype(np.float32)[:, None]
+        return obs
+
+    def info(self, ended: np.ndarray) -> dict:
+        s = self.state
+        values = {
+            "success": s.best_pulled.copy(), "best_arm_pulled": s.best_pulled.copy(),
+            "regret": s.regret.copy(), "cumulative_regret": s.cumulative_regret.copy(), "task": self._task,
+        }
+        late_half = self.horizon - self.horizon // 2
+        end = {
+            "best_arm_fraction": s.best_pulls / np.maximum(s.t, 1),
+            "suffix_failure": (s.late_best_pulls == 0) & (s.t >= self.horizon) & (late_half > 0),
+        }
+        return masked_info(values, ended, end)
+
+    def render_text(self, index: int) -> str:
+        s = self.state
+        lines = [f"pull {s.t[index]}/{self.horizon}   cumulative regret {s.cumulative_regret[index]:.2f}"]
+        if s.last_arm[index] >= 0:
+            lines.append(f"last: arm {s.last_arm[index]} paid {s.last_reward[index]:g}")
+        for arm in range(self.n_arms):
+            n = s.counts[index, arm]
+            mean = s.sums[index, arm] / n if n else float("nan")
+            lines.append(f"  arm {arm:>2}: {n:>5} pulls   mean {mean:6.3f}")
+        return "\n".join(lines)
