@@ -136,9 +136,10 @@ class CoreEnv(gym.Env):
         self._needs_reset = True
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
         if seed is not None:
             _check_seed(seed)
+        super().reset(seed=seed)
+        if seed is not None:
             key = rng.seed_key(np.array([seed]))
         else:
             key = rng.next_key(self.core.state.key) if self._started else rng.fresh_keys(1)

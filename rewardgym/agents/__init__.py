@@ -1,0 +1,47 @@
+"""Agents: bandit baselines now; PPO, the SB3 bridge and the LLM-RL trainer share the same protocol.
+
+``make_agent(name, env, **config)`` builds any of them; ``load_agent(path, env)`` reloads a
+saved one whatever its kind. Modules load lazily, so asking for a bandit baseline never
+imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rewardgym.agents.base import Agent, EpisodeTracker, evaluate_agent, read_agent_file
+
+AGENTS: dict[str, str] = {
+    "uniform": "rewardgym.agents.bandits:Uniform",
+    "greedy": "rewardgym.agents.bandits:Greedy",
+    "epsilon-greedy": "rewardgym.agents.bandits:EpsilonGreedy",
+    "ucb": "rewardgym.agents.bandits:UCB1",
+    "thompson": "rewardgym.agents.bandits:Thompson",
+}
+
+__all__ = ["AGENTS", "Agent", "EpisodeTracker", "agent_class", "evaluate_agent", "load_agent", "make_agent"]
+
+
+def agent_class(name: str) -> type:
+    """The class registered under ``name``; ValueError listing the names otherwise."""
+    try:
+        target = AGENTS[name]
+    except KeyError:
+        raise ValueError(f"unknown agent {name!r}; available: {', '.join(sorted(AGENTS))}") from None
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def make_agent(name: str, env: Any, **config: Any):
+    """Build the agent ``name`` for ``env`` (an Env or VectorEnv) with its config overrides."""
+    cls = agent_class(name)
+    try:
+        return cls(env, **config)
+    except TypeError as exc:  # an unknown config key: say which agent rejected it
+        raise ValueError(f"bad config for agent {name!r}: {exc}") from None
+
+
+def load_agent(path, env: Any = None):
+    """Reload an agent saved with ``agent.save(path)``, whatever its kind."""
+    return agent_class(read_agent_file(path)["agent"]).load(path, env)

@@ -1,0 +1,209 @@
+"""Bandit baselines: uniform, greedy, ε-greedy, UCB1 and Thompson sampling, over a batch of bandits.
+
+They learn *within* an episode, from the observation stream alone: each observation carries
+the arm pulled last and its reward (rewardgym's bandit observation, keys ``last_arm`` one-hot
+and ``last_reward``), and an observation with no arm pulled marks a new episode, where the
+per-env statistics restart. So ``act`` must be called exactly once per env step, which is
+what ``learn`` and ``evaluate`` do. Everything is vectorised over the batch of envs.
+
+References: Auer, Cesa-Bianchi & Fischer 2002 (UCB1); Thompson 1933, Agrawal & Goyal 2012
+(Thompson sampling with Beta and Gaussian priors); Sutton & Barto ch. 2 (ε-greedy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from rewardgym.agents.base import Callback, as_vector_env, evaluate_agent, learn_loop, read_agent_file, write_agent_file
+
+
+class BanditAgent:
+    """Shared bookkeeping: per-env pull counts and reward sums, rebuilt from observations."""
+
+    name: ClassVar[str]
+    default_num_envs: ClassVar[int] = 8
+
+    def __init__(self, env=None, *, n_arms: int | None = None, seed: int = 0):
+        if n_arms is None:
+            if env is None:
+                raise ValueError("give an env or n_arms")
+            n_arms = _arms_of(env)
+        self.n_arms, self.seed = int(n_arms), seed
+        self.rng = np.random.default_rng(seed)
+        self.counts = np.zeros((0, self.n_arms))
+        self.sums = np.zeros((0, self.n_arms))
+        self.num_timesteps = 0
+
+    # -- the policy ---------------------------------------------------------------------
+    def scores(self, deterministic: bool) -> np.ndarray:
+        """(B, k) arm scores; the agent pulls an arm of highest score (ties broken at random)."""
+        raise NotImplementedError
+
+    def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray:
+        self.observe(obs)
+        return self._argmax(self.scores(deterministic))
+
+    def observe(self, obs: dict[str, np.ndarray]) -> None:
+        try:
+            last_arm, last_reward = np.asarray(obs["last_arm"]), np.asarray(obs["last_reward"])
+        except (KeyError, TypeError, IndexError):
+            raise ValueError("bandit agents need bandit observations with 'last_arm' and 'last_reward'") from None
+        if last_arm.ndim == 1:  # a single env's observation
+            last_arm, last_reward = last_arm[None], last_reward[None]
+        batch = last_arm.shape[0]
+        if last_arm.shape[1] != self.n_arms:
+            raise ValueError(f"observation has {last_arm.shape[1]} arms, the agent was built for {self.n_arms}")
+        if self.counts.shape[0] != batch:
+            self.counts, self.sums = np.zeros((batch, self.n_arms)), np.zeros((batch, self.n_arms))
+        pulled = last_arm.any(axis=1)
+        rows = np.flatnonzero(pulled)
+        arms = last_arm[rows].argmax(axis=1)
+        self.counts[~pulled] = 0.0  # a fresh episode: forget the last instance
+        self.sums[~pulled] = 0.0
+        self.counts[rows, arms] += 1.0
+        self.sums[rows, arms] += last_reward.reshape(batch)[rows]
+
+    def _argmax(self, scores: np.ndarray) -> np.ndarray:
+        best = scores >= scores.max(axis=1, keepdims=True)
+        return (self.rng.random(scores.shape) * best).argmax(axis=1)
+
+    @property
+    def means(self) -> np.ndarray:
+        return self.sums / np.maximum(self.counts, 1.0)
+
+    # -- the Agent protocol -------------------------------------------------------------
+    def learn(self, env, total_steps: int, *, callbacks: Iterable[Callback] = (), progress: bool = True):
+        """Play ``total_steps`` env steps; the agent adapts within each episode (nothing carries over)."""
+        env = as_vector_env(env)
+        learn_loop(self, env, total_steps, callbacks=callbacks, progress=progress, seed=self.seed)
+        self.num_timesteps += total_steps
+        return self
+
+    def evaluate(self, env, episodes: int, *, seed: int | None = None) -> dict:
+        return evaluate_agent(self, env, episodes, deterministic=False, seed=seed)
+
+    def config(self) -> dict[str, Any]:
+        return {"n_arms": self.n_arms, "seed": self.seed}
+
+    def save(self, path) -> None:
+        write_agent_file(path, self.name, self.config())
+
+    @classmethod
+    def load(cls, path: str | Path, env=None) -> BanditAgent:
+        data = read_agent_file(path)
+        if data["agent"] != cls.name:
+            raise ValueError(f"{path} holds a {data['agent']!r} agent, not {cls.name!r}")
+        return cls(env, **data["config"])
+
+
+def _arms_of(env) -> int:
+    space = getattr(env, "single_action_space", None) or env.action_space
+    if not isinstance(space, spaces.Discrete):
+        raise ValueError(f"bandit agents need a Discrete action space, got {space}")
+    return int(space.n)
+
+
+class Uniform(BanditAgent):
+    """Pulls an arm uniformly at random: the regret baseline every learner must beat."""
+
+    name = "uniform"
+
+    def scores(self, deterministic: bool) -> np.ndarray:
+        return np.zeros_like(self.counts)
+
+
+class EpsilonGreedy(BanditAgent):
+    """Pulls each arm once, then the best empirical mean, exploring uniformly with probability ε."""
+
+    name = "epsilon-greedy"
+
+    def __init__(self, env=None, *, epsilon: float = 0.1, **kwargs):
+        super().__init__(env, **kwargs)
+        if not 0.0 <= epsilon <= 1.0:
+            raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+        self.epsilon = epsilon
+
+    def scores(self, deterministic: bool) -> np.ndarray:
+        scores = np.where(self.counts == 0, np.inf, self.means)
+        if not deterministic and self.epsilon:
+            explore = self.rng.random(len(scores)) < self.epsilon
+            scores[explore] = 0.0
+        return scores
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "epsilon": self.epsilon}
+
+
+class Greedy(EpsilonGreedy):
+    """ε-greedy with ε = 0: commits to the first arm that looks best (prone to suffix failures)."""
+
+    name = "greedy"
+
+    def __init__(self, env=None, **kwargs):
+        kwargs.setdefault("epsilon", 0.0)
+        super().__init__(env, **kwargs)
+
+
+class UCB1(BanditAgent):
+    """Pulls argmax mean + c·sqrt(2 ln t / n), each arm once first (Auer et al. 2002; c = 1 is UCB1)."""
+
+    name = "ucb"
+
+    def __init__(self, env=None, *, c: float = 1.0, **kwargs):
+        super().__init__(env, **kwargs)
+        self.c = c
+
+    def scores(self, deterministic: bool) -> np.ndarray:
+        t = self.counts.sum(axis=1, keepdims=True)
+        bonus = self.c * np.sqrt(2.0 * np.log(np.maximum(t, 1.0)) / np.maximum(self.counts, 1.0))
+        return np.where(self.counts == 0, np.inf, self.means + bonus)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "c": self.c}
+
+
+class Thompson(BanditAgent):
+    """Thompson sampling: pulls the arm whose posterior sample is highest.
+
+    ``prior="beta"``: Beta(1, 1) on Bernoulli means (rewards must lie in [0, 1]).
+    ``prior="gaussian"``: N(0, prior_std²) on the means of unit-variance (``noise_std``) Gaussian
+    rewards. ``"auto"`` picks beta when the env's rewards are bounded in [0, 1].
+    ``deterministic=True`` acts on the posterior mean instead of a sample.
+    """
+
+    name = "thompson"
+
+    def __init__(self, env=None, *, prior: str = "auto", prior_std: float = 1.0, noise_std: float = 1.0, **kwargs):
+        super().__init__(env, **kwargs)
+        if prior == "auto":
+            prior = "beta" if env is None or _rewards_in_unit_interval(env) else "gaussian"
+        if prior not in ("beta", "gaussian"):
+            raise ValueError(f"prior must be 'auto', 'beta' or 'gaussian', got {prior!r}")
+        self.prior, self.prior_std, self.noise_std = prior, prior_std, noise_std
+
+    def scores(self, deterministic: bool) -> np.ndarray:
+        if self.prior == "beta":
+            a, b = 1.0 + self.sums, 1.0 + self.counts - self.sums
+            if (b <= 0).any() or (a <= 0).any():
+                raise ValueError("Beta Thompson sampling needs rewards in [0, 1]; use prior='gaussian'")
+            return a / (a + b) if deterministic else self.rng.beta(a, b)
+        precision = 1.0 / self.prior_std**2 + self.counts / self.noise_std**2
+        mean = (self.sums / self.noise_std**2) / precision
+        return mean if deterministic else mean + self.rng.standard_normal(mean.shape) / np.sqrt(precision)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "prior": self.prior, "prior_std": self.prior_std, "noise_std": self.noise_std}
+
+
+def _rewards_in_unit_interval(env) -> bool:
+    space = getattr(env, "single_observation_space", None) or env.observation_space
+    try:
+        box = space["last_reward"]
+    except (KeyError, TypeError):
+        return False
+    return bool(np.all(box.low >= 0.0) and np.all(box.high <= 1.0))

@@ -1,0 +1,233 @@
+"""What every agent shares: the Agent protocol, episode bookkeeping, evaluation, the progress bar.
+
+Agents act on *batches* (a ``VectorEnv``'s observations) and learn from a ``VectorEnv``; a
+single ``Env`` handed to them is wrapped in a one-env ``SyncVectorEnv``. Vector envs are
+expected in Gymnasium's default NEXT_STEP autoreset mode: the step after an episode ends is
+a reset step whose reward is not part of any episode.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+Callback = Callable[[dict[str, float]], Any]
+"""Called with a metrics dict at every log point of ``learn``; returning ``False`` stops training."""
+
+AGENT_FILE = "agent.json"
+
+
+@runtime_checkable
+class Agent(Protocol):
+    def learn(self, env, total_steps: int, *, callbacks: Iterable[Callback] = (), progress: bool = True) -> Agent: ...
+
+    def act(self, obs, *, deterministic: bool = False): ...
+
+    def evaluate(self, env, episodes: int) -> dict: ...
+
+    def save(self, path) -> None: ...
+
+    @classmethod
+    def load(cls, path, env=None) -> Agent: ...
+
+
+def as_vector_env(env: gym.Env | VectorEnv) -> VectorEnv:
+    """``env`` itself if it is a VectorEnv, else a one-env SyncVectorEnv around it."""
+    if isinstance(env, VectorEnv):
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        if mode != AutoresetMode.NEXT_STEP:
+            raise ValueError(f"rewardgym agents need a NEXT_STEP autoreset vector env, got {mode}")
+        return env
+    if isinstance(env, gym.Env):
+        return gym.vector.SyncVectorEnv([lambda: env])
+    raise TypeError(f"expected a gymnasium Env or VectorEnv, got {type(env).__name__}")
+
+
+def _episode_end_values(info: dict, index: int) -> dict[str, float]:
+    """Numeric info values of env ``index`` (vector convention), e.g. success, regret, best_arm_fraction."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_") or not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            continue
+        mask = info.get("_" + key)
+        if mask is None or mask[index]:
+            out[key] = float(value[index])
+    return out
+
+
+class EpisodeTracker:
+    """Accumulates per-env returns and lengths over a NEXT_STEP-autoreset vector env.
+
+    ``update`` returns the episodes that ended on this step as (env index, episode), the
+    episode a dict with ``return``,
+    ``length`` and the numeric info values of its last step (``success``, regret, ...).
+    It also keeps window means of the per-step reward and of a few step-info keys, so that
+    training curves exist before the first episode ends (bandits run 1000-pull episodes).
+    """
+
+    def __init__(self, num_envs: int, window: int = 100, step_keys: tuple[str, ...] = ("regret",)):
+        self.returns = np.zeros(num_envs)
+        self.lengths = np.zeros(num_envs, dtype=np.int64)
+        self.restarting = np.zeros(num_envs, dtype=bool)
+        self.recent: deque[dict[str, float]] = deque(maxlen=window)
+        self.episodes = 0
+        self.step_keys = step_keys
+        self._window_sums: dict[str, float] = {}
+        self._window_count = 0
+
+    def update(self, reward, terminated, truncated, info: dict) -> list[tuple[int, dict[str, float]]]:
+        live = ~self.restarting
+        reward = np.asarray(reward, dtype=np.float64)
+        self.returns += np.where(live, reward, 0.0)
+        self.lengths += live
+        n_live = int(live.sum())
+        self._window_count += n_live
+        self._window_sums["reward"] = self._window_sums.get("reward", 0.0) + float(reward[live].sum())
+        for key in self.step_keys:
+            if key in info:
+                self._window_sums[key] = self._window_sums.get(key, 0.0) + float(np.asarray(info[key])[live].sum())
+        ended = (np.asarray(terminated) | np.asarray(truncated)) & live
+        finished = []
+        for i in np.flatnonzero(ended):
+            episode = {"return": float(self.returns[i]), "length": int(self.lengths[i])}
+            episode.update(_episode_end_values(info, int(i)))
+            finished.append((int(i), episode))
+        self.returns[ended] = 0.0
+        self.lengths[ended] = 0
+        self.restarting = ended
+        self.recent.extend(episode for _, episode in finished)
+        self.episodes += len(finished)
+        return finished
+
+    def summary(self) -> dict[str, float]:
+        """Means over the recent episodes and over the steps since the last summary."""
+        out: dict[str, float] = {"episodes": float(self.episodes)}
+        if self._window_count:
+            for key, total in self._window_sums.items():
+                out[f"{key}_per_step"] = total / self._window_count
+        self._window_sums, self._window_count = {}, 0
+        if self.recent:
+            out["mean_return"] = float(np.mean([e["return"] for e in self.recent]))
+            out["mean_length"] = float(np.mean([e["length"] for e in self.recent]))
+            if all("success" in e for e in self.recent):
+                out["success_rate"] = float(np.mean([e["success"] for e in self.recent]))
+        return out
+
+
+class Progress:
+    """A tqdm bar over environment steps showing steps/s, mean return and success rate."""
+
+    def __init__(self, total: int, enabled: bool = True, desc: str = "train"):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, disable=not enabled, unit="step", unit_scale=True, desc=desc,
+                        dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, steps: int, metrics: dict[str, float] | None = None) -> None:
+        if metrics:
+            shown = {k: f"{metrics[k]:.3g}" for k in ("mean_return", "success_rate", "regret_per_step")
+                     if k in metrics}
+            self.bar.set_postfix(shown, refresh=False)
+        self.bar.update(steps)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def evaluate_agent(agent, env, episodes: int, *, deterministic: bool = False, seed: int | None = None) -> dict:
+    """Run ``agent`` until ``episodes`` episodes end and report means over them.
+
+    Each of the N envs contributes about ``episodes / N`` episodes (so short episodes are not
+    over-counted, as in SB3's ``evaluate_policy``). Returns ``episodes``, ``mean_return``,
+    ``std_return``, ``mean_length``, ``success_rate`` when the env reports success, and the mean
+    of every other numeric info value of the episodes' last steps (e.g. ``cumulative_regret``).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    env = as_vector_env(env)
+    n = env.num_envs
+    targets = np.array([(episodes + i) // n for i in range(n)])
+    done_counts = np.zeros(n, dtype=np.int64)
+    tracker = EpisodeTracker(n)
+    collected: list[dict[str, float]] = []
+    obs, _ = env.reset(seed=seed)
+    while (done_counts < targets).any():
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=deterministic))
+        for i, episode in tracker.update(reward, terminated, truncated, info):
+            if done_counts[i] < targets[i]:
+                collected.append(episode)
+            done_counts[i] += 1
+    returns = np.array([e["return"] for e in collected])
+    result: dict[str, float] = {"episodes": len(collected), "mean_return": float(returns.mean()),
+                                "std_return": float(returns.std()),
+                                "mean_length": float(np.mean([e["length"] for e in collected]))}
+    keys = set.intersection(*(set(e) for e in collected)) - {"return", "length"}
+    for key in sorted(keys):
+        result["success_rate" if key == "success" else key] = float(np.mean([e[key] for e in collected]))
+    return result
+
+
+def learn_loop(agent, env: VectorEnv, total_steps: int, *, callbacks: Iterable[Callback] = (), progress: bool = True,
+               seed: int | None = None, log_interval: int | None = None) -> dict[str, float]:
+    """The rollout loop of agents that learn online, one batched ``act`` per step (bandit baselines).
+
+    Logs about 100 times over the run; returns the last metrics.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    n = env.num_envs
+    iterations = math.ceil(total_steps / n)
+    log_interval = log_interval or max(1, iterations // 100)
+    callbacks = list(callbacks)
+    tracker = EpisodeTracker(n)
+    obs, _ = env.reset(seed=seed)
+    start, metrics = time.perf_counter(), {}
+    with Progress(iterations * n, progress) as bar:
+        for it in range(1, iterations + 1):
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs))
+            tracker.update(reward, terminated, truncated, info)
+            if it % log_interval and it != iterations:
+                bar.update(n)
+                continue
+            metrics = {"step": float(it * n), **tracker.summary(),
+                       "steps_per_s": it * n / (time.perf_counter() - start)}
+            bar.update(n, metrics)
+            if any(callback(metrics) is False for callback in callbacks):
+                break
+    return metrics
+
+
+def write_agent_file(path: str | Path, name: str, config: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / AGENT_FILE).write_text(json.dumps({"agent": name, "config": config}, indent=2))
+    return path
+
+
+def read_agent_file(path: str | Path) -> dict[str, Any]:
+    """Read ``agent.json`` from a saved agent folder, with a clear error when it is missing or corrupt."""
+    file = Path(path) / AGENT_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{path} is not a saved agent (no {AGENT_FILE})")
+    try:
+        data = json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{file} is corrupt: {exc}") from None
+    if not isinstance(data, dict) or "agent" not in data or not isinstance(data.get("config"), dict):
+        raise ValueError(f"{file} is not a valid agent file (needs 'agent' and 'config')")
+    return data

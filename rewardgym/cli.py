@@ -1,0 +1,305 @@
+"""The ``rewardgym`` command: list, train, eval, play.
+
+A wrong argument is one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+DEFAULT_STEPS = 10_000
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_value(text: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} must be KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = parse_value(value)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rewardgym", description="Embodied-agent RL environments with learned rewards.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the registered environments")
+    p.add_argument("--family", help="only this family (e.g. Bandit)")
+
+    p = sub.add_parser("train", help="train an agent and leave a run folder")
+    p.add_argument("env_id", help="a rewardgym id (rewardgym list) or any Gymnasium id")
+    p.add_argument("--agent", required=True, help="ucb, thompson, epsilon-greedy, greedy, uniform, ppo, ...")
+    p.add_argument("--reward", help="a learned-reward spec, e.g. 'clip:goal=...;baseline=...' (default: the env's reward)")
+    p.add_argument("--reward-mode", choices=("add", "replace"), default="add",
+                   help="add the learned reward to the env's, or replace it (default add)")
+    p.add_argument("--reward-coef", type=float, default=1.0, help="weight of the learned reward (default 1)")
+    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help=f"env steps (default {DEFAULT_STEPS})")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default: the agent's)")
+    p.add_argument("--device", default="auto", help="torch agents: auto, cpu, cuda, cuda:1 ... (default auto)")
+    p.add_argument("--out", default="runs", help="parent folder of the run folder (default runs/)")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
+    p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="agent config overrides")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("eval", help="evaluate a trained run")
+    p.add_argument("run_dir")
+    p.add_argument("--episodes", type=_positive_int, default=100)
+    p.add_argument("--seed", type=_non_negative_int, help="first seed (default: the run's seed + 1000000, a held-out range)")
+    p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default min(episodes, 16))")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("play", help="play an environment in the terminal")
+    p.add_argument("env_id")
+    p.add_argument("--seed", type=_non_negative_int)
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_list(args) -> int:
+    import gymnasium as gym
+
+    from rewardgym.registration import ENVS
+
+    entries = [e for e in ENVS if args.family is None or e.family.lower() == args.family.lower()]
+    if not entries:
+        families = sorted({e.family for e in ENVS})
+        raise UsageError(f"no family {args.family!r}; families: {', '.join(families)}")
+    rows = [("id", "family", "observation", "action", "description")]
+    for entry in entries:
+        env = gym.make(entry.id)
+        rows.append((entry.id, entry.family, space_summary(env.observation_space),
+                     space_summary(env.action_space), entry.description))
+        env.close()
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    return 0
+
+
+def space_summary(space) -> str:
+    """A short description of a space: ``Discrete(10)``, ``Box(84,84,3)``, ``Dict(last_arm:10, ...)``."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Dict):
+        return "Dict(" + ", ".join(f"{k}:{space_summary(v)}" for k, v in space.spaces.items()) + ")"
+    if isinstance(space, spaces.Box):
+        return "Box(" + ",".join(map(str, space.shape)) + ")"
+    if isinstance(space, spaces.Discrete):
+        return f"Discrete({space.n})"
+    if isinstance(space, spaces.Text):
+        return "Text"
+    return type(space).__name__
+
+
+def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any]):
+    """A vector env for ``env_id``: natively batched when the id declares it, else a SyncVectorEnv."""
+    import gymnasium as gym
+
+    import rewardgym  # noqa: F401  (registers the ids)
+
+    try:
+        return gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
+    except gym.error.Error as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    except TypeError as exc:
+        raise UsageError(f"bad --env-kwargs for {env_id}: {exc}") from None
+
+
+def cmd_train(args) -> int:
+    from rewardgym import __version__
+    from rewardgym.agents import agent_class
+    from rewardgym.runs import FINAL_CHECKPOINT, RunLogger, new_run_dir, write_config
+
+    env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
+    agent_config = parse_assignments(args.config, "--config")
+    try:
+        cls = agent_class(args.agent)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    accepted = inspect.signature(cls.__init__).parameters
+    agent_config.setdefault("seed", args.seed)
+    if "device" in accepted:
+        agent_config.setdefault("device", args.device)
+    num_envs = args.num_envs or getattr(cls, "default_num_envs", 8)
+    env = make_env(args.env_id, num_envs, env_kwargs)
+    env = _with_reward(env, args)
+    try:
+        agent = cls(env, **agent_config)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"agent {args.agent!r}: {exc}") from None
+
+    run_dir = new_run_dir(args.out, args.env_id, args.agent, args.seed)
+    write_config(run_dir, {
+        "env_id": args.env_id, "env_kwargs": env_kwargs, "num_envs": num_envs, "agent": args.agent,
+        "agent_config": agent_config, "reward": args.reward, "reward_mode": args.reward_mode,
+        "reward_coef": args.reward_coef, "steps": args.steps, "seed": args.seed, "device": args.device,
+        "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
+    })
+    print(f"run folder: {run_dir}", file=sys.stderr)
+    logger = RunLogger(run_dir)
+    try:
+        agent.learn(env, args.steps, callbacks=[logger], progress=not args.no_progress)
+    finally:
+        agent.save(run_dir / FINAL_CHECKPOINT)
+        curve = logger.close()
+        env.close()
+    last = logger.rows[-1] if logger.rows else {}
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")
+    print(f"trained {args.agent} on {args.env_id} for {args.steps} steps: {shown}")
+    print(f"learning curve: {curve}")
+    return 0
+
+
+def _with_reward(env, args):
+    if not args.reward:
+        return env
+    from rewardgym.reward_models import make_reward
+    from rewardgym.wrappers.vector import LearnedReward
+
+    try:
+        model = make_reward(args.reward)
+    except ValueError as exc:
+        raise UsageError(f"--reward: {exc}") from None
+    return LearnedReward(env, model, mode=args.reward_mode, coef=args.reward_coef)
+
+
+def cmd_eval(args) -> int:
+    from rewardgym.agents import load_agent
+    from rewardgym.runs import FINAL_CHECKPOINT, read_config
+
+    try:
+        config = read_config(args.run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    num_envs = args.num_envs or min(args.episodes, 16)
+    env = make_env(config["env_id"], num_envs, config.get("env_kwargs", {}))
+    checkpoint = Path(args.run_dir) / config.get("checkpoint", FINAL_CHECKPOINT)
+    try:
+        agent = load_agent(checkpoint, env)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"cannot load the agent: {exc}") from None
+    seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
+    result = agent.evaluate(env, args.episodes, seed=seed)
+    env.close()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{config['agent']} on {config['env_id']}, {result['episodes']} episodes from seed {seed}:")
+        for key, value in result.items():
+            print(f"  {key:<20} {value:.4g}")
+    return 0
+
+
+def cmd_play(args) -> int:
+    import gymnasium as gym
+
+    import rewardgym  # noqa: F401
+    from rewardgym.wrappers.text import TextInterface
+
+    try:
+        env = gym.make(args.env_id, **parse_assignments(args.env_kwargs, "--env-kwargs"))
+        env = TextInterface(env)
+    except gym.error.Error as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    except TypeError as exc:
+        raise UsageError(f"{args.env_id} cannot be played in the terminal: {exc}") from None
+    text, info = env.reset(seed=args.seed)
+    print(text)
+    total = 0.0
+    while True:
+        try:
+            command = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            break
+        if command.strip().lower() in ("q", "quit", "exit"):
+            break
+        text, reward, terminated, truncated, info = env.step(command)
+        total += reward
+        print(text)
+        if terminated or truncated:
+            print(f"Episode over. Total reward {total:g}." + _episode_facts(info))
+            break
+    env.close()
+    return 0
+
+
+def _episode_facts(info: dict) -> str:
+    facts = []
+    if "cumulative_regret" in info:
+        facts.append(f"regret {info['cumulative_regret']:.2f}")
+    if "best_arm_fraction" in info:
+        facts.append(f"best arm pulled {100 * info['best_arm_fraction']:.0f}% of the time")
+    if "success" in info:
+        facts.append("success" if info["success"] else "no success")
+    return (" " + ", ".join(facts) + ".") if facts else ""
+
+
+COMMANDS = {"list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"rewardgym: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Run folders: what ``rewardgym train`` leaves behind and ``rewardgym eval`` reads.
+
+A run folder holds ``config.json`` (everything needed to rebuild the env and the agent),
+``metrics.csv`` (one row per log point), TensorBoard event files, ``checkpoints/`` (saved
+agents; ``checkpoints/final`` at the end) and ``learning_curve.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+CURVE_FILE = "learning_curve.png"
+FINAL_CHECKPOINT = "checkpoints/final"
+
+# What the learning curve shows, in this order, when the run logged it.
+_CURVES = {
+    "mean_return": "episode return",
+    "success_rate": "success rate",
+    "reward_per_step": "reward per step",
+    "regret_per_step": "regret per step",
+}
+
+
+def new_run_dir(out: str | Path, env_id: str, agent: str, seed: int) -> Path:
+    """A fresh folder ``out/<Env>-<agent>-s<seed>-<date-time>`` (suffixed if it exists)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", env_id.split("/")[-1])
+    base = Path(out) / f"{stem}-{agent}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The run's config; a clear error when ``run_dir`` is not a run folder or the file is corrupt."""
+    file = Path(run_dir) / CONFIG_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no {CONFIG_FILE})")
+    try:
+        config = json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{file} is corrupt: {exc}") from None
+    for key in ("env_id", "agent"):
+        if key not in config:
+            raise ValueError(f"{file} has no {key!r}")
+    return config
+
+
+class RunLogger:
+    """A training callback that writes metrics.csv and TensorBoard scalars, and plots the curve at the end."""
+
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True):
+        self.run_dir = Path(run_dir)
+        self.rows: list[dict[str, float]] = []
+        self._fields: list[str] = []
+        self._writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.run_dir))
+
+    def __call__(self, metrics: dict[str, float]) -> None:
+        self.rows.append(dict(metrics))
+        new_fields = [k for k in metrics if k not in self._fields]
+        if new_fields or not self._fields:
+            self._fields += new_fields
+            self._write_csv(mode="w")  # the header grew: rewrite with every column
+        else:
+            self._write_csv(mode="a", rows=[metrics])
+        if self._writer is not None:
+            step = int(metrics.get("step", len(self.rows)))
+            for key, value in metrics.items():
+                if key != "step":
+                    self._writer.add_scalar(f"train/{key}", value, step)
+
+    def _write_csv(self, mode: str, rows: list[dict[str, float]] | None = None) -> None:
+        with open(self.run_dir / METRICS_FILE, mode, newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self._fields, restval="")
+            if mode == "w":
+                writer.writeheader()
+            writer.writerows(self.rows if rows is None else rows)
+
+    def close(self) -> Path:
+        if self._writer is not None:
+            self._writer.close()
+        return plot_learning_curve(self.run_dir)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    with open(Path(run_dir) / METRICS_FILE, newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def plot_learning_curve(run_dir: str | Path) -> Path:
+    """Draw ``learning_curve.png`` from ``metrics.csv``: one panel per curve the run logged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    rows = read_metrics(run_dir) if (run_dir / METRICS_FILE).is_file() else []
+    curves = [(k, label) for k, label in _CURVES.items() if any(k in row for row in rows)]
+    fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(4.2 * max(1, len(curves)), 3.2), squeeze=False)
+    for ax, (key, label) in zip(axes[0], curves):
+        points = [(row["step"], row[key]) for row in rows if key in row and "step" in row]
+        ax.plot(*zip(*points), color="tab:blue")
+        ax.set_xlabel("environment steps")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    if not curves:
+        axes[0][0].text(0.5, 0.5, "nothing logged", ha="center", va="center")
+    name = run_dir.name
+    fig.suptitle(name, fontsize=9)
+    fig.tight_layout()
+    path = run_dir / CURVE_FILE
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
