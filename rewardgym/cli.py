@@ -25,22 +25,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def parse_value(text: str) -> Any:
-    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, else the string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
+    """``["horizon=50", "drift=0.1"]`` -> ``{"horizon": 50, "drift": 0.1}``, values read as in reward specs."""
+    from rewardgym.reward_models.spec import parse_value
+
     out = {}
     for item in items:
         key, sep, value = item.partition("=")

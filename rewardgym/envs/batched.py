@@ -134,6 +134,7 @@ class CoreEnv(gym.Env):
         self.action_space = core.single_action_space
         self._started = False
         self._needs_reset = True
+        self._one = np.ones(1, dtype=bool)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
@@ -153,7 +154,7 @@ class CoreEnv(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step(), and again after an episode ends")
         if not self.action_space.contains(action):
             raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
-        reward, terminated, truncated = self.core.step(np.asarray(action)[None], np.ones(1, dtype=bool))
+        reward, terminated, truncated = self.core.step(np.asarray(action)[None], self._one)
         ended = terminated | truncated
         self._needs_reset = bool(ended[0])
         info = _unbatch_info(self.core.info(ended))

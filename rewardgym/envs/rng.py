@@ -22,15 +22,19 @@ _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
 _EPISODE = np.uint64(0xD1B54A32D192ED03)
 _NORMAL_STREAMS = 1 << 20
+_S11, _S27, _S30, _S31 = (np.uint64(n) for n in (11, 27, 30, 31))
+_FNV = np.uint64(0x100000001B3)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser on a uint64 array (wrapping arithmetic, no state)."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(x, dtype=np.uint64) + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _MUL1
-        z = (z ^ (z >> np.uint64(27))) * _MUL2
-        return z ^ (z >> np.uint64(31))
+    z = np.asarray(x, dtype=np.uint64)
+    if z.ndim == 0:  # NumPy warns on scalar overflow only; wrapping is the point here
+        return splitmix64(z[None])[0]
+    z = z + _GOLDEN
+    z = (z ^ (z >> _S30)) * _MUL1
+    z = (z ^ (z >> _S27)) * _MUL2
+    return z ^ (z >> _S31)
 
 
 def seed_key(seed: int | np.ndarray) -> np.ndarray:
@@ -53,19 +57,18 @@ def fresh_keys(n: int) -> np.ndarray:
 
 def _bits(key: np.ndarray, counter: np.ndarray | int, stream: int, shape: tuple[int, ...]) -> np.ndarray:
     key = np.asarray(key, dtype=np.uint64)
-    counter = np.asarray(counter, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        # Mix key, counter and stream in turn so nearby counters land far apart.
-        base = splitmix64(key ^ splitmix64(counter * np.uint64(0x100000001B3) + np.uint64(stream)))
-        if shape:
-            lanes = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape)
-            base = base.reshape(base.shape + (1,) * len(shape)) + lanes * _GOLDEN
-        return splitmix64(base)
+    counter = np.atleast_1d(np.asarray(counter, dtype=np.uint64))
+    # Mix key, counter and stream in turn so nearby counters land far apart.
+    base = splitmix64(key ^ splitmix64(counter * _FNV + np.uint64(stream)))
+    if shape:
+        lanes = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape) * _GOLDEN
+        base = base.reshape(base.shape + (1,) * len(shape)) + lanes
+    return splitmix64(base)
 
 
 def uniform(key: np.ndarray, counter: np.ndarray | int, stream: int, shape: tuple[int, ...] = ()) -> np.ndarray:
     """Floats in [0, 1) of shape ``key.shape + shape``; ``counter`` broadcasts against ``key``."""
-    return (_bits(key, counter, stream, shape) >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return (_bits(key, counter, stream, shape) >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
 def normal(key: np.ndarray, counter: np.ndarray | int, stream: int, shape: tuple[int, ...] = ()) -> np.ndarray:

@@ -1,0 +1,112 @@
+"""The rewardgym command: list, train, eval, play, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+import rewardgym
+from rewardgym.cli import main
+
+CLI = [sys.executable, "-m", "rewardgym.cli"]
+
+
+def test_list_prints_every_id(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for env_id in rewardgym.ENV_IDS:
+        assert env_id in out
+    assert "Discrete(10)" in out and "Bandit" in out
+
+
+def test_train_then_eval(tmp_path, capsys):
+    assert main(["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "thompson", "--steps", "10000",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    for name in ("config.json", "metrics.csv", "learning_curve.png", "checkpoints/final/agent.json"):
+        assert (run_dir / name).is_file(), name
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["env_id"] == "rewardgym/Bandit-Bernoulli10-v0" and config["steps"] == 10000
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    assert float(rows[-1]["step"]) == 10000 and rows[-1]["mean_return"]  # 8 envs x 1250 pulls: episodes ended
+    assert (run_dir / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+
+    assert main(["eval", str(run_dir), "--episodes", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 20 and result["cumulative_regret"] < 100 and result["success_rate"] > 0.5
+    assert main(["eval", str(run_dir), "--episodes", "4"]) == 0
+    assert "cumulative_regret" in capsys.readouterr().out
+
+
+def test_train_with_a_reward_spec(tmp_path, capsys):
+    args = ["train", "rewardgym/Bandit-Bernoulli5-v0", "--agent", "uniform", "--steps", "400", "--num-envs", "4",
+            "--env-kwargs", "horizon=50", "--out", str(tmp_path), "--no-progress", "--reward"]
+    assert main([*args, "constant:value=1", "--reward-mode", "replace", "--reward-coef", "3"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    assert {float(r["reward_per_step"]) for r in rows if r["reward_per_step"]} == {3.0}
+    assert json.loads((run_dir / "config.json").read_text())["reward"] == "constant:value=1"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "rewardgym/Bandit-Nope-v0", "--agent", "ucb"], "Bandit-Nope"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "nope"], "unknown agent 'nope'"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--steps", "ten"], "not an integer"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--steps", "0"], "positive integer"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0"], "--agent"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--reward", "nope:x=1"], "--reward"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--env-kwargs", "arms"], "KEY=VALUE"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--env-kwargs", "armz=3"], "armz"),
+    (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--config", "c=-1"], "c must be"),
+    (["eval", "no/such/run"], "not a run folder"),
+    (["list", "--family", "Nope"], "no family"),
+    (["play", "CartPole-v1"], "cannot be played"),
+    (["fly"], "invalid choice"),
+    ([], "COMMAND"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, message, tmp_path, capsys):
+    try:
+        code = main([*argv, *(["--out", str(tmp_path)] if argv[:1] == ["train"] else [])])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing half-made
+
+
+def test_console_script_errors_are_one_line():
+    out = subprocess.run([*CLI, "eval", "nowhere"], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.strip() == "rewardgym: error: nowhere is not a run folder (no config.json)"
+
+
+def test_corrupt_run_folder(tmp_path, capsys):
+    (tmp_path / "config.json").write_text("{oops")
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(json.dumps({"env_id": "rewardgym/Bandit-Bernoulli5-v0", "agent": "ucb"}))
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "cannot load the agent" in capsys.readouterr().err
+
+
+def test_play_in_the_terminal():
+    commands = "arm 1\nwhat?\narm 7\n2\nquit\n"
+    out = subprocess.run([*CLI, "play", "rewardgym/Bandit-Bernoulli5-v0", "--seed", "0"], input=commands,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "There are 5 arms" in out.stdout
+    assert "Arm 1 paid" in out.stdout and "Arm 2 paid" in out.stdout
+    assert "I don't understand 'what?'" in out.stdout and "There is no arm 7" in out.stdout
+
+
+def test_play_to_the_end_reports_the_episode():
+    out = subprocess.run([*CLI, "play", "rewardgym/Bandit-Meta2-v0", "--seed", "3"], input="0\n" * 20,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "Episode over. Total reward" in out.stdout and "regret" in out.stdout
