@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rewardgym._files import read_json
+
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "learning_curve.png"
@@ -46,17 +48,8 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:
     """The run's config; a clear error when ``run_dir`` is not a run folder or the file is corrupt."""
-    file = Path(run_dir) / CONFIG_FILE
-    if not file.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no {CONFIG_FILE})")
-    try:
-        config = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{file} is corrupt: {exc}") from None
-    for key in ("env_id", "agent"):
-        if key not in config:
-            raise ValueError(f"{file} has no {key!r}")
-    return config
+    return read_json(Path(run_dir) / CONFIG_FILE, f"{run_dir} is not a run folder (no {CONFIG_FILE})",
+                     required=("env_id", "agent"))
 
 
 class RunLogger:

@@ -20,6 +20,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+from rewardgym._files import read_json
+
 Callback = Callable[[dict[str, float]], Any]
 """Called with a metrics dict at every log point of ``learn``; returning ``False`` stops training."""
 
@@ -222,12 +224,7 @@ def write_agent_file(path: str | Path, name: str, config: dict[str, Any]) -> Pat
 def read_agent_file(path: str | Path) -> dict[str, Any]:
     """Read ``agent.json`` from a saved agent folder, with a clear error when it is missing or corrupt."""
     file = Path(path) / AGENT_FILE
-    if not file.is_file():
-        raise FileNotFoundError(f"{path} is not a saved agent (no {AGENT_FILE})")
-    try:
-        data = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{file} is corrupt: {exc}") from None
-    if not isinstance(data, dict) or "agent" not in data or not isinstance(data.get("config"), dict):
-        raise ValueError(f"{file} is not a valid agent file (needs 'agent' and 'config')")
+    data = read_json(file, f"{path} is not a saved agent (no {AGENT_FILE})", required=("agent", "config"))
+    if not isinstance(data["config"], dict):
+        raise ValueError(f"{file} is corrupt: 'config' is not an object")
     return data

@@ -334,7 +334,21 @@ class PotentialShaping(_TransitionTracking, gym.utils.RecordConstructorArgs):
         return obs, shaped.astype(_reward_dtype(reward)), terminated, truncated, info
 
 
-class NormalizeReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
+class _RewardTransform(_TransitionTracking):
+    """Applies ``self.transform`` to the rewards of real transitions; autoreset steps pass through."""
+
+    transform: Callable[[np.ndarray], np.ndarray]
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        scored, _ = self._classify(terminated, truncated)
+        out = _passthrough(reward)
+        if scored.any():
+            out[scored] = self.transform(out[scored])
+        return obs, out.astype(_reward_dtype(reward)), terminated, truncated, info
+
+
+class NormalizeReward(_RewardTransform, gym.utils.RecordConstructorArgs):
     r"""Standardises the rewards of a vector env with their running mean and std.
 
     .. math:: r' = (r - \mu) / \sqrt{\sigma^2 + \epsilon}
@@ -347,7 +361,7 @@ class NormalizeReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
     def __init__(self, env: VectorEnv, epsilon: float = 1e-8, center: bool = True) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, epsilon=epsilon, center=center)
         _TransitionTracking.__init__(self, env)
-        self.standardizer = RewardStandardizer(epsilon, center)
+        self.standardizer = self.transform = RewardStandardizer(epsilon, center)
 
     @property
     def update_running_mean(self) -> bool:
@@ -357,16 +371,8 @@ class NormalizeReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
     def update_running_mean(self, setting: bool) -> None:
         self.standardizer.update = setting
 
-    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(actions)
-        scored, _ = self._classify(terminated, truncated)
-        out = _passthrough(reward)
-        if scored.any():
-            out[scored] = self.standardizer(out[scored])
-        return obs, out.astype(_reward_dtype(reward)), terminated, truncated, info
 
-
-class BoundedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
+class BoundedReward(_RewardTransform, gym.utils.RecordConstructorArgs):
     r"""PAR's bounded reward ``σ((r − r_ref) / scale)`` for a vector env.
 
     See :class:`rewardgym.wrappers.BoundedReward`; with ``reference="running"`` one running
@@ -382,14 +388,6 @@ class BoundedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, reference=reference, scale=scale)
         _TransitionTracking.__init__(self, env)
         self.transform = BoundedTransform(reference, scale)
-
-    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(actions)
-        scored, _ = self._classify(terminated, truncated)
-        out = _passthrough(reward)
-        if scored.any():
-            out[scored] = self.transform(out[scored])
-        return obs, out.astype(_reward_dtype(reward)), terminated, truncated, info
 
 
 class CountDiscount(_TransitionTracking, gym.utils.RecordConstructorArgs):
