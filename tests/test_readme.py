@@ -1,0 +1,24 @@
+"""The README's Python examples run as written, and its commands are the ones CI uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_python_blocks_run(index):
+    exec(compile(BLOCKS[index], f"README.md[python block {index}]", "exec"), {"__name__": "__readme__"})
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
+    commands = re.findall(r"```bash\n(python3 -m venv .*?)\n```", README.read_text())
+    assert len(commands) == 2
+    main_job, tests = commands
+    assert "rewardgym train" in main_job and tests.endswith("pytest")
+    assert tests in (README.parent / ".ci" / "run").read_text()
