@@ -59,6 +59,14 @@ def test_thompson_gaussian_prior_on_gaussian_arms():
     assert make_agent("thompson", gym.make("rewardgym/Bandit-Gaussian10-v0")).prior == "gaussian"
 
 
+def test_linucb_uses_the_context():
+    linucb = _regret_curve("linucb", 1000, "rewardgym/Bandit-Contextual5-v0")[-1]
+    thompson = _regret_curve("thompson", 1000, "rewardgym/Bandit-Contextual5-v0")[-1]
+    assert linucb * 5 < thompson  # context-blind baselines cannot learn a contextual bandit
+    with pytest.raises(ValueError, match="contextual"):
+        make_agent("linucb", gym.make("rewardgym/Bandit-Bernoulli5-v0"))
+
+
 def test_greedy_suffers_suffix_failures_that_thompson_avoids():
     env = gym.make_vec("rewardgym/Bandit-Bernoulli10-v0", num_envs=50, horizon=500)
     greedy = make_agent("greedy", env).evaluate(env, 50, seed=0)
@@ -69,7 +77,8 @@ def test_greedy_suffers_suffix_failures_that_thompson_avoids():
 
 @pytest.mark.parametrize("name", sorted(AGENTS))
 def test_protocol_learn_evaluate_save_load(name, tmp_path):
-    env = gym.make_vec("rewardgym/Bandit-Bernoulli5-v0", num_envs=4, horizon=20)
+    task = "Contextual5" if name == "linucb" else "Bernoulli5"
+    env = gym.make_vec(f"rewardgym/Bandit-{task}-v0", num_envs=4, horizon=20)
     agent = make_agent(name, env, seed=3)
     assert isinstance(agent, Agent)
     seen = []
@@ -106,6 +115,8 @@ def test_bad_agent_inputs():
         make_agent("ucb", env, colour="red")
     with pytest.raises(ValueError, match="Discrete"):
         make_agent("ucb", gym.make("Pendulum-v1"))
+    with pytest.raises(ValueError, match="bandit env"):
+        make_agent("thompson", gym.make("CartPole-v1"))
     with pytest.raises(ValueError, match="built for 5"):
         make_agent("ucb", env).act({"last_arm": np.zeros((2, 3)), "last_reward": np.zeros((2, 1))})
 

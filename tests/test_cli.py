@@ -64,6 +64,7 @@ def test_train_with_a_reward_spec(tmp_path, capsys):
     (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--env-kwargs", "arms"], "KEY=VALUE"),
     (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--env-kwargs", "armz=3"], "armz"),
     (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "ucb", "--config", "c=-1"], "c must be"),
+    (["train", "CartPole-v1", "--agent", "ucb"], "bandit env"),
     (["eval", "no/such/run"], "not a run folder"),
     (["list", "--family", "Nope"], "no family"),
     (["play", "CartPole-v1"], "cannot be played"),

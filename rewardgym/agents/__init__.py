@@ -18,6 +18,7 @@ AGENTS: dict[str, str] = {
     "epsilon-greedy": "rewardgym.agents.bandits:EpsilonGreedy",
     "ucb": "rewardgym.agents.bandits:UCB1",
     "thompson": "rewardgym.agents.bandits:Thompson",
+    "linucb": "rewardgym.agents.bandits:LinUCB",
 }
 
 __all__ = ["AGENTS", "Agent", "EpisodeTracker", "agent_class", "evaluate_agent", "load_agent", "make_agent"]

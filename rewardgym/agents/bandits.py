@@ -33,6 +33,8 @@ class BanditAgent:
             if env is None:
                 raise ValueError("give an env or n_arms")
             n_arms = _arms_of(env)
+        if env is not None:
+            _check_bandit_observations(env)
         self.n_arms, self.seed = int(n_arms), seed
         self.rng = np.random.default_rng(seed)
         self.counts = np.zeros((0, self.n_arms))
@@ -49,7 +51,8 @@ class BanditAgent:
         self.observe(obs)
         return self._argmax(self.scores(deterministic))
 
-    def observe(self, obs: dict[str, np.ndarray]) -> None:
+    def observe(self, obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Update the statistics from ``obs``; returns the (rows, arms, rewards) of the pulls it showed."""
         try:
             last_arm, last_reward = np.asarray(obs["last_arm"]), np.asarray(obs["last_reward"])
         except (KeyError, TypeError, IndexError):
@@ -70,6 +73,7 @@ class BanditAgent:
         self.counts[rows, arms] += 1.0
         self.sums[rows, arms] += reward
         self.sq_sums[rows, arms] += reward * reward
+        return rows, arms, reward
 
     def _argmax(self, scores: np.ndarray) -> np.ndarray:
         best = scores >= scores.max(axis=1, keepdims=True)
@@ -102,6 +106,13 @@ class BanditAgent:
         if data["agent"] != cls.name:
             raise ValueError(f"{path} holds a {data['agent']!r} agent, not {cls.name!r}")
         return cls(env, **data["config"])
+
+
+def _check_bandit_observations(env) -> None:
+    space = getattr(env, "single_observation_space", None) or env.observation_space
+    if not (isinstance(space, spaces.Dict) and {"last_arm", "last_reward"} <= set(space.spaces)):
+        raise ValueError(f"bandit agents need a rewardgym bandit env (observations with 'last_arm' and "
+                         f"'last_reward'), got observation space {space}")
 
 
 def _arms_of(env) -> int:
@@ -228,3 +239,59 @@ def _rewards_in_unit_interval(env) -> bool:
     except (KeyError, TypeError):
         return False
     return bool(np.all(box.low >= 0.0) and np.all(box.high <= 1.0))
+
+
+class LinUCB(BanditAgent):
+    """Disjoint LinUCB (Li, Chu, Langford & Schapire 2010) for linear contextual bandits.
+
+    Each arm a keeps a ridge regression of reward on context, A_a = I + Σ x xᵀ and
+    b_a = Σ r x; the agent pulls argmax θ_aᵀx + α·sqrt(xᵀ A_a⁻¹ x) with θ_a = A_a⁻¹ b_a.
+    A_a⁻¹ is kept up to date by Sherman-Morrison, so a step costs O(k·d²) per env, batched.
+    Needs the ``context`` key of rewardgym's contextual bandits; it remembers the context it
+    acted on, since the next observation already shows the context of the following pull.
+    """
+
+    name = "linucb"
+
+    def __init__(self, env=None, *, alpha: float = 1.0, context_dim: int | None = None, **kwargs):
+        super().__init__(env, **kwargs)
+        if context_dim is None:
+            space = getattr(env, "single_observation_space", None) or getattr(env, "observation_space", None)
+            if space is None or "context" not in getattr(space, "spaces", {}):
+                raise ValueError("linucb needs a contextual bandit (an observation with 'context')")
+            context_dim = int(space["context"].shape[0])
+        if alpha < 0:
+            raise ValueError(f"alpha must be non-negative, got {alpha}")
+        self.alpha, self.context_dim = alpha, context_dim
+        self.a_inv = np.zeros((0, self.n_arms, context_dim, context_dim))
+        self.b = np.zeros((0, self.n_arms, context_dim))
+        self.context = np.zeros((0, context_dim))  # the context of the pull in flight
+
+    def observe(self, obs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows, arms, reward = super().observe(obs)
+        batch, k, d = self.counts.shape[0], self.n_arms, self.context_dim
+        if self.a_inv.shape[0] != batch:
+            self.a_inv = np.broadcast_to(np.eye(d), (batch, k, d, d)).copy()
+            self.b = np.zeros((batch, k, d))
+            self.context = np.zeros((batch, d))
+        fresh = np.ones(batch, dtype=bool)
+        fresh[rows] = False
+        self.a_inv[fresh] = np.eye(d)
+        self.b[fresh] = 0.0
+        if len(rows):  # the pulls just seen were made on the contexts remembered from act()
+            x, a_inv = self.context[rows], self.a_inv[rows, arms]
+            ax = np.einsum("nij,nj->ni", a_inv, x)
+            denominator = 1.0 + np.einsum("ni,ni->n", x, ax)
+            self.a_inv[rows, arms] = a_inv - np.einsum("ni,nj->nij", ax, ax) / denominator[:, None, None]
+            self.b[rows, arms] += reward[:, None] * x
+        self.context = np.asarray(obs["context"], dtype=np.float64).reshape(batch, d).copy()
+        return rows, arms, reward
+
+    def scores(self, deterministic: bool) -> np.ndarray:
+        theta = np.einsum("bkij,bkj->bki", self.a_inv, self.b)
+        mean = np.einsum("bki,bi->bk", theta, self.context)
+        width = np.einsum("bi,bkij,bj->bk", self.context, self.a_inv, self.context)
+        return mean + self.alpha * np.sqrt(np.maximum(width, 0.0))
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "alpha": self.alpha, "context_dim": self.context_dim}
