@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector import VectorEnv
 
 from rewardgym.agents.base import Callback, as_vector_env, evaluate_agent, learn_loop, read_agent_file, write_agent_file
 
@@ -108,15 +109,22 @@ class BanditAgent:
         return cls(env, **data["config"])
 
 
+def _single_space(env, kind: str) -> spaces.Space:
+    """The observation or action space of one env, for an Env or a VectorEnv alike."""
+    if isinstance(env, VectorEnv):
+        return getattr(env, f"single_{kind}_space")
+    return getattr(env, f"{kind}_space")
+
+
 def _check_bandit_observations(env) -> None:
-    space = getattr(env, "single_observation_space", None) or env.observation_space
+    space = _single_space(env, "observation")
     if not (isinstance(space, spaces.Dict) and {"last_arm", "last_reward"} <= set(space.spaces)):
         raise ValueError(f"bandit agents need a rewardgym bandit env (observations with 'last_arm' and "
                          f"'last_reward'), got observation space {space}")
 
 
 def _arms_of(env) -> int:
-    space = getattr(env, "single_action_space", None) or env.action_space
+    space = _single_space(env, "action")
     if not isinstance(space, spaces.Discrete):
         raise ValueError(f"bandit agents need a Discrete action space, got {space}")
     return int(space.n)
@@ -233,7 +241,7 @@ class Thompson(BanditAgent):
 
 
 def _rewards_in_unit_interval(env) -> bool:
-    space = getattr(env, "single_observation_space", None) or env.observation_space
+    space = _single_space(env, "observation")
     try:
         box = space["last_reward"]
     except (KeyError, TypeError):
@@ -256,7 +264,7 @@ class LinUCB(BanditAgent):
     def __init__(self, env=None, *, alpha: float = 1.0, context_dim: int | None = None, **kwargs):
         super().__init__(env, **kwargs)
         if context_dim is None:
-            space = getattr(env, "single_observation_space", None) or getattr(env, "observation_space", None)
+            space = None if env is None else _single_space(env, "observation")
             if space is None or "context" not in getattr(space, "spaces", {}):
                 raise ValueError("linucb needs a contextual bandit (an observation with 'context')")
             context_dim = int(space["context"].shape[0])

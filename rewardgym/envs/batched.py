@@ -212,26 +212,24 @@ class CoreVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
         """Reset every env (or those in ``options["reset_mask"]``). An int seed gives env i the seed ``seed + i``."""
-        if isinstance(seed, (int, np.integer)):
-            _check_seed(seed)
-            super().reset(seed=int(seed))
-            seeds: list[int | None] = [int(seed) + i for i in range(self.num_envs)]
-        elif seed is None:
-            seeds = [None] * self.num_envs
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
         mask = self._all.copy()
         if options and "reset_mask" in options:
             mask = np.asarray(options["reset_mask"], dtype=bool)
             if mask.shape != (self.num_envs,):
                 raise ValueError(f"options['reset_mask'] must have shape ({self.num_envs},), got {mask.shape}")
         keys = rng.next_key(self.core.state.key) if self._started else rng.fresh_keys(self.num_envs)
-        for i, s in enumerate(seeds):
-            if s is not None:
-                _check_seed(s)
-                keys[i] = rng.seed_key(s)
+        if isinstance(seed, (int, np.integer)):
+            _check_seed(seed)
+            super().reset(seed=int(seed))
+            keys = rng.seed_key(int(seed) + np.arange(self.num_envs, dtype=np.uint64))
+        elif seed is not None:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
+            for i, s in enumerate(seeds):
+                if s is not None:
+                    _check_seed(s)
+                    keys[i] = rng.seed_key(s)
         if not self._started and not mask.all():
             raise ValueError("the first reset() must reset every env (no reset_mask)")
         self.core.reset(mask, keys[mask])
