@@ -205,8 +205,9 @@ class BanditCore(BatchedCore):
 
     def info(self, ended: np.ndarray) -> dict:
         s = self.state
+        best_pulled = s.best_pulled.copy()
         values = {
-            "success": s.best_pulled.copy(), "best_arm_pulled": s.best_pulled.copy(),
+            "success": best_pulled, "best_arm_pulled": best_pulled,
             "regret": s.regret.copy(), "cumulative_regret": s.cumulative_regret.copy(), "task": self._task,
         }
         late_half = self.horizon - self.horizon // 2
