@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", help="only this family (e.g. Bandit)")
 
     p = sub.add_parser("train", help="train an agent and leave a run folder")
-    p.add_argument("env_id", help="a rewardgym id (rewardgym list) or any Gymnasium id")
-    p.add_argument("--agent", required=True, help="ucb, thompson, epsilon-greedy, greedy, uniform, ppo, ...")
+    p.add_argument("env_id", nargs="?", help="a rewardgym id (rewardgym list) or any Gymnasium id")
+    p.add_argument("--agent", help="ppo, sb3, ucb, thompson, epsilon-greedy, greedy, uniform, linucb")
     p.add_argument("--reward", help="a learned-reward spec, e.g. 'clip:goal=...;baseline=...' (default: the env's reward)")
     p.add_argument("--reward-mode", choices=("add", "replace"), default="add",
                    help="add the learned reward to the env's, or replace it (default add)")
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
     p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="agent config overrides")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="STEPS",
+                   help="save checkpoints/step_<N> every STEPS env steps, keeping the last 3 (default: a tenth "
+                        "of --steps; 0: only the final checkpoint)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="finish the run in RUN_DIR from its latest checkpoint (its env, agent and settings)")
 
     p = sub.add_parser("eval", help="evaluate a trained run")
     p.add_argument("run_dir")
@@ -150,21 +155,34 @@ def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any]):
 def cmd_train(args) -> int:
     from rewardgym import __version__
     from rewardgym.agents import agent_class
-    from rewardgym.runs import FINAL_CHECKPOINT, RunLogger, new_run_dir, write_config
+    from rewardgym.runs import FINAL_CHECKPOINT, new_run_dir, write_config
 
+    if args.resume:
+        if args.env_id or args.agent:
+            raise UsageError("--resume takes the env and agent from the run folder; give no ENV_ID or --agent")
+        return _resume(args)
+    if not args.env_id or not args.agent:
+        raise UsageError("train needs ENV_ID and --agent (or --resume RUN_DIR)")
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
     agent_config = parse_assignments(args.config, "--config")
     try:
         cls = agent_class(args.agent)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    accepted = inspect.signature(cls.__init__).parameters
+    accepted = getattr(cls, "config_keys", None) or inspect.signature(cls.__init__).parameters
     agent_config.setdefault("seed", args.seed)
     if "device" in accepted:
         agent_config.setdefault("device", args.device)
     num_envs = args.num_envs or getattr(cls, "default_num_envs", 8)
     env = make_env(args.env_id, num_envs, env_kwargs)
-    env = _with_reward(env, args)
+    if args.reward and "reward_model" in accepted:
+        # The agent scores whole rollouts in one batch (deferred scoring) instead of a wrapper per step.
+        if "reward_model" in agent_config:
+            raise UsageError("give the learned reward once: --reward or --config reward_model=..., not both")
+        agent_config.update(reward_model=args.reward, reward_mode=args.reward_mode, reward_coef=args.reward_coef)
+        _check_reward_spec(args.reward)
+    else:
+        env = _with_reward(env, args)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError) as exc:
@@ -178,18 +196,69 @@ def cmd_train(args) -> int:
         "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
-    logger = RunLogger(run_dir)
+    every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
+    _learn(agent, env, run_dir, args.steps, every, args.no_progress)
+    return 0
+
+
+def _learn(agent, env, run_dir: Path, steps: int | None, checkpoint_every: int, no_progress: bool,
+           resume_step: int | None = None) -> None:
+    """Train with the run folder's logger and checkpoints; the final checkpoint is saved even on Ctrl-C."""
+    from rewardgym.runs import FINAL_CHECKPOINT, PeriodicCheckpoint, RunLogger
+
+    logger = RunLogger(run_dir, resume_step=resume_step)
+    callbacks = [logger] + ([PeriodicCheckpoint(agent, run_dir, checkpoint_every)] if checkpoint_every else [])
     try:
-        agent.learn(env, args.steps, callbacks=[logger], progress=not args.no_progress)
+        agent.learn(env, steps, callbacks=callbacks, progress=not no_progress)
+    except KeyboardInterrupt:
+        print("interrupted: saving the final checkpoint (resume with --resume)", file=sys.stderr)
     finally:
         agent.save(run_dir / FINAL_CHECKPOINT)
         curve = logger.close()
         env.close()
     last = logger.rows[-1] if logger.rows else {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")
-    print(f"trained {args.agent} on {args.env_id} for {args.steps} steps: {shown}")
+    print(f"trained to step {int(last.get('step', 0))}: {shown}")
     print(f"learning curve: {curve}")
+
+
+def _resume(args) -> int:
+    from rewardgym.agents import agent_class, load_agent
+    from rewardgym.runs import latest_checkpoint, read_config
+
+    run_dir = Path(args.resume)
+    try:
+        config = read_config(run_dir)
+        checkpoint = latest_checkpoint(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    env = make_env(config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}))
+    try:
+        cls = agent_class(config["agent"])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if config.get("reward") and "reward_model" not in (getattr(cls, "config_keys", None) or ()):
+        args.reward, args.reward_mode, args.reward_coef = config["reward"], config["reward_mode"], config["reward_coef"]
+        env = _with_reward(env, args)
+    try:
+        agent = load_agent(checkpoint, env)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"cannot load {checkpoint}: {exc}") from None
+    if not getattr(agent, "unfinished_steps", 0):
+        raise UsageError(f"{run_dir} has nothing left to resume ({checkpoint.name} ends its run)")
+    print(f"resuming {run_dir} from {checkpoint.name} at step {agent.global_step}", file=sys.stderr)
+    every = args.checkpoint_every if args.checkpoint_every is not None else max(1, int(config["steps"]) // 10)
+    _learn(agent, env, run_dir, None, every, args.no_progress, resume_step=agent.global_step)
     return 0
+
+
+def _check_reward_spec(spec: str) -> None:
+    from rewardgym.reward_models import make_reward
+
+    try:
+        make_reward(spec)
+    except ValueError as exc:
+        raise UsageError(f"--reward: {exc}") from None
 
 
 def _with_reward(env, args):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from rewardgym._files import read_json
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "learning_curve.png"
+CHECKPOINTS = "checkpoints"
 FINAL_CHECKPOINT = "checkpoints/final"
 
 # What the learning curve shows, in this order, when the run logged it.
@@ -55,15 +57,22 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
 class RunLogger:
     """A training callback that writes metrics.csv and TensorBoard scalars, and plots the curve at the end."""
 
-    def __init__(self, run_dir: str | Path, tensorboard: bool = True):
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True, resume_step: int | None = None):
+        """``resume_step``: continue a run resumed at that step, dropping what was logged after it."""
         self.run_dir = Path(run_dir)
         self.rows: list[dict[str, float]] = []
         self._fields: list[str] = []
         self._writer = None
+        if resume_step is not None and (self.run_dir / METRICS_FILE).is_file():
+            with open(self.run_dir / METRICS_FILE, newline="") as f:
+                self._fields = list(csv.DictReader(f).fieldnames or [])
+            self.rows = [row for row in read_metrics(self.run_dir) if row.get("step", 0) <= resume_step]
+            self._write_csv(mode="w")
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(str(self.run_dir))
+            # purge_step hides the events a resumed run logged after its checkpoint
+            self._writer = SummaryWriter(str(self.run_dir), purge_step=resume_step)
 
     def __call__(self, metrics: dict[str, float]) -> None:
         self.rows.append(dict(metrics))
@@ -90,6 +99,43 @@ class RunLogger:
         if self._writer is not None:
             self._writer.close()
         return plot_learning_curve(self.run_dir)
+
+
+class PeriodicCheckpoint:
+    """A training callback that saves the agent to ``checkpoints/step_<N>`` every ``every`` steps, keeping ``keep``."""
+
+    def __init__(self, agent, run_dir: str | Path, every: int, keep: int = 3):
+        self.agent, self.folder, self.every, self.keep = agent, Path(run_dir) / CHECKPOINTS, every, keep
+        self._next = every
+
+    def __call__(self, metrics: dict[str, float]) -> None:
+        step = int(metrics.get("step", 0))
+        if step < self._next:
+            return
+        self.agent.save(self.folder / f"step_{step}")
+        self._next = (step // self.every + 1) * self.every
+        for old in periodic_checkpoints(self.folder.parent)[:-self.keep]:
+            shutil.rmtree(old)
+
+
+def periodic_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The run's ``checkpoints/step_<N>`` folders, oldest first."""
+    found = [p for p in (Path(run_dir) / CHECKPOINTS).glob("step_*") if p.name[5:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[5:]))
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path:
+    """The checkpoint a resumed run continues from: the one saved at the highest step (``final`` on a tie)."""
+    run_dir = Path(run_dir)
+    candidates = [run_dir / FINAL_CHECKPOINT, *periodic_checkpoints(run_dir)]
+    candidates = [p for p in candidates if (p / "agent.json").is_file()]
+    if not candidates:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint to resume from")
+    return max(candidates, key=_saved_step)
+
+
+def _saved_step(checkpoint: Path) -> int:
+    return int(read_json(checkpoint / "agent.json", f"{checkpoint} has no agent.json").get("global_step", -1))
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:

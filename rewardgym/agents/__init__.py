@@ -1,4 +1,4 @@
-"""Agents: bandit baselines now; PPO, the SB3 bridge and the LLM-RL trainer share the same protocol.
+"""Agents: bandit baselines, PPO and the stable-baselines3 bridge; the LLM-RL trainer will share the protocol.
 
 ``make_agent(name, env, **config)`` builds any of them; ``load_agent(path, env)`` reloads a
 saved one whatever its kind. Modules load lazily, so asking for a bandit baseline never
@@ -19,6 +19,8 @@ AGENTS: dict[str, str] = {
     "ucb": "rewardgym.agents.bandits:UCB1",
     "thompson": "rewardgym.agents.bandits:Thompson",
     "linucb": "rewardgym.agents.bandits:LinUCB",
+    "ppo": "rewardgym.agents.ppo:PPO",
+    "sb3": "rewardgym.agents.sb3:SB3Agent",
 }
 
 __all__ = ["AGENTS", "Agent", "EpisodeTracker", "agent_class", "evaluate_agent", "load_agent", "make_agent"]

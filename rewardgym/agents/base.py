@@ -58,7 +58,8 @@ def _episode_end_values(info: dict, index: int) -> dict[str, float]:
     """Numeric info values of env ``index`` (vector convention), e.g. success, regret, best_arm_fraction."""
     out = {}
     for key, value in info.items():
-        if key.startswith("_") or not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        if (key.startswith("_") or not isinstance(value, np.ndarray) or value.ndim != 1
+                or value.dtype.kind not in "biuf"):
             continue
         mask = info.get("_" + key)
         if mask is None or mask[index]:
@@ -214,10 +215,11 @@ def learn_loop(agent, env: VectorEnv, total_steps: int, *, callbacks: Iterable[C
     return metrics
 
 
-def write_agent_file(path: str | Path, name: str, config: dict[str, Any]) -> Path:
+def write_agent_file(path: str | Path, name: str, config: dict[str, Any], **extra: Any) -> Path:
+    """Write ``agent.json`` (``{"agent": name, "config": config, **extra}``) into the folder ``path``."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    (path / AGENT_FILE).write_text(json.dumps({"agent": name, "config": config}, indent=2))
+    (path / AGENT_FILE).write_text(json.dumps({"agent": name, "config": config, **extra}, indent=2))
     return path
 
 

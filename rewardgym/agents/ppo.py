@@ -1,0 +1,1033 @@
+"""Proximal Policy Optimization (Schulman et al. 2017), the whole algorithm in one file.
+
+The maths follows CleanRL's ``ppo.py``; every trick is named where it happens:
+
+1. GAE(λ) advantages; returns = advantages + values.
+2. Per-minibatch advantage normalisation (``norm_adv``).
+3. Clipped surrogate objective (``clip_coef``).
+4. Clipped value loss (``clip_vloss``; SB3 does not clip by default).
+5. Entropy bonus (``ent_coef``).
+6. Global gradient-norm clipping (``max_grad_norm``).
+7. Linear learning-rate annealing to 0 over the run (``anneal_lr``).
+8. Optional early stop of the update epochs when the approximate KL passes ``target_kl``.
+9. Adam with eps 1e-5; orthogonal init (gain √2 hidden, 0.01 policy head, 1 value head).
+
+Plus what CleanRL omits and SB3 does: a *truncated* episode bootstraps from the value of its
+final observation, a *terminated* one does not. Gymnasium's NEXT_STEP autoreset makes this
+free: the observation returned when an episode ends is its final observation, the agent
+computes its value on the next step anyway (that step is the reset step, whose action the
+env ignores), and the reset step itself is masked out of the loss (``valid``).
+
+Spaces: Discrete and MultiDiscrete actions (categorical, with invalid-action masks from
+``obs["action_mask"]`` or ``info["action_mask"]``), Box actions (Gaussian with a
+state-independent log-std, clipped to the bounds when sent to the env); Box, Discrete,
+MultiDiscrete, MultiBinary and Dict observations (uint8 image boxes through a Nature-CNN,
+the rest through MLPs).
+
+Device: the rollout buffer lives on the agent's device; each step copies the observation to
+it once and the action back once. Rewards and done flags stay on the host until the rollout
+ends. A reward model given as ``reward_model`` scores the whole rollout in one batch before
+GAE (deferred scoring, the VLM-RM pattern).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+from torch import nn
+
+from rewardgym.agents.base import (
+    Callback,
+    EpisodeTracker,
+    Progress,
+    as_vector_env,
+    evaluate_agent,
+    read_agent_file,
+    write_agent_file,
+)
+from rewardgym.agents.spaces import describe_space, space_from_description
+from rewardgym.reward_models.base import Transitions, VectorInfos
+
+CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_FORMAT = 1
+MASK_KEY = "action_mask"
+_MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, yet 0 * logit stays finite in the entropy
+
+
+@dataclass
+class PPOConfig:
+    """PPO settings; names and defaults are CleanRL's (its CartPole set)."""
+
+    num_steps: int = 128            # steps per env per rollout
+    num_minibatches: int = 4
+    update_epochs: int = 4
+    learning_rate: float = 2.5e-4
+    anneal_lr: bool = True
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    norm_adv: bool = True
+    clip_coef: float = 0.2
+    clip_vloss: bool = True
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None
+    hidden_sizes: tuple[int, ...] | None = None  # None: (64, 64) for vector obs, () heads on a CNN trunk
+    activation: str = "tanh"
+    seed: int = 0
+    device: str = "auto"
+    reward_model: Any = None        # a RewardModel or a spec string: deferred scoring of each rollout
+    reward_mode: str = "add"        # "add": env reward + coef * learned; "replace": coef * learned
+    reward_coef: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("num_steps", "num_minibatches", "update_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
+        if self.reward_mode not in ("add", "replace"):
+            raise ValueError(f"reward_mode must be 'add' or 'replace', got {self.reward_mode!r}")
+        if self.hidden_sizes is not None:
+            self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["hidden_sizes"] = None if self.hidden_sizes is None else list(self.hidden_sizes)
+        if not isinstance(self.reward_model, (str, type(None))):
+            out["reward_model"] = None  # an object cannot be saved; pass it again to load()
+        return out
+
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+_ACTIVATION_FUNCTIONS = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; anything else as torch reads it."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"bad device {device!r}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} asked for, but torch sees no CUDA device")
+    return device
+
+
+# -- GAE ------------------------------------------------------------------------------------
+def compute_gae(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    valid: np.ndarray,
+    next_value: np.ndarray,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """GAE(λ) advantages and returns of a NEXT_STEP rollout; all inputs (T, N) but ``next_value`` (N,).
+
+    ``values[t]`` is V(obs_t) and ``next_value`` V(obs_T), the observation after the last step.
+    Step t's flags are those ``env.step`` returned at step t. When step t ends an episode, the
+    observation at t + 1 is that episode's final observation, so ``values[t + 1]`` is the value
+    a truncated episode bootstraps from; a terminated one uses 0. Neither carries advantage
+    across the boundary. Step t + 1 is then the reset step: ``valid`` is False there and its
+    advantage is 0 (it is left out of the loss).
+
+        δ_t = r_t + γ V(obs_{t+1}) (1 − terminated_t) − V(obs_t)
+        Â_t = δ_t + γλ (1 − done_t) Â_{t+1}
+    """
+    num_steps = rewards.shape[0]
+    advantages = np.zeros_like(values)
+    last = np.zeros_like(next_value)
+    not_terminated = 1.0 - np.asarray(terminated, dtype=values.dtype)
+    not_done = 1.0 - np.asarray(np.logical_or(terminated, truncated), dtype=values.dtype)
+    valid = np.asarray(valid, dtype=values.dtype)
+    for t in reversed(range(num_steps)):
+        following = next_value if t == num_steps - 1 else values[t + 1]
+        delta = rewards[t] + gamma * following * not_terminated[t] - values[t]
+        last = (delta + gamma * gae_lambda * not_done[t] * last) * valid[t]
+        advantages[t] = last
+    return advantages, advantages + values
+
+
+# -- networks -------------------------------------------------------------------------------
+def layer_init(layer: nn.Module, gain: float, generator: torch.Generator) -> nn.Module:
+    """Orthogonal weights with ``gain``, zero bias (CleanRL's ``layer_init``)."""
+    nn.init.orthogonal_(layer.weight, gain, generator=generator)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module], generator: torch.Generator) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [layer_init(nn.Linear(fan_in, fan_out), math.sqrt(2), generator), activation()]
+    return nn.Sequential(*layers)
+
+
+def is_image_space(space: spaces.Space) -> bool:
+    """A uint8 box (H, W, C) or (C, H, W) with C in 1, 3, 4 and sides of at least 36 pixels."""
+    if not isinstance(space, spaces.Box) or space.dtype != np.uint8 or len(space.shape) != 3:
+        return False
+    shape = space.shape
+    return (shape[-1] in (1, 3, 4) and min(shape[:2]) >= 36) or (shape[0] in (1, 3, 4) and min(shape[1:]) >= 36)
+
+
+class NatureCNN(nn.Module):
+    """The DQN-Nature encoder (32-64-64 convolutions, 512 features) over uint8 images scaled to [0, 1]."""
+
+    def __init__(self, space: spaces.Box, generator: torch.Generator, features: int = 512):
+        super().__init__()
+        self.channels_last = space.shape[-1] in (1, 3, 4) and min(space.shape[:2]) >= 36  # as is_image_space
+        channels = space.shape[-1] if self.channels_last else space.shape[0]
+        self.conv = nn.Sequential(
+            layer_init(nn.Conv2d(channels, 32, 8, stride=4), math.sqrt(2), generator), nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2), math.sqrt(2), generator), nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1), math.sqrt(2), generator), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, *self._chw(space.shape))).shape[1]
+        self.head = nn.Sequential(layer_init(nn.Linear(flat, features), math.sqrt(2), generator), nn.ReLU())
+        self.out_features = features
+
+    def _chw(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (shape[2], shape[0], shape[1]) if self.channels_last else tuple(shape)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = image.float() / 255.0
+        if self.channels_last:
+            x = x.permute(0, 3, 1, 2)
+        return self.head(self.conv(x))
+
+
+def observation_leaves(space: spaces.Space) -> dict[str | None, spaces.Space]:
+    """The observation parts a policy reads: the Dict's keys (less ``action_mask``), or {None: space}."""
+    if isinstance(space, spaces.Dict):
+        return {key: sub for key, sub in space.spaces.items() if key != MASK_KEY}
+    return {None: space}
+
+
+def flat_size(space: spaces.Space) -> int:
+    """Width of a non-image part once flattened (one-hot for discrete parts)."""
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(space.nvec.sum())
+    if isinstance(space, (spaces.Box, spaces.MultiBinary)):
+        return int(np.prod(space.shape))
+    raise ValueError(f"PPO cannot read {type(space).__name__} observations")
+
+
+class ObservationEncoder(nn.Module):
+    """Dict or plain observations (tensors on the device) -> one float feature vector per row.
+
+    Image parts go through a :class:`NatureCNN` each; every other part is flattened (discrete
+    ones one-hot) and concatenated. Without images this holds no weights: the actor and the
+    critic each read the flat vector through their own MLP, as CleanRL's classic-control PPO.
+    With images the vector parts go through one MLP and the trunk is shared, as CleanRL's
+    Atari PPO.
+    """
+
+    def __init__(self, space: spaces.Space, activation: type[nn.Module], generator: torch.Generator):
+        super().__init__()
+        self.leaves = observation_leaves(space)
+        self.images = nn.ModuleDict()
+        self.vector_keys: list[str | None] = []
+        width = 0
+        for key, sub in self.leaves.items():
+            if is_image_space(sub):
+                self.images[str(key)] = NatureCNN(sub, generator)
+            else:
+                width += flat_size(sub)
+                self.vector_keys.append(key)
+        self.vector_width = width
+        self.vector_mlp: nn.Module = nn.Identity()
+        self.out_features = width
+        if self.images:
+            if width:
+                self.vector_mlp = mlp([width, 64, 64], activation, generator)
+            self.out_features = sum(cnn.out_features for cnn in self.images.values()) + (64 if width else 0)
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.images)
+
+    def forward(self, obs: dict[str | None, torch.Tensor]) -> torch.Tensor:
+        parts = [self.images[str(key)](obs[key]) for key in self.leaves if str(key) in self.images]
+        if self.vector_keys:
+            vectors = [self._flatten(self.leaves[key], obs[key]) for key in self.vector_keys]
+            flat = vectors[0] if len(vectors) == 1 else torch.cat(vectors, dim=1)
+            parts.append(self.vector_mlp(flat))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    @staticmethod
+    def _flatten(space: spaces.Space, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(space, spaces.Discrete):
+            return nn.functional.one_hot((x - int(space.start)).long(), int(space.n)).float()
+        if isinstance(space, spaces.MultiDiscrete):
+            x = (x - torch.as_tensor(space.start, device=x.device)).long().reshape(x.shape[0], -1)
+            return torch.cat([nn.functional.one_hot(x[:, i], int(n)).float()
+                              for i, n in enumerate(space.nvec.ravel())], dim=1)
+        return x.reshape(x.shape[0], -1).float()
+
+
+class CategoricalActions:
+    """Discrete or MultiDiscrete actions: one categorical per dimension, padded to (B, D, max n).
+
+    Invalid actions (mask False) and padding get a logit of -1e9, so they have probability 0
+    and are never sampled (Gumbel-max sampling). A mask is (B, n) for Discrete, (B, Σ nvec)
+    for MultiDiscrete (dimensions concatenated, as sb3-contrib's MaskablePPO).
+    """
+
+    def __init__(self, space: spaces.Discrete | spaces.MultiDiscrete, device: torch.device):
+        if isinstance(space, spaces.Discrete):
+            nvec, start, self.shape = np.array([space.n]), np.array([space.start]), ()
+        else:
+            nvec, start, self.shape = space.nvec.ravel(), space.start.ravel(), space.nvec.shape
+        self.dims, self.width = len(nvec), int(nvec.max())
+        self.num_outputs = int(nvec.sum())
+        self.start = start.astype(np.int64)
+        self.padded = bool((nvec != self.width).any())
+        if self.padded:  # where each padded slot reads from the flat logits; the extra last column is padding
+            offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+            slots = np.full((self.dims, self.width), self.num_outputs)
+            for d, (offset, n) in enumerate(zip(offsets, nvec)):
+                slots[d, :n] = offset + np.arange(n)
+            self.slots = torch.as_tensor(slots.ravel(), device=device)
+
+    def _log_probs(self, flat: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        batch = flat.shape[0]
+        if mask is not None:
+            flat = torch.where(mask, flat, _MASKED_LOGIT)
+        if self.padded:
+            flat = torch.cat([flat, flat.new_full((batch, 1), _MASKED_LOGIT)], dim=1)[:, self.slots]
+        return torch.log_softmax(flat.view(batch, self.dims, self.width), dim=-1)
+
+    def sample(self, params: torch.Tensor, mask, generator, deterministic: bool):
+        log_probs = self._log_probs(params, mask)
+        if deterministic:
+            action = log_probs.argmax(dim=-1)
+        else:
+            # Gumbel-max: argmax(log p + G), G = -log(-log U). U = 0 gives G = -inf, never a pick.
+            gumbel = torch.rand(log_probs.shape, generator=generator, device=log_probs.device).log_().neg_().log_()
+            action = (log_probs - gumbel).argmax(dim=-1)
+        return action, log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    def log_prob_entropy(self, params: torch.Tensor, action: torch.Tensor, mask):
+        log_probs = self._log_probs(params, mask)
+        log_prob = log_probs.gather(-1, action.long().unsqueeze(-1)).squeeze(-1).sum(-1)
+        entropy = -(log_probs.exp() * log_probs).sum(-1).sum(-1)
+        return log_prob, entropy
+
+    def to_env(self, action: torch.Tensor) -> np.ndarray:
+        """(B, D) indices -> the env's action batch, ``start`` added."""
+        out = action.cpu().numpy() + self.start
+        return out[:, 0] if self.shape == () else out.reshape(-1, *self.shape)
+
+
+class GaussianActions:
+    """Box actions: a diagonal Gaussian with a state-independent log-std; clipped to the bounds for the env."""
+
+    def __init__(self, space: spaces.Box, device: torch.device):
+        self.shape, self.dtype = space.shape, space.dtype
+        self.num_outputs = int(np.prod(space.shape))
+        self.low, self.high = space.low.ravel(), space.high.ravel()
+
+    def sample(self, params: tuple[torch.Tensor, torch.Tensor], mask, generator, deterministic: bool):
+        mean, log_std = params
+        if deterministic:
+            action = mean
+        else:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+            action = mean + log_std.exp() * noise
+        return action, self._log_prob(mean, log_std, action)
+
+    @staticmethod
+    def _log_prob(mean, log_std, action):
+        z = (action - mean) / log_std.exp()
+        return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def log_prob_entropy(self, params, action, mask):
+        mean, log_std = params
+        entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1).expand(mean.shape[0])
+        return self._log_prob(mean, log_std, action), entropy
+
+    def to_env(self, action: torch.Tensor) -> np.ndarray:
+        out = np.clip(action.cpu().numpy(), self.low, self.high)
+        return out.astype(self.dtype, copy=False).reshape(-1, *self.shape)
+
+
+def action_distribution(space: spaces.Space, device: torch.device):
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        return CategoricalActions(space, device)
+    if isinstance(space, spaces.Box):
+        return GaussianActions(space, device)
+    raise ValueError(f"PPO supports Discrete, MultiDiscrete and Box actions, not {type(space).__name__}")
+
+
+class ActorCritic(nn.Module):
+    """Encoder, then an actor (logits or Gaussian mean) and a critic; CleanRL's layout and init."""
+
+    def __init__(self, observation_space, action_space, config: PPOConfig, device: torch.device):
+        super().__init__()
+        generator = torch.Generator().manual_seed(config.seed)
+        self.activation = config.activation
+        activation = _ACTIVATIONS[config.activation]
+        self.encoder = ObservationEncoder(observation_space, activation, generator)
+        self.dist = action_distribution(action_space, device)
+        hidden = config.hidden_sizes if config.hidden_sizes is not None else (() if self.encoder.shared else (64, 64))
+        sizes = [self.encoder.out_features, *hidden]
+        self.actor_body = mlp(sizes, activation, generator)
+        self.critic_body = mlp(sizes, activation, generator)
+        self.actor_head = layer_init(nn.Linear(sizes[-1], self.dist.num_outputs), 0.01, generator)
+        self.critic_head = layer_init(nn.Linear(sizes[-1], 1), 1.0, generator)
+        self.log_std = nn.Parameter(torch.zeros(self.dist.num_outputs)) if isinstance(
+            self.dist, GaussianActions) else None
+        self.to(device)
+
+    def _params(self, features: torch.Tensor):
+        out = self.actor_head(self.actor_body(features))
+        return out if self.log_std is None else (out, self.log_std)
+
+    def value(self, obs) -> torch.Tensor:
+        return self.critic_head(self.critic_body(self.encoder(obs))).squeeze(-1)
+
+    def act(self, obs, mask, generator, deterministic: bool = False):
+        features = self.encoder(obs)
+        action, log_prob = self.dist.sample(self._params(features), mask, generator, deterministic)
+        return action, log_prob, self.critic_head(self.critic_body(features)).squeeze(-1)
+
+    def evaluate_actions(self, obs, action, mask):
+        features = self.encoder(obs)
+        log_prob, entropy = self.dist.log_prob_entropy(self._params(features), action, mask)
+        return log_prob, entropy, self.critic_head(self.critic_body(features)).squeeze(-1)
+
+    def fused(self) -> FusedActorCritic:
+        """A no-grad snapshot of the current weights that runs actor and critic as one network."""
+        return FusedActorCritic(self)
+
+
+class FusedActorCritic:
+    """Actor and critic MLPs as one block-diagonal MLP: half the matrix products per rollout step.
+
+    Layer 1 stacks both first layers (they read the same features); each later layer and the
+    heads are ``block_diag(actor, critic)``, so the output row is ``[actor output | value]`` and
+    equals the two networks' outputs. Built from a snapshot of the weights at the start of
+    each rollout, when they stop changing until the next update.
+    """
+
+    def __init__(self, policy: ActorCritic):
+        actor = [m for m in policy.actor_body if isinstance(m, nn.Linear)] + [policy.actor_head]
+        critic = [m for m in policy.critic_body if isinstance(m, nn.Linear)] + [policy.critic_head]
+        with torch.no_grad():
+            self.layers = [(torch.cat([a.weight, c.weight]) if i == 0 else torch.block_diag(a.weight, c.weight),
+                            torch.cat([a.bias, c.bias])) for i, (a, c) in enumerate(zip(actor, critic))]
+        self.activation = _ACTIVATION_FUNCTIONS[policy.activation]
+        self.policy = policy
+
+    @torch.no_grad()
+    def act(self, obs, mask, generator, deterministic: bool = False):
+        x = self.policy.encoder(obs)
+        last = len(self.layers) - 1
+        for i, (weight, bias) in enumerate(self.layers):
+            x = nn.functional.linear(x, weight, bias)
+            if i < last:
+                x = self.activation(x)
+        out, value = x[:, :-1], x[:, -1]
+        params = out if self.policy.log_std is None else (out, self.policy.log_std)
+        action, log_prob = self.policy.dist.sample(params, mask, generator, deterministic)
+        return action, log_prob, value
+
+
+# -- the rollout ----------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """What a ``learn`` call carries from one iteration to the next (and what a mid-run checkpoint holds)."""
+
+    env: VectorEnv
+    obs: dict[str | None, torch.Tensor]   # the current observation, on the device
+    mask: torch.Tensor | None             # the action mask that goes with it
+    valid: np.ndarray                     # False where the next step is a reset step
+    tracker: EpisodeTracker
+    iteration: int                        # iterations done in this run
+    num_iterations: int
+    start_step: int                       # global step when the run began
+    host_obs: Any = None                  # the current observation as the env gave it (deferred scoring)
+    started: float = field(default_factory=time.perf_counter)
+    steps_at_start: int = 0               # global step when this process took the run over
+
+
+class PPO:
+    """PPO for any Gymnasium VectorEnv (NEXT_STEP autoreset) with Discrete, MultiDiscrete or Box actions.
+
+    ``PPO(env, **config)`` with :class:`PPOConfig`'s settings; ``learn(env, total_steps)`` trains,
+    ``act(obs)`` acts on a batch, ``save(path)``/``PPO.load(path, env)`` round-trip everything
+    including, mid-run, the state needed to finish the run exactly (``learn(env)`` with no
+    step count after loading).
+    """
+
+    name = "ppo"
+    default_num_envs = 4
+    config_keys = frozenset(f.name for f in dataclasses.fields(PPOConfig))
+
+    def __init__(self, env=None, *, observation_space=None, action_space=None, **config: Any):
+        self.config = PPOConfig(**config)
+        if env is not None:
+            env = as_vector_env(env)
+            observation_space, action_space = env.single_observation_space, env.single_action_space
+        if observation_space is None or action_space is None:
+            raise ValueError("give an env, or observation_space and action_space")
+        self.observation_space, self.action_space = observation_space, action_space
+        self.device = resolve_device(self.config.device)
+        self.policy = ActorCritic(observation_space, action_space, self.config, self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.learning_rate, eps=1e-5,
+                                          fused=True)
+        self.generator = torch.Generator(self.device).manual_seed(self.config.seed)
+        self.reward_model = self._build_reward_model(self.config.reward_model)
+        self.global_step = 0
+        self._run: _Run | None = None
+        self._saved_run: dict[str, Any] | None = None  # a mid-run checkpoint's run, until learn() resumes it
+        self._leaves = observation_leaves(observation_space)
+        self._has_obs_mask = isinstance(observation_space, spaces.Dict) and MASK_KEY in observation_space.spaces
+        self._torch_dtypes = {key: _torch_dtype(sub) for key, sub in self._leaves.items()}
+
+    @staticmethod
+    def _build_reward_model(model):
+        if isinstance(model, str):
+            from rewardgym.reward_models import make_reward
+
+            return make_reward(model)
+        return model
+
+    # -- acting -------------------------------------------------------------------------
+    def _to_device(self, obs) -> dict[str | None, torch.Tensor]:
+        """The one host-to-device copy of a step: each observation part, in its storage dtype.
+
+        Always a copy (``torch.tensor``), even on CPU: envs may reuse their observation arrays.
+        """
+        if not isinstance(obs, dict):
+            return {None: torch.tensor(np.asarray(obs), device=self.device, dtype=self._torch_dtypes[None])}
+        try:
+            return {key: torch.tensor(np.asarray(obs[key]), device=self.device, dtype=self._torch_dtypes[key])
+                    for key in self._leaves}
+        except KeyError as exc:
+            raise ValueError(f"observation has no key {exc}; the agent was built for {list(self._leaves)}") from None
+
+    def _action_mask(self, obs, info: dict | None) -> torch.Tensor | None:
+        """The action mask from ``obs["action_mask"]`` or ``info["action_mask"]`` (rows without one allow all)."""
+        if self._has_obs_mask:
+            raw = np.asarray(obs[MASK_KEY])
+        elif info and MASK_KEY in info:
+            raw = np.asarray(info[MASK_KEY])
+            present = info.get("_" + MASK_KEY)
+            if present is not None and not np.all(present):
+                raw = np.where(np.asarray(present)[:, None], raw, True)
+        else:
+            return None
+        if not isinstance(self.policy.dist, CategoricalActions):
+            raise ValueError("action masks need Discrete or MultiDiscrete actions")
+        mask = torch.as_tensor(raw.reshape(raw.shape[0], -1), device=self.device).bool()
+        if mask.shape[1] != self.policy.dist.num_outputs:
+            raise ValueError(f"action_mask has {mask.shape[1]} entries per row, the action space needs "
+                             f"{self.policy.dist.num_outputs}")
+        return mask
+
+    def act(self, obs, *, deterministic: bool = False, info: dict | None = None) -> np.ndarray:
+        """Actions for a batch of observations (a vector env's), as the env takes them.
+
+        ``info`` (the vector env's last info) supplies the action mask when it is not in ``obs``.
+        """
+        single = not _is_batched(obs, self._leaves, self.observation_space)
+        if single:
+            obs = _add_batch_axis(obs)
+        with torch.no_grad():
+            action, _, _ = self.policy.act(self._to_device(obs), self._action_mask(obs, info), self.generator,
+                                           deterministic)
+        out = self.policy.dist.to_env(action)
+        return out[0] if single else out
+
+    def evaluate(self, env, episodes: int, *, deterministic: bool = False, seed: int | None = None) -> dict:
+        return evaluate_agent(self, env, episodes, deterministic=deterministic, seed=seed)
+
+    # -- learning -----------------------------------------------------------------------
+    @property
+    def unfinished_steps(self) -> int:
+        """Env steps left in a run interrupted by a checkpoint (0 when there is none)."""
+        run = self._run
+        if run is None:
+            return 0
+        return (run.num_iterations - run.iteration) * self.config.num_steps * len(run.valid)
+
+    def learn(self, env, total_steps: int | None = None, *, callbacks: Iterable[Callback] = (),
+              progress: bool = True) -> PPO:
+        """Train for ``total_steps`` more env steps (rounded up to whole rollouts).
+
+        With ``total_steps=None``, finish the run a mid-run checkpoint was saved from: the
+        learning-rate schedule, the env's state (when the env has ``get_state``), the current
+        observations and the random state continue where they were, so on CPU the result equals
+        the uninterrupted run's.
+        """
+        callbacks = list(callbacks)
+        if total_steps is None:
+            if self._run is None or self._run.iteration >= self._run.num_iterations:
+                raise ValueError("nothing to resume: give total_steps (this agent holds no unfinished run)")
+            run = self._resume_run(env)
+        else:
+            if total_steps < 1:
+                raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+            run = self._start_run(env, total_steps)
+        num_envs = run.env.num_envs
+        batch = self.config.num_steps * num_envs
+        metrics: dict[str, float] = {}
+        log_every = max(1, run.num_iterations // 200)
+        try:
+            with Progress(run.num_iterations * batch, progress) as bar:
+                bar.update(run.iteration * batch)
+                while run.iteration < run.num_iterations:
+                    rollout = self._collect(run)
+                    stats = self._update(rollout, run)
+                    run.iteration += 1
+                    if run.iteration % log_every and run.iteration != run.num_iterations:
+                        bar.update(batch)
+                        continue
+                    elapsed = time.perf_counter() - run.started
+                    metrics = {"step": float(self.global_step), **run.tracker.summary(), **rollout.reward_stats,
+                               **stats, "steps_per_s": (self.global_step - run.steps_at_start) / max(elapsed, 1e-9)}
+                    bar.update(batch, metrics)
+                    if any(callback(metrics) is False for callback in callbacks):
+                        break
+        finally:
+            if self._run is not None and self._run.iteration >= self._run.num_iterations:
+                self._run = None
+        return self
+
+    def _start_run(self, env, total_steps: int) -> _Run:
+        env = as_vector_env(env)
+        self._check_spaces(env)
+        num_iterations = max(1, math.ceil(total_steps / (self.config.num_steps * env.num_envs)))
+        obs, info = env.reset(seed=self.config.seed + self.global_step)
+        self._run = _Run(env=env, obs=self._to_device(obs), mask=self._action_mask(obs, info),
+                         valid=np.ones(env.num_envs, dtype=bool), tracker=self._tracker(env.num_envs), iteration=0,
+                         num_iterations=num_iterations, start_step=self.global_step,
+                         steps_at_start=self.global_step, host_obs=self._host_copy(obs))
+        return self._run
+
+    def _host_copy(self, obs):
+        return _copy(obs) if self.reward_model is not None else None
+
+    def _tracker(self, num_envs: int) -> EpisodeTracker:
+        return EpisodeTracker(num_envs, step_keys=("regret", "reward_env", "reward_learned"))
+
+    def _check_spaces(self, env: VectorEnv) -> None:
+        for what, ours, theirs in (("observation", self.observation_space, env.single_observation_space),
+                                   ("action", self.action_space, env.single_action_space)):
+            if describe_space(ours) != describe_space(theirs):
+                raise ValueError(f"the env's {what} space {theirs} differs from the agent's {ours}")
+
+    def _collect(self, run: _Run) -> _Rollout:
+        """Step the envs ``num_steps`` times; the rollout tensors stay on the device."""
+        env, num_steps, num_envs = run.env, self.config.num_steps, run.env.num_envs
+        rollout = _Rollout(num_steps, num_envs)
+        if self.reward_model is not None:
+            rollout.host = _HostRecord(run.host_obs, bool(getattr(self.reward_model, "needs_frames", False)))
+        policy, dist, generator = self.policy.fused(), self.policy.dist, self.generator
+        for t in range(num_steps):
+            rollout.obs.append(run.obs)
+            rollout.masks.append(run.mask)
+            rollout.valid[t] = run.valid
+            action, log_prob, value = policy.act(run.obs, run.mask, generator)
+            rollout.actions.append(action)
+            rollout.log_probs.append(log_prob)
+            rollout.values.append(value)
+            env_action = dist.to_env(action)  # the step's one device-to-host copy
+            obs, reward, terminated, truncated, info = env.step(env_action)
+            rollout.rewards[t], rollout.terminated[t], rollout.truncated[t] = reward, terminated, truncated
+            if rollout.host is not None:
+                rollout.host.record(env, env_action, obs, info)
+                run.host_obs = rollout.host.obs[-1]
+            run.tracker.update(reward, terminated, truncated, info)
+            run.valid = ~(rollout.terminated[t] | rollout.truncated[t])
+            run.obs, run.mask = self._to_device(obs), self._action_mask(obs, info)  # the one host-to-device copy
+        self.global_step += num_steps * num_envs
+        with torch.no_grad():
+            rollout.next_value = self.policy.value(run.obs)
+        return rollout
+
+    def _update(self, rollout: _Rollout, run: _Run) -> dict[str, float]:
+        """Score the rollout (deferred reward), GAE, then ``update_epochs`` passes of clipped PPO."""
+        c = self.config
+        if c.anneal_lr:
+            frac = 1.0 - run.iteration / run.num_iterations
+            self.optimizer.param_groups[0]["lr"] = frac * c.learning_rate
+        values = torch.stack(rollout.values)
+        # GAE runs on the host: a short sequential loop of tiny operations, which the CPU does best.
+        advantages, returns = compute_gae(rollout.training_rewards(self), values.cpu().numpy(),
+                                          rollout.terminated, rollout.truncated, rollout.valid,
+                                          rollout.next_value.cpu().numpy(), c.gamma, c.gae_lambda)
+
+        # Flatten (T, N) -> (T*N) and keep the real transitions only (reset steps are not).
+        keep = torch.as_tensor(np.flatnonzero(rollout.valid), device=self.device)
+        b_obs = {key: torch.stack([step[key] for step in rollout.obs]).flatten(0, 1)[keep] for key in self._leaves}
+        b_actions = torch.stack(rollout.actions).flatten(0, 1)[keep]
+        masks = rollout.stacked_masks()
+        b_masks = None if masks is None else masks.flatten(0, 1)[keep]
+        b_log_probs = torch.stack(rollout.log_probs).reshape(-1)[keep]
+        b_values = values.reshape(-1)[keep]
+        b_advantages = torch.as_tensor(advantages.reshape(-1), device=self.device)[keep]
+        b_returns = torch.as_tensor(returns.reshape(-1), device=self.device)[keep]
+        size = len(keep)
+        num_minibatches = min(c.num_minibatches, size)
+
+        sums = torch.zeros(6, device=self.device)  # pg loss, v loss, entropy, old kl, kl, clipfrac
+        count = 0
+        for _ in range(c.update_epochs):
+            order = torch.randperm(size, generator=self.generator, device=self.device)
+            for mb in order.tensor_split(num_minibatches):
+                new_log_prob, entropy, new_value = self.policy.evaluate_actions(
+                    {key: value[mb] for key, value in b_obs.items()}, b_actions[mb],
+                    None if b_masks is None else b_masks[mb])
+                log_ratio = new_log_prob - b_log_probs[mb]
+                ratio = log_ratio.exp()
+                with torch.no_grad():
+                    old_approx_kl = (-log_ratio).mean()
+                    approx_kl = ((ratio - 1) - log_ratio).mean()
+                    clipfrac = ((ratio - 1.0).abs() > c.clip_coef).float().mean()
+
+                mb_advantages = b_advantages[mb]
+                if c.norm_adv and len(mb) > 1:
+                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+
+                # Clipped surrogate objective.
+                pg_loss = torch.max(-mb_advantages * ratio,
+                                    -mb_advantages * torch.clamp(ratio, 1 - c.clip_coef, 1 + c.clip_coef)).mean()
+
+                # Value loss, clipped around the rollout's values when clip_vloss.
+                v_loss_unclipped = (new_value - b_returns[mb]) ** 2
+                if c.clip_vloss:
+                    v_clipped = b_values[mb] + torch.clamp(new_value - b_values[mb], -c.clip_coef, c.clip_coef)
+                    v_loss = 0.5 * torch.max(v_loss_unclipped, (v_clipped - b_returns[mb]) ** 2).mean()
+                else:
+                    v_loss = 0.5 * v_loss_unclipped.mean()
+
+                entropy_loss = entropy.mean()
+                loss = pg_loss - c.ent_coef * entropy_loss + c.vf_coef * v_loss
+
+                self.optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm, foreach=True)
+                self.optimizer.step()
+                sums += torch.stack([pg_loss.detach(), v_loss.detach(), entropy_loss.detach(), old_approx_kl,
+                                     approx_kl, clipfrac])
+                count += 1
+            if c.target_kl is not None and approx_kl.item() > c.target_kl:
+                break  # early stop: the policy moved too far from the one that collected the data
+
+        means = (sums / max(count, 1)).tolist()
+        var_returns = b_returns.var().item() if size > 1 else 0.0
+        explained = float("nan") if var_returns == 0 else 1 - (b_returns - b_values).var().item() / var_returns
+        return {"policy_loss": means[0], "value_loss": means[1], "entropy": means[2], "old_approx_kl": means[3],
+                "approx_kl": means[4], "clipfrac": means[5], "explained_variance": explained,
+                "learning_rate": self.optimizer.param_groups[0]["lr"], "update_epochs_run": count / num_minibatches}
+
+    # -- saving and loading -------------------------------------------------------------
+    def save(self, path) -> None:
+        """A folder: ``agent.json`` (config, spaces) and ``checkpoint.pt`` (weights, optimiser, RNG, step, run)."""
+        path = write_agent_file(path, self.name, self.config.to_json(), global_step=self.global_step,
+                                unfinished_steps=self.unfinished_steps,
+                                observation_space=describe_space(self.observation_space),
+                                action_space=describe_space(self.action_space))
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "generator_device": str(self.device),
+            "global_step": self.global_step,
+            "run": None if self._run is None else self._run_state(self._run),
+        }
+        torch.save(state, path / CHECKPOINT_FILE)
+
+    def _run_state(self, run: _Run) -> dict[str, Any]:
+        env_state = None
+        base = run.env.unwrapped
+        if base is run.env and hasattr(base, "get_state") and hasattr(base, "set_state"):
+            env_state = [_to_tensors(base.get_state(i)) for i in range(run.env.num_envs)]
+        return {
+            "iteration": run.iteration, "num_iterations": run.num_iterations, "start_step": run.start_step,
+            "num_envs": run.env.num_envs,
+            "obs": {str(key): value.cpu() for key, value in run.obs.items()},
+            "mask": None if run.mask is None else run.mask.cpu(),
+            "valid": torch.from_numpy(run.valid.copy()),
+            "tracker": {"returns": torch.from_numpy(run.tracker.returns.copy()),
+                        "lengths": torch.from_numpy(run.tracker.lengths.copy()),
+                        "restarting": torch.from_numpy(run.tracker.restarting.copy()),
+                        "episodes": run.tracker.episodes},
+            "env_state": env_state,
+            "host_obs": _to_tensors(run.host_obs),
+        }
+
+    @classmethod
+    def load(cls, path, env=None, **overrides: Any) -> PPO:
+        """Rebuild a saved agent; ``overrides`` replace config entries (``device``, ``reward_model``)."""
+        path = Path(path)
+        meta = read_agent_file(path)
+        if meta["agent"] != cls.name:
+            raise ValueError(f"{path} holds a {meta['agent']!r} agent, not {cls.name!r}")
+        try:
+            observation_space = space_from_description(meta["observation_space"])
+            action_space = space_from_description(meta["action_space"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path / 'agent.json'} is corrupt: bad spaces ({exc})") from None
+        state = _load_checkpoint(path / CHECKPOINT_FILE)
+        config = {**meta["config"], **overrides}
+        try:
+            agent = cls(observation_space=observation_space, action_space=action_space, **config)
+        except TypeError as exc:
+            raise ValueError(f"{path / 'agent.json'} has a bad config: {exc}") from None
+        if env is not None:
+            agent._check_spaces(as_vector_env(env))
+        try:
+            agent.policy.load_state_dict(state["policy"])
+            agent.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ValueError(f"{path / CHECKPOINT_FILE} does not match agent.json: {str(exc).splitlines()[0]}") from None
+        agent._move_optimizer_state()
+        if state.get("generator_device") == str(agent.device):
+            agent.generator.set_state(state["generator"])
+        else:  # a generator's state belongs to its device; reseed deterministically instead
+            agent.generator.manual_seed(agent.config.seed + int(state["global_step"]))
+        agent.global_step = int(state["global_step"])
+        agent._saved_run = state.get("run")
+        if agent._saved_run is not None:
+            agent._run = _Run(env=None, obs={}, mask=None, valid=agent._saved_run["valid"].numpy(),
+                              tracker=agent._tracker(int(agent._saved_run["num_envs"])),
+                              iteration=int(agent._saved_run["iteration"]),
+                              num_iterations=int(agent._saved_run["num_iterations"]),
+                              start_step=int(agent._saved_run["start_step"]))
+        return agent
+
+    def _move_optimizer_state(self) -> None:
+        for state in self.optimizer.state.values():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and key != "step":
+                    state[key] = value.to(self.device)
+
+    def _resume_run(self, env) -> _Run:
+        saved, run = self._saved_run, self._run
+        env = as_vector_env(env)
+        self._check_spaces(env)
+        if env.num_envs != int(saved["num_envs"]):
+            raise ValueError(f"the checkpoint's run used {int(saved['num_envs'])} envs, this env has {env.num_envs}")
+        env.reset(seed=self.config.seed + self.global_step)
+        if saved["env_state"] is not None and hasattr(env, "set_state"):
+            for i, env_state in enumerate(saved["env_state"]):
+                env.set_state(i, _to_numpy(env_state))
+            run.obs = {None if key == "None" else key: value.to(self.device) for key, value in saved["obs"].items()}
+            run.mask = None if saved["mask"] is None else saved["mask"].to(self.device)
+            tracker = saved["tracker"]
+            run.tracker.returns[:] = tracker["returns"].numpy()
+            run.tracker.lengths[:] = tracker["lengths"].numpy()
+            run.tracker.restarting[:] = tracker["restarting"].numpy()
+            run.tracker.episodes = int(tracker["episodes"])
+            run.host_obs = self._host_copy(_to_numpy(saved["host_obs"]))
+        else:  # the env cannot restore its state: continue from fresh episodes
+            obs, info = env.reset(seed=self.config.seed + self.global_step)
+            run.obs, run.mask = self._to_device(obs), self._action_mask(obs, info)
+            run.valid = np.ones(env.num_envs, dtype=bool)
+            run.host_obs = self._host_copy(obs)
+        run.env, run.steps_at_start, run.started = env, self.global_step, time.perf_counter()
+        self._saved_run = None
+        return run
+
+
+class _HostRecord:
+    """Host copies of a rollout for deferred reward scoring: observations, actions, infos, frames."""
+
+    def __init__(self, first_obs, needs_frames: bool):
+        self.obs: list[Any] = [first_obs]
+        self.actions: list[np.ndarray] = []
+        self.infos: list[dict] = []
+        self.frames: list[np.ndarray] | None = [] if needs_frames else None
+
+    def record(self, env: VectorEnv, action: np.ndarray, obs, info: dict) -> None:
+        self.actions.append(np.array(action))
+        self.obs.append(_copy(obs))
+        self.infos.append(info)
+        if self.frames is not None:
+            frames = env.render()
+            self.frames.append(frames if isinstance(frames, np.ndarray) else np.stack(frames))
+
+
+class _Rollout:
+    """One rollout: per-step device tensors (stacked by ``flat``) and host arrays of rewards and flags."""
+
+    def __init__(self, num_steps: int, num_envs: int):
+        self.obs: list[dict[str | None, torch.Tensor]] = []
+        self.masks: list[torch.Tensor | None] = []
+        self.actions: list[torch.Tensor] = []
+        self.log_probs: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+        self.rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
+        self.terminated = np.zeros((num_steps, num_envs), dtype=bool)
+        self.truncated = np.zeros((num_steps, num_envs), dtype=bool)
+        self.valid = np.zeros((num_steps, num_envs), dtype=bool)
+        self.host: _HostRecord | None = None
+        self.next_value: torch.Tensor | None = None
+        self.reward_stats: dict[str, float] = {}
+
+    def stacked_masks(self) -> torch.Tensor | None:
+        """(T, N, n) masks, all-True for steps that had none; None when no step had one."""
+        present = [m for m in self.masks if m is not None]
+        if not present:
+            return None
+        allow_all = torch.ones_like(present[0])
+        return torch.stack([allow_all if m is None else m for m in self.masks])
+
+    def training_rewards(self, agent: PPO) -> np.ndarray:
+        """The rewards GAE sees: the env's, or mixed with the reward model's score of the whole rollout."""
+        env_rewards = self.rewards
+        if self.host is None:
+            return env_rewards
+        learned = score_rollout(agent.reward_model, self.host, self.terminated, self.truncated, self.valid)
+        c = agent.config
+        mixed = c.reward_coef * learned + (env_rewards if c.reward_mode == "add" else 0.0)
+        real = self.valid
+        self.reward_stats = {"reward_env_per_step": float(env_rewards[real].mean()),
+                             "reward_learned_per_step": float(learned[real].mean())}
+        return mixed.astype(np.float32)
+
+
+def score_rollout(model, host: _HostRecord, terminated: np.ndarray, truncated: np.ndarray,
+                  valid: np.ndarray) -> np.ndarray:
+    """(T, N) learned rewards: ``model`` scores every real transition of the rollout in one batch."""
+    num_steps, num_envs = terminated.shape
+    rows = np.flatnonzero(valid.reshape(-1))  # flat index t * N + i of each real transition
+    steps, envs = np.divmod(rows, num_envs)
+    obs, next_obs = _stack(host.obs[:-1]), _stack(host.obs[1:])
+    batch = Transitions(
+        obs=_take(obs, rows), action=np.stack(host.actions).reshape(num_steps * num_envs, -1)[rows].reshape(
+            (len(rows), *host.actions[0].shape[1:])),
+        next_obs=_take(next_obs, rows), terminated=terminated.reshape(-1)[rows],
+        truncated=truncated.reshape(-1)[rows],
+        infos=_RolloutInfos(host.infos, num_envs, steps, envs),
+        frames=None if host.frames is None else np.stack(host.frames).reshape(
+            -1, *host.frames[0].shape[1:])[rows])
+    scores = np.asarray(model(batch), dtype=np.float32).reshape(-1)
+    if scores.shape != (len(rows),):
+        raise ValueError(f"reward model returned {scores.shape[0]} scores for {len(rows)} transitions")
+    out = np.zeros(num_steps * num_envs, dtype=np.float32)
+    out[rows] = scores
+    return out.reshape(num_steps, num_envs)
+
+
+class _RolloutInfos(Sequence[dict]):
+    """Per-transition infos of a rollout, built lazily from the vector infos of each step."""
+
+    def __init__(self, infos: list[dict], num_envs: int, steps: np.ndarray, envs: np.ndarray):
+        self._views = [VectorInfos(info, num_envs) for info in infos]
+        self._steps, self._envs = steps, envs
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._views[int(self._steps[index])][int(self._envs[index])]
+
+
+# -- small helpers --------------------------------------------------------------------------
+def _torch_dtype(space: spaces.Space) -> torch.dtype:
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        return torch.long
+    if is_image_space(space):
+        return torch.uint8
+    return torch.float32
+
+
+def _is_batched(obs, leaves: dict, space: spaces.Space) -> bool:
+    key, sub = next(iter(leaves.items()))
+    part = np.asarray(obs[key] if key is not None else obs)
+    return part.ndim == len(sub.shape) + 1
+
+
+def _add_batch_axis(obs):
+    if isinstance(obs, dict):
+        return {key: np.asarray(value)[None] for key, value in obs.items()}
+    return np.asarray(obs)[None]
+
+
+def _copy(obs):
+    if isinstance(obs, dict):
+        return {key: np.array(value) for key, value in obs.items()}
+    return np.array(obs) if isinstance(obs, np.ndarray) else obs
+
+
+def _stack(batches: list[Any]):
+    """T batched observations (arrays, dicts of arrays, or sequences of text) -> one (T*N) batch."""
+    first = batches[0]
+    if isinstance(first, dict):
+        return {key: np.concatenate([b[key] for b in batches]) for key in first}
+    if isinstance(first, np.ndarray):
+        return np.concatenate(batches)
+    return [item for b in batches for item in b]
+
+
+def _take(batched, rows: np.ndarray):
+    if isinstance(batched, dict):
+        return {key: value[rows] for key, value in batched.items()}
+    if isinstance(batched, np.ndarray):
+        return batched[rows]
+    return [batched[i] for i in rows]
+
+
+def _to_tensors(value):
+    """numpy arrays and scalars inside dicts and lists -> tensors and Python numbers (weights_only-safe)."""
+    if isinstance(value, dict):
+        return {key: _to_tensors(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_tensors(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _to_numpy(value):
+    if isinstance(value, dict):
+        return {key: _to_numpy(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_to_numpy(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.numpy()
+    return value
+
+
+def _load_checkpoint(file: Path) -> dict[str, Any]:
+    if not file.is_file():
+        raise FileNotFoundError(f"{file.parent} has no {file.name}")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged or foreign file
+        raise ValueError(f"{file} is corrupt or not a rewardgym checkpoint: {str(exc).splitlines()[0]}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{file} is not a rewardgym PPO checkpoint (format {CHECKPOINT_FORMAT})")
+    return state
+
+
+__all__ = ["PPO", "PPOConfig", "ActorCritic", "compute_gae", "resolve_device", "score_rollout"]

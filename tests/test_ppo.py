@@ -1,0 +1,379 @@
+"""PPO: GAE by hand, learning, spaces, masks, bounds, deferred rewards, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rewardgym
+from rewardgym.agents import load_agent, make_agent
+from rewardgym.agents.ppo import PPO, CategoricalActions, compute_gae
+from rewardgym.cli import main
+from rewardgym.reward_models import Transitions
+
+FAST = {"num_steps": 16, "num_minibatches": 2, "update_epochs": 2}
+
+
+# -- GAE ------------------------------------------------------------------------------------
+def test_gae_matches_a_hand_computed_rollout():
+    # env 0: step 1 truncates (bootstraps from V of its final obs, the value at step 2), step 2
+    #        is the reset step, step 3 terminates (no bootstrap), step 4 is the reset step.
+    # env 1: no episode ends until step 4 truncates, bootstrapping from next_value.
+    gamma, lam = 0.5, 0.5
+    rewards = np.array([[1, 1], [2, 1], [0, 1], [3, 1], [0, 1]], dtype=np.float32)
+    values = np.array([[1, 0], [2, 0], [4, 0], [1, 0], [5, 2]], dtype=np.float32)
+    terminated = np.zeros((5, 2), dtype=bool)
+    truncated = np.zeros((5, 2), dtype=bool)
+    truncated[1, 0] = terminated[3, 0] = truncated[4, 1] = True
+    valid = np.ones((5, 2), dtype=bool)
+    valid[2, 0] = valid[4, 0] = False
+    next_value = np.array([2.0, 6.0], dtype=np.float32)
+
+    advantages, returns = compute_gae(rewards, values, terminated, truncated, valid, next_value, gamma, lam)
+
+    # env 0 by hand: A4 = 0 (reset step); δ3 = 3 - 1 = 2 (terminated: no γV); A2 = 0 (reset step);
+    # δ1 = 2 + 0.5·4 - 2 = 2 (truncated: γ·V(final obs) = 0.5·4), A1 = δ1 (nothing carried across);
+    # δ0 = 1 + 0.5·2 - 1 = 1, A0 = 1 + 0.25·A1 = 1.5.
+    # env 1: δ4 = 1 + 0.5·6 - 2 = 2; δ3 = 1 + 0.5·2 - 0 = 2; δ0..δ2 = 1;
+    # A4 = 2, A3 = 2 + 0.25·2 = 2.5, A2 = 1 + 0.625 = 1.625, A1 = 1.40625, A0 = 1.3515625.
+    np.testing.assert_allclose(advantages[:, 0], [1.5, 2.0, 0.0, 2.0, 0.0])
+    np.testing.assert_allclose(advantages[:, 1], [1.3515625, 1.40625, 1.625, 2.5, 2.0])
+    np.testing.assert_allclose(returns, advantages + values)
+
+
+# -- learning -------------------------------------------------------------------------------
+def test_ppo_learns_cartpole():
+    envs = gym.make_vec("CartPole-v1", num_envs=4, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, device="cpu")
+    before = agent.evaluate(envs, 8, seed=100)["mean_return"]
+    logged = []
+    agent.learn(envs, 40_960, progress=False, callbacks=[logged.append])
+    after = agent.evaluate(envs, 8, seed=100)["mean_return"]
+    assert before < 40  # a near-uniform policy balances for about 20 steps
+    assert after > 100, (before, after)  # 5x the near-uniform policy; 500 is the cap
+    assert logged[-1]["step"] == 40_960
+    for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "explained_variance",
+                "steps_per_s", "mean_return", "learning_rate"):
+        assert np.isfinite(logged[-1][key]), key
+    assert logged[-1]["learning_rate"] < logged[0]["learning_rate"]  # annealed
+
+
+class ArmRewardModel:
+    """A learned reward that pays 1 for pulling arm 0; it records the batches it scored."""
+
+    needs_frames = False
+
+    def __init__(self):
+        self.batch_sizes: list[int] = []
+
+    def __call__(self, batch: Transitions) -> np.ndarray:
+        self.batch_sizes.append(len(batch))
+        assert batch.action.shape == (len(batch),)
+        assert batch.next_obs["last_arm"].shape == (len(batch), 2)
+        # The pulled arm shows in the next observation: the transitions line up.
+        np.testing.assert_array_equal(batch.next_obs["last_arm"].argmax(1), batch.action)
+        assert len(batch.infos) == len(batch) and "regret" in batch.infos[-1]
+        return (batch.action == 0).astype(np.float32)
+
+
+def test_deferred_reward_scores_each_rollout_once_and_drives_learning():
+    envs = gym.make_vec("rewardgym/Bandit-Bernoulli2-v0", num_envs=4, horizon=20)
+    model = ArmRewardModel()
+    agent = make_agent("ppo", envs, seed=0, learning_rate=0.01, reward_model=model, reward_mode="replace", **FAST)
+    logged = []
+    agent.learn(envs, 30 * 64, progress=False, callbacks=[logged.append])
+    assert len(model.batch_sizes) == 30
+    # 4 envs x 16 steps, less the reset steps after each 20-pull episode
+    assert all(48 <= size <= 64 for size in model.batch_sizes) and min(model.batch_sizes) < 64
+    assert {"reward_env_per_step", "reward_learned_per_step"} <= set(logged[-1])
+    assert logged[-1]["reward_learned_per_step"] > 0.8  # it learned to pull the arm the model pays for
+    obs, _ = envs.reset(seed=1)
+    assert (agent.act(obs, deterministic=True) == 0).all()
+
+
+def test_cli_reward_spec_is_scored_by_ppo(tmp_path):
+    args = ["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ppo", "--steps", "256", "--env-kwargs",
+            "horizon=20", "--out", str(tmp_path), "--no-progress", "--config", "num_steps=16",
+            "--reward", "constant:value=0.5", "--reward-mode", "replace"]
+    assert main(args) == 0
+    (run_dir,) = tmp_path.iterdir()
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    assert {float(r["reward_learned_per_step"]) for r in rows} == {0.5}
+    assert load_agent(run_dir / "checkpoints/final").config.reward_model == "constant:value=0.5"
+
+
+# -- spaces ---------------------------------------------------------------------------------
+class MaskedChoiceEnv(gym.Env):
+    """Four actions, a random subset allowed each step (``action_mask`` in obs or in info); 1 for action 3."""
+
+    def __init__(self, mask_in: str = "obs"):
+        self.mask_in = mask_in
+        box = spaces.Box(0.0, 1.0, (4,), np.float32)
+        self.observation_space = spaces.Dict({"x": box, "action_mask": spaces.MultiBinary(4)}) if mask_in == "obs" \
+            else box
+        self.action_space = spaces.Discrete(4)
+        self.steps = 0
+
+    def _obs(self):
+        self.mask = self.np_random.random(4) < 0.5
+        self.mask[self.np_random.integers(4)] = True
+        x = self.mask.astype(np.float32)
+        if self.mask_in == "obs":
+            return {"x": x, "action_mask": self.mask.astype(np.int8)}, {}
+        return x, {"action_mask": self.mask.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.steps = 0
+        return self._obs()
+
+    def step(self, action):
+        if not self.mask[action]:
+            raise AssertionError(f"masked action {action} taken (mask {self.mask})")
+        self.steps += 1
+        obs, info = self._obs()
+        return obs, float(action == 3), False, self.steps >= 8, info
+
+
+@pytest.mark.parametrize("mask_in", ["obs", "info"])
+def test_masked_actions_are_never_taken(mask_in):
+    envs = gym.vector.SyncVectorEnv([lambda: MaskedChoiceEnv(mask_in) for _ in range(4)])
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    agent.learn(envs, 640, progress=False)  # MaskedChoiceEnv raises on a masked action
+    obs, info = envs.reset(seed=3)
+    for _ in range(50):
+        obs, _, _, _, info = envs.step(agent.act(obs, info=info))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_categorical_never_samples_a_masked_action(data):
+    nvec = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    space = spaces.Discrete(nvec[0]) if len(nvec) == 1 else spaces.MultiDiscrete(nvec)
+    dist = CategoricalActions(space, torch.device("cpu"))
+    batch = data.draw(st.integers(1, 8))
+    logits = torch.tensor(data.draw(st.lists(st.floats(-30, 30), min_size=batch * sum(nvec),
+                                             max_size=batch * sum(nvec)))).reshape(batch, -1)
+    mask = torch.tensor(data.draw(st.lists(st.booleans(), min_size=batch * sum(nvec),
+                                           max_size=batch * sum(nvec)))).reshape(batch, -1)
+    offset = 0
+    for n in nvec:  # at least one allowed action per dimension
+        mask[:, offset] = True
+        offset += n
+    generator = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31)))
+    for _ in range(20):
+        action, log_prob = dist.sample(logits, mask, generator, deterministic=False)
+        assert torch.isfinite(log_prob).all()
+        offsets = torch.tensor(np.concatenate([[0], np.cumsum(nvec)[:-1]]))
+        assert mask.gather(1, action + offsets).all()
+    deterministic, _ = dist.sample(logits, mask, generator, deterministic=True)
+    assert mask.gather(1, deterministic + offsets).all()
+
+
+class BoundedActionEnv(gym.Env):
+    """A Box action with narrow, uneven bounds; stepping outside them is an error."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+    action_space = spaces.Box(np.array([-0.2, 0.0], np.float32), np.array([0.3, 1.0], np.float32))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.uniform(-1, 1, 3).astype(np.float32), {}
+
+    def step(self, action):
+        if not self.action_space.contains(np.asarray(action, dtype=np.float32)):
+            raise AssertionError(f"action {action} outside the bounds")
+        self.t += 1
+        return self.np_random.uniform(-1, 1, 3).astype(np.float32), -float(np.sum(action**2)), False, self.t >= 10, {}
+
+
+def test_box_actions_stay_in_bounds():
+    envs = gym.vector.SyncVectorEnv([BoundedActionEnv for _ in range(2)])
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    agent.learn(envs, 320, progress=False)
+    obs, _ = envs.reset(seed=0)
+    actions = agent.act(obs)
+    assert actions.shape == (2, 2) and actions.dtype == np.float32
+    assert agent.policy.log_std.requires_grad and agent.policy.log_std.shape == (2,)
+
+
+class ImageDictEnv(gym.Env):
+    """Dict observation with a uint8 image and a vector; MultiDiscrete actions."""
+
+    observation_space = spaces.Dict({"image": spaces.Box(0, 255, (40, 40, 3), np.uint8),
+                                     "state": spaces.Box(-1.0, 1.0, (5,), np.float32)})
+    action_space = spaces.MultiDiscrete([3, 2], start=[1, 0])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        assert self.action_space.contains(np.asarray(action)), action
+        self.t += 1
+        return self.observation_space.sample(), float(action[0] == 2), False, self.t >= 5, {}
+
+
+def test_image_dict_observations_and_multidiscrete_actions(tmp_path):
+    envs = gym.vector.SyncVectorEnv([ImageDictEnv for _ in range(2)])
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    assert "image" in agent.policy.encoder.images  # the image goes through the CNN
+    agent.learn(envs, 64, progress=False)
+    obs, _ = envs.reset(seed=0)
+    actions = agent.act(obs, deterministic=True)
+    assert actions.shape == (2, 2) and set(actions[:, 0]) <= {1, 2, 3}
+    agent.save(tmp_path / "agent")
+    again = load_agent(tmp_path / "agent", envs)
+    np.testing.assert_array_equal(again.act(obs, deterministic=True), actions)
+
+
+def test_async_vector_env():
+    envs = gym.vector.AsyncVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(2)])
+    try:
+        agent = make_agent("ppo", envs, seed=0, **FAST)
+        logged = []
+        agent.learn(envs, 64, progress=False, callbacks=[logged.append])
+        assert logged[-1]["step"] == 64
+    finally:
+        envs.close()
+
+
+def test_single_env_and_single_observation():
+    env = gym.make("CartPole-v1")
+    agent = make_agent("ppo", env, seed=0, **FAST)
+    agent.learn(env, 32, progress=False)
+    obs, _ = env.reset(seed=0)
+    assert env.action_space.contains(agent.act(obs))
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+def _state(agent: PPO) -> dict[str, torch.Tensor]:
+    out = {f"policy.{k}": v.clone() for k, v in agent.policy.state_dict().items()}
+    for i, state in agent.optimizer.state_dict()["state"].items():
+        out.update({f"adam.{i}.{k}": torch.as_tensor(v).clone() for k, v in state.items()})
+    out["generator"] = agent.generator.get_state()
+    return out
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path):
+    def make():
+        return gym.make_vec("rewardgym/Bandit-Meta2-v0", num_envs=3)  # 20-pull episodes: resets inside rollouts
+
+    whole_env = make()
+    whole = make_agent("ppo", whole_env, seed=7, **FAST)
+    whole.learn(whole_env, 6 * 48, progress=False,
+                callbacks=[lambda m: whole.save(tmp_path / "mid") if m["step"] == 3 * 48 else None])
+    assert (tmp_path / "mid" / "checkpoint.pt").is_file()
+
+    torch.load(tmp_path / "mid" / "checkpoint.pt", weights_only=True)  # loads without pickle
+    resumed_env = make()
+    resumed = load_agent(tmp_path / "mid", resumed_env)
+    assert resumed.global_step == 3 * 48 and resumed.unfinished_steps == 3 * 48
+    resumed.learn(resumed_env, progress=False)
+    assert resumed.global_step == whole.global_step == 6 * 48
+    expected, got = _state(whole), _state(resumed)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), key
+    with pytest.raises(ValueError, match="nothing to resume"):
+        resumed.learn(resumed_env)
+
+
+def test_resume_without_env_state_continues_from_fresh_episodes(tmp_path):
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    agent.learn(envs, 4 * 32, progress=False, callbacks=[lambda m: agent.save(tmp_path / "mid") if m["step"] == 64
+                                                         else None])
+    resumed = load_agent(tmp_path / "mid", envs)
+    logged = []
+    resumed.learn(envs, progress=False, callbacks=[logged.append])
+    assert [m["step"] for m in logged] == [96, 128]
+
+
+def test_corrupt_and_mismatched_checkpoints_give_clear_errors(tmp_path):
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    agent.save(tmp_path / "good")
+    shutil.copytree(tmp_path / "good", tmp_path / "bad")
+    (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_agent(tmp_path / "bad", envs)
+    data = (tmp_path / "good" / "checkpoint.pt").read_bytes()
+    (tmp_path / "bad" / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupt"):
+        load_agent(tmp_path / "bad", envs)
+    (tmp_path / "bad" / "checkpoint.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="checkpoint.pt"):
+        load_agent(tmp_path / "bad", envs)
+    bandit = gym.make_vec("rewardgym/Bandit-Bernoulli5-v0", num_envs=2)
+    with pytest.raises(ValueError, match="space"):
+        load_agent(tmp_path / "good", bandit)
+    with pytest.raises(ValueError, match="space"):
+        agent.learn(bandit, 64)
+
+
+def test_bad_config_and_device_errors():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    with pytest.raises(ValueError, match="bad config for agent 'ppo'"):
+        make_agent("ppo", envs, num_step=3)
+    with pytest.raises(ValueError, match="num_minibatches"):
+        make_agent("ppo", envs, num_minibatches=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            make_agent("ppo", envs, device="cuda")
+    assert make_agent("ppo", envs).device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    text_env = gym.make("rewardgym/Bandit-Bernoulli5-v0")
+    assert make_agent("ppo", text_env).policy.dist.num_outputs == 5
+
+
+# -- the command ----------------------------------------------------------------------------
+def test_cli_resume_matches_the_uninterrupted_run(tmp_path, capsys):
+    args = ["train", "rewardgym/Bandit-Meta2-v0", "--agent", "ppo", "--steps", "256", "--num-envs", "4",
+            "--no-progress", "--config", "num_steps=16", "--checkpoint-every", "64"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    (whole,) = (tmp_path / "a").iterdir()
+    assert sorted(p.name for p in (whole / "checkpoints").iterdir()) == ["final", "step_128", "step_192", "step_256"]
+
+    interrupted = tmp_path / "b" / whole.name
+    shutil.copytree(whole, interrupted)
+    for name in ("final", "step_256", "step_192"):  # as if training stopped just after step 128
+        shutil.rmtree(interrupted / "checkpoints" / name)
+    assert main(["train", "--resume", str(interrupted), "--no-progress"]) == 0
+
+    a, b = load_agent(whole / "checkpoints/final"), load_agent(interrupted / "checkpoints/final")
+    for (name, x), y in zip(a.policy.state_dict().items(), b.policy.state_dict().values()):
+        assert torch.equal(x, y), name
+    steps = [float(r["step"]) for r in csv.DictReader(open(interrupted / "metrics.csv"))]
+    assert steps == [64.0, 128.0, 192.0, 256.0]  # no step logged twice
+    capsys.readouterr()
+
+    assert main(["train", "--resume", str(whole)]) == 2
+    assert "nothing left to resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert main(["train", "CartPole-v1"]) == 2
+    assert main(["eval", str(whole), "--episodes", "4"]) == 0
+
+
+def test_every_gymnasium_id_path(tmp_path):
+    assert main(["train", "CartPole-v1", "--agent", "ppo", "--steps", "1024", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert (run_dir / "learning_curve.png").is_file() and list(run_dir.glob("events.out.tfevents.*"))
+    row = list(csv.DictReader(open(run_dir / "metrics.csv")))[-1]
+    for key in ("approx_kl", "clipfrac", "explained_variance", "entropy", "value_loss", "policy_loss",
+                "steps_per_s"):
+        assert row[key] != "", key
+
+
+def test_ppo_is_registered():
+    assert rewardgym.make_agent("ppo", gym.make("CartPole-v1")).name == "ppo"
