@@ -103,33 +103,41 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for both")
     parser.add_argument("--skip-return", action="store_true", help="speed only")
+    parser.add_argument("--skip-speed", action="store_true", help="return only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
           f"{time.strftime('%Y-%m-%d')}")
-    print(f"\nspeed: steps/s of a {args.speed_steps}-step learn()")
+    if not args.skip_speed:
+        speed(args.speed_steps)
+    if not args.skip_return:
+        final_return(args.return_steps, args.seeds)
+
+
+def speed(steps: int) -> None:
+    print(f"\nspeed: steps/s of a {steps}-step learn()")
     print(f"{'env':<30}{'rewardgym':>12}{'SB3':>12}{'ratio':>8}")
     for name, make_envs, policy in (("CartPole-v1", cartpole_envs, "MlpPolicy"),
                                     ("rewardgym/Bandit-Meta5-v0", bandit_envs, "MultiInputPolicy")):
         train("ours", make_envs, 2 * 512, 0)  # warm-up: first-call costs of torch
-        ours = args.speed_steps / train("ours", make_envs, args.speed_steps, 0)[0]
-        theirs = args.speed_steps / train("sb3", make_envs, args.speed_steps, 0, policy)[0]
+        ours = steps / train("ours", make_envs, steps, 0)[0]
+        theirs = steps / train("sb3", make_envs, steps, 0, policy)[0]
         print(f"{name:<30}{ours:>12,.0f}{theirs:>12,.0f}{ours / theirs:>7.2f}x")
 
-    if args.skip_return:
-        return
-    print(f"\nreturn: CartPole-v1 mean of 20 evaluation episodes after {args.return_steps} steps")
+
+def final_return(steps: int, seeds: list[int]) -> None:
+    print(f"\nreturn: CartPole-v1 mean of 20 evaluation episodes after {steps} steps")
     print(f"{'seed':<8}{'rewardgym':>12}{'SB3':>12}{'rewardgym s':>14}{'SB3 s':>10}")
     reached = {"ours": 0, "sb3": 0}
-    for seed in args.seeds:
+    for seed in seeds:
         row = {}
         for library in ("ours", "sb3"):
-            seconds, model, _ = train(library, cartpole_envs, args.return_steps, seed)
+            seconds, model, _ = train(library, cartpole_envs, steps, seed)
             row[library] = (evaluate_return(library, model), seconds)
             reached[library] += row[library][0] >= 475
         print(f"{seed:<8}{row['ours'][0]:>12.1f}{row['sb3'][0]:>12.1f}{row['ours'][1]:>14.1f}{row['sb3'][1]:>10.1f}")
-    print(f"seeds reaching 475: rewardgym {reached['ours']}/{len(args.seeds)}, SB3 {reached['sb3']}/{len(args.seeds)}")
+    print(f"seeds reaching 475: rewardgym {reached['ours']}/{len(seeds)}, SB3 {reached['sb3']}/{len(seeds)}")
 
 
 if __name__ == "__main__":

@@ -227,7 +227,7 @@ class ImageDictEnv(gym.Env):
 def test_image_dict_observations_and_multidiscrete_actions(tmp_path):
     envs = gym.vector.SyncVectorEnv([ImageDictEnv for _ in range(2)])
     agent = make_agent("ppo", envs, seed=0, **FAST)
-    assert "image" in agent.policy.encoder.images  # the image goes through the CNN
+    assert "image/image" in agent.policy.encoder.images  # the image goes through the CNN
     agent.learn(envs, 64, progress=False)
     obs, _ = envs.reset(seed=0)
     actions = agent.act(obs, deterministic=True)
@@ -377,3 +377,29 @@ def test_every_gymnasium_id_path(tmp_path):
 
 def test_ppo_is_registered():
     assert rewardgym.make_agent("ppo", gym.make("CartPole-v1")).name == "ppo"
+
+
+@pytest.mark.parametrize("env_fn", [lambda: gym.make_vec("rewardgym/Bandit-Meta5-v0", num_envs=3),
+                                    lambda: gym.vector.SyncVectorEnv([BoundedActionEnv for _ in range(3)])])
+def test_numpy_and_torch_rollout_networks_agree(env_fn):
+    from rewardgym.agents.ppo import NumpyActorCritic
+
+    envs = env_fn()
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    agent.learn(envs, 96, progress=False)  # weights away from their init
+    obs, _ = envs.reset(seed=5)
+    parts = agent.preprocess(obs)
+    fast = NumpyActorCritic(agent.policy)
+    with torch.no_grad():
+        action, log_prob, value = fast.act(parts, None, np.random.default_rng(0))
+        tensors = agent._to_device(parts)
+        expected_log_prob, _, expected_value = agent.policy.evaluate_actions(tensors, torch.as_tensor(action), None)
+        np.testing.assert_allclose(value, expected_value.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(log_prob, expected_log_prob.numpy(), rtol=1e-5, atol=1e-5)
+        greedy, _, _ = fast.act(parts, None, np.random.default_rng(0), deterministic=True)
+        torch_greedy, _, _ = agent.policy.act(tensors, None, agent.generator, deterministic=True)
+        np.testing.assert_allclose(greedy, torch_greedy.numpy(), rtol=1e-5, atol=1e-6)
+        # the block-diagonal torch network that GPU rollouts use agrees too
+        fused_greedy, fused_log_prob, fused_value = agent.policy.fused().act(tensors, None, agent.generator, True)
+        np.testing.assert_allclose(fused_greedy.numpy(), torch_greedy.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fused_value.numpy(), expected_value.numpy(), rtol=1e-5, atol=1e-5)

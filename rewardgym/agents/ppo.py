@@ -232,29 +232,67 @@ def flat_size(space: spaces.Space) -> int:
     raise ValueError(f"PPO cannot read {type(space).__name__} observations")
 
 
-class ObservationEncoder(nn.Module):
-    """Dict or plain observations (tensors on the device) -> one float feature vector per row.
+VECTOR = "vector"
+IMAGE_PREFIX = "image/"
 
-    Image parts go through a :class:`NatureCNN` each; every other part is flattened (discrete
-    ones one-hot) and concatenated. Without images this holds no weights: the actor and the
-    critic each read the flat vector through their own MLP, as CleanRL's classic-control PPO.
-    With images the vector parts go through one MLP and the trunk is shared, as CleanRL's
-    Atari PPO.
+
+class ObservationPreprocessor:
+    """Batched observations (arrays, or a Dict's arrays) -> the parts the network reads, in NumPy.
+
+    ``{"vector": (B, F) float32}`` holds every non-image part flattened (discrete parts one-hot)
+    and concatenated; ``{"image/<key>": (B, H, W, C) uint8}`` holds each image part. The arrays
+    are always fresh copies, since envs may reuse their observation buffers. Preprocessing has
+    no weights, so it runs once per step on the host for the rollout and the update alike.
+    """
+
+    def __init__(self, space: spaces.Space):
+        self.leaves = observation_leaves(space)
+        self.image_keys = [key for key, sub in self.leaves.items() if is_image_space(sub)]
+        self.vector_keys = [key for key in self.leaves if key not in self.image_keys]
+        self.vector_width = sum(flat_size(self.leaves[key]) for key in self.vector_keys)
+
+    def __call__(self, obs) -> dict[str, np.ndarray]:
+        try:
+            parts = {key: np.asarray(obs if key is None else obs[key]) for key in self.leaves}
+        except (KeyError, TypeError, IndexError):
+            raise ValueError(f"observation lacks the parts the agent was built for: {list(self.leaves)}") from None
+        out = {f"{IMAGE_PREFIX}{key}": np.array(parts[key], dtype=np.uint8) for key in self.image_keys}
+        if self.vector_keys:
+            flat = [self._flatten(self.leaves[key], parts[key]) for key in self.vector_keys]
+            out[VECTOR] = flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
+        return out
+
+    @staticmethod
+    def _flatten(space: spaces.Space, x: np.ndarray) -> np.ndarray:
+        if isinstance(space, spaces.Discrete):
+            return np.eye(int(space.n), dtype=np.float32)[x.astype(np.int64) - int(space.start)]
+        if isinstance(space, spaces.MultiDiscrete):
+            x = (x - space.start).reshape(len(x), -1).astype(np.int64)
+            return np.concatenate([np.eye(int(n), dtype=np.float32)[x[:, i]]
+                                   for i, n in enumerate(space.nvec.ravel())], axis=1)
+        return x.reshape(len(x), -1).astype(np.float32)
+
+    def is_batched(self, obs) -> bool:
+        key, sub = next(iter(self.leaves.items()))
+        return np.ndim(obs if key is None else obs[key]) == len(sub.shape) + 1
+
+
+class ObservationEncoder(nn.Module):
+    """Preprocessed parts (tensors on the device) -> one float feature vector per row.
+
+    Without images this is the identity on ``parts["vector"]`` and holds no weights: the actor
+    and the critic each read it through their own MLP, as CleanRL's classic-control PPO. With
+    images, each goes through a :class:`NatureCNN`, the vector part through one MLP, and the
+    trunk is shared, as CleanRL's Atari PPO.
     """
 
     def __init__(self, space: spaces.Space, activation: type[nn.Module], generator: torch.Generator):
         super().__init__()
-        self.leaves = observation_leaves(space)
-        self.images = nn.ModuleDict()
-        self.vector_keys: list[str | None] = []
-        width = 0
-        for key, sub in self.leaves.items():
-            if is_image_space(sub):
-                self.images[str(key)] = NatureCNN(sub, generator)
-            else:
-                width += flat_size(sub)
-                self.vector_keys.append(key)
-        self.vector_width = width
+        pre = ObservationPreprocessor(space)
+        self.images = nn.ModuleDict({f"{IMAGE_PREFIX}{key}": NatureCNN(pre.leaves[key], generator)
+                                     for key in pre.image_keys})
+        width = pre.vector_width
+        self.has_vector = bool(pre.vector_keys)
         self.vector_mlp: nn.Module = nn.Identity()
         self.out_features = width
         if self.images:
@@ -266,23 +304,13 @@ class ObservationEncoder(nn.Module):
     def shared(self) -> bool:
         return bool(self.images)
 
-    def forward(self, obs: dict[str | None, torch.Tensor]) -> torch.Tensor:
-        parts = [self.images[str(key)](obs[key]) for key in self.leaves if str(key) in self.images]
-        if self.vector_keys:
-            vectors = [self._flatten(self.leaves[key], obs[key]) for key in self.vector_keys]
-            flat = vectors[0] if len(vectors) == 1 else torch.cat(vectors, dim=1)
-            parts.append(self.vector_mlp(flat))
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-
-    @staticmethod
-    def _flatten(space: spaces.Space, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(space, spaces.Discrete):
-            return nn.functional.one_hot((x - int(space.start)).long(), int(space.n)).float()
-        if isinstance(space, spaces.MultiDiscrete):
-            x = (x - torch.as_tensor(space.start, device=x.device)).long().reshape(x.shape[0], -1)
-            return torch.cat([nn.functional.one_hot(x[:, i], int(n)).float()
-                              for i, n in enumerate(space.nvec.ravel())], dim=1)
-        return x.reshape(x.shape[0], -1).float()
+    def forward(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self.images:
+            return parts[VECTOR]
+        features = [cnn(parts[key]) for key, cnn in self.images.items()]
+        if self.has_vector:
+            features.append(self.vector_mlp(parts[VECTOR]))
+        return features[0] if len(features) == 1 else torch.cat(features, dim=1)
 
 
 class CategoricalActions:
@@ -307,7 +335,8 @@ class CategoricalActions:
             slots = np.full((self.dims, self.width), self.num_outputs)
             for d, (offset, n) in enumerate(zip(offsets, nvec)):
                 slots[d, :n] = offset + np.arange(n)
-            self.slots = torch.as_tensor(slots.ravel(), device=device)
+            self.slots_np = slots.ravel()
+            self.slots = torch.as_tensor(self.slots_np, device=device)
 
     def _log_probs(self, flat: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         batch = flat.shape[0]
@@ -327,15 +356,34 @@ class CategoricalActions:
             action = (log_probs - gumbel).argmax(dim=-1)
         return action, log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1).sum(-1)
 
+    def sample_numpy(self, flat: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
+                     deterministic: bool):
+        """:meth:`sample` in NumPy, for the CPU rollout."""
+        batch = len(flat)
+        if mask is not None:
+            flat = np.where(mask, flat, np.float32(_MASKED_LOGIT))
+        if self.padded:
+            flat = np.concatenate([flat, np.full((batch, 1), _MASKED_LOGIT, flat.dtype)], axis=1)[:, self.slots_np]
+        logits = flat.reshape(batch, self.dims, self.width)
+        log_probs = logits - logits.max(axis=-1, keepdims=True)
+        log_probs -= np.log(np.exp(log_probs).sum(axis=-1, keepdims=True))
+        if deterministic:
+            action = log_probs.argmax(axis=-1)
+        else:
+            with np.errstate(divide="ignore"):  # U = 0 gives G = -inf: never a pick
+                gumbel = -np.log(-np.log(rng.random(log_probs.shape, dtype=np.float32)))
+            action = (log_probs + gumbel).argmax(axis=-1)
+        return action, np.take_along_axis(log_probs, action[..., None], axis=-1)[..., 0].sum(axis=-1)
+
     def log_prob_entropy(self, params: torch.Tensor, action: torch.Tensor, mask):
         log_probs = self._log_probs(params, mask)
         log_prob = log_probs.gather(-1, action.long().unsqueeze(-1)).squeeze(-1).sum(-1)
-        entropy = -(log_probs.exp() * log_probs).sum(-1).sum(-1)
+        entropy = -(log_probs.exp() * log_probs).sum((-2, -1))
         return log_prob, entropy
 
-    def to_env(self, action: torch.Tensor) -> np.ndarray:
+    def to_env(self, action: torch.Tensor | np.ndarray) -> np.ndarray:
         """(B, D) indices -> the env's action batch, ``start`` added."""
-        out = action.cpu().numpy() + self.start
+        out = (action.cpu().numpy() if isinstance(action, torch.Tensor) else action) + self.start
         return out[:, 0] if self.shape == () else out.reshape(-1, *self.shape)
 
 
@@ -361,13 +409,22 @@ class GaussianActions:
         z = (action - mean) / log_std.exp()
         return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
+    def sample_numpy(self, params: tuple[np.ndarray, np.ndarray], mask, rng: np.random.Generator,
+                     deterministic: bool):
+        """:meth:`sample` in NumPy, for the CPU rollout."""
+        mean, log_std = params
+        std = np.exp(log_std)
+        action = mean if deterministic else mean + std * rng.standard_normal(mean.shape, dtype=np.float32)
+        z = (action - mean) / std
+        return action, (-0.5 * z * z - log_std - np.float32(0.5 * math.log(2 * math.pi))).sum(axis=-1)
+
     def log_prob_entropy(self, params, action, mask):
         mean, log_std = params
         entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1).expand(mean.shape[0])
         return self._log_prob(mean, log_std, action), entropy
 
-    def to_env(self, action: torch.Tensor) -> np.ndarray:
-        out = np.clip(action.cpu().numpy(), self.low, self.high)
+    def to_env(self, action: torch.Tensor | np.ndarray) -> np.ndarray:
+        out = np.clip(action.cpu().numpy() if isinstance(action, torch.Tensor) else action, self.low, self.high)
         return out.astype(self.dtype, copy=False).reshape(-1, *self.shape)
 
 
@@ -439,8 +496,8 @@ class FusedActorCritic:
         self.activation = _ACTIVATION_FUNCTIONS[policy.activation]
         self.policy = policy
 
-    @torch.no_grad()
     def act(self, obs, mask, generator, deterministic: bool = False):
+        """As :meth:`ActorCritic.act`; call it under ``torch.no_grad()``."""
         x = self.policy.encoder(obs)
         last = len(self.layers) - 1
         for i, (weight, bias) in enumerate(self.layers):
@@ -453,14 +510,44 @@ class FusedActorCritic:
         return action, log_prob, value
 
 
+class NumpyActorCritic:
+    """The fused rollout network in NumPy, for CPU rollouts of MLP policies.
+
+    At rollout sizes (a few envs, 64-wide layers) each torch operation costs tens of
+    microseconds of dispatch and each NumPy one a few, so acting in NumPy more than halves the
+    policy's share of a step. Same weights (a snapshot), same sampling rule (Gumbel-max,
+    masks, Gaussian); the update still runs in torch.
+    """
+
+    def __init__(self, policy: ActorCritic):
+        fused = FusedActorCritic(policy)
+        self.layers = [(weight.T.numpy().copy(), bias.numpy().copy()) for weight, bias in fused.layers]
+        self.activation = np.tanh if policy.activation == "tanh" else (lambda x: np.maximum(x, 0))
+        self.log_std = None if policy.log_std is None else policy.log_std.detach().numpy().copy()
+        self.dist = policy.dist
+
+    def act(self, parts: dict[str, np.ndarray], mask: np.ndarray | None, rng: np.random.Generator,
+            deterministic: bool = False):
+        x = parts[VECTOR]
+        last = len(self.layers) - 1
+        for i, (weight, bias) in enumerate(self.layers):
+            x = x @ weight + bias
+            if i < last:
+                x = self.activation(x)
+        out, value = x[:, :-1], x[:, -1].copy()
+        params = out if self.log_std is None else (out, self.log_std)
+        action, log_prob = self.dist.sample_numpy(params, mask, rng, deterministic)
+        return action, log_prob.astype(np.float32), value
+
+
 # -- the rollout ----------------------------------------------------------------------------
 @dataclass
 class _Run:
     """What a ``learn`` call carries from one iteration to the next (and what a mid-run checkpoint holds)."""
 
     env: VectorEnv
-    obs: dict[str | None, torch.Tensor]   # the current observation, on the device
-    mask: torch.Tensor | None             # the action mask that goes with it
+    obs: dict[str, np.ndarray]            # the current observation, preprocessed (on the host)
+    mask: np.ndarray | None               # the action mask that goes with it
     valid: np.ndarray                     # False where the next step is a reset step
     tracker: EpisodeTracker
     iteration: int                        # iterations done in this run
@@ -497,13 +584,13 @@ class PPO:
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.learning_rate, eps=1e-5,
                                           fused=True)
         self.generator = torch.Generator(self.device).manual_seed(self.config.seed)
+        self.np_random = np.random.default_rng(self.config.seed)  # CPU rollouts sample in NumPy
         self.reward_model = self._build_reward_model(self.config.reward_model)
         self.global_step = 0
         self._run: _Run | None = None
         self._saved_run: dict[str, Any] | None = None  # a mid-run checkpoint's run, until learn() resumes it
-        self._leaves = observation_leaves(observation_space)
+        self.preprocess = ObservationPreprocessor(observation_space)
         self._has_obs_mask = isinstance(observation_space, spaces.Dict) and MASK_KEY in observation_space.spaces
-        self._torch_dtypes = {key: _torch_dtype(sub) for key, sub in self._leaves.items()}
 
     @staticmethod
     def _build_reward_model(model):
@@ -514,20 +601,18 @@ class PPO:
         return model
 
     # -- acting -------------------------------------------------------------------------
-    def _to_device(self, obs) -> dict[str | None, torch.Tensor]:
-        """The one host-to-device copy of a step: each observation part, in its storage dtype.
+    def _to_device(self, parts: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """The one host-to-device copy of a step's (preprocessed, freshly allocated) observation."""
+        return {key: torch.from_numpy(value).to(self.device) for key, value in parts.items()}
 
-        Always a copy (``torch.tensor``), even on CPU: envs may reuse their observation arrays.
-        """
-        if not isinstance(obs, dict):
-            return {None: torch.tensor(np.asarray(obs), device=self.device, dtype=self._torch_dtypes[None])}
-        try:
-            return {key: torch.tensor(np.asarray(obs[key]), device=self.device, dtype=self._torch_dtypes[key])
-                    for key in self._leaves}
-        except KeyError as exc:
-            raise ValueError(f"observation has no key {exc}; the agent was built for {list(self._leaves)}") from None
+    def _mask_to_device(self, mask: np.ndarray | None) -> torch.Tensor | None:
+        return None if mask is None else torch.from_numpy(mask).to(self.device)
 
-    def _action_mask(self, obs, info: dict | None) -> torch.Tensor | None:
+    def _numpy_rollouts(self) -> bool:
+        """Whether rollouts act in NumPy: on CPU, for MLP policies (no image encoder)."""
+        return self.device.type == "cpu" and not self.policy.encoder.shared
+
+    def _action_mask(self, obs, info: dict | None) -> np.ndarray | None:
         """The action mask from ``obs["action_mask"]`` or ``info["action_mask"]`` (rows without one allow all)."""
         if self._has_obs_mask:
             raw = np.asarray(obs[MASK_KEY])
@@ -540,7 +625,7 @@ class PPO:
             return None
         if not isinstance(self.policy.dist, CategoricalActions):
             raise ValueError("action masks need Discrete or MultiDiscrete actions")
-        mask = torch.as_tensor(raw.reshape(raw.shape[0], -1), device=self.device).bool()
+        mask = raw.reshape(raw.shape[0], -1).astype(bool)
         if mask.shape[1] != self.policy.dist.num_outputs:
             raise ValueError(f"action_mask has {mask.shape[1]} entries per row, the action space needs "
                              f"{self.policy.dist.num_outputs}")
@@ -551,11 +636,12 @@ class PPO:
 
         ``info`` (the vector env's last info) supplies the action mask when it is not in ``obs``.
         """
-        single = not _is_batched(obs, self._leaves, self.observation_space)
+        single = not self.preprocess.is_batched(obs)
         if single:
             obs = _add_batch_axis(obs)
         with torch.no_grad():
-            action, _, _ = self.policy.act(self._to_device(obs), self._action_mask(obs, info), self.generator,
+            action, _, _ = self.policy.act(self._to_device(self.preprocess(obs)),
+                                           self._mask_to_device(self._action_mask(obs, info)), self.generator,
                                            deterministic)
         out = self.policy.dist.to_env(action)
         return out[0] if single else out
@@ -620,7 +706,7 @@ class PPO:
         self._check_spaces(env)
         num_iterations = max(1, math.ceil(total_steps / (self.config.num_steps * env.num_envs)))
         obs, info = env.reset(seed=self.config.seed + self.global_step)
-        self._run = _Run(env=env, obs=self._to_device(obs), mask=self._action_mask(obs, info),
+        self._run = _Run(env=env, obs=self.preprocess(obs), mask=self._action_mask(obs, info),
                          valid=np.ones(env.num_envs, dtype=bool), tracker=self._tracker(env.num_envs), iteration=0,
                          num_iterations=num_iterations, start_step=self.global_step,
                          steps_at_start=self.global_step, host_obs=self._host_copy(obs))
@@ -639,17 +725,33 @@ class PPO:
                 raise ValueError(f"the env's {what} space {theirs} differs from the agent's {ours}")
 
     def _collect(self, run: _Run) -> _Rollout:
-        """Step the envs ``num_steps`` times; the rollout tensors stay on the device."""
-        env, num_steps, num_envs = run.env, self.config.num_steps, run.env.num_envs
+        """Step the envs ``num_steps`` times, acting in NumPy on CPU and in torch on an accelerator."""
+        num_steps, num_envs = self.config.num_steps, run.env.num_envs
         rollout = _Rollout(num_steps, num_envs)
         if self.reward_model is not None:
             rollout.host = _HostRecord(run.host_obs, bool(getattr(self.reward_model, "needs_frames", False)))
-        policy, dist, generator = self.policy.fused(), self.policy.dist, self.generator
-        for t in range(num_steps):
-            rollout.obs.append(run.obs)
+        with torch.no_grad():
+            if self._numpy_rollouts():
+                self._rollout_steps(run, rollout, NumpyActorCritic(self.policy), self.np_random, on_device=False)
+            else:
+                self._rollout_steps(run, rollout, self.policy.fused(), self.generator, on_device=True)
+            rollout.next_value = self.policy.value(self._to_device(run.obs))
+        self.global_step += num_steps * num_envs
+        return rollout
+
+    def _rollout_steps(self, run: _Run, rollout: _Rollout, policy, rng, on_device: bool) -> None:
+        """The hot loop. ``on_device``: act in torch on the agent's device; else act in NumPy on the host."""
+        env, dist = run.env, self.policy.dist
+        for t in range(self.config.num_steps):
+            if on_device:
+                obs = self._to_device(run.obs)  # the step's one host-to-device copy
+                action, log_prob, value = policy.act(obs, self._mask_to_device(run.mask), rng)
+            else:
+                obs = run.obs
+                action, log_prob, value = policy.act(obs, run.mask, rng)
+            rollout.obs.append(obs)
             rollout.masks.append(run.mask)
             rollout.valid[t] = run.valid
-            action, log_prob, value = policy.act(run.obs, run.mask, generator)
             rollout.actions.append(action)
             rollout.log_probs.append(log_prob)
             rollout.values.append(value)
@@ -661,11 +763,7 @@ class PPO:
                 run.host_obs = rollout.host.obs[-1]
             run.tracker.update(reward, terminated, truncated, info)
             run.valid = ~(rollout.terminated[t] | rollout.truncated[t])
-            run.obs, run.mask = self._to_device(obs), self._action_mask(obs, info)  # the one host-to-device copy
-        self.global_step += num_steps * num_envs
-        with torch.no_grad():
-            rollout.next_value = self.policy.value(run.obs)
-        return rollout
+            run.obs, run.mask = self.preprocess(obs), self._action_mask(obs, info)
 
     def _update(self, rollout: _Rollout, run: _Run) -> dict[str, float]:
         """Score the rollout (deferred reward), GAE, then ``update_epochs`` passes of clipped PPO."""
@@ -673,19 +771,21 @@ class PPO:
         if c.anneal_lr:
             frac = 1.0 - run.iteration / run.num_iterations
             self.optimizer.param_groups[0]["lr"] = frac * c.learning_rate
-        values = torch.stack(rollout.values)
+        device = self.device
+        values = _stack_steps(rollout.values, device)
         # GAE runs on the host: a short sequential loop of tiny operations, which the CPU does best.
         advantages, returns = compute_gae(rollout.training_rewards(self), values.cpu().numpy(),
                                           rollout.terminated, rollout.truncated, rollout.valid,
                                           rollout.next_value.cpu().numpy(), c.gamma, c.gae_lambda)
 
         # Flatten (T, N) -> (T*N) and keep the real transitions only (reset steps are not).
-        keep = torch.as_tensor(np.flatnonzero(rollout.valid), device=self.device)
-        b_obs = {key: torch.stack([step[key] for step in rollout.obs]).flatten(0, 1)[keep] for key in self._leaves}
-        b_actions = torch.stack(rollout.actions).flatten(0, 1)[keep]
+        keep = torch.as_tensor(np.flatnonzero(rollout.valid), device=device)
+        b_obs = {key: _stack_steps([step[key] for step in rollout.obs], device).flatten(0, 1)[keep]
+                 for key in rollout.obs[0]}
+        b_actions = _stack_steps(rollout.actions, device).flatten(0, 1)[keep]
         masks = rollout.stacked_masks()
-        b_masks = None if masks is None else masks.flatten(0, 1)[keep]
-        b_log_probs = torch.stack(rollout.log_probs).reshape(-1)[keep]
+        b_masks = None if masks is None else torch.from_numpy(masks).to(device).flatten(0, 1)[keep]
+        b_log_probs = _stack_steps(rollout.log_probs, device).reshape(-1)[keep]
         b_values = values.reshape(-1)[keep]
         b_advantages = torch.as_tensor(advantages.reshape(-1), device=self.device)[keep]
         b_returns = torch.as_tensor(returns.reshape(-1), device=self.device)[keep]
@@ -755,6 +855,7 @@ class PPO:
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "np_random": self.np_random.bit_generator.state,
             "generator_device": str(self.device),
             "global_step": self.global_step,
             "run": None if self._run is None else self._run_state(self._run),
@@ -769,8 +870,8 @@ class PPO:
         return {
             "iteration": run.iteration, "num_iterations": run.num_iterations, "start_step": run.start_step,
             "num_envs": run.env.num_envs,
-            "obs": {str(key): value.cpu() for key, value in run.obs.items()},
-            "mask": None if run.mask is None else run.mask.cpu(),
+            "obs": _to_tensors(run.obs),
+            "mask": None if run.mask is None else torch.from_numpy(run.mask.copy()),
             "valid": torch.from_numpy(run.valid.copy()),
             "tracker": {"returns": torch.from_numpy(run.tracker.returns.copy()),
                         "lengths": torch.from_numpy(run.tracker.lengths.copy()),
@@ -810,6 +911,7 @@ class PPO:
             agent.generator.set_state(state["generator"])
         else:  # a generator's state belongs to its device; reseed deterministically instead
             agent.generator.manual_seed(agent.config.seed + int(state["global_step"]))
+        agent.np_random.bit_generator.state = state["np_random"]
         agent.global_step = int(state["global_step"])
         agent._saved_run = state.get("run")
         if agent._saved_run is not None:
@@ -836,8 +938,8 @@ class PPO:
         if saved["env_state"] is not None and hasattr(env, "set_state"):
             for i, env_state in enumerate(saved["env_state"]):
                 env.set_state(i, _to_numpy(env_state))
-            run.obs = {None if key == "None" else key: value.to(self.device) for key, value in saved["obs"].items()}
-            run.mask = None if saved["mask"] is None else saved["mask"].to(self.device)
+            run.obs = _to_numpy(saved["obs"])
+            run.mask = None if saved["mask"] is None else saved["mask"].numpy()
             tracker = saved["tracker"]
             run.tracker.returns[:] = tracker["returns"].numpy()
             run.tracker.lengths[:] = tracker["lengths"].numpy()
@@ -846,7 +948,7 @@ class PPO:
             run.host_obs = self._host_copy(_to_numpy(saved["host_obs"]))
         else:  # the env cannot restore its state: continue from fresh episodes
             obs, info = env.reset(seed=self.config.seed + self.global_step)
-            run.obs, run.mask = self._to_device(obs), self._action_mask(obs, info)
+            run.obs, run.mask = self.preprocess(obs), self._action_mask(obs, info)
             run.valid = np.ones(env.num_envs, dtype=bool)
             run.host_obs = self._host_copy(obs)
         run.env, run.steps_at_start, run.started = env, self.global_step, time.perf_counter()
@@ -876,11 +978,12 @@ class _Rollout:
     """One rollout: per-step device tensors (stacked by ``flat``) and host arrays of rewards and flags."""
 
     def __init__(self, num_steps: int, num_envs: int):
-        self.obs: list[dict[str | None, torch.Tensor]] = []
-        self.masks: list[torch.Tensor | None] = []
-        self.actions: list[torch.Tensor] = []
-        self.log_probs: list[torch.Tensor] = []
-        self.values: list[torch.Tensor] = []
+        # per step: NumPy arrays (CPU rollouts) or tensors on the device; stacked once in the update
+        self.obs: list[dict[str, Any]] = []
+        self.masks: list[np.ndarray | None] = []
+        self.actions: list[Any] = []
+        self.log_probs: list[Any] = []
+        self.values: list[Any] = []
         self.rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
         self.terminated = np.zeros((num_steps, num_envs), dtype=bool)
         self.truncated = np.zeros((num_steps, num_envs), dtype=bool)
@@ -889,13 +992,13 @@ class _Rollout:
         self.next_value: torch.Tensor | None = None
         self.reward_stats: dict[str, float] = {}
 
-    def stacked_masks(self) -> torch.Tensor | None:
+    def stacked_masks(self) -> np.ndarray | None:
         """(T, N, n) masks, all-True for steps that had none; None when no step had one."""
         present = [m for m in self.masks if m is not None]
         if not present:
             return None
-        allow_all = torch.ones_like(present[0])
-        return torch.stack([allow_all if m is None else m for m in self.masks])
+        allow_all = np.ones_like(present[0])
+        return np.stack([allow_all if m is None else m for m in self.masks])
 
     def training_rewards(self, agent: PPO) -> np.ndarray:
         """The rewards GAE sees: the env's, or mixed with the reward model's score of the whole rollout."""
@@ -951,18 +1054,11 @@ class _RolloutInfos(Sequence[dict]):
 
 
 # -- small helpers --------------------------------------------------------------------------
-def _torch_dtype(space: spaces.Space) -> torch.dtype:
-    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
-        return torch.long
-    if is_image_space(space):
-        return torch.uint8
-    return torch.float32
-
-
-def _is_batched(obs, leaves: dict, space: spaces.Space) -> bool:
-    key, sub = next(iter(leaves.items()))
-    part = np.asarray(obs[key] if key is not None else obs)
-    return part.ndim == len(sub.shape) + 1
+def _stack_steps(items: list, device: torch.device) -> torch.Tensor:
+    """Per-step arrays or tensors -> one (T, ...) tensor on ``device``."""
+    if isinstance(items[0], torch.Tensor):
+        return torch.stack(items)
+    return torch.from_numpy(np.stack(items)).to(device)
 
 
 def _add_batch_axis(obs):
