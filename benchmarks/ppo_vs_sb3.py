@@ -7,13 +7,18 @@ minibatches, lr 2.5e-4 annealed to 0, clip 0.2, value clip 0.2, ent 0.01, vf 0.5
 γ 0.99, λ 0.95, 64-64 tanh MLPs for actor and critic, Adam eps 1e-5, orthogonal init; CPU and
 the same torch thread count for both.
 
-Speed: env steps per second of a whole ``learn`` call (rollouts and updates) on
+Speed: env steps per second of a whole ``learn`` call (rollouts and updates), the median of
+``--repeats`` runs alternating between the libraries, on
 - CartPole-v1, both over 4 ``gym.make`` envs stepped in Python (Gymnasium's SyncVectorEnv for
   ours, SB3's DummyVecEnv for SB3), so the env costs the same;
 - rewardgym/Bandit-Meta5-v0 (Dict observations), both over the same natively batched vector
-  env (SB3 through ``rewardgym.agents.sb3.SB3VecEnv``).
-Return: mean return of 20 evaluation episodes after ``--return-steps`` steps of CartPole-v1,
-per seed, for both libraries (the goal: >= 475 on at least 2 of 3 seeds within 200k steps).
+  env (SB3 through ``rewardgym.agents.sb3.SB3VecEnv``);
+- CartPole-v1 as each library builds it by default (``gym.make_vec`` gives Gymnasium's
+  NumPy-vectorised CartPole; SB3's ``make_vec_env`` a DummyVecEnv), for reference.
+Return: mean return of 20 evaluation episodes after ``--return-steps`` steps of CartPole-v1
+(the learning rate annealed over those steps), per seed, for both libraries, with the
+deterministic policy (SB3's ``evaluate_policy`` default) and with the stochastic one (the goal:
+>= 475 on at least 2 of 3 seeds within 200k steps).
 """
 
 from __future__ import annotations
@@ -48,12 +53,16 @@ def sb3_ppo(env, seed: int, policy: str = "MlpPolicy"):
                        "ortho_init": True})
 
 
-def cartpole_envs(library: str, seed: int):
+def cartpole_envs(library: str, seed: int, native: bool = False):
     if library == "sb3":
         from stable_baselines3.common.env_util import make_vec_env
 
         return make_vec_env("CartPole-v1", n_envs=NUM_ENVS, seed=seed)
-    return gym.make_vec("CartPole-v1", num_envs=NUM_ENVS, vectorization_mode="sync")
+    return gym.make_vec("CartPole-v1", num_envs=NUM_ENVS, vectorization_mode=None if native else "sync")
+
+
+def native_cartpole_envs(library: str, seed: int):
+    return cartpole_envs(library, seed, native=True)
 
 
 def bandit_envs(library: str, seed: int):
@@ -78,7 +87,7 @@ def train(library: str, make_envs, steps: int, seed: int, policy: str = "MlpPoli
     return time.perf_counter() - start, model, envs
 
 
-def evaluate_return(library: str, model, episodes: int = 20, seed: int = 10_000) -> float:
+def evaluate_return(library: str, model, deterministic: bool, episodes: int = 20, seed: int = 10_000) -> float:
     env = gym.make("CartPole-v1")
     returns = []
     for k in range(episodes):
@@ -86,9 +95,9 @@ def evaluate_return(library: str, model, episodes: int = 20, seed: int = 10_000)
         done, total = False, 0.0
         while not done:
             if library == "sb3":
-                action, _ = model.predict(obs, deterministic=False)
+                action, _ = model.predict(obs, deterministic=deterministic)
             else:
-                action = model.act(obs)
+                action = model.act(obs, deterministic=deterministic)
             obs, reward, terminated, truncated, _ = env.step(int(action))
             total += reward
             done = terminated or truncated
@@ -102,6 +111,7 @@ def main() -> None:
     parser.add_argument("--return-steps", type=int, default=200_000, help="CartPole steps before the return check")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for both")
+    parser.add_argument("--repeats", type=int, default=3, help="speed runs per library (the median is shown)")
     parser.add_argument("--skip-return", action="store_true", help="speed only")
     parser.add_argument("--skip-speed", action="store_true", help="return only")
     args = parser.parse_args()
@@ -110,34 +120,45 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
           f"{time.strftime('%Y-%m-%d')}")
     if not args.skip_speed:
-        speed(args.speed_steps)
+        speed(args.speed_steps, args.repeats)
     if not args.skip_return:
         final_return(args.return_steps, args.seeds)
 
 
-def speed(steps: int) -> None:
-    print(f"\nspeed: steps/s of a {steps}-step learn()")
-    print(f"{'env':<30}{'rewardgym':>12}{'SB3':>12}{'ratio':>8}")
-    for name, make_envs, policy in (("CartPole-v1", cartpole_envs, "MlpPolicy"),
-                                    ("rewardgym/Bandit-Meta5-v0", bandit_envs, "MultiInputPolicy")):
+def speed(steps: int, repeats: int) -> None:
+    print(f"\nspeed: steps/s of a {steps}-step learn(), median of {repeats}")
+    print(f"{'env':<44}{'rewardgym':>11}{'SB3':>9}{'ratio':>8}")
+    for name, make_envs, policy in (("CartPole-v1, same Python-stepped envs", cartpole_envs, "MlpPolicy"),
+                                    ("Bandit-Meta5-v0, same native vector env", bandit_envs, "MultiInputPolicy"),
+                                    ("CartPole-v1, each library's default envs", native_cartpole_envs, "MlpPolicy")):
         train("ours", make_envs, 2 * 512, 0)  # warm-up: first-call costs of torch
-        ours = steps / train("ours", make_envs, steps, 0)[0]
-        theirs = steps / train("sb3", make_envs, steps, 0, policy)[0]
-        print(f"{name:<30}{ours:>12,.0f}{theirs:>12,.0f}{ours / theirs:>7.2f}x")
+        train("sb3", make_envs, 2 * 512, 0, policy)
+        ours, theirs = [], []
+        for _ in range(repeats):
+            ours.append(steps / train("ours", make_envs, steps, 0)[0])
+            theirs.append(steps / train("sb3", make_envs, steps, 0, policy)[0])
+        ours_rate, their_rate = float(np.median(ours)), float(np.median(theirs))
+        print(f"{name:<44}{ours_rate:>11,.0f}{their_rate:>9,.0f}{ours_rate / their_rate:>7.2f}x")
 
 
 def final_return(steps: int, seeds: list[int]) -> None:
-    print(f"\nreturn: CartPole-v1 mean of 20 evaluation episodes after {steps} steps")
-    print(f"{'seed':<8}{'rewardgym':>12}{'SB3':>12}{'rewardgym s':>14}{'SB3 s':>10}")
-    reached = {"ours": 0, "sb3": 0}
+    print(f"\nreturn: CartPole-v1 mean of 20 evaluation episodes after {steps} steps "
+          "(deterministic / stochastic policy)")
+    print(f"{'seed':<6}{'rewardgym':>16}{'SB3':>16}{'rewardgym s':>13}{'SB3 s':>8}")
+    reached = {(library, det): 0 for library in ("ours", "sb3") for det in (True, False)}
     for seed in seeds:
-        row = {}
+        cells, seconds = {}, {}
         for library in ("ours", "sb3"):
-            seconds, model, _ = train(library, cartpole_envs, steps, seed)
-            row[library] = (evaluate_return(library, model), seconds)
-            reached[library] += row[library][0] >= 475
-        print(f"{seed:<8}{row['ours'][0]:>12.1f}{row['sb3'][0]:>12.1f}{row['ours'][1]:>14.1f}{row['sb3'][1]:>10.1f}")
-    print(f"seeds reaching 475: rewardgym {reached['ours']}/{len(seeds)}, SB3 {reached['sb3']}/{len(seeds)}")
+            seconds[library], model, _ = train(library, cartpole_envs, steps, seed)
+            for det in (True, False):
+                value = evaluate_return(library, model, det)
+                reached[library, det] += value >= 475
+                cells[library, det] = value
+        shown = {lib: f"{cells[lib, True]:.0f} / {cells[lib, False]:.0f}" for lib in ("ours", "sb3")}
+        print(f"{seed:<6}{shown['ours']:>16}{shown['sb3']:>16}{seconds['ours']:>13.1f}{seconds['sb3']:>8.1f}")
+    n = len(seeds)
+    print(f"seeds reaching 475, deterministic: rewardgym {reached['ours', True]}/{n}, SB3 {reached['sb3', True]}/{n}; "
+          f"stochastic: rewardgym {reached['ours', False]}/{n}, SB3 {reached['sb3', False]}/{n}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_python_blocks_run(index):
+def test_readme_python_blocks_run(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples may write files (saved agents) into the working folder
     exec(compile(BLOCKS[index], f"README.md[python block {index}]", "exec"), {"__name__": "__readme__"})
 
 

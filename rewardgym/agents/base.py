@@ -67,6 +67,44 @@ def _episode_end_values(info: dict, index: int) -> dict[str, float]:
     return out
 
 
+class MetricsWindow:
+    """What a training log shows: per-step means since the last summary, and the last ``window`` episodes.
+
+    ``add_steps(count, sums)`` adds ``count`` steps whose values of each key sum to ``sums[key]``;
+    ``add_episode(episode)`` one finished episode (``return``, ``length``, maybe ``success``);
+    ``summary()`` gives ``episodes``, ``<key>_per_step``, ``mean_return``, ``mean_length`` and
+    ``success_rate`` (when every recent episode reports success), and restarts the step sums.
+    """
+
+    def __init__(self, window: int = 100):
+        self.recent: deque[dict[str, float]] = deque(maxlen=window)
+        self.episodes = 0
+        self._sums: dict[str, float] = {}
+        self._count = 0
+
+    def add_steps(self, count: int, sums: dict[str, float]) -> None:
+        self._count += count
+        for key, total in sums.items():
+            self._sums[key] = self._sums.get(key, 0.0) + total
+
+    def add_episode(self, episode: dict[str, float]) -> None:
+        self.recent.append(episode)
+        self.episodes += 1
+
+    def summary(self) -> dict[str, float]:
+        out: dict[str, float] = {"episodes": float(self.episodes)}
+        if self._count:
+            for key, total in self._sums.items():
+                out[f"{key}_per_step"] = total / self._count
+        self._sums, self._count = {}, 0
+        if self.recent:
+            out["mean_return"] = float(np.mean([e["return"] for e in self.recent]))
+            out["mean_length"] = float(np.mean([e["length"] for e in self.recent]))
+            if all("success" in e for e in self.recent):
+                out["success_rate"] = float(np.mean([e["success"] for e in self.recent]))
+        return out
+
+
 class EpisodeTracker:
     """Accumulates per-env returns and lengths over a NEXT_STEP-autoreset vector env.
 
@@ -81,49 +119,44 @@ class EpisodeTracker:
         self.returns = np.zeros(num_envs)
         self.lengths = np.zeros(num_envs, dtype=np.int64)
         self.restarting = np.zeros(num_envs, dtype=bool)
-        self.recent: deque[dict[str, float]] = deque(maxlen=window)
-        self.episodes = 0
         self.step_keys = step_keys
-        self._window_sums: dict[str, float] = {}
-        self._window_count = 0
+        self.window = MetricsWindow(window)
+
+    @property
+    def episodes(self) -> int:
+        return self.window.episodes
+
+    @episodes.setter
+    def episodes(self, value: int) -> None:
+        self.window.episodes = value
 
     def update(self, reward, terminated, truncated, info: dict) -> list[tuple[int, dict[str, float]]]:
         live = ~self.restarting
-        reward = np.asarray(reward, dtype=np.float64)
-        self.returns += np.where(live, reward, 0.0)
+        live_reward = np.asarray(reward, dtype=np.float64) * live
+        self.returns += live_reward
         self.lengths += live
-        n_live = int(live.sum())
-        self._window_count += n_live
-        self._window_sums["reward"] = self._window_sums.get("reward", 0.0) + float(reward[live].sum())
+        sums = {"reward": float(live_reward.sum())}
         for key in self.step_keys:
             if key in info:
-                self._window_sums[key] = self._window_sums.get(key, 0.0) + float(np.asarray(info[key])[live].sum())
+                sums[key] = float(np.asarray(info[key], dtype=np.float64) @ live)
+        self.window.add_steps(int(live.sum()), sums)
         ended = (np.asarray(terminated) | np.asarray(truncated)) & live
         finished = []
-        for i in np.flatnonzero(ended):
-            episode = {"return": float(self.returns[i]), "length": int(self.lengths[i])}
-            episode.update(_episode_end_values(info, int(i)))
-            finished.append((int(i), episode))
-        self.returns[ended] = 0.0
-        self.lengths[ended] = 0
+        if ended.any():
+            for i in np.flatnonzero(ended):
+                episode = {"return": float(self.returns[i]), "length": int(self.lengths[i])}
+                episode.update(_episode_end_values(info, int(i)))
+                finished.append((int(i), episode))
+            self.returns[ended] = 0.0
+            self.lengths[ended] = 0
         self.restarting = ended
-        self.recent.extend(episode for _, episode in finished)
-        self.episodes += len(finished)
+        for _, episode in finished:
+            self.window.add_episode(episode)
         return finished
 
     def summary(self) -> dict[str, float]:
         """Means over the recent episodes and over the steps since the last summary."""
-        out: dict[str, float] = {"episodes": float(self.episodes)}
-        if self._window_count:
-            for key, total in self._window_sums.items():
-                out[f"{key}_per_step"] = total / self._window_count
-        self._window_sums, self._window_count = {}, 0
-        if self.recent:
-            out["mean_return"] = float(np.mean([e["return"] for e in self.recent]))
-            out["mean_length"] = float(np.mean([e["length"] for e in self.recent]))
-            if all("success" in e for e in self.recent):
-                out["success_rate"] = float(np.mean([e["success"] for e in self.recent]))
-        return out
+        return self.window.summary()
 
 
 class Progress:

@@ -330,6 +330,7 @@ class CategoricalActions:
         self.num_outputs = int(nvec.sum())
         self.start = start.astype(np.int64)
         self.padded = bool((nvec != self.width).any())
+        self._dims_np = np.arange(self.dims)[None, :]
         if self.padded:  # where each padded slot reads from the flat logits; the extra last column is padding
             offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
             slots = np.full((self.dims, self.width), self.num_outputs)
@@ -358,22 +359,23 @@ class CategoricalActions:
 
     def sample_numpy(self, flat: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
                      deterministic: bool):
-        """:meth:`sample` in NumPy, for the CPU rollout."""
+        """:meth:`sample` in NumPy, for the CPU rollout (the normalisation does not move the argmax)."""
         batch = len(flat)
         if mask is not None:
             flat = np.where(mask, flat, np.float32(_MASKED_LOGIT))
         if self.padded:
             flat = np.concatenate([flat, np.full((batch, 1), _MASKED_LOGIT, flat.dtype)], axis=1)[:, self.slots_np]
         logits = flat.reshape(batch, self.dims, self.width)
-        log_probs = logits - logits.max(axis=-1, keepdims=True)
-        log_probs -= np.log(np.exp(log_probs).sum(axis=-1, keepdims=True))
         if deterministic:
-            action = log_probs.argmax(axis=-1)
+            action = logits.argmax(axis=-1)
         else:
             with np.errstate(divide="ignore"):  # U = 0 gives G = -inf: never a pick
-                gumbel = -np.log(-np.log(rng.random(log_probs.shape, dtype=np.float32)))
-            action = (log_probs + gumbel).argmax(axis=-1)
-        return action, np.take_along_axis(log_probs, action[..., None], axis=-1)[..., 0].sum(axis=-1)
+                gumbel = -np.log(-np.log(rng.random(logits.shape, dtype=np.float32)))
+            action = (logits + gumbel).argmax(axis=-1)
+        peak = logits.max(axis=-1)
+        log_norm = peak + np.log(np.exp(logits - peak[..., None]).sum(axis=-1))
+        picked = logits[np.arange(batch)[:, None], self._dims_np, action]
+        return action, (picked - log_norm).sum(axis=-1)
 
     def log_prob_entropy(self, params: torch.Tensor, action: torch.Tensor, mask):
         log_probs = self._log_probs(params, mask)
@@ -581,8 +583,8 @@ class PPO:
         self.observation_space, self.action_space = observation_space, action_space
         self.device = resolve_device(self.config.device)
         self.policy = ActorCritic(observation_space, action_space, self.config, self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.learning_rate, eps=1e-5,
-                                          fused=True)
+        self._parameters = list(self.policy.parameters())
+        self.optimizer = torch.optim.Adam(self._parameters, lr=self.config.learning_rate, eps=1e-5, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(self.config.seed)
         self.np_random = np.random.default_rng(self.config.seed)  # CPU rollouts sample in NumPy
         self.reward_model = self._build_reward_model(self.config.reward_model)
@@ -785,29 +787,28 @@ class PPO:
         b_actions = _stack_steps(rollout.actions, device).flatten(0, 1)[keep]
         masks = rollout.stacked_masks()
         b_masks = None if masks is None else torch.from_numpy(masks).to(device).flatten(0, 1)[keep]
-        b_log_probs = _stack_steps(rollout.log_probs, device).reshape(-1)[keep]
-        b_values = values.reshape(-1)[keep]
-        b_advantages = torch.as_tensor(advantages.reshape(-1), device=self.device)[keep]
-        b_returns = torch.as_tensor(returns.reshape(-1), device=self.device)[keep]
+        # one (size, 4) tensor of the per-sample numbers: one indexing op per minibatch, not four
+        b_numbers = torch.stack([_stack_steps(rollout.log_probs, device).reshape(-1), values.reshape(-1),
+                                 torch.from_numpy(advantages.reshape(-1)).to(device),
+                                 torch.from_numpy(returns.reshape(-1)).to(device)], dim=1)[keep]
+        b_values, b_returns = b_numbers[:, 1], b_numbers[:, 3]
         size = len(keep)
         num_minibatches = min(c.num_minibatches, size)
 
-        sums = torch.zeros(6, device=self.device)  # pg loss, v loss, entropy, old kl, kl, clipfrac
-        count = 0
+        losses = torch.zeros(3, device=device)  # policy loss, value loss, entropy: sums over minibatches
+        kl_stats = torch.zeros(3, device=device)  # old approx KL, approx KL, clip fraction: sums over epochs
+        count = epochs = 0
         for _ in range(c.update_epochs):
-            order = torch.randperm(size, generator=self.generator, device=self.device)
-            for mb in order.tensor_split(num_minibatches):
+            order = torch.randperm(size, generator=self.generator, device=device)
+            minibatches = order.tensor_split(num_minibatches)
+            for mb in minibatches:
                 new_log_prob, entropy, new_value = self.policy.evaluate_actions(
                     {key: value[mb] for key, value in b_obs.items()}, b_actions[mb],
                     None if b_masks is None else b_masks[mb])
-                log_ratio = new_log_prob - b_log_probs[mb]
+                old_log_prob, old_value, mb_advantages, mb_returns = b_numbers[mb].unbind(1)
+                log_ratio = new_log_prob - old_log_prob
                 ratio = log_ratio.exp()
-                with torch.no_grad():
-                    old_approx_kl = (-log_ratio).mean()
-                    approx_kl = ((ratio - 1) - log_ratio).mean()
-                    clipfrac = ((ratio - 1.0).abs() > c.clip_coef).float().mean()
 
-                mb_advantages = b_advantages[mb]
                 if c.norm_adv and len(mb) > 1:
                     mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
 
@@ -816,10 +817,10 @@ class PPO:
                                     -mb_advantages * torch.clamp(ratio, 1 - c.clip_coef, 1 + c.clip_coef)).mean()
 
                 # Value loss, clipped around the rollout's values when clip_vloss.
-                v_loss_unclipped = (new_value - b_returns[mb]) ** 2
+                v_loss_unclipped = (new_value - mb_returns) ** 2
                 if c.clip_vloss:
-                    v_clipped = b_values[mb] + torch.clamp(new_value - b_values[mb], -c.clip_coef, c.clip_coef)
-                    v_loss = 0.5 * torch.max(v_loss_unclipped, (v_clipped - b_returns[mb]) ** 2).mean()
+                    v_clipped = old_value + torch.clamp(new_value - old_value, -c.clip_coef, c.clip_coef)
+                    v_loss = 0.5 * torch.max(v_loss_unclipped, (v_clipped - mb_returns) ** 2).mean()
                 else:
                     v_loss = 0.5 * v_loss_unclipped.mean()
 
@@ -828,20 +829,27 @@ class PPO:
 
                 self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm, foreach=True)
+                nn.utils.clip_grad_norm_(self._parameters, c.max_grad_norm, foreach=True)
                 self.optimizer.step()
-                sums += torch.stack([pg_loss.detach(), v_loss.detach(), entropy_loss.detach(), old_approx_kl,
-                                     approx_kl, clipfrac])
+                losses += torch.stack([pg_loss.detach(), v_loss.detach(), entropy_loss.detach()])
                 count += 1
+            # KL diagnostics of the epoch's last minibatch, as CleanRL logs approx_kl (and stops on it)
+            with torch.no_grad():
+                old_approx_kl = (-log_ratio).mean()
+                approx_kl = ((ratio - 1) - log_ratio).mean()
+                clipfrac = ((ratio - 1.0).abs() > c.clip_coef).float().mean()
+                kl_stats += torch.stack([old_approx_kl, approx_kl, clipfrac])
+            epochs += 1
             if c.target_kl is not None and approx_kl.item() > c.target_kl:
                 break  # early stop: the policy moved too far from the one that collected the data
 
-        means = (sums / max(count, 1)).tolist()
+        loss_means, kl_means = (losses / max(count, 1)).tolist(), (kl_stats / epochs).tolist()
         var_returns = b_returns.var().item() if size > 1 else 0.0
         explained = float("nan") if var_returns == 0 else 1 - (b_returns - b_values).var().item() / var_returns
-        return {"policy_loss": means[0], "value_loss": means[1], "entropy": means[2], "old_approx_kl": means[3],
-                "approx_kl": means[4], "clipfrac": means[5], "explained_variance": explained,
-                "learning_rate": self.optimizer.param_groups[0]["lr"], "update_epochs_run": count / num_minibatches}
+        return {"policy_loss": loss_means[0], "value_loss": loss_means[1], "entropy": loss_means[2],
+                "old_approx_kl": kl_means[0], "approx_kl": kl_means[1], "clipfrac": kl_means[2],
+                "explained_variance": explained, "learning_rate": self.optimizer.param_groups[0]["lr"],
+                "update_epochs_run": epochs}
 
     # -- saving and loading -------------------------------------------------------------
     def save(self, path) -> None:
@@ -905,7 +913,8 @@ class PPO:
             agent.policy.load_state_dict(state["policy"])
             agent.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path / CHECKPOINT_FILE} does not match agent.json: {str(exc).splitlines()[0]}") from None
+            first_line = str(exc).splitlines()[0]
+            raise ValueError(f"{path / CHECKPOINT_FILE} does not match agent.json: {first_line}") from None
         agent._move_optimizer_state()
         if state.get("generator_device") == str(agent.device):
             agent.generator.set_state(state["generator"])

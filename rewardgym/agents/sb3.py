@@ -29,7 +29,6 @@ import math
 import pickle
 import time
 import zipfile
-from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 from rewardgym.agents.base import (
     AGENT_FILE,
     Callback,
+    MetricsWindow,
     Progress,
     evaluate_agent,
     read_agent_file,
@@ -477,10 +477,7 @@ class _MetricsCallback(BaseCallback):
         super().__init__()
         self.callbacks, self.log_every = callbacks, log_every
         self.bar = Progress(bar_total, progress)
-        self.recent: deque[dict[str, float]] = deque(maxlen=window)
-        self.episodes = 0
-        self._sums: dict[str, float] = {}
-        self._count = 0
+        self.window = MetricsWindow(window)
         self._stopped = False
 
     def _on_training_start(self) -> None:
@@ -490,17 +487,16 @@ class _MetricsCallback(BaseCallback):
     def _on_step(self) -> bool:
         infos, dones = self.locals["infos"], self.locals["dones"]
         rewards = np.asarray(self.locals["rewards"], dtype=np.float64)
-        self._count += len(rewards)
-        self._sums["reward"] = self._sums.get("reward", 0.0) + float(rewards.sum())
+        sums = {"reward": float(rewards.sum())}
+        if any("regret" in info for info in infos):
+            sums["regret"] = float(sum(info.get("regret", 0.0) for info in infos))
+        self.window.add_steps(len(rewards), sums)
         for info, done in zip(infos, dones):
-            if "regret" in info:
-                self._sums["regret"] = self._sums.get("regret", 0.0) + float(info["regret"])
             if done and "episode" in info:
                 episode = {"return": float(info["episode"]["r"]), "length": float(info["episode"]["l"])}
                 if "success" in info:
                     episode["success"] = float(info["success"])
-                self.recent.append(episode)
-                self.episodes += 1
+                self.window.add_episode(episode)
         self.bar.update(len(rewards))
         if self.num_timesteps - self._last_log >= self.log_every:
             return self._log()
@@ -514,16 +510,7 @@ class _MetricsCallback(BaseCallback):
         self.bar.close()
 
     def _log(self) -> bool:
-        metrics: dict[str, float] = {"step": float(self.num_timesteps), "episodes": float(self.episodes)}
-        if self._count:
-            for key, total in self._sums.items():
-                metrics[f"{key}_per_step"] = total / self._count
-        self._sums, self._count = {}, 0
-        if self.recent:
-            metrics["mean_return"] = float(np.mean([e["return"] for e in self.recent]))
-            metrics["mean_length"] = float(np.mean([e["length"] for e in self.recent]))
-            if all("success" in e for e in self.recent):
-                metrics["success_rate"] = float(np.mean([e["success"] for e in self.recent]))
+        metrics: dict[str, float] = {"step": float(self.num_timesteps), **self.window.summary()}
         for key, value in self.model.logger.name_to_value.items():
             if key.startswith("train/") and isinstance(value, (int, float, np.number)):
                 metrics[key.removeprefix("train/")] = float(value)
