@@ -28,6 +28,7 @@ _CURVES = {
     "mean_return": "episode return",
     "success_rate": "success rate",
     "reward_per_step": "reward per step",
+    "reward_learned_per_step": "learned reward per step",
     "regret_per_step": "regret per step",
 }
 

@@ -151,6 +151,11 @@ def test_masked_actions_are_never_taken(mask_in):
     obs, info = envs.reset(seed=3)
     for _ in range(50):
         obs, _, _, _, info = envs.step(agent.act(obs, info=info))
+    assert agent.evaluate(envs, 8)["episodes"] == 8  # evaluation passes the info masks on too
+    single = MaskedChoiceEnv(mask_in)
+    obs, info = single.reset(seed=4)
+    for _ in range(20):
+        obs, _, _, _, info = single.step(agent.act(obs, info=info))
 
 
 @settings(max_examples=60, deadline=None)

@@ -8,6 +8,7 @@ a reset step whose reward is not part of any episode.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -201,9 +202,12 @@ def evaluate_agent(agent, env, episodes: int, *, deterministic: bool = False, se
     done_counts = np.zeros(n, dtype=np.int64)
     tracker = EpisodeTracker(n)
     collected: list[dict[str, float]] = []
-    obs, _ = env.reset(seed=seed)
+    # agents that read action masks from the info (PPO) get the last step's info
+    takes_info = "info" in inspect.signature(agent.act).parameters
+    obs, info = env.reset(seed=seed)
     while (done_counts < targets).any():
-        obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=deterministic))
+        kwargs = {"info": info} if takes_info else {}
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=deterministic, **kwargs))
         for i, episode in tracker.update(reward, terminated, truncated, info):
             if done_counts[i] < targets[i]:
                 collected.append(episode)

@@ -627,6 +627,8 @@ class PPO:
             return None
         if not isinstance(self.policy.dist, CategoricalActions):
             raise ValueError("action masks need Discrete or MultiDiscrete actions")
+        if raw.ndim == 1:  # one env's mask
+            raw = raw[None]
         mask = raw.reshape(raw.shape[0], -1).astype(bool)
         if mask.shape[1] != self.policy.dist.num_outputs:
             raise ValueError(f"action_mask has {mask.shape[1]} entries per row, the action space needs "
