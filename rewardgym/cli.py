@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an agent and leave a run folder")
     p.add_argument("env_id", nargs="?", help="a rewardgym id (rewardgym list) or any Gymnasium id")
     p.add_argument("--agent", help="ppo, sb3, ucb, thompson, epsilon-greedy, greedy, uniform, linucb")
-    p.add_argument("--reward", help="a learned-reward spec, e.g. 'clip:goal=...;baseline=...' (default: the env's reward)")
+    p.add_argument("--reward",
+                   help="a learned-reward spec, e.g. 'clip:goal=...;baseline=...' (default: the env's reward)")
     p.add_argument("--reward-mode", choices=("add", "replace"), default="add",
                    help="add the learned reward to the env's, or replace it (default add)")
     p.add_argument("--reward-coef", type=float, default=1.0, help="weight of the learned reward (default 1)")
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a trained run")
     p.add_argument("run_dir")
     p.add_argument("--episodes", type=_positive_int, default=100)
-    p.add_argument("--seed", type=_non_negative_int, help="first seed (default: the run's seed + 1000000, a held-out range)")
+    p.add_argument("--seed", type=_non_negative_int,
+                   help="first seed (default: the run's seed + 1000000, a held-out range)")
     p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default min(episodes, 16))")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

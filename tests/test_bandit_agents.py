@@ -86,7 +86,8 @@ def test_protocol_learn_evaluate_save_load(name, tmp_path):
     assert isinstance(agent, Agent)
     seen = []
     assert agent.learn(env, 200, callbacks=[seen.append], progress=False) is agent
-    assert seen and seen[-1]["step"] == 200 and seen[-1]["episodes"] == 8  # 50 steps an env: 20 + reset + 20 + reset + 8
+    # 50 steps an env: 20 + reset + 20 + reset + 8
+    assert seen and seen[-1]["step"] == 200 and seen[-1]["episodes"] == 8
     result = agent.evaluate(env, 10, seed=0)
     assert result["episodes"] == 10 and result["mean_length"] == 20
     assert {"mean_return", "success_rate", "cumulative_regret", "suffix_failure"} <= set(result)

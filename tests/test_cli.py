@@ -85,7 +85,8 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, tmp_path, capsys):
 
 def test_console_script_errors_are_one_line():
     out = subprocess.run([*CLI, "eval", "nowhere"], capture_output=True, text=True)
-    assert out.returncode == 2 and out.stderr.strip() == "rewardgym: error: nowhere is not a run folder (no config.json)"
+    assert out.returncode == 2
+    assert out.stderr.strip() == "rewardgym: error: nowhere is not a run folder (no config.json)"
 
 
 def test_corrupt_run_folder(tmp_path, capsys):

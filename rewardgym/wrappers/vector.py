@@ -142,7 +142,7 @@ def _select(space: gym.Space, batched: Any, rows: np.ndarray) -> Any:
     if isinstance(batched, np.ndarray):
         return batched[rows]
     if isinstance(space, gym.spaces.Dict):
-        return {key: _select(space[key], batched[key], rows) for key in space.keys()}
+        return {key: _select(space[key], batched[key], rows) for key in space.spaces}
     if isinstance(space, gym.spaces.Tuple):
         return tuple(_select(sub, part, rows) for sub, part in zip(space, batched, strict=True))
     picked = [batched[i] for i in rows]  # Text, Sequence, Graph...: a sequence of items
@@ -159,7 +159,7 @@ def _replace_rows(space: gym.Space, batched: Any, rows: np.ndarray, items: list[
     if isinstance(space, gym.spaces.Dict):
         return {
             key: _replace_rows(space[key], batched[key], rows, [item[key] for item in items])
-            for key in space.keys()
+            for key in space.spaces
         }
     if isinstance(space, gym.spaces.Tuple):
         return tuple(
