@@ -24,10 +24,12 @@ state-independent log-std, clipped to the bounds when sent to the env); Box, Dis
 MultiDiscrete, MultiBinary and Dict observations (uint8 image boxes through a Nature-CNN,
 the rest through MLPs).
 
-Device: the rollout buffer lives on the agent's device; each step copies the observation to
-it once and the action back once. Rewards and done flags stay on the host until the rollout
-ends. A reward model given as ``reward_model`` scores the whole rollout in one batch before
-GAE (deferred scoring, the VLM-RM pattern).
+Device: observations are preprocessed (flattened, one-hot) in NumPy once per step. On CPU
+the rollout acts in NumPy on a snapshot of the weights (torch's per-op dispatch dominates at
+rollout sizes); elsewhere the rollout lives on the agent's device, each step copying the
+observation to it once and the action back once. Rewards and done flags stay on the host
+until the rollout ends. A reward model given as ``reward_model`` scores the whole rollout in
+one batch before GAE (deferred scoring, the VLM-RM pattern).
 """
 
 from __future__ import annotations
