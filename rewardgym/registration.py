@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 
 from rewardgym.envs.bandits.tasks import TASKS as BANDIT_TASKS
+from rewardgym.envs.manipulation.tasks import TASKS as MANIP_TASKS
 
 NAMESPACE = "rewardgym"
 
@@ -48,6 +49,8 @@ def _family(family: str, module: str, env_class: str, vector_class: str | None, 
 # so they need no TimeLimit.
 ENVS: list[EnvEntry] = [
     *_family("Bandit", "rewardgym.envs.bandits.env", "BanditEnv", "BanditVectorEnv", BANDIT_TASKS),
+    # MuJoCo manipulation: Fetch's 50-step episodes; gym.make_vec uses Gymnasium's Sync/Async vector envs.
+    *_family("Manip", "rewardgym.envs.manipulation.env", "ManipulationEnv", None, MANIP_TASKS, max_episode_steps=50),
 ]
 
 ENV_IDS: dict[str, EnvEntry] = {entry.id: entry for entry in ENVS}
