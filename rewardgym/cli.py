@@ -171,7 +171,7 @@ def cmd_train(args) -> int:
         cls = agent_class(args.agent)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    accepted = getattr(cls, "config_keys", None) or inspect.signature(cls.__init__).parameters
+    accepted = _config_keys(cls)
     agent_config.setdefault("seed", args.seed)
     if "device" in accepted:
         agent_config.setdefault("device", args.device)
@@ -201,6 +201,11 @@ def cmd_train(args) -> int:
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
     _learn(agent, env, run_dir, args.steps, every, args.no_progress)
     return 0
+
+
+def _config_keys(cls: type) -> frozenset[str]:
+    """The settings an agent class takes: its ``config_keys`` when it declares them, else its constructor's."""
+    return frozenset(getattr(cls, "config_keys", None) or inspect.signature(cls.__init__).parameters)
 
 
 def _learn(agent, env, run_dir: Path, steps: int | None, checkpoint_every: int, no_progress: bool,
@@ -239,7 +244,7 @@ def _resume(args) -> int:
         cls = agent_class(config["agent"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if config.get("reward") and "reward_model" not in (getattr(cls, "config_keys", None) or ()):
+    if config.get("reward") and "reward_model" not in _config_keys(cls):
         args.reward, args.reward_mode, args.reward_coef = config["reward"], config["reward_mode"], config["reward_coef"]
         env = _with_reward(env, args)
     try:

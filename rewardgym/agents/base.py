@@ -123,14 +123,6 @@ class EpisodeTracker:
         self.step_keys = step_keys
         self.window = MetricsWindow(window)
 
-    @property
-    def episodes(self) -> int:
-        return self.window.episodes
-
-    @episodes.setter
-    def episodes(self, value: int) -> None:
-        self.window.episodes = value
-
     def update(self, reward, terminated, truncated, info: dict) -> list[tuple[int, dict[str, float]]]:
         live = ~self.restarting
         live_reward = np.asarray(reward, dtype=np.float64) * live

@@ -48,6 +48,7 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from torch import nn
 
+from rewardgym._batch import copy_batch
 from rewardgym.agents.base import (
     Callback,
     EpisodeTracker,
@@ -719,7 +720,7 @@ class PPO:
         return self._run
 
     def _host_copy(self, obs):
-        return _copy(obs) if self.reward_model is not None else None
+        return copy_batch(obs) if self.reward_model is not None else None
 
     def _tracker(self, num_envs: int) -> EpisodeTracker:
         return EpisodeTracker(num_envs, step_keys=("regret", "reward_env", "reward_learned"))
@@ -888,7 +889,7 @@ class PPO:
             "tracker": {"returns": torch.from_numpy(run.tracker.returns.copy()),
                         "lengths": torch.from_numpy(run.tracker.lengths.copy()),
                         "restarting": torch.from_numpy(run.tracker.restarting.copy()),
-                        "episodes": run.tracker.episodes},
+                        "episodes": run.tracker.window.episodes},
             "env_state": env_state,
             "host_obs": _to_tensors(run.host_obs),
         }
@@ -957,7 +958,7 @@ class PPO:
             run.tracker.returns[:] = tracker["returns"].numpy()
             run.tracker.lengths[:] = tracker["lengths"].numpy()
             run.tracker.restarting[:] = tracker["restarting"].numpy()
-            run.tracker.episodes = int(tracker["episodes"])
+            run.tracker.window.episodes = int(tracker["episodes"])
             run.host_obs = self._host_copy(_to_numpy(saved["host_obs"]))
         else:  # the env cannot restore its state: continue from fresh episodes
             obs, info = env.reset(seed=self.config.seed + self.global_step)
@@ -980,7 +981,7 @@ class _HostRecord:
 
     def record(self, env: VectorEnv, action: np.ndarray, obs, info: dict) -> None:
         self.actions.append(np.array(action))
-        self.obs.append(_copy(obs))
+        self.obs.append(copy_batch(obs))
         self.infos.append(info)
         if self.frames is not None:
             frames = env.render()
@@ -1078,12 +1079,6 @@ def _add_batch_axis(obs):
     if isinstance(obs, dict):
         return {key: np.asarray(value)[None] for key, value in obs.items()}
     return np.asarray(obs)[None]
-
-
-def _copy(obs):
-    if isinstance(obs, dict):
-        return {key: np.array(value) for key, value in obs.items()}
-    return np.array(obs) if isinstance(obs, np.ndarray) else obs
 
 
 def _stack(batches: list[Any]):

@@ -50,6 +50,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from rewardgym._batch import copy_batch
 from rewardgym.agents.base import (
     AGENT_FILE,
     Callback,
@@ -129,7 +130,7 @@ class SB3VecEnv(VecEnv):
         self.reset_infos = list(VectorInfos(info, self.num_envs))
         self._returns[:] = 0.0
         self._lengths[:] = 0
-        return _copy(obs)
+        return copy_batch(obs)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
@@ -161,7 +162,7 @@ class SB3VecEnv(VecEnv):
             self._returns[dones] = 0.0
             self._lengths[dones] = 0
         else:
-            obs = _copy(obs)
+            obs = copy_batch(obs)  # SB3 keeps the last observation until the next step is taken
         return obs, reward.astype(np.float32), dones, infos
 
     def close(self) -> None:
@@ -251,16 +252,6 @@ def _row(obs: Any, i: int) -> Any:
     if isinstance(obs, tuple):
         return tuple(_row(value, i) for value in obs)
     return np.array(obs[i])
-
-
-def _copy(obs: Any) -> Any:
-    # Vector envs may hand out their own buffers, and SB3 keeps the last observation until
-    # the next step has been taken.
-    if isinstance(obs, dict):
-        return {key: _copy(value) for key, value in obs.items()}
-    if isinstance(obs, tuple):
-        return tuple(_copy(value) for value in obs)
-    return np.array(obs)
 
 
 def _merge_rows(obs: Any, reset_obs: Any, mask: np.ndarray) -> Any:

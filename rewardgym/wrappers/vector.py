@@ -35,6 +35,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import iterate
 
+from rewardgym._batch import copy_batch
 from rewardgym.reward_models.base import Potential, RewardModel, Transitions, VectorInfos
 from rewardgym.reward_models.spec import make_reward
 from rewardgym.wrappers.env import check_render_mode
@@ -172,19 +173,6 @@ def _replace_rows(space: gym.Space, batched: Any, rows: np.ndarray, items: list[
     return tuple(out_list) if isinstance(batched, tuple) else out_list
 
 
-def _copy_batch(batched: Any) -> Any:
-    """Vector envs may hand out their own buffers; keep a private copy of ``s``."""
-    if isinstance(batched, np.ndarray):
-        return batched.copy()
-    if isinstance(batched, dict):
-        return {key: _copy_batch(value) for key, value in batched.items()}
-    if isinstance(batched, tuple):
-        return tuple(_copy_batch(value) for value in batched)
-    if isinstance(batched, list):
-        return [_copy_batch(value) for value in batched]
-    return batched
-
-
 class _FinalInfos(Sequence[dict]):
     """Per-env infos where the envs in ``finished`` read ``final_info`` instead."""
 
@@ -251,7 +239,7 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         self._obs: Any = None
 
     def _on_reset(self, restarted: np.ndarray, obs: Any, info: dict[str, Any]) -> None:
-        self._obs = _copy_batch(obs)
+        self._obs = copy_batch(obs)
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self._obs is None:
@@ -281,7 +269,7 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         total = self.mix(reward, learned)
         info["reward_env"], info["_reward_env"] = np.array(reward), scored.copy()
         info["reward_learned"], info["_reward_learned"] = learned, scored.copy()
-        self._obs = _copy_batch(obs)
+        self._obs = copy_batch(obs)
         return obs, total.astype(_reward_dtype(reward)), terminated, truncated, info
 
 
