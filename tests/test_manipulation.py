@@ -19,7 +19,9 @@ import rewardgym
 from rewardgym.envs.language import InvalidCommand
 from rewardgym.wrappers.text import TextInterface
 
-MANIP_IDS = [i for i, e in rewardgym.ENV_IDS.items() if e.family == "Manip"]
+# The gripper tasks (the family's humanoid pose scene has tests of its own).
+MANIP_IDS = [i for i, e in rewardgym.ENV_IDS.items() if e.family == "Manip" and "task" in e.kwargs]
+TASKS = ["Reach", "Push", "PickPlace", "Stack", "DrawerOpen"]
 TEST_SEEDS = range(1_000_000, 1_000_100)
 # Positions and velocities are unbounded, as in Gymnasium-Robotics; the checker warns about it.
 UNBOUNDED_BOX = "ignore:.*A Box observation space m"
@@ -41,8 +43,8 @@ def _random_actions(n, seed=0):
 
 
 def test_registered_ids():
-    assert MANIP_IDS == ["rewardgym/Manip-Reach-v0", "rewardgym/Manip-ReachDense-v0",
-                         "rewardgym/Manip-Push-v0", "rewardgym/Manip-PushDense-v0"]
+    expected = [f"rewardgym/Manip-{task}{variant}-v0" for task in TASKS for variant in ("", "Dense")]
+    assert expected == MANIP_IDS
     env = gym.make("rewardgym/Manip-Push-v0")
     assert env.spec.max_episode_steps == 50
     assert env.action_space == gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
@@ -68,8 +70,7 @@ def test_gymnasium_checker_passes_with_pixels():
     assert env.observation_space["pixels_wrist"] == gym.spaces.Box(0, 255, (40, 48, 3), np.uint8)
 
 
-@pytest.mark.parametrize("env_id", ["rewardgym/Manip-Push-v0", "rewardgym/Manip-PushDense-v0",
-                                    "rewardgym/Manip-Reach-v0", "rewardgym/Manip-ReachDense-v0"])
+@pytest.mark.parametrize("env_id", MANIP_IDS)
 def test_compute_reward_equals_step_reward(env_id):
     from rewardgym.envs.manipulation.experts import expert_for
 
@@ -98,7 +99,7 @@ def test_compute_reward_equals_step_reward(env_id):
         np.testing.assert_array_equal(batch, np.where(successes, 0.0, -1.0))
 
 
-@pytest.mark.parametrize("task", ["Reach", "Push"])
+@pytest.mark.parametrize("task", TASKS)
 def test_experts_succeed_on_held_out_seeds(task):
     env = gym.make(f"rewardgym/Manip-{task}-v0")
     successes = [_expert_episode(env, seed)["success"] for seed in TEST_SEEDS[:20]]
@@ -106,7 +107,7 @@ def test_experts_succeed_on_held_out_seeds(task):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["Reach", "Push"])
+@pytest.mark.parametrize("task", TASKS)
 def test_experts_succeed_on_all_100_test_seeds(task):
     env = gym.make(f"rewardgym/Manip-{task}-v0")
     successes = [_expert_episode(env, seed)["success"] for seed in TEST_SEEDS]
@@ -133,6 +134,50 @@ def test_start_and_goal_follow_the_seed():
         cube, goal = obs["observation"][10:13], obs["desired_goal"]
         assert np.linalg.norm(cube[:2]) >= 0.1 and np.abs(cube[:2]).max() <= 0.15
         assert np.abs(goal[:2]).max() <= 0.15 and goal[2] == pytest.approx(0.425)
+
+
+def test_pick_place_goals_are_in_the_air_about_half_the_time():
+    env = gym.make("rewardgym/Manip-PickPlace-v0")
+    goals = np.array([env.reset(seed=s)[0]["desired_goal"] for s in range(200)])
+    lifted = goals[:, 2] > 0.426
+    assert 0.35 < lifted.mean() < 0.65
+    assert goals[:, 2].min() == pytest.approx(0.425) and goals[:, 2].max() <= 0.625
+    assert np.abs(goals[:, :2]).max() <= 0.15
+
+
+def test_stack_goal_is_on_the_blue_cube_and_the_expert_lets_go():
+    env = gym.make("rewardgym/Manip-Stack-v0")
+    obs, info = env.reset(seed=7)
+    task = env.unwrapped.task
+    base = task.object_position("base")
+    np.testing.assert_allclose(obs["desired_goal"], base + [0, 0, 0.05])
+    assert np.linalg.norm(task.object_position("cube")[:2] - base[:2]) >= 0.1
+    assert "blue cube" in info["task"]
+    info = _expert_episode(env, 7)
+    cube = task.object_position("cube")
+    assert info["success"] and cube[2] == pytest.approx(0.475, abs=0.003)  # resting on the blue cube
+    assert task.finger_opening() > 0.06 and task.grip_position()[2] > cube[2] + 0.03  # released, hand away
+    np.testing.assert_allclose(task.object_position("base"), base, atol=0.005)  # the blue cube stayed put
+
+
+def test_drawer_opens_only_when_pulled_and_the_goal_is_the_handle_further_out():
+    env = gym.make("rewardgym/Manip-DrawerOpen-v0")
+    obs, _ = env.reset(seed=3)
+    task = env.unwrapped.task
+    handle = obs["achieved_goal"]
+    assert task.opening() == 0.0 and obs["observation"][16] == 0.0
+    assert handle[1] == obs["desired_goal"][1] and handle[2] == obs["desired_goal"][2]
+    assert 0.12 <= obs["desired_goal"][0] - handle[0] <= 0.2
+    for action in _random_actions(20):  # flailing above the table does not open it
+        obs, *_ = env.step(action * [1, 1, 0, 1] + [0, 0, 1, 0])
+    assert task.opening() < 0.01
+    info = _expert_episode(env, 3)
+    opening = task.opening()
+    assert info["success"] and opening > 0.1
+    np.testing.assert_allclose(task.achieved_goal(), handle + [opening, 0, 0])
+    state = task.observation(env.unwrapped.dt)
+    np.testing.assert_allclose(state[10:13], task.achieved_goal())
+    assert state[16] == opening
 
 
 def _trajectory(env, seed, actions):
@@ -191,6 +236,14 @@ def test_pixels_show_the_scene_and_follow_the_cube():
     assert not np.array_equal(np.argwhere(red).mean(0), np.argwhere(moved_red).mean(0))
     base.set_state(state)
     np.testing.assert_array_equal(base.render(), first)
+
+
+@pytest.mark.parametrize("task", ["Stack", "DrawerOpen"])
+def test_pixels_show_the_blue_cube_and_the_drawer(task):
+    env = gym.make(f"rewardgym/Manip-{task}-v0", obs_mode="pixels")
+    image, _ = env.reset(seed=1_000_002)
+    blue = (image[..., 2] > 150) & (image[..., 0] < 80) & (image[..., 1] < 120)
+    assert blue.sum() >= 6
 
 
 def test_two_cameras_give_one_image_each():

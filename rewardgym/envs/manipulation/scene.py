@@ -62,6 +62,7 @@ _SCENE = """\
     <material name="table" rgba="0.8 0.74 0.64 1" reflectance="0"/>
     <material name="metal" rgba="0.25 0.25 0.28 1" reflectance="0"/>
     <material name="finger" rgba="0.4 0.4 0.45 1" reflectance="0"/>
+    <material name="wood" rgba="0.55 0.36 0.2 1" reflectance="0"/>
   </asset>
   <worldbody>
     <light name="key" pos="0.6 -0.4 1.8" dir="-0.4 0.25 -1" directional="true" castshadow="false"
@@ -148,3 +149,57 @@ def tabletop(objects: list[str], target: str, home: tuple[float, float, float],
         home=" ".join(f"{x:g}" for x in home), finger_range=FINGER_RANGE,
         objects="\n".join(objects), target=target,
     )
+
+
+def invisible_target() -> str:
+    """A goal marker that is not drawn (the goal is a place on another object, as in stacking)."""
+    return (f'    <body name="target" mocap="true" pos="0 0 {TABLE_TOP + 0.2}">\n'
+            f'      <geom class="visual" name="target" type="sphere" size="0.01" rgba="0 0 0 0"/>\n'
+            f'    </body>')
+
+
+# The cabinet's geometry, in its own frame: origin on the table top at the cabinet's centre, the
+# drawer sliding out along +x (towards the front camera and the gripper's home).
+CABINET_FRONT = 0.12
+"""x of the cabinet's front face (and of the closed drawer's front)."""
+HANDLE_OFFSET = (0.18, 0.0, 0.055)
+"""Centre of the drawer's handle bar when the drawer is closed."""
+HANDLE_GAP = (CABINET_FRONT, 0.174)
+"""x range of the free space between the drawer front and the handle bar (what a finger hooks into)."""
+DRAWER_TRAVEL = 0.22
+
+_CABINET = """\
+    <body name="cabinet" mocap="true" pos="-0.2 0 {table_top}">
+      <geom type="box" pos="-0.115 0 0.07" size="0.005 0.13 0.07" material="wood" contype="2" conaffinity="1"/>
+      <geom type="box" pos="0 0.125 0.07" size="0.12 0.005 0.07" material="wood" contype="2" conaffinity="1"/>
+      <geom type="box" pos="0 -0.125 0.07" size="0.12 0.005 0.07" material="wood" contype="2" conaffinity="1"/>
+      <geom type="box" pos="0 0 0.135" size="0.12 0.13 0.005" material="wood" contype="2" conaffinity="1"/>
+      <geom type="box" pos="0 0 0.005" size="0.12 0.13 0.005" material="wood" contype="2" conaffinity="1"/>
+      <body name="drawer">
+        <joint name="drawer" type="slide" axis="1 0 0" range="0 {travel}" damping="3" armature="0.05"/>
+        <geom type="box" pos="0 0 0.015" size="0.11 0.115 0.004" rgba="{drawer}" contype="4" conaffinity="1"/>
+        <geom type="box" pos="0 0.112 0.05" size="0.11 0.004 0.035" rgba="{drawer}" contype="4" conaffinity="1"/>
+        <geom type="box" pos="0 -0.112 0.05" size="0.11 0.004 0.035" rgba="{drawer}" contype="4" conaffinity="1"/>
+        <geom type="box" pos="-0.107 0 0.05" size="0.004 0.115 0.035" rgba="{drawer}" contype="4" conaffinity="1"/>
+        <geom name="drawer_front" type="box" pos="0.116 0 0.0575" size="0.004 0.118 0.0425" rgba="{drawer}"
+              contype="4" conaffinity="1"/>
+        <geom type="box" pos="0.147 0.06 {handle_z}" size="0.027 0.005 0.005" material="metal" contype="4"
+              conaffinity="1"/>
+        <geom type="box" pos="0.147 -0.06 {handle_z}" size="0.027 0.005 0.005" material="metal" contype="4"
+              conaffinity="1"/>
+        <geom name="handle" type="box" pos="{handle_x} 0 {handle_z}" size="0.006 0.07 0.006" material="metal"
+              contype="4" conaffinity="1" friction="1 0.005 0.0001"/>
+      </body>
+    </body>"""
+
+
+def cabinet(drawer_rgba: str = BLUE) -> str:
+    """A cabinet on the table with one drawer (slide joint ``drawer``) and a bar handle.
+
+    The cabinet is a mocap body, so a task can place it per episode through ``data.mocap_pos``
+    (part of the physics state that :meth:`ManipulationEnv.get_state` saves). Its walls and the
+    drawer do not collide with each other (the joint keeps the drawer in its slot); both
+    collide with the gripper.
+    """
+    return _CABINET.format(table_top=TABLE_TOP, travel=DRAWER_TRAVEL, drawer=drawer_rgba,
+                           handle_x=HANDLE_OFFSET[0], handle_z=HANDLE_OFFSET[2])

@@ -87,6 +87,8 @@ class GripperTask(Task):
 
     objects: ClassVar[tuple[str, ...]] = ()
     """Names of the free bodies the task adds to the scene (each has a free joint of that name)."""
+    extra_size: ClassVar[int] = 0
+    """Entries a task appends to the state vector after the objects' (see :meth:`extra_observation`)."""
     home: ClassVar[tuple[float, float, float]] = (0.0, 0.0, TABLE_TOP + 0.2)
     max_move: ClassVar[float] = 0.05
     workspace_low = np.array([-0.3, -0.3, GRIP_LOW])
@@ -94,7 +96,7 @@ class GripperTask(Task):
 
     def __init__(self):
         self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
-        self.observation_size = 10 + 16 * len(self.objects)
+        self.observation_size = 10 + 16 * len(self.objects) + self.extra_size
         self._home = np.array(self.home)
         self._low, self._high = self.workspace_low.tolist(), self.workspace_high.tolist()
 
@@ -175,7 +177,11 @@ class GripperTask(Task):
             np.multiply(vel, dt, out=out[i + 10:i + 13])
             np.multiply(ang, dt, out=out[i + 13:i + 16])
             i += 16
+        self.extra_observation(out[i:], dt)
         return out.copy()
+
+    def extra_observation(self, out: np.ndarray, dt: float) -> None:
+        """Write the task's own ``extra_size`` state entries into ``out``."""
 
     # -- what the experts and the text interface read -----------------------------------------
     def grip_position(self) -> np.ndarray:
@@ -222,17 +228,13 @@ class ReachTask(GripperTask):
         return self._grip_pos.copy()
 
 
-class PushTask(GripperTask):
-    """Push a red cube onto a green disc on the table (Fetch Push).
+class CubeTask(GripperTask):
+    """Base of the tasks with a red cube on the table: where it starts, and the cube as the achieved goal.
 
-    The cube starts within 15 cm of the gripper on x and y but at least 10 cm from it; the goal
-    lies within 15 cm of the gripper's start, at the resting cube's centre height.
-    Achieved goal: the cube's centre.
+    The cube (5 cm, 100 g) starts within ``obj_range`` of the gripper on x and y but at least
+    ``min_start_distance`` from it, square to the fingers.
     """
 
-    name = "Push"
-    instruction = "push the red cube onto the green target"
-    summary = "push a red cube onto a green target on the table"
     objects = ("cube",)
     cube_half_size: ClassVar[float] = 0.025
     obj_range: ClassVar[float] = 0.15
@@ -242,18 +244,19 @@ class PushTask(GripperTask):
     def object_xml(self) -> list[str]:
         return [scene.cube("cube", scene.RED, self.cube_half_size)]
 
-    def target_xml(self) -> str:
-        return scene.target_disc(radius=self.distance_threshold)
-
     def place_objects(self, rng: np.random.Generator) -> None:
-        xy = self._home[:2]
-        while np.linalg.norm(xy - self._home[:2]) < self.min_start_distance:
-            xy = self._home[:2] + rng.uniform(-self.obj_range, self.obj_range, size=2)
-        self._objects[0][4][:] = (*xy, TABLE_TOP + self.cube_half_size, 1.0, 0.0, 0.0, 0.0)
+        self._place("cube", self._free_spot(rng, []))
 
-    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
-        xy = self._home[:2] + rng.uniform(-self.target_range, self.target_range, size=2)
-        return np.array([*xy, TABLE_TOP + self.cube_half_size])
+    def _free_spot(self, rng: np.random.Generator, taken: list[np.ndarray]) -> np.ndarray:
+        """A start (x, y) on the table at least ``min_start_distance`` from the gripper and from ``taken``."""
+        home = self._home[:2]
+        while True:
+            xy = home + rng.uniform(-self.obj_range, self.obj_range, size=2)
+            if all(np.linalg.norm(xy - other) >= self.min_start_distance for other in (home, *taken)):
+                return xy
+
+    def _place(self, name: str, xy: np.ndarray) -> None:
+        self._objects[self.objects.index(name)][4][:] = (*xy, TABLE_TOP + self.cube_half_size, 1.0, 0.0, 0.0, 0.0)
 
     def achieved_goal(self) -> np.ndarray:
         return self._objects[0][0].copy()
@@ -262,7 +265,154 @@ class PushTask(GripperTask):
         return {"cube": "the red cube"}
 
 
-TASK_CLASSES: dict[str, type[Task]] = {"Reach": ReachTask, "Push": PushTask}
+class PushTask(CubeTask):
+    """Push a red cube onto a green disc on the table (Fetch Push).
+
+    The goal lies within 15 cm of the gripper's start, at the resting cube's centre height.
+    Achieved goal: the cube's centre.
+    """
+
+    name = "Push"
+    instruction = "push the red cube onto the green target"
+    summary = "push a red cube onto a green target on the table"
+
+    def target_xml(self) -> str:
+        return scene.target_disc(radius=self.distance_threshold)
+
+    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
+        xy = self._home[:2] + rng.uniform(-self.target_range, self.target_range, size=2)
+        return np.array([*xy, TABLE_TOP + self.cube_half_size])
+
+
+class PickPlaceTask(CubeTask):
+    """Pick the red cube up and hold it at a green target (Fetch PickAndPlace).
+
+    The goal lies within 15 cm of the gripper's start on x and y; with probability
+    ``air_probability`` it is up to ``max_lift`` (20 cm) above the resting cube, otherwise on the
+    table, where pushing would do. Achieved goal: the cube's centre.
+    """
+
+    name = "PickPlace"
+    instruction = "pick up the red cube and move it to the green target"
+    summary = "pick up a red cube and hold it at a green target, often in the air"
+    air_probability: ClassVar[float] = 0.5
+    max_lift: ClassVar[float] = 0.2
+
+    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
+        xy = self._home[:2] + rng.uniform(-self.target_range, self.target_range, size=2)
+        lift = rng.uniform(0.0, self.max_lift) if rng.uniform() < self.air_probability else 0.0
+        return np.array([*xy, TABLE_TOP + self.cube_half_size + lift])
+
+
+class StackTask(CubeTask):
+    """Stack the red cube on the blue one.
+
+    Both cubes start on the table at least 10 cm apart and from the gripper; the goal is the
+    point where the red cube's centre rests on the blue cube as it starts. The blue cube is
+    heavy (1 kg) so that brushing it does not move the goal away. No marker is drawn.
+    Achieved goal: the red cube's centre.
+    """
+
+    name = "Stack"
+    instruction = "stack the red cube on top of the blue cube"
+    summary = "put a red cube on top of a blue cube"
+    objects = ("cube", "base")
+
+    def object_xml(self) -> list[str]:
+        return [scene.cube("cube", scene.RED, self.cube_half_size),
+                scene.cube("base", scene.BLUE, self.cube_half_size, mass=1.0)]
+
+    def target_xml(self) -> str:
+        return scene.invisible_target()
+
+    def place_objects(self, rng: np.random.Generator) -> None:
+        cube = self._free_spot(rng, [])
+        self._place("cube", cube)
+        self._place("base", self._free_spot(rng, [cube]))
+
+    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
+        return self._objects[1][0] + (0.0, 0.0, 2 * self.cube_half_size)
+
+    def object_descriptions(self) -> dict[str, str]:
+        return {"cube": "the red cube", "base": "the blue cube"}
+
+    def target_description(self) -> str:
+        return "the top of the blue cube"
+
+
+class DrawerOpenTask(GripperTask):
+    """Pull a drawer open by a drawn amount, by its handle (Meta-World's drawer-open, goal-conditioned).
+
+    A cabinet stands at the back of the table (its y drawn within ``cabinet_range``) with a blue
+    drawer that slides out towards the gripper. The goal is where the handle is when the drawer
+    is out by a distance drawn from ``opening_range`` (12 to 20 cm); a green marker shows it.
+    Achieved goal: the handle's centre. The state vector appends the handle position (3), its
+    position relative to the grip point (3), the drawer's opening (1) and its velocity per step (1).
+    """
+
+    name = "DrawerOpen"
+    instruction = "open the drawer"
+    summary = "pull a drawer open by its handle"
+    extra_size = 8
+    cabinet_x: ClassVar[float] = -0.2
+    cabinet_range: ClassVar[float] = 0.12
+    opening_range: ClassVar[tuple[float, float]] = (0.12, 0.2)
+
+    def object_xml(self) -> list[str]:
+        return [scene.cabinet()]
+
+    def target_xml(self) -> str:
+        return scene.target_sphere(radius=0.015)
+
+    def bind(self, model: Any, data: Any) -> None:
+        super().bind(model, data)
+        joint = model.joint("drawer")
+        self._drawer_q = data.qpos[joint.qposadr[0]:joint.qposadr[0] + 1]
+        self._drawer_v = data.qvel[joint.dofadr[0]:joint.dofadr[0] + 1]
+        self._cabinet = data.mocap_pos[model.body("cabinet").mocapid[0]]
+        self._handle_offset = np.array(scene.HANDLE_OFFSET)
+
+    def place_objects(self, rng: np.random.Generator) -> None:
+        self._cabinet[:] = (self.cabinet_x, rng.uniform(-self.cabinet_range, self.cabinet_range), TABLE_TOP)
+        self._drawer_q[:] = 0.0
+
+    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
+        return self.handle_position(opening=rng.uniform(*self.opening_range))
+
+    def handle_position(self, opening: float | None = None) -> np.ndarray:
+        """The handle bar's centre, with the drawer as it is or opened by ``opening`` metres."""
+        out = self._cabinet + self._handle_offset
+        out[0] += self.opening() if opening is None else opening
+        return out
+
+    def opening(self) -> float:
+        """How far the drawer is out (m)."""
+        return float(self._drawer_q[0])
+
+    def achieved_goal(self) -> np.ndarray:
+        return self.handle_position()
+
+    def extra_observation(self, out: np.ndarray, dt: float) -> None:
+        handle = self.handle_position()
+        out[0:3] = handle
+        np.subtract(handle, self._grip_pos, out=out[3:6])
+        out[6] = self._drawer_q[0]
+        out[7] = self._drawer_v[0] * dt
+
+    def object_position(self, name: str) -> np.ndarray:
+        if name == "handle":
+            return self.handle_position()
+        return super().object_position(name)
+
+    def object_descriptions(self) -> dict[str, str]:
+        return {"handle": "the drawer's handle"}
+
+    def target_description(self) -> str:
+        return "the green marker (where the handle goes)"
+
+
+TASK_CLASSES: dict[str, type[Task]] = {"Reach": ReachTask, "Push": PushTask, "PickPlace": PickPlaceTask,
+                                        "Stack": StackTask, "DrawerOpen": DrawerOpenTask}
 
 
 def make_task(task: str | Task) -> Task:
