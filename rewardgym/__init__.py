@@ -11,7 +11,7 @@ from typing import Any
 from rewardgym.registration import ENV_IDS, register_envs
 
 __version__ = "0.1.0"
-__all__ = ["ENV_IDS", "make_agent", "make_reward", "__version__"]
+__all__ = ["ENV_IDS", "collect_demos", "load_demos", "make_agent", "make_reward", "__version__"]
 
 register_envs()
 
@@ -28,3 +28,23 @@ def make_agent(name: str, env: Any, **config: Any):
     from rewardgym.agents import make_agent as _make_agent
 
     return _make_agent(name, env, **config)
+
+
+def collect_demos(env_id: str, n: int, path: Any, *, seed: int = 0, policy: Any = None, frames: bool = False,
+                  env_kwargs: dict[str, Any] | None = None, progress: bool = True, overwrite: bool = False):
+    """Record ``n`` episodes of ``policy`` (default: the family's scripted expert) in the folder ``path``.
+
+    Episode ``i`` resets with seed ``seed + i``. See :func:`rewardgym.demos.collect_demos`, and
+    :mod:`rewardgym.demos` (or docs/demos.md) for the on-disk format.
+    """
+    from rewardgym.demos import collect_demos as _collect_demos
+
+    return _collect_demos(env_id, n, path, seed=seed, policy=policy, frames=frames, env_kwargs=env_kwargs,
+                          progress=progress, overwrite=overwrite)
+
+
+def load_demos(path: Any):
+    """The demo set in folder ``path`` (a sequence of episodes read lazily); see :mod:`rewardgym.demos`."""
+    from rewardgym.demos import load_demos as _load_demos
+
+    return _load_demos(path)

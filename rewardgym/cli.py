@@ -1,4 +1,4 @@
-"""The ``rewardgym`` command: list, train, eval, play.
+"""The ``rewardgym`` command: list, train, eval, play, collect-demos.
 
 A wrong argument is one line on stderr and exit status 2, never a traceback.
 """
@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("env_id")
     p.add_argument("--seed", type=_non_negative_int)
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE")
+
+    p = sub.add_parser("collect-demos", help="record episodes of the scripted expert in a demo folder")
+    p.add_argument("env_id", help="a rewardgym id with a scripted expert (e.g. rewardgym/Manip-Push-v0)")
+    p.add_argument("-n", "--episodes", type=_positive_int, required=True, metavar="N", help="number of episodes")
+    p.add_argument("--out", required=True, metavar="DIR", help="the demo folder to write (must be empty or absent)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                   help="episode i resets with seed S + i (default 0; manipulation seeds >= 1000000 are the "
+                        "test range)")
+    p.add_argument("--frames", action="store_true", help="also store rendered frames (for pixel progress models)")
+    p.add_argument("--overwrite", action="store_true", help="replace a demo set already in --out")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -353,7 +365,30 @@ def _episode_facts(info: dict) -> str:
     return (" " + ", ".join(facts) + ".") if facts else ""
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play}
+def cmd_collect_demos(args) -> int:
+    from rewardgym.demos import collect_demos, load_demos
+
+    env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
+    try:
+        demos = collect_demos(args.env_id, args.episodes, args.out, seed=args.seed, frames=args.frames,
+                              env_kwargs=env_kwargs, progress=not args.no_progress, overwrite=args.overwrite)
+    except (ValueError, FileExistsError) as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        try:
+            kept = len(load_demos(args.out))
+        except ValueError:
+            kept = 0
+        print(f"interrupted: {kept} whole episodes kept in {args.out}", file=sys.stderr)
+        return 130
+    last = args.seed + len(demos) - 1
+    print(f"{len(demos)} episodes of {demos.env_id} (seeds {args.seed}-{last}): success rate "
+          f"{demos.success_rate:.2f}, mean return {demos.mean_return:.4g}; written to {demos.path}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play,
+            "collect-demos": cmd_collect_demos}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

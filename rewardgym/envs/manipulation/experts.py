@@ -183,8 +183,9 @@ EXPERTS: dict[type, Any] = {ReachTask: ReachExpert, PushTask: PushExpert, PickPl
 
 def expert_for(env: Any) -> GripperExpert:
     """The scripted expert for ``env``'s task (a rewardgym manipulation env, wrapped or not)."""
-    task = env.unwrapped.task
+    task = getattr(env.unwrapped, "task", None)
     for cls in type(task).__mro__:
         if cls in EXPERTS:
             return EXPERTS[cls](env)
-    raise ValueError(f"no scripted expert for task {type(task).__name__}")
+    what = f"task {type(task).__name__}" if task is not None else type(env.unwrapped).__name__
+    raise ValueError(f"no scripted expert for {what}")
