@@ -51,6 +51,10 @@ ENVS: list[EnvEntry] = [
     *_family("Bandit", "rewardgym.envs.bandits.env", "BanditEnv", "BanditVectorEnv", BANDIT_TASKS),
     # MuJoCo manipulation: Fetch's 50-step episodes; gym.make_vec uses Gymnasium's Sync/Async vector envs.
     *_family("Manip", "rewardgym.envs.manipulation.env", "ManipulationEnv", None, MANIP_TASKS, max_episode_steps=50),
+    # The VLM-RM setting: no task reward of its own; the reward is a vision-language model's score of the frames.
+    EnvEntry(id=f"{NAMESPACE}/Manip-HumanoidPose-v0", family="Manip",
+             description="MuJoCo humanoid with no task reward, to be posed (kneeling by default) by a CLIP reward",
+             entry_point="rewardgym.envs.manipulation.humanoid:HumanoidPoseEnv", max_episode_steps=100),
 ]
 
 ENV_IDS: dict[str, EnvEntry] = {entry.id: entry for entry in ENVS}

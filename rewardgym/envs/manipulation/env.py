@@ -35,12 +35,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from rewardgym.envs.manipulation.physics import check_action, get_physics, set_physics
 from rewardgym.envs.manipulation.render import CameraRenderer, mujoco
 from rewardgym.envs.manipulation.tasks import Task, make_task
 
 OBS_MODES = ("state", "pixels", "state+pixels")
 CAMERAS = ("front", "wrist")
-STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
 
 def goal_distance(achieved_goal, desired_goal) -> np.ndarray:
@@ -97,7 +97,6 @@ class ManipulationEnv(gym.Env):
         self.distance_threshold = self.task.distance_threshold
 
         self.action_space = self.task.action_space
-        self._action_shape = self.action_space.shape
         self._camera_ids = {name: self.model.camera(name).id for name in cameras}
         self._pixel_keys = ({"pixels": cameras[0]} if len(cameras) == 1
                             else {f"pixels_{name}": name for name in cameras})
@@ -119,7 +118,6 @@ class ManipulationEnv(gym.Env):
         # After mj_step the positions MuJoCo derives (body poses, cameras) lag the state by one
         # physics step; images need them current, the state vector does not (it reads qpos).
         self._poses_stale = True
-        self._state_size = mujoco.mj_stateSize(self.model, STATE_SPEC)
 
     # -- Gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -133,7 +131,7 @@ class ManipulationEnv(gym.Env):
         return self._observe(achieved), self._info(achieved)
 
     def step(self, action):
-        action = self._check_action(action)
+        action = check_action(action, self.action_space)
         self.task.apply_action(action)
         mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
         self._poses_stale = True
@@ -163,19 +161,14 @@ class ManipulationEnv(gym.Env):
     # -- state clone / restore ---------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """Everything needed to continue exactly from here: physics (MuJoCo's integration state), goal, step, RNG."""
-        physics = np.empty(self._state_size)
-        mujoco.mj_getState(self.model, self.data, physics, STATE_SPEC)
-        return {"physics": physics, "goal": self._goal.copy(), "steps": self._steps,
+        return {"physics": get_physics(self.model, self.data), "goal": self._goal.copy(), "steps": self._steps,
                 "rng": copy.deepcopy(self.np_random.bit_generator.state)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        physics = np.asarray(state["physics"], dtype=np.float64)
         goal = np.asarray(state["goal"], dtype=np.float64)
-        if physics.shape != (self._state_size,) or goal.shape != self._goal.shape:
-            raise ValueError(f"state does not fit this env: physics {physics.shape} (want ({self._state_size},)), "
-                             f"goal {goal.shape} (want {self._goal.shape})")
-        mujoco.mj_setState(self.model, self.data, physics, STATE_SPEC)
-        mujoco.mj_forward(self.model, self.data)
+        if goal.shape != self._goal.shape:
+            raise ValueError(f"state does not fit this env: goal {goal.shape} (want {self._goal.shape})")
+        set_physics(self.model, self.data, state["physics"])
         self._poses_stale = False
         self._goal[:] = goal
         self._steps = int(state["steps"])
@@ -196,17 +189,6 @@ class ManipulationEnv(gym.Env):
         return self._steps
 
     # -- internals ---------------------------------------------------------------------------
-    def _check_action(self, action) -> np.ndarray:
-        array = np.asarray(action)
-        if array.shape != self._action_shape or array.dtype.kind not in "iuf":
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space}: "
-                             f"expected a numeric array of shape {self._action_shape}")
-        array = array.astype(np.float64, copy=False)
-        if not np.isfinite(array).all():
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space}: "
-                             "it has NaN or infinite entries")
-        return array
-
     def _info(self, achieved: np.ndarray, distance: float | None = None) -> dict[str, Any]:
         if distance is None:
             distance = _distance(achieved, self._goal)
