@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import rewardgym
 from rewardgym.agents import load_agent, make_agent
-from rewardgym.agents.ppo import PPO, CategoricalActions, compute_gae
+from rewardgym.agents.ppo import PPO, CategoricalActions, RunningMeanStd, compute_gae
 from rewardgym.cli import main
 from rewardgym.reward_models import Transitions
 
@@ -267,15 +267,21 @@ def _state(agent: PPO) -> dict[str, torch.Tensor]:
     for i, state in agent.optimizer.state_dict()["state"].items():
         out.update({f"adam.{i}.{k}": torch.as_tensor(v).clone() for k, v in state.items()})
     out["generator"] = agent.generator.get_state()
+    for name in ("obs_rms", "return_rms"):
+        stats = getattr(agent, name)
+        if stats is not None:
+            out.update({f"{name}.mean": torch.from_numpy(stats.mean), f"{name}.var": torch.from_numpy(stats.var),
+                        f"{name}.count": torch.tensor(stats.count, dtype=torch.float64)})
     return out
 
 
-def test_resume_reproduces_the_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("config", [{}, {"norm_obs": True, "norm_reward": True}])
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, config):
     def make():
         return gym.make_vec("rewardgym/Bandit-Meta2-v0", num_envs=3)  # 20-pull episodes: resets inside rollouts
 
     whole_env = make()
-    whole = make_agent("ppo", whole_env, seed=7, **FAST)
+    whole = make_agent("ppo", whole_env, seed=7, **FAST, **config)
     whole.learn(whole_env, 6 * 48, progress=False,
                 callbacks=[lambda m: whole.save(tmp_path / "mid") if m["step"] == 3 * 48 else None])
     assert (tmp_path / "mid" / "checkpoint.pt").is_file()
@@ -283,6 +289,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     torch.load(tmp_path / "mid" / "checkpoint.pt", weights_only=True)  # loads without pickle
     resumed_env = make()
     resumed = load_agent(tmp_path / "mid", resumed_env)
+    if config:  # the running statistics continue from where the checkpoint left them
+        assert 3 * 48 < resumed.obs_rms.count < 6 * 48 and resumed.return_rms.count > 1
     assert resumed.global_step == 3 * 48 and resumed.unfinished_steps == 3 * 48
     resumed.learn(resumed_env, progress=False)
     assert resumed.global_step == whole.global_step == 6 * 48
@@ -408,3 +416,122 @@ def test_numpy_and_torch_rollout_networks_agree(env_fn):
         fused_greedy, fused_log_prob, fused_value = agent.policy.fused().act(tensors, None, agent.generator, True)
         np.testing.assert_allclose(fused_greedy.numpy(), torch_greedy.numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(fused_value.numpy(), expected_value.numpy(), rtol=1e-5, atol=1e-5)
+
+
+# -- observation normalisation and reward scaling ---------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=5), st.integers(0, 2**31))
+def test_running_mean_std_matches_the_statistics_of_all_batches(sizes, seed):
+    rng = np.random.default_rng(seed)
+    batches = [rng.normal(3.0, 2.0, size=(n, 2)) for n in sizes]
+    stats = RunningMeanStd((2,), epsilon=0.0)
+    for batch in batches:
+        stats.update(batch)
+    everything = np.concatenate(batches)
+    np.testing.assert_allclose(stats.mean, everything.mean(0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(stats.var, everything.var(0), rtol=1e-9, atol=1e-12)
+    assert stats.count == len(everything)
+
+
+class OffsetSignEnv(gym.Env):
+    """One-step episodes: the observation is 1000 + 100 x for x in [-1, 1]; action 1 pays 1 when x > 0, action 0
+    when x <= 0. Raw, the input saturates a tanh network; normalised, it is a sign to read."""
+
+    observation_space = spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.uniform(-1, 1)
+        return np.array([1000 + 100 * self.x], np.float32), {}
+
+    def step(self, action):
+        reward = 5.0 * float(int(action) == int(self.x > 0))
+        return np.array([1000 + 100 * self.x], np.float32), reward, True, False, {}
+
+
+def test_norm_obs_normalises_what_the_policy_reads_and_acting_leaves_the_statistics_alone():
+    envs = gym.vector.SyncVectorEnv([OffsetSignEnv for _ in range(4)])
+    agent = make_agent("ppo", envs, seed=0, norm_obs=True, learning_rate=3e-3, **FAST)
+    agent.learn(envs, 3 * 64, progress=False)
+    stats = agent.obs_rms
+    # every observation a rollout step saw, reset ones included, is in the statistics (1e-4 is the prior count)
+    assert stats.count == pytest.approx(1e-4 + 4 * (1 + 3 * 16))
+    assert 900 < stats.mean[0] < 1100 and 40 ** 2 < stats.var[0] < 70 ** 2
+    obs = np.array([[1000.0], [1050.0], [1e6]], np.float32)
+    expected = np.clip((obs - stats.mean) / np.sqrt(stats.var + 1e-8), -10, 10)
+    np.testing.assert_allclose(agent.observe(obs)["vector"], expected, rtol=1e-6)
+    assert agent.observe(obs)["vector"][2, 0] == 10.0  # clipped to clip_obs
+    count = stats.count
+    agent.act(obs)
+    agent.evaluate(envs, 8, seed=5)
+    assert agent.obs_rms.count == count
+
+
+def test_norm_obs_lets_ppo_read_badly_scaled_observations():
+    envs = gym.vector.SyncVectorEnv([OffsetSignEnv for _ in range(4)])
+    returns = {}
+    for normalised in (False, True):
+        agent = make_agent("ppo", envs, seed=0, norm_obs=normalised, norm_reward=normalised, learning_rate=3e-3,
+                           **FAST)
+        agent.learn(envs, 40 * 64, progress=False)
+        returns[normalised] = agent.evaluate(envs, 64, seed=100, deterministic=True)["mean_return"]
+    assert returns[True] >= 4.5  # right >= 90% of the time
+    assert returns[False] < 4.0  # the same run on the raw observations is little better than a coin
+
+
+def test_norm_reward_divides_by_the_running_std_of_the_discounted_return():
+    from rewardgym.agents.ppo import _Rollout, _Run
+
+    agent = make_agent("ppo", gym.make("CartPole-v1"), norm_reward=True, gamma=0.5, clip_reward=0.9, **FAST)
+    # one env: an episode ends at step 1 (truncated), step 2 is its reset step, a new episode starts at step 3
+    rollout = _Rollout(num_steps=5, num_envs=1)
+    rewards = np.array([[1.0], [1.0], [0.0], [2.0], [40.0]], np.float32)
+    rollout.truncated[1, 0] = True
+    rollout.valid[:, 0] = [True, True, False, True, True]
+    run = _Run(env=None, obs={}, mask=None, valid=np.ones(1, bool), tracker=None, iteration=0, num_iterations=1,
+               start_step=0, discounted_return=np.array([0.25]))  # carried over from an earlier rollout
+    scaled = agent._scale_rewards(rewards, rollout, run)
+
+    reference, expected = RunningMeanStd(), []
+    for reward, discounted in ((1.0, 0.25 * 0.5 + 1.0), (1.0, 1.125 * 0.5 + 1.0), (0.0, None), (2.0, 2.0),
+                               (40.0, 2.0 * 0.5 + 40.0)):
+        if discounted is not None:  # the reset step adds nothing to the statistics
+            reference.update(np.array([discounted]))
+        expected.append(min(reward / np.sqrt(reference.var + 1e-8), 0.9))
+    np.testing.assert_allclose(scaled[:, 0], expected, rtol=1e-6)
+    assert scaled[4, 0] == np.float32(0.9)  # clipped to clip_reward
+    assert run.discounted_return[0] == 41.0  # the episode goes on into the next rollout
+    assert agent.return_rms.count == pytest.approx(reference.count)
+
+
+def test_normalisation_settings_are_checked():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    with pytest.raises(ValueError, match="clip_obs"):
+        make_agent("ppo", envs, norm_obs=True, clip_obs=0)
+    with pytest.raises(ValueError, match="clip_reward"):
+        make_agent("ppo", envs, clip_reward=-1.0)
+    images = gym.vector.SyncVectorEnv([lambda: gym.wrappers.FilterObservation(ImageDictEnv(), ["image"])])
+    with pytest.raises(ValueError, match="norm_obs.*none"):
+        make_agent("ppo", images, norm_obs=True)
+    assert make_agent("ppo", envs).obs_rms is None and make_agent("ppo", envs).return_rms is None
+
+
+def test_running_statistics_are_saved_and_checked_on_load(tmp_path):
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, norm_obs=True, norm_reward=True, **FAST)
+    agent.learn(envs, 96, progress=False)
+    agent.save(tmp_path / "a")
+    loaded = load_agent(tmp_path / "a", envs)
+    for name in ("obs_rms", "return_rms"):
+        ours, theirs = getattr(agent, name), getattr(loaded, name)
+        np.testing.assert_array_equal(ours.mean, theirs.mean)
+        np.testing.assert_array_equal(ours.var, theirs.var)
+        assert ours.count == theirs.count
+    obs, _ = envs.reset(seed=2)
+    np.testing.assert_array_equal(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))
+    # an agent.json that asks for statistics its checkpoint lacks is a clear error
+    make_agent("ppo", envs, seed=0, **FAST).save(tmp_path / "plain")
+    shutil.copy(tmp_path / "a" / "agent.json", tmp_path / "plain" / "agent.json")
+    with pytest.raises(ValueError, match="does not match agent.json: obs_rms is missing"):
+        load_agent(tmp_path / "plain", envs)

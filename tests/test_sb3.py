@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
-from stable_baselines3 import A2C, PPO
+from stable_baselines3 import A2C, PPO, HerReplayBuffer
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -176,6 +176,20 @@ def test_adapter_seeding_attributes_and_methods():
     assert sync.env_is_wrapped(gym.wrappers.RecordVideo) == [False, False]
 
 
+@pytest.mark.parametrize("vector", [gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv])
+def test_env_method_reaches_the_sub_envs_asked_for(vector):
+    adapter = SB3VecEnv(_cartpole(num_envs=3, vector=vector))
+    try:
+        adapter.seed(11)
+        adapter.reset()
+        assert adapter.env_method("get_wrapper_attr", "np_random_seed") == [11, 12, 13]
+        # a subset, as HerReplayBuffer asks env 0 for compute_reward; an AsyncVectorEnv calls all its workers
+        assert adapter.env_method("get_wrapper_attr", "np_random_seed", indices=[2, 0]) == [13, 11]
+        assert adapter.env_method("get_wrapper_attr", "np_random_seed", indices=1) == [12]
+    finally:
+        adapter.close()
+
+
 def test_sb3_ppo_trains_on_a_dict_observation_vector_env():
     env = SB3VecEnv(gym.make_vec(BANDIT, num_envs=3, horizon=4))
     model = PPO("MultiInputPolicy", env, n_steps=16, batch_size=48, n_epochs=2, seed=0).learn(96)
@@ -311,13 +325,91 @@ def test_cli_trains_and_evaluates_an_sb3_agent(tmp_path, capsys):
     assert result["episodes"] == 4 and result["mean_length"] == 1000
 
 
+# -- goal-conditioned envs: SAC + HerReplayBuffer ----------------------------------------------
+REACH = "rewardgym/Manip-Reach-v0"
+HER_SMALL = {"buffer_size": 2_000, "learning_starts": 100, "batch_size": 32, "device": "cpu"}
+
+
+def _reach(num_envs=2, vectorization_mode="sync"):
+    return gym.make_vec(REACH, num_envs=num_envs, vectorization_mode=vectorization_mode)
+
+
+def test_her_replay_buffer_by_name_relabels_goals_with_the_envs_compute_reward(tmp_path):
+    env = _reach()
+    agent = SB3Agent(env, algo="SAC", seed=0, replay_buffer_class="HerReplayBuffer",
+                     replay_buffer_kwargs='{"n_sampled_goal": 4, "goal_selection_strategy": "future"}', **HER_SMALL)
+    buffer = agent.model.replay_buffer
+    assert isinstance(buffer, HerReplayBuffer) and buffer.env is agent.env and buffer.n_sampled_goal == 4
+    agent.learn(env, 200, progress=False)  # 2 envs x 100 steps: two 50-step episodes each, updates after step 100
+    assert agent.model._n_updates > 0
+    samples = buffer.sample(256)  # 4 of 5 are relabelled with goals the episode reached later
+    desired, achieved = samples.observations["desired_goal"].numpy(), samples.next_observations["achieved_goal"]
+    expected = env.envs[0].unwrapped.compute_reward(achieved.numpy(), desired, None)
+    np.testing.assert_array_equal(samples.rewards.numpy().ravel(), expected.astype(np.float32))
+    assert (expected == 0).sum() > 10  # relabelled goals are reached; a random policy alone rarely reaches its own
+
+    agent.save(tmp_path)
+    kwargs = json.loads((tmp_path / "agent.json").read_text())["config"]["kwargs"]
+    assert kwargs["replay_buffer_class"] == "HerReplayBuffer" and kwargs["replay_buffer_kwargs"]["n_sampled_goal"] == 4
+    other = _reach()
+    loaded = SB3Agent.load(tmp_path, other)
+    assert loaded.model.replay_buffer.env is loaded.env and loaded.env.env is other
+    with pytest.raises(ValueError, match="must pass an environment.*HerReplayBuffer"):
+        SB3Agent.load(tmp_path)  # HER computes rewards with the env: loading needs one
+    agent.learn(other, 20, progress=False)  # another env of the same size: HER relabels with that one
+    assert agent.model.replay_buffer.env is agent.env and agent.env.env is other
+
+
+def test_her_over_an_async_vector_env():
+    env = _reach(vectorization_mode="async")
+    try:
+        agent = SB3Agent(env, algo="SAC", seed=0, replay_buffer_class="HerReplayBuffer", **HER_SMALL)
+        agent.learn(env, 120, progress=False)  # updates from step 100 call compute_reward in the workers
+        assert agent.model._n_updates > 0
+    finally:
+        env.close()
+
+
+def test_replay_buffer_and_kwargs_given_as_text_are_checked():
+    env = _reach(num_envs=1)
+    with pytest.raises(ValueError, match="unknown replay buffer class 'HerBuffer'; choices: HerReplayBuffer"):
+        SB3Agent(env, algo="SAC", replay_buffer_class="HerBuffer", **HER_SMALL)
+    with pytest.raises(ValueError, match="cannot import replay buffer class"):
+        SB3Agent(env, algo="SAC", replay_buffer_class="nowhere:Buffer", **HER_SMALL)
+    with pytest.raises(ValueError, match="replay_buffer_kwargs must be a JSON object"):
+        SB3Agent(env, algo="SAC", replay_buffer_class="HerReplayBuffer", replay_buffer_kwargs="{n_sampled_goal: 4}",
+                 **HER_SMALL)
+    with pytest.raises(ValueError, match="policy_kwargs must be a JSON object"):
+        SB3Agent(env, algo="SAC", policy_kwargs="[64, 64]", **HER_SMALL)
+    agent = SB3Agent(env, algo="SAC", policy_kwargs='{"net_arch": [32, 32]}',
+                     replay_buffer_class="stable_baselines3.common.buffers:DictReplayBuffer", **HER_SMALL)
+    assert agent.model.actor.latent_pi[0].out_features == 32
+    assert agent.config()["kwargs"]["replay_buffer_class"] == "DictReplayBuffer"
+
+
+def test_cli_trains_sac_with_her_on_a_goal_env(tmp_path, capsys):
+    assert main(["train", REACH, "--agent", "sb3", "--num-envs", "2", "--steps", "200", "--out", str(tmp_path),
+                 "--no-progress", "--device", "cpu", "--config", "algo=SAC", "replay_buffer_class=HerReplayBuffer",
+                 'replay_buffer_kwargs={"n_sampled_goal": 2}', "buffer_size=2000", "learning_starts=100",
+                 "batch_size=32"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    agent = rewardgym.agents.load_agent(run_dir / "checkpoints/final", _reach())
+    assert isinstance(agent.model.replay_buffer, HerReplayBuffer) and agent.model.replay_buffer.n_sampled_goal == 2
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 2 and result["mean_length"] == 50 and "success_rate" in result
+
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "sb3.md"
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(4))
 def test_docs_python_blocks_run(index, capsys):
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     exec(compile(blocks[index], f"docs/sb3.md[python block {index}]", "exec"), {"__name__": "__docs__"})
     if index == 0:  # the trained agent found the best arm
         assert re.search(r"best arm pulled (9\d|100)% of the time", capsys.readouterr().out)
+    if index == 3:  # SAC + HER on Reach: four 50-step test episodes
+        assert re.search(r"'episodes': 4, .*'mean_length': 50\.0, .*'success_rate'", capsys.readouterr().out)

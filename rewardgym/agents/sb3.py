@@ -38,6 +38,8 @@ import numpy as np
 import stable_baselines3
 from gymnasium import spaces
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from stable_baselines3 import HerReplayBuffer
+from stable_baselines3.common import buffers
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
@@ -62,10 +64,14 @@ from rewardgym.agents.base import (
 )
 from rewardgym.reward_models.base import VectorInfos
 
-__all__ = ["ALGORITHMS", "SB3Agent", "SB3VecEnv", "algorithm_class", "default_policy"]
+__all__ = ["ALGORITHMS", "REPLAY_BUFFERS", "SB3Agent", "SB3VecEnv", "algorithm_class", "default_policy",
+           "replay_buffer_class"]
 
 ALGORITHMS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
 """The SB3 algorithms ``SB3Agent(algo=...)`` knows by name (any SB3 algorithm class works too)."""
+
+REPLAY_BUFFERS = ("HerReplayBuffer", "ReplayBuffer", "DictReplayBuffer", "NStepReplayBuffer")
+"""The SB3 replay buffers ``SB3Agent(replay_buffer_class=...)`` takes by name (or "module:Class", or a class)."""
 
 MODEL_FILE = "model.zip"
 
@@ -203,12 +209,20 @@ class SB3VecEnv(VecEnv):
             raise NotImplementedError(self._no_sub_envs("set_attr", base, rows))
 
     def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
+        """The results of ``method_name(*method_args, **method_kwargs)`` on the sub-envs ``indices``.
+
+        A ``SyncVectorEnv`` calls the method on just those envs. An ``AsyncVectorEnv`` can only
+        call all its workers at once (Gymnasium's ``call``), so every env runs the method and the
+        results of ``indices`` come back: right for the pure methods SB3 calls on a subset, such as
+        ``compute_reward`` for ``HerReplayBuffer`` (``indices=[0]``).
+        """
         rows = list(self._get_indices(indices))
         base = self.env.unwrapped
         if isinstance(base, SyncVectorEnv):
             return [base.envs[i].get_wrapper_attr(method_name)(*method_args, **method_kwargs) for i in rows]
-        if isinstance(base, AsyncVectorEnv) and sorted(rows) == list(range(self.num_envs)):
-            return list(base.call(method_name, *method_args, **method_kwargs))
+        if isinstance(base, AsyncVectorEnv):
+            results = base.call(method_name, *method_args, **method_kwargs)
+            return [results[i] for i in rows]
         raise NotImplementedError(self._no_sub_envs("env_method", base, rows))
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
@@ -300,6 +314,59 @@ def default_policy(observation_space: spaces.Space) -> str:
     return "MlpPolicy"
 
 
+def replay_buffer_class(name: str | type) -> type:
+    """An SB3 replay buffer class from its name (``"HerReplayBuffer"``, ``"DictReplayBuffer"``, ...), or
+    ``"module:Class"``; a class is returned as it is. This is how ``--config replay_buffer_class=...`` reads."""
+    if isinstance(name, type):
+        return name
+    if not isinstance(name, str):
+        raise ValueError(f"replay_buffer_class must be a class or its name, got {name!r}")
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot import replay buffer class {name!r}: {exc}") from None
+    else:
+        cls = getattr(stable_baselines3, name, None) or getattr(buffers, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, buffers.ReplayBuffer)):
+        known = ", ".join(REPLAY_BUFFERS)
+        raise ValueError(f"unknown replay buffer class {name!r}; choices: {known} (or 'module:Class')")
+    return cls
+
+
+def _replay_buffer_name(cls: type) -> str:
+    """The name :func:`replay_buffer_class` reads back: SB3's own by name, others as ``module:Class``."""
+    if cls.__name__ in REPLAY_BUFFERS and cls in (getattr(stable_baselines3, cls.__name__, None),
+                                                  getattr(buffers, cls.__name__, None)):
+        return cls.__name__
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _resolve_algo_kwargs(algo_kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what the algorithm gets, what agent.json records) from kwargs that may come as text from the CLI.
+
+    ``replay_buffer_class`` may be a name (:func:`replay_buffer_class`); a ``*_kwargs`` entry
+    (``policy_kwargs``, ``replay_buffer_kwargs``) may be a JSON object in a string.
+    """
+    resolved, recorded = dict(algo_kwargs), dict(algo_kwargs)
+    if resolved.get("replay_buffer_class") is not None:
+        cls = replay_buffer_class(resolved["replay_buffer_class"])
+        resolved["replay_buffer_class"] = cls
+        recorded["replay_buffer_class"] = _replay_buffer_name(cls)
+    for key, value in algo_kwargs.items():
+        if key.endswith("_kwargs") and isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{key} must be a JSON object, e.g. '{{\"n_sampled_goal\": 4}}', got {value!r}: "
+                                 f"{exc}") from None
+            if not isinstance(parsed, dict):
+                raise ValueError(f"{key} must be a JSON object, got {value!r}")
+            resolved[key] = recorded[key] = parsed
+    return resolved, recorded
+
+
 def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
     """The entries that JSON can hold; the rest (classes, schedules) live in SB3's model.zip anyway."""
     out = {}
@@ -320,6 +387,11 @@ class SB3Agent:
     ``algo_kwargs`` go to the algorithm's constructor (``n_steps``, ``learning_rate``, ...).
     ``device="auto"`` takes CUDA when present. The SB3 model is ``agent.model``.
 
+    Settings that SB3 takes as objects can come as text, as ``rewardgym train --config`` gives
+    them: ``replay_buffer_class="HerReplayBuffer"`` (a name in :data:`REPLAY_BUFFERS` or
+    ``"module:Class"``), and ``policy_kwargs`` / ``replay_buffer_kwargs`` as JSON objects
+    (``'{"n_sampled_goal": 4}'``).
+
     ``learn`` counts steps across calls (SB3's ``reset_num_timesteps=False``). On-policy
     algorithms collect whole rollouts of ``n_steps × num_envs`` steps, so a run ends at the
     first rollout boundary at or past ``total_steps``. A checkpoint saved during ``learn``
@@ -334,6 +406,7 @@ class SB3Agent:
     def __init__(self, env, algo: str | type[BaseAlgorithm] = "PPO", policy: str | type | None = None, seed: int = 0,
                  device: str = "auto", **algo_kwargs):
         cls = algorithm_class(algo)
+        algo_kwargs, recorded_kwargs = _resolve_algo_kwargs(algo_kwargs)
         vec_env = env if isinstance(env, SB3VecEnv) else SB3VecEnv(env)
         policy = default_policy(vec_env.observation_space) if policy is None else policy
         try:
@@ -347,7 +420,7 @@ class SB3Agent:
         self._run_end: int | None = None  # the step the current learn() run ends at
         self._config = {"algo": _algorithm_name(cls), "policy": policy if isinstance(policy, str) else
                         f"{policy.__module__}:{policy.__qualname__}", "seed": seed, "device": device,
-                        "kwargs": _json_ready(algo_kwargs)}
+                        "kwargs": _json_ready(recorded_kwargs)}
 
     @property
     def global_step(self) -> int:
@@ -447,6 +520,8 @@ class SB3Agent:
         vec_env = env if isinstance(env, SB3VecEnv) else SB3VecEnv(env)
         if vec_env.num_envs == self.model.n_envs:
             self.model.set_env(vec_env)
+            if isinstance(getattr(self.model, "replay_buffer", None), HerReplayBuffer):
+                self.model.replay_buffer.env = vec_env  # relabelled rewards come from the env trained on
         elif isinstance(self.model, OnPolicyAlgorithm):
             # SB3 sizes the rollout buffer by num_envs; a round trip through load() resizes it,
             # and an on-policy model keeps nothing else that depends on the env.
