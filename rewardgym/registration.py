@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 
 from rewardgym.envs.bandits.tasks import TASKS as BANDIT_TASKS
+from rewardgym.envs.dungeon.tasks import TASKS as DUNGEON_TASKS
 from rewardgym.envs.manipulation.tasks import TASKS as MANIP_TASKS
 
 NAMESPACE = "rewardgym"
@@ -55,6 +56,8 @@ ENVS: list[EnvEntry] = [
     EnvEntry(id=f"{NAMESPACE}/Manip-HumanoidPose-v0", family="Manip",
              description="MuJoCo humanoid with no task reward, to be posed (kneeling by default) by a CLIP reward",
              entry_point="rewardgym.envs.manipulation.humanoid:HumanoidPoseEnv", max_episode_steps=100),
+    # The NetHack-like dungeon truncates at its own max_steps (NLE's max_episode_steps; 20 x size for the rooms).
+    *_family("Dungeon", "rewardgym.envs.dungeon.env", "DungeonEnv", "DungeonVectorEnv", DUNGEON_TASKS),
 ]
 
 ENV_IDS: dict[str, EnvEntry] = {entry.id: entry for entry in ENVS}

@@ -1,0 +1,434 @@
+"""Messages as codes, their strings, and byte-level text composition without per-env Python loops.
+
+The core never formats a string while it steps. An event pushes a message *code* with up to
+three arguments — a name (a monster, or an item and whether it is plural), a number (gold
+pieces, a level) and an inventory letter — into the env's message slots. The ``message``
+observation, the tty's status lines and the inventory strings are then assembled as bytes
+by :func:`compose`, which concatenates ragged byte segments of every env in a handful of
+NumPy calls, so building them for 4096 envs costs about as much as for one. For the few
+rows a single env needs, the ``*_few`` functions format the same tables with plain Python
+strings, which is cheaper at that size; the display picks one or the other by row count and
+the tests check that both give the same bytes.
+
+``TEMPLATES`` is the table of strings, in NetHack's voice; ``{mon}`` is a monster's name,
+``{thing}`` an item ("a food ration", "7 gold pieces"), ``{n}`` a number and ``{L}`` an
+inventory letter. :func:`message_text` turns codes back into a Python string (for the
+language interface and tests).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from rewardgym.envs.dungeon.content import ITEMS, MONSTERS, N_ITEMS, N_MONSTERS, RANK_TITLES, STATS
+
+TEMPLATES: list[str] = [
+    "",
+    "Hello Agent, welcome to the dungeon!  You are a neutral human Adventurer.",
+    "You see here {thing}.",
+    "$ - {thing}.",
+    "{L} - {thing}.",
+    "There is nothing here to pick up.",
+    "You kill the {mon}!",
+    "You hit the {mon}.",
+    "You miss the {mon}.",
+    "The {mon} {attack}",
+    "The {mon} misses!",
+    "You die...",
+    "Welcome to experience level {n}.",
+    "You are beginning to feel hungry.",
+    "You are beginning to feel weak.",
+    "You faint from lack of food.",
+    "You die from starvation.",
+    "This food really hits the spot!",
+    "Delicious!  Must be a Macintosh!",
+    "This {mon} corpse tastes terrible!",
+    "Oh wow!  Great stuff!",
+    "You're having a hard time getting all of it down.",
+    "You don't have anything to eat.",
+    "You feel better.",
+    "Oh wow!  Everything looks so cosmic!",
+    "You don't have anything to drink.",
+    "A map coalesces in your mind!",
+    "Your position suddenly seems very uncertain!",
+    "You don't have anything to read.",
+    "Everything looks SO boring now.",
+    "You descend the stairs.",
+    "You climb up the stairs.",
+    "You can't go down here.",
+    "You can't go up here.",
+    "The stairs up lead out of the dungeon; you cannot leave without the Amulet.",
+    "It's a wall.",
+    "It's solid stone.",
+    "You can't move diagonally into an intact doorway.",
+    "You can't move diagonally out of an intact doorway.",
+    "The door opens.",
+    "The door is stuck.",
+    "You stop.  The {mon} is in your way.",
+    "You see no objects here.",
+    "There is a staircase down here.",
+    "There is a staircase up here.",
+    "There is a fountain here.",
+    "There is an open door here.",
+    "There is a doorway here.",
+    "You hear a strange wind.",
+    "You hear convulsive ravings.",
+    "You hear snoring snakes.",
+    "You are still very hungry.",
+]
+(M_NONE, M_HELLO, M_SEE_HERE, M_PICK_GOLD, M_PICK_ITEM, M_NOTHING_TO_PICK, M_KILL, M_HIT, M_MISS, M_MON_HITS,
+ M_MON_MISSES, M_DIE, M_LEVEL_UP, M_HUNGRY, M_WEAK, M_FAINT, M_STARVE, M_EAT_RATION, M_EAT_APPLE, M_EAT_CORPSE,
+ M_GREAT_STUFF, M_HARD_TIME, M_NO_EAT, M_FEEL_BETTER, M_COSMIC, M_NO_DRINK, M_MAGIC_MAP, M_TELEPORT, M_NO_READ,
+ M_HALLU_END, M_DESCEND, M_CLIMB, M_NO_DOWN, M_NO_UP, M_NO_LEAVING, M_WALL, M_STONE, M_DIAG_IN, M_DIAG_OUT,
+ M_DOOR_OPENS, M_DOOR_STUCK, M_IN_YOUR_WAY, M_NO_OBJECTS, M_HERE_DOWNSTAIRS, M_HERE_UPSTAIRS, M_HERE_FOUNTAIN,
+ M_HERE_OPEN_DOOR, M_HERE_DOORWAY, M_SOUND_WIND, M_SOUND_RAVINGS, M_SOUND_SNAKES,
+ M_STILL_HUNGRY) = range(len(TEMPLATES))
+N_CODES = len(TEMPLATES)
+N_ARGS = max(N_MONSTERS, 2 * N_ITEMS)
+"""A message's name argument: a monster index, or ``2 * item + plural`` for item messages."""
+
+
+def item_arg(kind: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The name argument of an item message: the item kind and whether the count is plural."""
+    return 2 * np.asarray(kind, np.int64) + (np.asarray(count) != 1)
+
+
+def _fill(template: str, arg: int) -> str:
+    text = template
+    if "{mon}" in text or "{attack}" in text:
+        monster = MONSTERS[arg] if arg < N_MONSTERS else MONSTERS[0]
+        text = text.replace("{mon}", monster.name).replace("{attack}", monster.attack)
+    if "{thing}" in text:
+        kind, plural = divmod(arg, 2)
+        item = ITEMS[kind] if kind < N_ITEMS else ITEMS[0]
+        text = text.replace("{thing}", item.plural if plural else item.singular)
+    return text
+
+
+def _split(text: str) -> tuple[str, str, str]:
+    """Cut a message at its letter and number fields: (before {L}, between, after {n})."""
+    head, _, rest = text.partition("{L}") if "{L}" in text else ("", "", text)
+    mid, _, tail = rest.partition("{n}") if "{n}" in rest else (rest, "", "")
+    return head, mid, tail
+
+
+class TextPool:
+    """Constant strings packed into one byte array; a string is an (offset, length) into it."""
+
+    def __init__(self):
+        self._index: dict[str, int] = {}
+        self._parts: list[bytes] = []
+        self._size = 0
+        for code in range(256):  # single characters first, so a byte b sits at offset b
+            self.add(chr(code))
+
+    def add(self, text: str) -> tuple[int, int]:
+        data = text.encode("latin-1")
+        if text not in self._index:
+            self._index[text] = self._size
+            self._parts.append(data)
+            self._size += len(data)
+        return self._index[text], len(data)
+
+    def freeze(self) -> np.ndarray:
+        return np.frombuffer(b"".join(self._parts), np.uint8).copy()
+
+
+@lru_cache(maxsize=1)
+def tables() -> dict[str, np.ndarray]:
+    """The byte pool and the (offset, length) tables of every message part, built once per process."""
+    pool = TextPool()
+    off = np.zeros((3, N_CODES, N_ARGS), np.int64)
+    length = np.zeros((3, N_CODES, N_ARGS), np.int64)
+    has_letter = np.zeros((N_CODES, N_ARGS), bool)
+    has_number = np.zeros((N_CODES, N_ARGS), bool)
+    for code, template in enumerate(TEMPLATES):
+        for arg in range(N_ARGS):
+            text = _fill(template, arg)
+            has_letter[code, arg] = "{L}" in text
+            has_number[code, arg] = "{n}" in text
+            for part, piece in enumerate(_split(text)):
+                off[part, code, arg], length[part, code, arg] = pool.add(piece)
+    out = {"msg_off": off, "msg_len": length, "msg_letter": has_letter, "msg_number": has_number}
+    # Item lines of the inventory: "a food ration" / "2 food rations" cut at the number.
+    inv_off = np.zeros((2, N_ITEMS, 2), np.int64)
+    inv_len = np.zeros((2, N_ITEMS, 2), np.int64)
+    inv_number = np.zeros((N_ITEMS, 2), bool)
+    for kind, item in enumerate(ITEMS):
+        for plural, text in enumerate((item.singular, item.plural)):
+            head, _, tail = text.partition("{n}") if "{n}" in text else (text, "", "")
+            inv_number[kind, plural] = "{n}" in text
+            inv_off[0, kind, plural], inv_len[0, kind, plural] = pool.add(head)
+            inv_off[1, kind, plural], inv_len[1, kind, plural] = pool.add(tail)
+    out.update(inv_off=inv_off, inv_len=inv_len, inv_number=inv_number)
+    out["sep"] = np.array(pool.add("  "))
+    out["dash"] = np.array(pool.add(" - "))
+    # Status lines: the constant pieces between the numbers, the rank titles and the conditions.
+    out["line1"] = np.array([pool.add(text) for text in _LINE1])
+    out["line2"] = np.array([pool.add(text) for text in _LINE2])
+    out["titles"] = np.array([pool.add(f"{'Agent the ' + title:<30}") for title in _titles()])
+    out["hunger"] = np.array([pool.add(text) for text in _HUNGER_TEXT])
+    out["hallu"] = np.array(pool.add(" Hallu"))
+    out["pool"] = pool.freeze()
+    return out
+
+
+_LINE1 = [" St:{strength} Dx:{dexterity} Co:{constitution} In:{intelligence} Wi:{wisdom} Ch:{charisma} Neutral S:"
+          .format(**STATS)]
+_LINE2 = ["Dlvl:", " $:", " HP:", "(", ") Pw:", "(", ") AC:", " Xp:", "/", " T:"]
+_HUNGER_TEXT = [" Satiated", "", " Hungry", " Weak", " Fainting", " Fainted", " Starved"]
+
+
+@lru_cache(maxsize=1)
+def _titles() -> list[str]:
+    """The rank title of every experience level 1..30 (index 0 unused)."""
+    titles = ["Wanderer"]
+    for level in range(1, 31):
+        titles.append([name for first, name in RANK_TITLES if first <= level][-1])
+    return titles
+
+
+# -- vectorised text -----------------------------------------------------------------------------------
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_WIDTH = 10  # digits of the widest number shown
+_J = np.arange(_WIDTH)
+
+
+def render_numbers(values: np.ndarray, pool_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decimal digits of non-negative ints as a byte array to append to the pool.
+
+    Returns ``(digits, offsets, lengths)``: ``digits`` is flat, and number ``i`` is
+    ``digits[offsets[i] - pool_size:][:lengths[i]]``, so offsets index the pool + digits.
+    """
+    values = np.minimum(np.maximum(np.asarray(values, np.int64).ravel(), 0), _POW10[_WIDTH] - 1)
+    ndig = np.maximum(np.searchsorted(_POW10[1:_WIDTH], values, side="right") + 1, 1)
+    # Left-aligned digits: position j holds the digit of weight 10^(ndig-1-j).
+    power = np.maximum(ndig[:, None] - 1 - _J, 0)
+    digits = (values[:, None] // _POW10[power]) % 10 + ord("0")
+    offsets = pool_size + np.arange(values.size) * _WIDTH
+    return digits.astype(np.uint8).ravel(), offsets, ndig
+
+
+def compose(n_rows: int, width: int, fill: int, rows: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+            pool: np.ndarray) -> np.ndarray:
+    """Concatenate byte segments into ``n_rows`` lines of ``width`` bytes.
+
+    Segment ``k`` copies ``pool[offsets[k]:offsets[k] + lengths[k]]`` to row ``rows[k]``,
+    right after the previous segment of that row. Segments must be grouped by row, in
+    order (``rows`` non-decreasing). Text past ``width`` is cut; the rest is ``fill``.
+    """
+    out = np.full((n_rows, width), fill, np.uint8)
+    lengths = np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return out
+    ends = np.cumsum(lengths)
+    starts = ends - lengths  # global start of each segment in the concatenated stream
+    first = np.ones(rows.shape, bool)
+    first[1:] = rows[1:] != rows[:-1]
+    row_base = np.maximum.accumulate(np.where(first, starts, 0))  # stream offset where each row begins
+    seg = np.repeat(np.arange(lengths.size), lengths)
+    within = np.arange(total) - starts[seg]
+    col = starts[seg] - row_base[seg] + within
+    keep = col < width
+    out[rows[seg][keep], col[keep]] = pool[offsets[seg][keep] + within[keep]]
+    return out
+
+
+def message_segments(code: np.ndarray, arg: np.ndarray, number: np.ndarray, letter: np.ndarray,
+                     pool_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of the message line of each env from its (n, MAX_MESSAGES) message slots.
+
+    Returns ``(rows, offsets, lengths, digits)``; digits extend the pool (see :func:`render_numbers`).
+    """
+    t = tables()
+    n, slots = code.shape
+    arg = np.minimum(np.maximum(arg, 0), N_ARGS - 1)
+    used = code > 0
+    # Separator before every message but a row's first.
+    before = np.cumsum(used, axis=1) - used
+    sep_len = np.where(used & (before > 0), t["sep"][1], 0)
+    digits, num_off, num_len = render_numbers(number, pool_size)
+    num_off = num_off.reshape(n, slots)
+    num_len = np.where(t["msg_number"][code, arg], num_len.reshape(n, slots), 0)
+    let_len = t["msg_letter"][code, arg].astype(np.int64)
+    # Six segments per slot: separator, head, letter, middle, number, tail.
+    offs = np.stack([np.full((n, slots), t["sep"][0]), t["msg_off"][0][code, arg], letter.astype(np.int64),
+                     t["msg_off"][1][code, arg], num_off, t["msg_off"][2][code, arg]], axis=2)
+    lens = np.stack([sep_len, t["msg_len"][0][code, arg], let_len, t["msg_len"][1][code, arg], num_len,
+                     t["msg_len"][2][code, arg]], axis=2)
+    lens = np.where(used[:, :, None], lens, 0)
+    rows = np.repeat(np.arange(n), slots * 6)
+    return rows, offs.reshape(-1), lens.reshape(-1), digits
+
+
+def message_bytes(code: np.ndarray, arg: np.ndarray, number: np.ndarray, letter: np.ndarray,
+                  width: int) -> np.ndarray:
+    """The (n, width) null-padded message bytes of every env."""
+    t = tables()
+    rows, offs, lens, digits = message_segments(code, arg, number, letter, t["pool"].size)
+    pool = np.concatenate([t["pool"], digits])
+    return compose(code.shape[0], width, 0, rows, offs, lens, pool)
+
+
+def message_text(code, arg, number, letter) -> str:
+    """The message line of one env (1-D slot arrays) as a Python string."""
+    out = message_bytes(np.atleast_2d(code), np.atleast_2d(arg), np.atleast_2d(number), np.atleast_2d(letter),
+                        1024)[0]
+    return bytes(out).rstrip(b"\0").decode("latin-1")
+
+
+def status_lines(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp, time, hunger,
+                 hallucinating) -> tuple[np.ndarray, np.ndarray]:
+    """NetHack's two bottom lines (showexp, showscore, time) as (n, 80) space-padded bytes each.
+
+    ``Agent the Wanderer            St:17 Dx:14 Co:16 In:10 Wi:10 Ch:10 Neutral S:0``
+    ``Dlvl:1 $:0 HP:16(16) Pw:2(2) AC:6 Xp:1/0 T:1 Hungry Hallu``
+    """
+    t = tables()
+    n = np.asarray(depth).shape[0]
+    values = np.stack([score, depth, gold, hp, maxhp, energy, max_energy, ac, xlvl, xp, time], axis=1)
+    digits, num_off, num_len = render_numbers(values, t["pool"].size)
+    num_off, num_len = num_off.reshape(n, 11), num_len.reshape(n, 11)
+    pool = np.concatenate([t["pool"], digits])
+    title = t["titles"][np.minimum(np.maximum(xlvl, 0), 30)]
+    offs1 = np.stack([title[:, 0], np.full(n, t["line1"][0, 0]), num_off[:, 0]], axis=1)
+    lens1 = np.stack([title[:, 1], np.full(n, t["line1"][0, 1]), num_len[:, 0]], axis=1)
+    line1 = compose(n, 80, ord(" "), np.repeat(np.arange(n), 3), offs1.ravel(), lens1.ravel(), pool)
+    const = t["line2"]  # 10 labels, each followed by a number
+    offs2 = np.empty((n, 22), np.int64)
+    lens2 = np.empty((n, 22), np.int64)
+    offs2[:, 0:20:2], lens2[:, 0:20:2] = const[:, 0], const[:, 1]
+    offs2[:, 1:20:2], lens2[:, 1:20:2] = num_off[:, 1:], num_len[:, 1:]
+    hunger_text = t["hunger"][np.minimum(np.maximum(hunger, 0), len(_HUNGER_TEXT) - 1)]
+    offs2[:, 20], lens2[:, 20] = hunger_text[:, 0], hunger_text[:, 1]
+    offs2[:, 21], lens2[:, 21] = t["hallu"][0], np.where(hallucinating, t["hallu"][1], 0)
+    line2 = compose(n, 80, ord(" "), np.repeat(np.arange(n), 22), offs2.ravel(), lens2.ravel(), pool)
+    return line1, line2
+
+
+_LETTER_RANK = np.full(256, 99, np.int64)
+_LETTER_RANK[ord("$")] = 0
+for _i, _c in enumerate("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+    _LETTER_RANK[ord(_c)] = 1 + _i
+
+
+def inventory(counts: np.ndarray, letters: np.ndarray, slots: int, width: int) -> dict[str, np.ndarray]:
+    """NLE's inventory observations from per-kind counts and letters, listed in letter order.
+
+    Returns ``inv_glyphs`` (int16, empty = NO_GLYPH), ``inv_letters``, ``inv_oclasses``
+    (empty = MAXOCLASSES) and ``inv_strs`` (``slots`` x ``width`` null-padded lines such as
+    ``c - 2 food rations``).
+    """
+    from rewardgym.envs.dungeon.content import GLYPH_OBJ_OFF, ITEM_CLASS, MAXOCLASSES, NO_GLYPH
+
+    t = tables()
+    n, kinds = counts.shape
+    held = counts > 0
+    rank = np.where(held, _LETTER_RANK[letters], 999)
+    order = np.argsort(rank, axis=1, kind="stable")[:, :slots]
+    rows = np.arange(n)[:, None]
+    kind = order
+    held_s = held[rows, order]
+    count_s = counts[rows, order]
+    letter_s = letters[rows, order]
+    shown = min(slots, kinds)
+    out = {
+        "inv_glyphs": np.full((n, slots), NO_GLYPH, np.int16),
+        "inv_letters": np.zeros((n, slots), np.uint8),
+        "inv_oclasses": np.full((n, slots), MAXOCLASSES, np.uint8),
+    }
+    out["inv_glyphs"][:, :shown] = np.where(held_s, GLYPH_OBJ_OFF + kind, NO_GLYPH)
+    out["inv_letters"][:, :shown] = np.where(held_s, letter_s, 0)
+    out["inv_oclasses"][:, :shown] = np.where(held_s, ITEM_CLASS[kind], MAXOCLASSES)
+    ei, li = np.nonzero(held_s)
+    k, c, letter = kind[ei, li], count_s[ei, li], letter_s[ei, li].astype(np.int64)
+    plural = (c != 1).astype(np.int64)
+    digits, num_off, num_len = render_numbers(c, t["pool"].size)
+    pool = np.concatenate([t["pool"], digits])
+    offs = np.stack([letter, np.full(k.shape, t["dash"][0]), t["inv_off"][0][k, plural], num_off,
+                     t["inv_off"][1][k, plural]], axis=1)
+    lens = np.stack([np.ones(k.shape, np.int64), np.full(k.shape, t["dash"][1]), t["inv_len"][0][k, plural],
+                     np.where(t["inv_number"][k, plural], num_len, 0), t["inv_len"][1][k, plural]], axis=1)
+    strs = compose(n * slots, width, 0, np.repeat(ei * slots + li, 5), offs.ravel(), lens.ravel(), pool)
+    out["inv_strs"] = strs.reshape(n, slots, width)
+    return out
+
+
+# -- the same text, one env at a time ------------------------------------------------------------------
+# Composing bytes with NumPy pays off for many rows at once; for the few rows a single env
+# (or a vector env on a quiet step) needs, plain string formatting is far cheaper. Both paths
+# read the same tables and give the same bytes (the tests compare them).
+
+def _item_text(kind: int, count: int) -> str:
+    item = ITEMS[kind]
+    return (item.plural if count != 1 else item.singular).replace("{n}", str(count))
+
+
+def message_line(code, arg, number, letter) -> str:
+    """One env's message line from its message slots, as a string."""
+    parts = []
+    for c, a, n, letter_byte in zip(code, arg, number, letter):
+        c = int(c)
+        if c <= 0:
+            continue
+        text = _fill(TEMPLATES[c], min(max(int(a), 0), N_ARGS - 1))
+        text = text.replace("{L}", chr(int(letter_byte))).replace("{n}", str(max(int(n), 0)))
+        parts.append(text)
+    return "  ".join(parts)
+
+
+def status_text(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp, time, hunger,
+                hallucinating) -> tuple[str, str]:
+    """One env's two status lines, as strings."""
+    title = _titles()[min(max(int(xlvl), 0), 30)]
+    line1 = f"{'Agent the ' + title:<30}" + _LINE1[0] + str(max(int(score), 0))
+    numbers = [max(int(v), 0) for v in (depth, gold, hp, maxhp, energy, max_energy, ac, xlvl, xp, time)]
+    line2 = "".join(label + str(v) for label, v in zip(_LINE2, numbers))
+    line2 += _HUNGER_TEXT[min(max(int(hunger), 0), len(_HUNGER_TEXT) - 1)] + (" Hallu" if hallucinating else "")
+    return line1, line2
+
+
+def inventory_lines(counts, letters) -> list[tuple[int, str]]:
+    """One env's inventory as (kind, line) in letter order."""
+    held = [(int(_LETTER_RANK[int(letters[k])]), k) for k in range(len(counts)) if counts[k] > 0]
+    return [(k, f"{chr(int(letters[k]))} - {_item_text(k, int(counts[k]))}") for _, k in sorted(held)]
+
+
+def _row(text: str, width: int, fill: int) -> np.ndarray:
+    out = np.full(width, fill, np.uint8)
+    data = np.frombuffer(text.encode("latin-1")[:width], np.uint8)
+    out[:data.size] = data
+    return out
+
+
+def message_bytes_few(x: np.ndarray, slots: int, width: int) -> np.ndarray:
+    """:func:`message_bytes` for a few envs; ``x`` holds code, arg, number and letter slots side by side."""
+    return np.stack([_row(message_line(r[:slots], r[slots:2 * slots], r[2 * slots:3 * slots], r[3 * slots:]),
+                          width, 0) for r in x]).reshape(len(x), width)
+
+
+def status_lines_few(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`status_lines` for a few envs (``x``: the 13 inputs as columns)."""
+    lines = [status_text(*row) for row in x]
+    return (np.stack([_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
+            np.stack([_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80))
+
+
+def inventory_few(counts: np.ndarray, letters: np.ndarray, slots: int, width: int) -> dict[str, np.ndarray]:
+    """:func:`inventory` for a few envs."""
+    from rewardgym.envs.dungeon.content import GLYPH_OBJ_OFF, ITEM_CLASS, MAXOCLASSES, NO_GLYPH
+
+    n = counts.shape[0]
+    out = {"inv_glyphs": np.full((n, slots), NO_GLYPH, np.int16), "inv_letters": np.zeros((n, slots), np.uint8),
+           "inv_oclasses": np.full((n, slots), MAXOCLASSES, np.uint8),
+           "inv_strs": np.zeros((n, slots, width), np.uint8)}
+    for i in range(n):
+        for j, (kind, line) in enumerate(inventory_lines(counts[i], letters[i])[:slots]):
+            out["inv_glyphs"][i, j] = GLYPH_OBJ_OFF + kind
+            out["inv_letters"][i, j] = letters[i, kind]
+            out["inv_oclasses"][i, j] = ITEM_CLASS[kind]
+            out["inv_strs"][i, j] = _row(line, width, 0)
+    return out
