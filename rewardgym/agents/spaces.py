@@ -36,8 +36,7 @@ def space_from_description(description: dict[str, Any]) -> spaces.Space:
     if kind == "Box":
         dtype = np.dtype(description["dtype"])
         shape = tuple(description["shape"])
-        low = np.broadcast_to(np.asarray(description["low"], dtype=np.float64), shape).astype(dtype)
-        high = np.broadcast_to(np.asarray(description["high"], dtype=np.float64), shape).astype(dtype)
+        low, high = (_bound_array(description[key], dtype, shape) for key in ("low", "high"))
         return spaces.Box(low, high, shape=shape, dtype=dtype)
     if kind == "Discrete":
         return spaces.Discrete(description["n"], start=description.get("start", 0))
@@ -49,8 +48,24 @@ def space_from_description(description: dict[str, Any]) -> spaces.Space:
     raise ValueError(f"unknown space description {description!r}")
 
 
+def _bound_array(value: Any, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """A bound from its JSON form; integer bounds go through Python ints, exact to int64's extremes."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        raw = np.asarray(value, dtype=object)
+        exact = [max(info.min, min(info.max, int(v))) for v in raw.ravel()]
+        return np.broadcast_to(np.array(exact, dtype=dtype).reshape(raw.shape), shape)
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).astype(dtype)
+
+
 def _bound(values: np.ndarray) -> Any:
-    """One number when every entry is equal, else the nested list; infinities as floats JSON can hold."""
+    """One number when every entry is equal, else the nested list; infinities as floats JSON can hold.
+
+    Integer bounds stay Python ints: int64's extremes do not survive a trip through float64.
+    """
+    if np.issubdtype(values.dtype, np.integer):
+        flat = values.ravel()
+        return int(flat[0]) if flat.size and np.all(flat == flat[0]) else values.tolist()
     flat = values.astype(np.float64).ravel()
     if flat.size and np.all(flat == flat[0]):
         return _json_float(flat[0])
