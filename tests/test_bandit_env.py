@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+from contract import assert_same_step, rollout_single
+
 import rewardgym
 from rewardgym.envs.language import InvalidCommand
 from rewardgym.wrappers.text import TextInterface
@@ -56,46 +58,20 @@ def test_unknown_id_gives_gymnasium_error():
 
 
 # -- vector == N single envs ---------------------------------------------------------------
-def _rollout_single(env_id, seeds, actions, **kwargs):
-    """Per-env trajectories of single envs, resetting after each episode as NEXT_STEP autoreset does."""
-    out = []
-    for i, seed in enumerate(seeds):
-        env = gym.make(env_id, **kwargs)
-        obs, info = env.reset(seed=seed)
-        steps, restart = [], False
-        for a in actions[:, i]:
-            if restart:
-                obs, info = env.reset()
-                steps.append((obs, 0.0, False, False, info))
-                restart = False
-                continue
-            obs, r, term, trunc, info = env.step(int(a))
-            steps.append((obs, r, term, trunc, info))
-            restart = term or trunc
-        out.append(steps)
-    return out
-
-
 @settings(max_examples=25, deadline=None)
 @given(env_id=st.sampled_from(BANDIT_IDS), seed=st.integers(0, 2**31), num_envs=st.integers(1, 5),
        horizon=st.integers(1, 6), action_seed=st.integers(0, 1000))
 def test_vector_equals_single(env_id, seed, num_envs, horizon, action_seed):
     n_arms = gym.make(env_id).action_space.n
     actions = np.random.default_rng(action_seed).integers(0, n_arms, size=(3 * horizon + 2, num_envs))
-    single = _rollout_single(env_id, [seed + i for i in range(num_envs)], actions, horizon=horizon)
+    single = rollout_single(env_id, [seed + i for i in range(num_envs)], actions, horizon=horizon)
 
     envs = gym.make_vec(env_id, num_envs=num_envs, horizon=horizon)
     envs.reset(seed=seed)
     for t, a in enumerate(actions):
-        obs, reward, terminated, truncated, info = envs.step(a)
+        step = envs.step(a)
         for i in range(num_envs):
-            s_obs, s_r, s_term, s_trunc, s_info = single[i][t]
-            for key in s_obs:
-                np.testing.assert_array_equal(obs[key][i], s_obs[key])
-            assert (reward[i], terminated[i], truncated[i]) == (s_r, s_term, s_trunc)
-            for key, value in s_info.items():
-                assert info["_" + key][i] and info[key][i] == value, key
-            assert {k for k in info if not k.startswith("_") and info["_" + k][i]} == set(s_info)
+            assert_same_step(step, single[i][t], i)
 
 
 def test_same_seed_same_trajectory_in_a_fresh_process():

@@ -16,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+from contract import assert_same_step, rollout_single
+
 import rewardgym
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
@@ -142,37 +144,6 @@ def test_make_vec_is_native_and_batched():
 
 
 # -- vector == N single envs ------------------------------------------------------------------------
-def _rollout_single(env_id, seeds, actions, **kwargs):
-    """Per-env trajectories of single envs, resetting after each episode as NEXT_STEP autoreset does."""
-    out = []
-    for i, seed in enumerate(seeds):
-        env = gym.make(env_id, **kwargs)
-        obs, info = env.reset(seed=seed)
-        steps, restart = [], False
-        for a in actions[:, i]:
-            if restart:
-                obs, info = env.reset()
-                steps.append((obs, 0.0, False, False, info))
-                restart = False
-                continue
-            obs, r, term, trunc, info = env.step(int(a))
-            steps.append((obs, r, term, trunc, info))
-            restart = term or trunc
-        out.append(steps)
-    return out
-
-
-def _assert_same(vector_step, single_step, i):
-    obs, reward, terminated, truncated, info = vector_step
-    s_obs, s_r, s_term, s_trunc, s_info = single_step
-    for key in s_obs:
-        np.testing.assert_array_equal(obs[key][i], s_obs[key], err_msg=key)
-    assert (reward[i], terminated[i], truncated[i]) == (s_r, s_term, s_trunc)
-    for key, value in s_info.items():
-        assert info["_" + key][i] and info[key][i] == value, key
-    assert {k for k in info if not k.startswith("_") and info["_" + k][i]} == set(s_info)
-
-
 @settings(max_examples=12, deadline=None)
 @given(env_id=st.sampled_from(["rewardgym/Dungeon-Score-v0", "rewardgym/Dungeon-Gold-v0",
                                "rewardgym/Dungeon-Room5x5-v0", "rewardgym/Dungeon-Room15x15Monster-v0"]),
@@ -181,13 +152,13 @@ def _assert_same(vector_step, single_step, i):
 def test_vector_equals_single(env_id, seed, num_envs, max_steps, action_seed):
     n_actions = gym.make(env_id).action_space.n
     actions = np.random.default_rng(action_seed).integers(0, n_actions, size=(2 * max_steps + 6, num_envs))
-    single = _rollout_single(env_id, [seed + i for i in range(num_envs)], actions, max_steps=max_steps)
+    single = rollout_single(env_id, [seed + i for i in range(num_envs)], actions, max_steps=max_steps)
     envs = gym.make_vec(env_id, num_envs=num_envs, max_steps=max_steps)
     envs.reset(seed=seed)
     for t, a in enumerate(actions):
         step = envs.step(a)
         for i in range(num_envs):
-            _assert_same(step, single[i][t], i)
+            assert_same_step(step, single[i][t], i)
 
 
 def test_vector_equals_single_along_explorer_games():
@@ -210,7 +181,7 @@ def test_vector_equals_single_along_explorer_games():
     for t in range(steps):
         step = envs.step(actions[t])
         for i in range(len(seeds)):
-            _assert_same(step, single[i][t], i)
+            assert_same_step(step, single[i][t], i)
 
 
 # -- determinism, seeds, state ------------------------------------------------------------------------
