@@ -36,3 +36,19 @@ def assert_same_step(vector_step, single_step, i):
     for key, value in s_info.items():
         assert info["_" + key][i] and info[key][i] == value, key
     assert {k for k in info if not k.startswith("_") and info["_" + k][i]} == set(s_info)
+
+
+def assert_vector_equals_single(env_id, seed, actions, **kwargs):
+    """``gym.make_vec`` seeded ``seed`` replays single envs seeded ``seed, seed + 1, ...`` step for step.
+
+    ``actions`` is (steps, num_envs); ``kwargs`` go to both constructors.
+    """
+    num_envs = actions.shape[1]
+    single = rollout_single(env_id, [seed + i for i in range(num_envs)], actions, **kwargs)
+    envs = gym.make_vec(env_id, num_envs=num_envs, **kwargs)
+    envs.reset(seed=seed)
+    for t, a in enumerate(actions):
+        step = envs.step(a)
+        for i in range(num_envs):
+            assert_same_step(step, single[i][t], i)
+    envs.close()

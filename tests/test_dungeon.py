@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from contract import assert_same_step, rollout_single
+from contract import assert_same_step, assert_vector_equals_single
 
 import rewardgym
 from rewardgym.envs.dungeon import content as C
@@ -152,13 +152,7 @@ def test_make_vec_is_native_and_batched():
 def test_vector_equals_single(env_id, seed, num_envs, max_steps, action_seed):
     n_actions = gym.make(env_id).action_space.n
     actions = np.random.default_rng(action_seed).integers(0, n_actions, size=(2 * max_steps + 6, num_envs))
-    single = rollout_single(env_id, [seed + i for i in range(num_envs)], actions, max_steps=max_steps)
-    envs = gym.make_vec(env_id, num_envs=num_envs, max_steps=max_steps)
-    envs.reset(seed=seed)
-    for t, a in enumerate(actions):
-        step = envs.step(a)
-        for i in range(num_envs):
-            assert_same_step(step, single[i][t], i)
+    assert_vector_equals_single(env_id, seed, actions, max_steps=max_steps)
 
 
 def test_vector_equals_single_along_explorer_games():
