@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default min(episodes, 16))")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    p = sub.add_parser("play", help="play an environment in the terminal")
+    p = sub.add_parser("play", help="play an environment in the terminal (type quit to stop)")
     p.add_argument("env_id")
     p.add_argument("--seed", type=_non_negative_int)
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE")
@@ -342,7 +342,7 @@ def cmd_play(args) -> int:
         except (EOFError, KeyboardInterrupt):
             print()
             break
-        if command.strip().lower() in ("q", "quit", "exit"):
+        if command.strip().lower() in ("quit", "exit"):
             break
         text, reward, terminated, truncated, info = env.step(command)
         total += reward

@@ -21,7 +21,7 @@ from contract import assert_same_step, assert_vector_equals_single
 import rewardgym
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
-from rewardgym.envs.dungeon.core import OBSERVATION_KEYS
+from rewardgym.envs.dungeon.core import OBSERVATION_KEYS, DungeonCore
 from rewardgym.envs.dungeon.experts import expert_for
 
 DUNGEON_IDS = [i for i, e in rewardgym.ENV_IDS.items() if e.family == "Dungeon"]
@@ -611,3 +611,113 @@ def test_messages_decode_and_ansi_render():
     digest = hashlib.sha256(picture.encode()).hexdigest()
     env.reset(seed=0)
     assert hashlib.sha256(env.render().encode()).hexdigest() == digest
+
+
+# -- pictures and words ----------------------------------------------------------------------------------------
+def test_rgb_array_draws_the_terminal_in_its_colours():
+    from rewardgym.envs.dungeon.render import CELL_H, CELL_W, PALETTE
+
+    env = gym.make("rewardgym/Dungeon-Score-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (24 * CELL_H, 80 * CELL_W, 3) and frame.dtype == np.uint8
+    tty = env.unwrapped.core.observe()
+    s = env.unwrapped.core.state
+    y, x = int(s.py[0]) + 1, int(s.px[0])  # the player's cell on the tty
+    cell = frame[y * CELL_H:(y + 1) * CELL_H, x * CELL_W:(x + 1) * CELL_W].reshape(-1, 3)
+    lit = cell[cell.any(axis=1)]
+    assert len(lit) > 5 and (lit == PALETTE[C.GLYPH_COLOR[C.GLYPH_PLAYER]]).all()  # a white @
+    blank = [(r, c) for r in range(1, 22) for c in range(79) if tty["tty_chars"][0, r, c] == ord(" ")][0]
+    assert not frame[blank[0] * CELL_H:(blank[0] + 1) * CELL_H, blank[1] * CELL_W:(blank[1] + 1) * CELL_W].any()
+    distinct = {bytes(frame[:CELL_H, c * CELL_W:(c + 1) * CELL_W]) for c in range(5)}  # "Hello"
+    assert len(distinct) == 4  # H, e, l, o: the same letter draws the same pixels, different letters differ
+    env.reset(seed=0)
+    np.testing.assert_array_equal(env.render(), frame)
+
+
+def test_vector_rgb_array_equals_the_single_envs():
+    vec = gym.make_vec("rewardgym/Dungeon-Gold-v0", num_envs=3, render_mode="rgb_array")
+    vec.reset(seed=5)
+    actions = np.random.default_rng(0).integers(0, vec.single_action_space.n, (10, 3))
+    for a in actions:
+        vec.step(a)
+    frames = vec.render()
+    for i in range(3):
+        env = gym.make("rewardgym/Dungeon-Gold-v0", render_mode="rgb_array")
+        env.reset(seed=5 + i)
+        for a in actions[:, i]:
+            env.step(int(a))
+        np.testing.assert_array_equal(env.render(), frames[i])
+
+
+def test_text_interface_describes_what_the_player_sees_and_parses_commands():
+    from rewardgym.wrappers import TextInterface
+
+    env = TextInterface(gym.make("rewardgym/Dungeon-Gold-v0", spawn_rate=0.0))
+    text, info = env.reset(seed=3)
+    assert text.startswith("You play a NetHack-like dungeon game") and "Collect as much gold" in text
+    assert "Message: Hello Agent" in text and "Dlvl:1 $:0" in text and "c - a food ration" in text
+    assert "@" in text.split("Map:")[1]
+    core = env.unwrapped.core
+    adapter = env.unwrapped.text_adapter
+    names = core.action_names
+    for command, name in [("north", "N"), ("Go North-East", "NE"), ("  move   south west. ", "SW"), ("k", "N"),
+                          ("n", "SE"), ("N", "N"), ("descend", "DOWN"), (">", "DOWN"), ("<answer>pick up</answer>",
+                          "PICKUP"), (",", "PICKUP"), ("drink", "QUAFF"), ("PICKUP", "PICKUP"), ("rest", "WAIT")]:
+        assert names[adapter.parse(command)] == name, command
+    before = core.get_state(0)
+    for nonsense in ["", "fly away", "x" * 10_000, "\u2603", "north north"]:
+        text, reward, terminated, truncated, info = env.step(nonsense)
+        assert info["invalid_action"] and "I don't understand" in text and "The commands are: north" in text
+        assert reward == 0.0 and not terminated and not truncated
+    after = core.get_state(0)
+    assert all(np.array_equal(before[k], after[k]) for k in before)  # nothing moved
+    x = int(core.state.px[0])
+    text, *_ = env.step("search")
+    assert "T:2" in text and int(core.state.px[0]) == x
+
+
+def test_text_sights_name_what_is_in_view_with_the_way_there():
+    from rewardgym.envs.dungeon.text import DungeonText
+
+    env = quiet_env("rewardgym/Dungeon-Score-v0", seed=2)
+    s = env.core.state
+    put_monster(env, "jackal", int(s.py[0]) - 1, int(s.px[0]) + 2)
+    words = DungeonText(env.core).describe()
+    assert "a jackal (d) 1 north, 2 east" in words.split("In sight: ")[1].split(";")[0]
+
+
+def test_text_rejects_commands_outside_a_reduced_action_set():
+    from rewardgym.wrappers import TextInterface
+
+    env = TextInterface(gym.make("rewardgym/Dungeon-Room5x5-v0"))
+    text, _ = env.reset(seed=0)
+    assert "answer with one command: north, east, south, west, northeast" in text and "quaff" not in text
+    text, _, _, _, info = env.step("quaff")
+    assert info["invalid_action"] and "You can't quaff in this game" in text
+
+
+def test_play_the_dungeon_in_the_terminal():
+    commands = "east\nfly\nsearch\nquit\n"
+    out = subprocess.run([sys.executable, "-m", "rewardgym.cli", "play", "rewardgym/Dungeon-Gold-v0", "--seed", "3"],
+                         input=commands, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Dlvl:1") == 3 and "I don't understand 'fly'" in out.stdout and "T:3" in out.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_parses_to_an_action_or_game_feedback(command):
+    from rewardgym.envs.dungeon.text import DungeonText
+    from rewardgym.envs.language import InvalidCommand
+
+    adapter = DungeonText(_FUZZ_CORE)
+    try:
+        action = adapter.parse(command)
+    except InvalidCommand as feedback:
+        assert "The commands are" in str(feedback)
+    else:
+        assert 0 <= action < len(_FUZZ_CORE.action_names)
+
+
+_FUZZ_CORE = DungeonCore(1, "score")

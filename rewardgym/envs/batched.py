@@ -73,6 +73,10 @@ class BatchedCore(ABC):
         """A text picture of env ``index`` (the ``ansi`` render mode)."""
         raise NotImplementedError(f"{type(self).__name__} has no text rendering")
 
+    def render_rgb(self, b: np.ndarray) -> np.ndarray:
+        """Pictures (len(b), H, W, 3) uint8 of envs ``b`` (the ``rgb_array`` render mode)."""
+        raise NotImplementedError(f"{type(self).__name__} has no pixel rendering")
+
     # State clone/restore, generic over the state dataclass.
     def get_state(self, index: int) -> dict[str, np.ndarray]:
         return {f.name: np.array(getattr(self.state, f.name)[index]) for f in dataclasses.fields(self.state)}
@@ -163,6 +167,8 @@ class CoreEnv(gym.Env):
     def render(self):
         if self.render_mode == "ansi":
             return self.core.render_text(0)
+        if self.render_mode == "rgb_array":
+            return self.core.render_rgb(np.zeros(1, np.int64))[0]
         return None
 
     def get_state(self) -> dict[str, Any]:
@@ -263,6 +269,8 @@ class CoreVectorEnv(VectorEnv):
     def render(self):
         if self.render_mode == "ansi":
             return tuple(self.core.render_text(i) for i in range(self.num_envs))
+        if self.render_mode == "rgb_array":
+            return tuple(self.core.render_rgb(np.arange(self.num_envs)))
         return None
 
     def get_state(self, index: int) -> dict[str, Any]:

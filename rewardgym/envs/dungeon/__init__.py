@@ -11,7 +11,8 @@ Layout:
     ``levels.py``    level generation, vectorised over the envs that need a level
     ``core.py``      :class:`~rewardgym.envs.dungeon.core.DungeonCore`, the state and the rules
                      over a leading batch axis (a :class:`~rewardgym.envs.batched.BatchedCore`)
-    ``display.py``   NLE's observation keys built from the state, and the ``ansi`` picture
+    ``display.py``   NLE's observation keys built from the state
+    ``render.py``    the ``ansi`` and ``rgb_array`` pictures (the tty in colour, as text or pixels)
     ``messages.py``  messages as codes plus a table of strings; byte-level text composition
                      (message line, status lines, inventory) for many envs at once
     ``tasks.py``     the table of tasks that ``rewardgym.registration`` registers

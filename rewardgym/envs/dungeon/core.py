@@ -933,9 +933,14 @@ class DungeonCore(BatchedCore):
         return masked_info(values, ended, end)
 
     def render_text(self, index: int) -> str:
-        from rewardgym.envs.dungeon.display import ansi
+        from rewardgym.envs.dungeon.render import ansi
 
         return ansi(self, index)
+
+    def render_rgb(self, b: np.ndarray) -> np.ndarray:
+        from rewardgym.envs.dungeon.render import rgb_array
+
+        return rgb_array(self, b)
 
 
 def _space(key: str, crop: int) -> spaces.Box:

@@ -1,4 +1,4 @@
-"""Observations in NLE's layout, built from the state for a batch of envs at once; the ``ansi`` picture.
+"""Observations in NLE's layout, built from the state for a batch of envs at once.
 
 The map the player sees is the core's map memory (what was last seen of every square:
 terrain or object, as glyph, char, colour and special layers kept in the state) with the
@@ -208,24 +208,3 @@ def _crop(grid: np.ndarray, py: np.ndarray, px: np.ndarray, size: int, pad: int)
     crop = grid[rows, rr[:, :, None], cc[:, None, :]]
     return np.where(ok, crop, np.asarray(pad, grid.dtype))
 
-
-def _sgr(color: int) -> str:
-    """The ANSI escape of a NetHack colour (0-7 normal, 8-15 bright)."""
-    return f"\x1b[{30 + color if color < 8 else 90 + color - 8}m"
-
-
-def ansi(core, index: int) -> str:
-    """The tty of env ``index`` in coloured terminal text (Gymnasium's ``ansi`` render mode)."""
-    obs = observe(core, np.array([index]), ("tty_chars", "tty_colors"))
-    chars, colors = obs["tty_chars"][0], obs["tty_colors"][0]
-    lines = []
-    for row in range(C.TTY_ROWS):
-        parts, current = [], None
-        for ch, color in zip(bytes(chars[row]).decode("latin-1").rstrip().ljust(1), colors[row]):
-            color = int(color) if ch != " " else current
-            if color is not None and color != current:
-                parts.append(_sgr(color))
-                current = color
-            parts.append(ch)
-        lines.append("".join(parts).rstrip() + ("\x1b[0m" if current is not None else ""))
-    return "\n".join(lines)

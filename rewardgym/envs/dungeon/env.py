@@ -14,6 +14,8 @@ Info on every step: ``success`` (the task's milestone: the goal of a goal task; 
     and Scout reaching dungeon level 2, for Gold holding gold, for Eat having eaten) and
     ``task`` (the instruction in words). At an episode's end also ``death``,
     ``depth_reached``, ``gold``, ``score`` and ``time`` (game turns).
+Render modes: ``ansi`` (the terminal in colour) and ``rgb_array`` (the same terminal drawn in
+    pixels, 336 x 640 x 3; see :mod:`rewardgym.envs.dungeon.render`).
 Seeds: the dungeon is drawn from the reset seed (one seed, one dungeon). Seeds >= 1_000_000
     are the held-out test range (``rewardgym eval`` evaluates on the run seed + 1_000_000).
 """
@@ -24,8 +26,12 @@ from rewardgym.envs.batched import CoreEnv, CoreVectorEnv
 from rewardgym.envs.dungeon.core import DungeonCore
 
 
+_RENDER = {"render_modes": ["ansi", "rgb_array"], "render_fps": 8}
+
+
 class DungeonEnv(CoreEnv):
     __doc__ = __doc__
+    metadata = {**CoreEnv.metadata, **_RENDER}
 
     def __init__(self, task: str = "score", render_mode: str | None = None, **kwargs):
         super().__init__(DungeonCore(1, task, **kwargs), render_mode=render_mode)
@@ -43,9 +49,18 @@ class DungeonEnv(CoreEnv):
         """The last step's messages as text."""
         return self.core.message(0)
 
+    @property
+    def text_adapter(self):
+        """The language interface (:class:`~rewardgym.envs.dungeon.text.DungeonText`): map, status and
+        inventory as text, commands by name; ``rewardgym.wrappers.TextInterface(env)`` plays through it."""
+        from rewardgym.envs.dungeon.text import DungeonText
+
+        return DungeonText(self.core, 0)
+
 
 class DungeonVectorEnv(CoreVectorEnv):
     __doc__ = __doc__
+    metadata = {**CoreVectorEnv.metadata, **_RENDER}
 
     def __init__(self, num_envs: int = 1, task: str = "score", render_mode: str | None = None,
                  max_episode_steps: int | None = None, **kwargs):

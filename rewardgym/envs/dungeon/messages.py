@@ -362,7 +362,7 @@ def inventory(counts: np.ndarray, letters: np.ndarray, slots: int, width: int) -
 # (or a vector env on a quiet step) needs, plain string formatting is far cheaper. Both paths
 # read the same tables and give the same bytes (the tests compare them).
 
-def _item_text(kind: int, count: int) -> str:
+def item_text(kind: int, count: int) -> str:
     item = ITEMS[kind]
     return (item.plural if count != 1 else item.singular).replace("{n}", str(count))
 
@@ -394,7 +394,7 @@ def status_text(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp,
 def inventory_lines(counts, letters) -> list[tuple[int, str]]:
     """One env's inventory as (kind, line) in letter order."""
     held = [(int(_LETTER_RANK[int(letters[k])]), k) for k in range(len(counts)) if counts[k] > 0]
-    return [(k, f"{chr(int(letters[k]))} - {_item_text(k, int(counts[k]))}") for _, k in sorted(held)]
+    return [(k, f"{chr(int(letters[k]))} - {item_text(k, int(counts[k]))}") for _, k in sorted(held)]
 
 
 def _row(text: str, width: int, fill: int) -> np.ndarray:
