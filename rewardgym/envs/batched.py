@@ -156,13 +156,20 @@ class CoreEnv(gym.Env):
     def step(self, action):
         if self._needs_reset:
             raise gym.error.ResetNeeded("call reset() before step(), and again after an episode ends")
-        if not self.action_space.contains(action):
+        if not self._valid(action):
             raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
         reward, terminated, truncated = self.core.step(np.asarray(action)[None], self._one)
         ended = terminated | truncated
         self._needs_reset = bool(ended[0])
         info = _unbatch_info(self.core.info(ended))
         return _unbatch(self.core.observe()), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    def _valid(self, action) -> bool:
+        # A plain int in a Discrete space is the common case; Space.contains costs more than a small step.
+        space = self.action_space
+        if type(action) is int and type(space) is spaces.Discrete:
+            return int(space.start) <= action < int(space.start) + int(space.n)
+        return space.contains(action)
 
     def render(self):
         if self.render_mode == "ansi":

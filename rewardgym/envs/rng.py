@@ -15,6 +15,8 @@ seed and on autoreset), and ``uniform``/``normal`` draw floats of shape
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -55,14 +57,20 @@ def fresh_keys(n: int) -> np.ndarray:
     return splitmix64(np.random.SeedSequence().generate_state(n, dtype=np.uint64))
 
 
+@lru_cache(maxsize=64)
+def _lanes(shape: tuple[int, ...]) -> np.ndarray:
+    lanes = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape) * _GOLDEN
+    lanes.flags.writeable = False
+    return lanes
+
+
 def _bits(key: np.ndarray, counter: np.ndarray | int, stream: int, shape: tuple[int, ...]) -> np.ndarray:
     key = np.asarray(key, dtype=np.uint64)
     counter = np.atleast_1d(np.asarray(counter, dtype=np.uint64))
     # Mix key, counter and stream in turn so nearby counters land far apart.
     base = splitmix64(key ^ splitmix64(counter * _FNV + np.uint64(stream)))
     if shape:
-        lanes = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape) * _GOLDEN
-        base = base.reshape(base.shape + (1,) * len(shape)) + lanes
+        base = base.reshape(base.shape + (1,) * len(shape)) + _lanes(shape)
     return splitmix64(base)
 
 

@@ -156,10 +156,13 @@ def _d20(u: np.ndarray) -> np.ndarray:
     return 1 + (u * 20).astype(np.int64)
 
 
+_HUNGER_BOUNDS = np.array([0, 50, 150, 1000])  # nutrition above each bound is one state better
+_HUNGER_STATES = np.array([C.FAINTING, C.WEAK, C.HUNGRY, C.NOT_HUNGRY, C.SATIATED], np.int64)
+
+
 def hunger_state(nutrition: np.ndarray) -> np.ndarray:
-    """NetHack's hunger state of a nutrition level."""
-    return np.select([nutrition > 1000, nutrition > 150, nutrition > 50, nutrition > 0],
-                     [C.SATIATED, C.NOT_HUNGRY, C.HUNGRY, C.WEAK], C.FAINTING)
+    """NetHack's hunger state of a nutrition level (Satiated above 1000, Hungry from 150, Weak from 50)."""
+    return _HUNGER_STATES[np.searchsorted(_HUNGER_BOUNDS, nutrition, side="left")]
 
 
 class DungeonCore(BatchedCore):
@@ -313,8 +316,10 @@ class DungeonCore(BatchedCore):
         took = np.zeros(g.size, bool)
         new_depth = s.depth[g].copy()
 
-        self._player_moves(g, act, u, took)
-        self._player_commands(g, act, u, took, new_depth)
+        given = np.bincount(act, minlength=len(C.ACTIONS))  # skip the rules of commands nobody gave
+        if given[:8].any():
+            self._player_moves(g, act, u, took)
+        self._player_commands(g, act, u, took, new_depth, given)
         changed = new_depth != s.depth[g]
         if changed.any():
             up = new_depth < s.depth[g]
@@ -469,21 +474,22 @@ class DungeonCore(BatchedCore):
         gone = s.inv_count[h, kind] == 0
         s.inv_letter[h[gone], kind[gone]] = 0
 
-    def _player_commands(self, g, act, u, took, new_depth) -> None:
+    def _player_commands(self, g, act, u, took, new_depth, given) -> None:
         s = self.state
-        took |= (act == C.A_WAIT) | (act == C.A_SEARCH)
-        i = np.flatnonzero(act == C.A_PICKUP)
-        if i.size:
+        if given[C.A_WAIT] or given[C.A_SEARCH]:
+            took |= (act == C.A_WAIT) | (act == C.A_SEARCH)
+        if given[C.A_PICKUP]:
+            i = np.flatnonzero(act == C.A_PICKUP)
             h = g[i]
             there = s.obj_kind[h, s.py[h], s.px[h]] > 0
             self._pick_up(h[there])
             self._say(h[~there], M.M_NOTHING_TO_PICK)
             took[i[there]] = True
-        i = np.flatnonzero(act == C.A_EAT)
-        if i.size:
+        if given[C.A_EAT]:
+            i = np.flatnonzero(act == C.A_EAT)
             self._eat(g, i, took)
-        i = np.flatnonzero(act == C.A_QUAFF)
-        if i.size:
+        if given[C.A_QUAFF]:
+            i = np.flatnonzero(act == C.A_QUAFF)
             h = g[i]
             found, kind = self._first_in_pack(h, C.IS_POTION)
             self._say(h[~found], M.M_NO_DRINK)
@@ -501,8 +507,8 @@ class DungeonCore(BatchedCore):
                 s.hallu[h[trip]] += 600 + (u[i[trip], L_HALLU_TURNS] * 200).astype(np.int64)
                 self._say(h[trip], M.M_COSMIC)
             self._use_up(h[found], kind[found])
-        i = np.flatnonzero(act == C.A_READ)
-        if i.size:
+        if given[C.A_READ]:
+            i = np.flatnonzero(act == C.A_READ)
             h = g[i]
             found, kind = self._first_in_pack(h, C.IS_SCROLL)
             self._say(h[~found], M.M_NO_READ)
@@ -516,16 +522,16 @@ class DungeonCore(BatchedCore):
                 self._say(h[tele], M.M_TELEPORT)
                 self._teleport(h[tele], u[i[tele]])
             self._use_up(h[found], kind[found])
-        i = np.flatnonzero(act == C.A_DOWN)
-        if i.size:
+        if given[C.A_DOWN]:
+            i = np.flatnonzero(act == C.A_DOWN)
             h = g[i]
             ok = s.terrain[h, s.py[h], s.px[h]] == C.STAIRS_DOWN
             self._say(h[~ok], M.M_NO_DOWN)
             self._say(h[ok], M.M_DESCEND)
             new_depth[i[ok]] += 1
             took[i[ok]] = True
-        i = np.flatnonzero(act == C.A_UP)
-        if i.size:
+        if given[C.A_UP]:
+            i = np.flatnonzero(act == C.A_UP)
             h = g[i]
             on = s.terrain[h, s.py[h], s.px[h]] == C.STAIRS_UP
             top = on & (s.depth[h] <= 1)
@@ -535,8 +541,8 @@ class DungeonCore(BatchedCore):
             self._say(h[ok], M.M_CLIMB)
             new_depth[i[ok]] -= 1
             took[i[ok]] = True
-        i = np.flatnonzero(act == C.A_LOOK)
-        if i.size:
+        if given[C.A_LOOK]:
+            i = np.flatnonzero(act == C.A_LOOK)
             h = g[i]
             kind = s.obj_kind[h, s.py[h], s.px[h]].astype(np.int64)
             qty = s.obj_qty[h, s.py[h], s.px[h]].astype(np.int64)
@@ -895,16 +901,25 @@ class DungeonCore(BatchedCore):
         if h.size == 0:
             return
         s = self.state
-        code, arg, num, letter = (np.broadcast_to(np.asarray(v, np.int64), h.shape) for v in (code, arg, num, letter))
-        if unique:
+        if unique:  # the common case, kept cheap: one message slot per env
             slot = s.msg_n[h]
-        else:
-            order = np.argsort(h, kind="stable")
-            h, code, arg, num, letter = h[order], code[order], arg[order], num[order], letter[order]
-            idx = np.arange(h.size)
-            first = np.ones(h.size, bool)
-            first[1:] = h[1:] != h[:-1]
-            slot = s.msg_n[h] + idx - np.maximum.accumulate(np.where(first, idx, 0))
+            ok = slot < C.MAX_MESSAGES
+            if not ok.all():
+                h, slot = h[ok], slot[ok]
+                code, arg, num, letter = (v[ok] if np.ndim(v) else v for v in (code, arg, num, letter))
+            s.msg_code[h, slot] = code
+            s.msg_arg[h, slot] = arg
+            s.msg_num[h, slot] = num
+            s.msg_letter[h, slot] = letter
+            s.msg_n[h] = slot + 1
+            return
+        code, arg, num, letter = (np.broadcast_to(np.asarray(v, np.int64), h.shape) for v in (code, arg, num, letter))
+        order = np.argsort(h, kind="stable")
+        h, code, arg, num, letter = h[order], code[order], arg[order], num[order], letter[order]
+        idx = np.arange(h.size)
+        first = np.ones(h.size, bool)
+        first[1:] = h[1:] != h[:-1]
+        slot = s.msg_n[h] + idx - np.maximum.accumulate(np.where(first, idx, 0))
         ok = slot < C.MAX_MESSAGES
         hk, sk = h[ok], slot[ok]
         s.msg_code[hk, sk] = code[ok]

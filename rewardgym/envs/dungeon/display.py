@@ -102,25 +102,34 @@ def visible_monsters(core, b: np.ndarray):
     return bi, my[bi, m], mx[bi, m], s.mon_shown[b[bi], m]
 
 
-def blstats(core, b: np.ndarray) -> np.ndarray:
-    """NLE's 27 bottom-line statistics."""
+def _blstats_template() -> np.ndarray:
+    """The entries of ``blstats`` that never change in this game (stats, energy, AC, alignment)."""
+    row = np.zeros(C.N_BLSTATS, np.int64)
+    row[C.BL_STR25] = row[C.BL_STR125] = C.STATS["strength"]
+    row[C.BL_DEX], row[C.BL_CON] = C.STATS["dexterity"], C.STATS["constitution"]
+    row[C.BL_INT], row[C.BL_WIS], row[C.BL_CHA] = (C.STATS[k] for k in ("intelligence", "wisdom", "charisma"))
+    row[C.BL_ENE] = row[C.BL_ENEMAX] = C.START_ENERGY
+    row[C.BL_AC] = C.PLAYER_AC
+    row[C.BL_ALIGN] = C.ALIGNMENT
+    return row
+
+
+_BLSTATS = _blstats_template()
+
+
+def blstats(core, b) -> np.ndarray:
+    """NLE's 27 bottom-line statistics of envs ``b`` (an index array, or a slice)."""
     s = core.state
-    out = np.zeros((b.size, C.N_BLSTATS), np.int64)
+    out = np.tile(_BLSTATS, (s.px[b].shape[0], 1))
     out[:, C.BL_X], out[:, C.BL_Y] = s.px[b], s.py[b]
-    out[:, C.BL_STR25] = out[:, C.BL_STR125] = C.STATS["strength"]
-    out[:, C.BL_DEX], out[:, C.BL_CON] = C.STATS["dexterity"], C.STATS["constitution"]
-    out[:, C.BL_INT], out[:, C.BL_WIS], out[:, C.BL_CHA] = (C.STATS[k] for k in ("intelligence", "wisdom", "charisma"))
     out[:, C.BL_SCORE] = core.score(b)
     out[:, C.BL_HP], out[:, C.BL_HPMAX] = s.hp[b], s.maxhp[b]
     out[:, C.BL_DEPTH] = out[:, C.BL_DLEVEL] = s.depth[b]
     out[:, C.BL_GOLD] = s.gold[b]
-    out[:, C.BL_ENE] = out[:, C.BL_ENEMAX] = C.START_ENERGY
-    out[:, C.BL_AC] = C.PLAYER_AC
     out[:, C.BL_XP], out[:, C.BL_EXP] = s.xlvl[b], s.xp[b]
     out[:, C.BL_TIME] = s.time[b]
     out[:, C.BL_HUNGER] = s.hunger[b]
     out[:, C.BL_CONDITION] = np.where(s.hallu[b] > 0, C.BL_MASK_HALLU, 0)
-    out[:, C.BL_ALIGN] = C.ALIGNMENT
     return out
 
 
@@ -156,7 +165,7 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
         if layer + "_crop" in keys:
             out[layer + "_crop"] = _crop(layers[layer], py, px, core.crop_size, _PAD[layer])
     if "blstats" in keys:
-        out["blstats"] = blstats(core, idx)
+        out["blstats"] = blstats(core, sel)
     caches = _caches(core)
     message = None
     if "message" in keys or "tty_chars" in keys or "tty_colors" in keys:
