@@ -593,6 +593,9 @@ def test_text_paths_agree():
                           np.full(64, 6), s.xp, s.time, s.hunger, s.hallu > 0], axis=1)
         for fast, slow in zip(M.status_lines(*stats.T), M.status_lines_few(stats)):
             np.testing.assert_array_equal(fast, slow)
+        for fast, slow in zip(M.status_head(*stats[:, :10].T), M.status_head_few(stats[:, :10])):
+            np.testing.assert_array_equal(fast, slow)
+        np.testing.assert_array_equal(M.status_tail(*stats[:, 10:].T), M.status_tail_few(*stats[:, 10:].T))
         counts, letters = s.inv_count.copy(), s.inv_letter.copy()
         counts[:, C.GOLD], letters[:, C.GOLD] = s.gold, ord("$")
         fast, slow = M.inventory(counts, letters, 55, 80), M.inventory_few(counts, letters, 55, 80)

@@ -75,7 +75,7 @@ def _caches(core) -> dict[str, TextCache]:
                                     x[:, 3 * n_msg:], C.MESSAGE_LEN),)
 
         def status(x):
-            return M.status_lines(*(x[:, k] for k in range(13)))
+            return M.status_head(*(x[:, k] for k in range(10)))
 
         def inventory(x, render=M.inventory):
             inv = render(x[:, :C.N_ITEMS], x[:, C.N_ITEMS:], C.INV_SIZE, C.INV_STR_LEN)
@@ -83,7 +83,7 @@ def _caches(core) -> dict[str, TextCache]:
 
         caches = {
             "message": TextCache(core.num_envs, message, lambda x: (M.message_bytes_few(x, n_msg, C.MESSAGE_LEN),)),
-            "status": TextCache(core.num_envs, status, M.status_lines_few),
+            "status": TextCache(core.num_envs, status, M.status_head_few),
             "inventory": TextCache(core.num_envs, inventory, lambda x: inventory(x, M.inventory_few)),
         }
         core._text_caches = caches
@@ -159,11 +159,16 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
             grid[rows, py, px] = C.GLYPH_PLAYER if lut is None else lut[C.GLYPH_PLAYER]
             layers[layer] = grid
     out: dict[str, np.ndarray] = {}
+    crop = None  # the crops' gather indices, shared by the layers
     for layer in ("glyphs", "chars", "colors", "specials"):
         if layer in keys:
             out[layer] = layers[layer]
         if layer + "_crop" in keys:
-            out[layer + "_crop"] = _crop(layers[layer], py, px, core.crop_size, _PAD[layer])
+            if crop is None:
+                crop = _crop_index(n, py, px, core.crop_size)
+            flat, inside = crop
+            out[layer + "_crop"] = np.where(inside, layers[layer].reshape(n, -1)[np.arange(n)[:, None, None], flat],
+                                            np.asarray(_PAD[layer], layers[layer].dtype))
     if "blstats" in keys:
         out["blstats"] = blstats(core, sel)
     caches = _caches(core)
@@ -174,10 +179,14 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
         if "message" in keys:
             out["message"] = message
     if "tty_chars" in keys or "tty_colors" in keys:
+        # The turn counter changes every turn, so only the rest of the status lines is cached.
         inputs = np.stack([s.xlvl[sel], core.score(sel), s.depth[sel], s.gold[sel], s.hp[sel], s.maxhp[sel],
                            np.full(n, C.START_ENERGY), np.full(n, C.START_ENERGY), np.full(n, C.PLAYER_AC),
-                           s.xp[sel], s.time[sel], s.hunger[sel], s.hallu[sel] > 0], axis=1)
-        line1, line2 = caches["status"](idx, inputs, everyone)
+                           s.xp[sel]], axis=1)
+        line1, head, head_len = caches["status"](idx, inputs, everyone)
+        tail = (M.status_tail_few if n <= TextCache.few else M.status_tail)(s.time[sel], s.hunger[sel],
+                                                                            s.hallu[sel] > 0)
+        line2 = M.paste_tail(head, head_len, tail)
         tty = np.empty((n, C.TTY_ROWS, C.TTY_COLS), np.uint8)
         top = message[:, :C.TTY_COLS]
         tty[:, 0] = top
@@ -205,15 +214,11 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     return {k: out[k] for k in keys}
 
 
-def _crop(grid: np.ndarray, py: np.ndarray, px: np.ndarray, size: int, pad: int) -> np.ndarray:
-    half = size // 2
-    offsets = np.arange(-half, half + 1)
+def _crop_index(n: int, py: np.ndarray, px: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat map indices (n, size, size) of the squares around each player, and which lie on the map."""
+    offsets = np.arange(size) - size // 2
     rr = py[:, None] + offsets
     cc = px[:, None] + offsets
-    ok = ((rr >= 0) & (rr < C.ROWS))[:, :, None] & ((cc >= 0) & (cc < C.COLS))[:, None, :]
-    rows = np.arange(grid.shape[0])[:, None, None]
-    rr = np.minimum(np.maximum(rr, 0), C.ROWS - 1)
-    cc = np.minimum(np.maximum(cc, 0), C.COLS - 1)
-    crop = grid[rows, rr[:, :, None], cc[:, None, :]]
-    return np.where(ok, crop, np.asarray(pad, grid.dtype))
-
+    inside = ((rr >= 0) & (rr < C.ROWS))[:, :, None] & ((cc >= 0) & (cc < C.COLS))[:, None, :]
+    flat = np.clip(rr, 0, C.ROWS - 1)[:, :, None] * C.COLS + np.clip(cc, 0, C.COLS - 1)[:, None, :]
+    return flat, inside

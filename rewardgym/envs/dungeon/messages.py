@@ -286,27 +286,59 @@ def status_lines(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp
 
     ``Agent the Wanderer            St:17 Dx:14 Co:16 In:10 Wi:10 Ch:10 Neutral S:0``
     ``Dlvl:1 $:0 HP:16(16) Pw:2(2) AC:6 Xp:1/0 T:1 Hungry Hallu``
+
+    Built as :func:`status_head` (all but the turn counter and the conditions, which change
+    on few steps, so the display caches it) with :func:`status_tail` pasted after it.
     """
+    line1, head, head_len = status_head(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp)
+    return line1, paste_tail(head, head_len, status_tail(time, hunger, hallucinating))
+
+
+def status_head(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp):
+    """The first status line, and the second up to its turn counter: ``(line1, head, head_len)``."""
     t = tables()
     n = np.asarray(depth).shape[0]
-    values = np.stack([score, depth, gold, hp, maxhp, energy, max_energy, ac, xlvl, xp, time], axis=1)
+    values = np.stack([score, depth, gold, hp, maxhp, energy, max_energy, ac, xlvl, xp], axis=1)
     digits, num_off, num_len = render_numbers(values, t["pool"].size)
-    num_off, num_len = num_off.reshape(n, 11), num_len.reshape(n, 11)
+    num_off, num_len = num_off.reshape(n, 10), num_len.reshape(n, 10)
     pool = np.concatenate([t["pool"], digits])
     title = t["titles"][np.minimum(np.maximum(xlvl, 0), 30)]
     offs1 = np.stack([title[:, 0], np.full(n, t["line1"][0, 0]), num_off[:, 0]], axis=1)
     lens1 = np.stack([title[:, 1], np.full(n, t["line1"][0, 1]), num_len[:, 0]], axis=1)
     line1 = compose(n, 80, ord(" "), np.repeat(np.arange(n), 3), offs1.ravel(), lens1.ravel(), pool)
-    const = t["line2"]  # 10 labels, each followed by a number
-    offs2 = np.empty((n, 22), np.int64)
-    lens2 = np.empty((n, 22), np.int64)
-    offs2[:, 0:20:2], lens2[:, 0:20:2] = const[:, 0], const[:, 1]
-    offs2[:, 1:20:2], lens2[:, 1:20:2] = num_off[:, 1:], num_len[:, 1:]
+    const = t["line2"][:-1]  # nine labels, each followed by a number; the last label, " T:", is the tail's
+    offs2 = np.empty((n, 18), np.int64)
+    lens2 = np.empty((n, 18), np.int64)
+    offs2[:, 0::2], lens2[:, 0::2] = const[:, 0], const[:, 1]
+    offs2[:, 1::2], lens2[:, 1::2] = num_off[:, 1:], num_len[:, 1:]
+    head = compose(n, 80, ord(" "), np.repeat(np.arange(n), 18), offs2.ravel(), lens2.ravel(), pool)
+    return line1, head, np.minimum(lens2.sum(axis=1), 80)
+
+
+TAIL_WIDTH = 32  # " T:" + up to ten digits + the longest hunger state + " Hallu"
+
+
+def status_tail(time, hunger, hallucinating) -> np.ndarray:
+    """`` T:<time>`` and the conditions of the second status line, (n, TAIL_WIDTH) space-padded bytes."""
+    t = tables()
+    n = np.asarray(time).shape[0]
+    digits, num_off, num_len = render_numbers(time, t["pool"].size)
+    pool = np.concatenate([t["pool"], digits])
     hunger_text = t["hunger"][np.minimum(np.maximum(hunger, 0), len(_HUNGER_TEXT) - 1)]
-    offs2[:, 20], lens2[:, 20] = hunger_text[:, 0], hunger_text[:, 1]
-    offs2[:, 21], lens2[:, 21] = t["hallu"][0], np.where(hallucinating, t["hallu"][1], 0)
-    line2 = compose(n, 80, ord(" "), np.repeat(np.arange(n), 22), offs2.ravel(), lens2.ravel(), pool)
-    return line1, line2
+    offs = np.stack([np.full(n, t["line2"][-1, 0]), num_off, hunger_text[:, 0], np.full(n, t["hallu"][0])], axis=1)
+    lens = np.stack([np.full(n, t["line2"][-1, 1]), num_len, hunger_text[:, 1],
+                     np.where(hallucinating, t["hallu"][1], 0)], axis=1)
+    return compose(n, TAIL_WIDTH, ord(" "), np.repeat(np.arange(n), 4), offs.ravel(), lens.ravel(), pool)
+
+
+def paste_tail(head: np.ndarray, head_len: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """``head`` (n, 80) with ``tail`` written from column ``head_len`` on (cut at the line's end)."""
+    n, width = head.shape
+    wide = np.empty((n, width + tail.shape[1]), np.uint8)  # room for a tail that runs past the end
+    wide[:, :width] = head
+    cols = np.asarray(head_len, np.int64)[:, None] + np.arange(tail.shape[1])
+    np.put_along_axis(wide, cols, tail, axis=1)
+    return wide[:, :width]
 
 
 _LETTER_RANK = np.full(256, 99, np.int64)
@@ -383,12 +415,21 @@ def message_line(code, arg, number, letter) -> str:
 def status_text(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp, time, hunger,
                 hallucinating) -> tuple[str, str]:
     """One env's two status lines, as strings."""
+    line1, head = status_head_text(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp)
+    return line1, head + status_tail_text(time, hunger, hallucinating)
+
+
+def status_head_text(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp) -> tuple[str, str]:
+    """One env's first status line and the head of its second (see :func:`status_head`), as strings."""
     title = _titles()[min(max(int(xlvl), 0), 30)]
     line1 = f"{'Agent the ' + title:<30}" + _LINE1[0] + str(max(int(score), 0))
-    numbers = [max(int(v), 0) for v in (depth, gold, hp, maxhp, energy, max_energy, ac, xlvl, xp, time)]
-    line2 = "".join(label + str(v) for label, v in zip(_LINE2, numbers))
-    line2 += _HUNGER_TEXT[min(max(int(hunger), 0), len(_HUNGER_TEXT) - 1)] + (" Hallu" if hallucinating else "")
-    return line1, line2
+    numbers = [max(int(v), 0) for v in (depth, gold, hp, maxhp, energy, max_energy, ac, xlvl, xp)]
+    return line1, "".join(label + str(v) for label, v in zip(_LINE2, numbers))
+
+
+def status_tail_text(time, hunger, hallucinating) -> str:
+    hunger_text = _HUNGER_TEXT[min(max(int(hunger), 0), len(_HUNGER_TEXT) - 1)]
+    return _LINE2[-1] + str(max(int(time), 0)) + hunger_text + (" Hallu" if hallucinating else "")
 
 
 def inventory_lines(counts, letters) -> list[tuple[int, str]]:
@@ -415,6 +456,20 @@ def status_lines_few(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lines = [status_text(*row) for row in x]
     return (np.stack([_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
             np.stack([_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80))
+
+
+def status_head_few(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`status_head` for a few envs (``x``: its 10 inputs as columns)."""
+    lines = [status_head_text(*row) for row in x]
+    return (np.stack([_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
+            np.stack([_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80),
+            np.array([min(len(b), 80) for _, b in lines], np.int64))
+
+
+def status_tail_few(time, hunger, hallucinating) -> np.ndarray:
+    """:func:`status_tail` for a few envs."""
+    return np.stack([_row(status_tail_text(*row), TAIL_WIDTH, ord(" "))
+                     for row in zip(time, hunger, hallucinating)]).reshape(len(time), TAIL_WIDTH)
 
 
 def inventory_few(counts: np.ndarray, letters: np.ndarray, slots: int, width: int) -> dict[str, np.ndarray]:
