@@ -358,18 +358,20 @@ class DungeonCore(BatchedCore):
         ty = s.py[h] + dy  # the player never stands on the map's border (rooms leave it stone)
         tx = s.px[h] + dx
         alive = s.mon_type[h] >= 0
-        at = alive & (s.mon_y[h] == ty[:, None]) & (s.mon_x[h] == tx[:, None])
-        has_mon = at.any(axis=1)
-        slot = at.argmax(axis=1)
-        kind = s.mon_type[h, slot]
-        peaceful = has_mon & (kind == C.ORACLE)
-        if peaceful.any():
-            self._say(h[peaceful], M.M_IN_YOUR_WAY, s.mon_shown[h[peaceful], slot[peaceful]] - C.GLYPH_MON_OFF)
-        fight = has_mon & ~peaceful
-        if fight.any():
-            self._player_attacks(h[fight], slot[fight], u[i[fight]])
-            took[i[fight]] = True
-        free = ~has_mon
+        free = np.ones(h.size, bool)
+        if alive.any():  # levels without monsters (the rooms) skip the fighting rules
+            at = alive & (s.mon_y[h] == ty[:, None]) & (s.mon_x[h] == tx[:, None])
+            has_mon = at.any(axis=1)
+            slot = at.argmax(axis=1)
+            kind = s.mon_type[h, slot]
+            peaceful = has_mon & (kind == C.ORACLE)
+            if peaceful.any():
+                self._say(h[peaceful], M.M_IN_YOUR_WAY, s.mon_shown[h[peaceful], slot[peaceful]] - C.GLYPH_MON_OFF)
+            fight = has_mon & ~peaceful
+            if fight.any():
+                self._player_attacks(h[fight], slot[fight], u[i[fight]])
+                took[i[fight]] = True
+            free = ~has_mon
         here = s.terrain[h, s.py[h], s.px[h]]
         there = s.terrain[h, ty, tx]
         diagonal = (dy != 0) & (dx != 0)
@@ -626,6 +628,9 @@ class DungeonCore(BatchedCore):
         s = self.state
         kind = s.mon_type[g]
         alive = (kind >= 0) & (kind != C.ORACLE)
+        if not alive.any():
+            s.mon_energy[g] = np.minimum(s.mon_energy[g], 12)  # what the rules below do to empty slots
+            return
         speed = C.MON_SPEED[np.maximum(kind, 0)]
         energy = s.mon_energy[g] + np.where(alive, speed, 0)
         acts = alive & (energy >= 12)
@@ -822,6 +827,10 @@ class DungeonCore(BatchedCore):
         """Choose the glyph each monster shows this step: its own, or a random one while hallucinating."""
         s = self.state
         kind = s.mon_type[g]
+        if not (kind >= 0).any():
+            s.mon_shown[g] = 0
+            s.oracle_seen[g] = False
+            return
         shown = C.GLYPH_MON_OFF + np.maximum(kind, 0)
         tripping = s.hallu[g] > 0
         if tripping.any():

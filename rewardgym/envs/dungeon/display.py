@@ -94,6 +94,9 @@ def visible_monsters(core, b: np.ndarray):
     """Monsters in view in envs ``b``: (row in b, y, x, shown glyph)."""
     s = core.state
     kind = s.mon_type[b]
+    if not (kind >= 0).any():
+        none = np.zeros(0, np.int64)
+        return none, none, none, none
     my, mx = s.mon_y[b], s.mon_x[b]
     near = (np.abs(my - s.py[b, None]) <= 1) & (np.abs(mx - s.px[b, None]) <= 1)
     room = s.cur_room[b][:, None]
