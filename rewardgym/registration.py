@@ -15,6 +15,7 @@ import gymnasium as gym
 from rewardgym.envs.bandits.tasks import TASKS as BANDIT_TASKS
 from rewardgym.envs.dungeon.tasks import TASKS as DUNGEON_TASKS
 from rewardgym.envs.manipulation.tasks import TASKS as MANIP_TASKS
+from rewardgym.envs.textworlds.tasks import TASKS as TEXT_TASKS
 
 NAMESPACE = "rewardgym"
 
@@ -58,6 +59,7 @@ ENVS: list[EnvEntry] = [
              entry_point="rewardgym.envs.manipulation.humanoid:HumanoidPoseEnv", max_episode_steps=100),
     # The NetHack-like dungeon truncates at its own max_steps (NLE's max_episode_steps; 20 x size for the rooms).
     *_family("Dungeon", "rewardgym.envs.dungeon.env", "DungeonEnv", "DungeonVectorEnv", DUNGEON_TASKS),
+    *_family("Text", "rewardgym.envs.textworlds.env", "TextWorldEnv", None, TEXT_TASKS),
 ]
 
 ENV_IDS: dict[str, EnvEntry] = {entry.id: entry for entry in ENVS}
