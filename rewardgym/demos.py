@@ -79,6 +79,7 @@ INDEX_FILE = "demos.json"
 EXPERTS: dict[str, str] = {
     "Manip": "rewardgym.envs.manipulation.experts:expert_for",
     "Dungeon": "rewardgym.envs.dungeon.experts:expert_for",
+    "Text": "rewardgym.envs.textworlds.experts:expert_for",
 }
 
 _PASS_POLICY = "pass policy= (a callable obs -> action, or an object with act(obs)) to rewardgym.collect_demos"

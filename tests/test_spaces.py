@@ -25,6 +25,7 @@ INT64 = np.iinfo(np.int64)
     spaces.MultiDiscrete([3, 4, 5]),
     spaces.MultiBinary([2, 3]),
     spaces.Dict({"a": spaces.Box(0, 63, (21, 79), np.int16), "b": spaces.Discrete(3)}),
+    spaces.Text(8192, min_length=1, charset="abc \n\t!"),
 ])
 def test_space_round_trips_through_json(space):
     description = json.loads(json.dumps(describe_space(space)))

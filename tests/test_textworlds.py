@@ -557,3 +557,22 @@ def test_rewardgym_play_with_piped_input():
                           "--seed", "4", "--env-kwargs", "difficulty=3"], input=stdin, capture_output=True,
                          text=True, check=True).stdout
     assert "I don't understand that." in out and "*** You won! ***" in out and out.rstrip().endswith("success.")
+
+
+# -- demonstrations ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [{}, {"action_mode": "choice", "observation": "vector"}])
+def test_the_walkthrough_expert_records_winning_demos_that_replay(tmp_path, kwargs):
+    demos = rewardgym.collect_demos("rewardgym/Text-Cooking-v0", 3, tmp_path / "demos", seed=40, env_kwargs=kwargs,
+                                    progress=False)
+    assert demos.success_rate == 1.0
+    for k, episode in enumerate(rewardgym.load_demos(tmp_path / "demos")):
+        env = gym.make("rewardgym/Text-Cooking-v0", **kwargs)
+        obs, info = env.reset(seed=40 + k)
+        if not kwargs:
+            assert list(episode.actions) == list(info["walkthrough"]) and episode.observations[0] == obs
+        for action in episode.actions:
+            obs, *_ = env.step(action if isinstance(action, str) else int(action))
+        if kwargs:
+            np.testing.assert_array_equal(episode.observations["view"][-1], obs["view"])
+        else:
+            assert episode.observations[-1] == obs

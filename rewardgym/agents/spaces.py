@@ -26,6 +26,9 @@ def describe_space(space: spaces.Space) -> dict[str, Any]:
         return {"type": "MultiDiscrete", "nvec": space.nvec.tolist(), "start": space.start.tolist()}
     if isinstance(space, spaces.MultiBinary):
         return {"type": "MultiBinary", "n": np.atleast_1d(space.n).tolist()}
+    if isinstance(space, spaces.Text):
+        return {"type": "Text", "min_length": int(space.min_length), "max_length": int(space.max_length),
+                "charset": "".join(sorted(space.character_set))}
     raise ValueError(f"cannot describe a {type(space).__name__} space")
 
 
@@ -45,6 +48,9 @@ def space_from_description(description: dict[str, Any]) -> spaces.Space:
     if kind == "MultiBinary":
         n = description["n"]
         return spaces.MultiBinary(n[0] if len(n) == 1 else n)
+    if kind == "Text":
+        return spaces.Text(description["max_length"], min_length=description["min_length"],
+                           charset=description["charset"])
     raise ValueError(f"unknown space description {description!r}")
 
 
