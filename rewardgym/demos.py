@@ -79,6 +79,7 @@ INDEX_FILE = "demos.json"
 EXPERTS: dict[str, str] = {
     "Manip": "rewardgym.envs.manipulation.experts:expert_for",
     "Dungeon": "rewardgym.envs.dungeon.experts:expert_for",
+    "GUI": "rewardgym.envs.gui.experts:expert_for",
     "Text": "rewardgym.envs.textworlds.experts:expert_for",
 }
 

@@ -14,6 +14,7 @@ import gymnasium as gym
 
 from rewardgym.envs.bandits.tasks import TASKS as BANDIT_TASKS
 from rewardgym.envs.dungeon.tasks import TASKS as DUNGEON_TASKS
+from rewardgym.envs.gui.tasks import TASKS as GUI_TASKS
 from rewardgym.envs.manipulation.tasks import TASKS as MANIP_TASKS
 from rewardgym.envs.textworlds.tasks import TASKS as TEXT_TASKS
 
@@ -59,6 +60,7 @@ ENVS: list[EnvEntry] = [
              entry_point="rewardgym.envs.manipulation.humanoid:HumanoidPoseEnv", max_episode_steps=100),
     # The NetHack-like dungeon truncates at its own max_steps (NLE's max_episode_steps; 20 x size for the rooms).
     *_family("Dungeon", "rewardgym.envs.dungeon.env", "DungeonEnv", "DungeonVectorEnv", DUNGEON_TASKS),
+    *_family("GUI", "rewardgym.envs.gui.env", "GUIEnv", None, GUI_TASKS),
     *_family("Text", "rewardgym.envs.textworlds.env", "TextWorldEnv", None, TEXT_TASKS),
 ]
 
