@@ -724,3 +724,12 @@ def test_any_text_parses_to_an_action_or_game_feedback(command):
 
 
 _FUZZ_CORE = DungeonCore(1, "score")
+
+
+def test_unique_rows_is_exact():
+    from rewardgym.envs.dungeon.display import unique_rows
+
+    rows = np.random.default_rng(0).integers(-3, 4, (2000, 5))
+    first, inverse = unique_rows(rows)
+    np.testing.assert_array_equal(rows[first][inverse], rows)
+    assert len(first) == len(np.unique(rows, axis=0))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rewardgym.envs import rng
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
 
@@ -53,8 +54,7 @@ class TextCache:
             self.valid = np.zeros(self.num_envs, bool)
         stale = ~self.valid[b] | (self.inputs[b] != inputs).any(axis=1)
         if stale.any():
-            rows = inputs[stale]
-            fresh = self.render_few(rows) if len(rows) <= self.few else self.render(rows)
+            fresh = render_distinct(inputs[stale], self.render, self.render_few)
             if self.outputs is None:
                 self.outputs = tuple(np.zeros((self.num_envs, *x.shape[1:]), x.dtype) for x in fresh)
             h = b[stale]
@@ -63,6 +63,34 @@ class TextCache:
             self.inputs[h] = inputs[stale]
             self.valid[h] = True
         return tuple(out.copy() if everyone else out[b] for out in self.outputs)
+
+
+_ROW_HASH = np.random.default_rng(0x5EED).integers(1, 2**63, 1024, dtype=np.uint64) | np.uint64(1)
+
+
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)`` with ``rows[first][inverse] == rows``: the distinct rows of an int array, exactly.
+
+    A 64-bit hash per row (a random linear form, then SplitMix64's finaliser) sorts fast where
+    ``np.unique(axis=0)`` sorts whole rows; the rows are then compared with their
+    representative, so a hash collision falls back to treating every row as distinct.
+    """
+    weights = _ROW_HASH[np.arange(rows.shape[1]) % _ROW_HASH.size]
+    keys = rng.splitmix64((rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64))
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if not (rows[first][inverse] == rows).all():
+        return np.arange(len(rows)), np.arange(len(rows))
+    return first, inverse
+
+
+def render_distinct(rows: np.ndarray, render, render_few, few: int = TextCache.few) -> tuple[np.ndarray, ...]:
+    """``render(rows)``, rendering each distinct row once: thousands of envs show a few dozen texts."""
+    if len(rows) <= few:
+        return render_few(rows)
+    first, inverse = unique_rows(rows)
+    distinct = rows[first]
+    fresh = render_few(distinct) if len(distinct) <= few else render(distinct)
+    return tuple(x[inverse] for x in fresh)
 
 
 def _caches(core) -> dict[str, TextCache]:
@@ -187,8 +215,8 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
                            np.full(n, C.START_ENERGY), np.full(n, C.START_ENERGY), np.full(n, C.PLAYER_AC),
                            s.xp[sel]], axis=1)
         line1, head, head_len = caches["status"](idx, inputs, everyone)
-        tail = (M.status_tail_few if n <= TextCache.few else M.status_tail)(s.time[sel], s.hunger[sel],
-                                                                            s.hallu[sel] > 0)
+        (tail,) = render_distinct(np.stack([s.time[sel], s.hunger[sel], s.hallu[sel] > 0], axis=1),
+                                  lambda x: (M.status_tail(*x.T),), lambda x: (M.status_tail_few(*x.T),))
         line2 = M.paste_tail(head, head_len, tail)
         tty = np.empty((n, C.TTY_ROWS, C.TTY_COLS), np.uint8)
         top = message[:, :C.TTY_COLS]
