@@ -29,12 +29,12 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import peers  # benchmarks/peers.py: the script's folder is on sys.path
+from peers import Row
 
 import rewardgym  # noqa: F401  (registers the ids)
 from rewardgym.envs.dungeon.core import DEFAULT_KEYS, OBSERVATION_KEYS
@@ -44,7 +44,6 @@ NLE, MINIHACK = "NetHackScore-v0", "MiniHack-Room-5x5-v0"
 PEER_VENV = "nle-minihack"  # MiniHack depends on NLE, so one venv serves both
 PEER_REQUIREMENTS = ["nle==1.3.0", "minihack==1.0.2", "setuptools<81"]  # MiniHack imports pkg_resources
 PEER_MODULES = {NLE: "nle", MINIHACK: "minihack"}  # importing registers the ids
-NOT_RUN = "the peer does not run (the reason is printed above)"
 
 
 def random_steps(env, seconds: float, warmup: int, seed: int) -> dict:
@@ -109,22 +108,6 @@ def vector_steps(envs, seconds: float, warmup: int, seed: int) -> dict:
     return {"rate": calls * envs.num_envs / elapsed, "episodes": episodes}
 
 
-@dataclass
-class Row:
-    """One line of the table: how to measure it, and what it is compared with."""
-
-    label: str
-    measure: Callable[[], dict]  # -> {"rate", "episodes"}; raises peers.PeerUnavailable for a peer
-    keys: int
-    against: Row | None = None  # the peer row it is a ratio of
-    short: str = ""  # a peer row's name in the ratio column
-    results: list[dict] = field(default_factory=list)
-    missing: str | None = None  # why there is no figure
-
-    def median(self, what: str = "rate") -> float | None:
-        return float(np.median([r[what] for r in self.results])) if self.results else None
-
-
 def ours(env_id: str, keys: tuple[str, ...], args) -> Callable[[], dict]:
     """Our single env with ``keys``, built afresh per measurement so no repeat inherits a warm cache."""
 
@@ -156,7 +139,7 @@ def peer(python: Path | None, env_id: str, args, keys: list[str] | None = None) 
 
     def measure() -> dict:
         if python is None:
-            raise peers.PeerUnavailable(NOT_RUN)
+            raise peers.PeerUnavailable(peers.NOT_RUN)
         kwargs = {} if keys is None else {"observation_keys": keys}
         return peers.run_in(python, PEER_SNIPPET, timeout=args.seconds + 600, module=PEER_MODULES[env_id],
                             env_id=env_id, kwargs=kwargs, seconds=args.seconds, warmup=args.warmup, seed=args.seed)
@@ -215,30 +198,18 @@ def comparison_rows(python: Path | None, peer_id: str, our_id: str, name: str, a
     if set(keys) - set(shared):
         print(f"{name}'s default keys that ours lacks: {', '.join(sorted(set(keys) - set(shared)))}")
     label = peer_id if peer_id.startswith(name) else f"{name} {peer_id}"
-    rows = [Row(label, peer(usable, peer_id, args), len(keys), short=name)]
+    rows = [Row(label, peer(usable, peer_id, args), keys=len(keys), short=name)]
     if set(keys) != set(shared):
         rows.append(Row(f"{name} {peer_id}, only the keys ours has", peer(usable, peer_id, args, list(shared)),
-                        len(shared)))
+                        keys=len(shared)))
     same = set(shared) == set(DEFAULT_KEYS)
     matched = Row(f"ours {our_id.split('/')[-1]}, {name}'s keys" + (" (= our defaults)" if same else ""),
-                  ours(our_id, shared, args), len(shared), against=rows[0])
+                  ours(our_id, shared, args), keys=len(shared), against=rows[0])
     rows.append(matched)
     if not same:
         rows.append(Row(f"ours {our_id.split('/')[-1]}, our default keys", ours(our_id, DEFAULT_KEYS, args),
-                        len(DEFAULT_KEYS), against=rows[0]))
+                        keys=len(DEFAULT_KEYS), against=rows[0]))
     return rows, matched
-
-
-def measure_all(rows: list[Row], repeats: int) -> None:
-    """Each row once per repeat, one at a time (interleaved, so a slow spell of the machine hits all)."""
-    for _ in range(repeats):
-        for row in rows:
-            if row.missing:
-                continue
-            try:
-                row.results.append(row.measure())
-            except peers.PeerUnavailable as error:
-                row.missing = str(error)
 
 
 def print_table(rows: list[Row]) -> None:
@@ -249,24 +220,8 @@ def print_table(rows: list[Row]) -> None:
         if rate is None:
             print(f"{row.label:<56}{row.keys:>5}{'missing':>11}")
             continue
-        ratio = ""
-        if row.against:
-            reference = row.against.median()
-            name = row.against.short
-            ratio = f"{rate / reference:.2f}x {name}" if reference else f"({name} missing)"
-        print(f"{row.label:<56}{row.keys:>5}{rate:>11,.0f}{row.median('episodes'):>10,.0f}  {ratio}")
-    for row in rows:
-        if row.missing and row.missing != NOT_RUN:
-            print(f"  {row.label}: missing because {row.missing}")
-
-
-def check(text: str, ours_rate: float | None, needed: float | None, why_not: str = "a figure is missing") -> None:
-    """One goal line: pass, FAIL, or n/a (a peer did not run, or the row was not asked for)."""
-    if ours_rate is None or needed is None:
-        print(f"  [n/a ] {text}: {why_not}")
-        return
-    verdict = "pass" if ours_rate >= needed else "FAIL"
-    print(f"  [{verdict}] {text}: {ours_rate:,.0f} against {needed:,.0f} needed ({ours_rate / needed:.2f}x of it)")
+        print(f"{row.label:<56}{row.keys:>5}{rate:>11,.0f}{row.median('episodes'):>10,.0f}  {row.ratio()}")
+    peers.print_missing(rows)
 
 
 def print_goals(nle: Row, vector: dict[int, Row], minihack: Row, room: Row) -> None:
@@ -274,10 +229,10 @@ def print_goals(nle: Row, vector: dict[int, Row], minihack: Row, room: Row) -> N
     print("\ngoals:")
     nle_rate = nle.median()
     at_1024 = vector[1024].median() if 1024 in vector else None
-    check("vector Dungeon-Score-v0 x1024 >= 10x NLE NetHackScore-v0 single", at_1024,
+    peers.check("vector Dungeon-Score-v0 x1024 >= 10x NLE NetHackScore-v0 single", at_1024,
           None if nle_rate is None else 10 * nle_rate,
           "a figure is missing" if 1024 in vector else "1024 is not among --num-envs")
-    check("single Dungeon-Room5x5-v0 (MiniHack's keys) >= MiniHack-Room-5x5-v0 single", room.median(),
+    peers.check("single Dungeon-Room5x5-v0 (MiniHack's keys) >= MiniHack-Room-5x5-v0 single", room.median(),
           minihack.median())
 
 
@@ -297,12 +252,12 @@ def main() -> None:
           f"rewardgym {getattr(rewardgym, '__version__', '?')}")
     python = find_peer_python(args)
     score_rows, _ = comparison_rows(python, NLE, SCORE, "NLE", args)
-    vector = {n: Row(f"ours Dungeon-Score-v0, vector x{n}", ours_vector(SCORE, n, args), len(DEFAULT_KEYS),
+    vector = {n: Row(f"ours Dungeon-Score-v0, vector x{n}", ours_vector(SCORE, n, args), keys=len(DEFAULT_KEYS),
                      against=score_rows[0]) for n in args.num_envs}
     room_rows, room = comparison_rows(python, MINIHACK, ROOM, "MiniHack", args)
     rows = score_rows + list(vector.values()) + room_rows
 
-    measure_all(rows, args.repeats)
+    peers.measure_all(rows, args.repeats)
     print(f"\nrandom actions, {args.seconds:g} s per figure after a warm-up, median of {args.repeats}; "
           "episodes = episodes ended in the timed span")
     print_table(rows)

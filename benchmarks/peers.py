@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER_FILE = "bench-requirements.json"  # written last: a venv without it is an unfinished install
@@ -35,6 +38,9 @@ namespace = {"__name__": "__peer__", "params": job["params"]}
 exec(compile(job["code"], "<peer snippet>", "exec"), namespace)
 sys.stdout.write("\\n" + job["tag"] + json.dumps(namespace["result"]) + "\\n")
 """
+
+
+NOT_RUN = "the peer does not run (the reason is printed above)"
 
 
 class PeerUnavailable(RuntimeError):
@@ -120,3 +126,57 @@ for name in params["names"]:
         result[name] = "missing"
 """
     return run_in(python, code, names=distributions)
+
+
+# -- the table every peer benchmark prints ----------------------------------------------------------
+@dataclass
+class Row:
+    """One line of a benchmark table: how to measure it, and the peer row it is a ratio of."""
+
+    label: str
+    measure: Callable[[], dict]  # -> {"rate", "episodes"}; raises PeerUnavailable for a peer
+    against: Row | None = None  # the peer row it is a ratio of
+    short: str = ""  # a peer row's name in the ratio column
+    keys: int | None = None  # observation keys, where the table shows them
+    results: list[dict] = field(default_factory=list)
+    missing: str | None = None  # why there is no figure
+
+    def median(self, what: str = "rate") -> float | None:
+        return float(statistics.median(r[what] for r in self.results)) if self.results else None
+
+    def ratio(self, digits: int = 2) -> str:
+        """``"7.78x NLE"`` against its peer row, or why there is none."""
+        if self.against is None:
+            return ""
+        reference, mine = self.against.median(), self.median()
+        if not reference or mine is None:
+            return f"({self.against.short} missing)"
+        return f"{mine / reference:,.{digits}f}x {self.against.short}"
+
+
+def measure_all(rows: list[Row], repeats: int) -> None:
+    """Each row once per repeat, one at a time (interleaved, so a slow spell of the machine hits all)."""
+    for _ in range(repeats):
+        for row in rows:
+            if row.missing:
+                continue
+            try:
+                row.results.append(row.measure())
+            except PeerUnavailable as error:
+                row.missing = str(error)
+
+
+def print_missing(rows: list[Row]) -> None:
+    """Why a figure is missing, for the rows whose reason was not printed already."""
+    for row in rows:
+        if row.missing and row.missing != NOT_RUN:
+            print(f"  {row.label}: missing because {row.missing}")
+
+
+def check(text: str, ours_rate: float | None, needed: float | None, why_not: str = "a figure is missing") -> None:
+    """One goal line: pass, FAIL, or n/a (a peer did not run, or the row was not asked for)."""
+    if ours_rate is None or needed is None:
+        print(f"  [n/a ] {text}: {why_not}")
+        return
+    verdict = "pass" if ours_rate >= needed else "FAIL"
+    print(f"  [{verdict}] {text}: {ours_rate:,.0f} against {needed:,.0f} needed ({ours_rate / needed:.2f}x of it)")

@@ -49,12 +49,13 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import peers  # benchmarks/peers.py: the script's folder is on sys.path
+from peers import Row
 
 import rewardgym
 from rewardgym.envs.textworlds.generator import generate, knobs_for
@@ -62,7 +63,6 @@ from rewardgym.envs.textworlds.generator import generate, knobs_for
 PEER_VENV = "textworld"
 PEER_REQUIREMENTS = ["textworld==1.7.0"]
 PEER_DISTRIBUTIONS = ["textworld", "jericho", "spacy", "numpy"]
-NOT_RUN = "the peer does not run (the reason is printed above)"
 
 # The comparable games: TextWorld's custom-game knobs, and ours.
 WORLD_SIZE, NB_OBJECTS, QUEST_LENGTH = 5, 10, 5
@@ -249,7 +249,7 @@ def measure_generation(python: Path | None, folder: Path, args) -> tuple[list[Ge
     files, details = [], {}
     if python is None:
         for row in (command, making, compiling):
-            row.missing = NOT_RUN
+            row.missing = peers.NOT_RUN
     else:
         try:
             files = tw_make(python, folder, seeds, command)
@@ -287,7 +287,7 @@ def print_generation(rows: list[Generation], details: dict) -> None:
             ratio = f"{reference / row.seconds:,.0f}x faster than tw-make" if reference else "(tw-make missing)"
         print(f"{row.label:<56}{figure:>12}{row.games:>7}{walkthrough:>10}  {ratio}")
     for row in rows:
-        if row.missing and row.missing != NOT_RUN:
+        if row.missing and row.missing != peers.NOT_RUN:
             print(f"  {row.label}: missing because {row.missing}")
     if details:
         print(f"  TextWorld in-process: importing textworld {details['import_s']:.1f} s, its first (cold) "
@@ -295,27 +295,12 @@ def print_generation(rows: list[Generation], details: dict) -> None:
 
 
 # -- stepping ---------------------------------------------------------------------------------
-@dataclass
-class Row:
-    """One line of the steps table: how to measure it, and what it is compared with."""
-
-    label: str
-    measure: Callable[[], dict]  # -> {"rate", "episodes"}; raises peers.PeerUnavailable for the peer
-    against: Row | None = None  # the TextWorld row it is a ratio of
-    short: str = ""  # a TextWorld row's name in the ratio column
-    results: list[dict] = field(default_factory=list)
-    missing: str | None = None
-
-    def median(self, what: str = "rate") -> float | None:
-        return float(np.median([r[what] for r in self.results])) if self.results else None
-
-
 def peer_steps(python: Path | None, files: list[str], args) -> Callable[[], dict]:
     """TextWorld's gym env over ``files`` (one: replayed on reset; several: the next one per reset)."""
 
     def measure() -> dict:
         if python is None or not files:
-            raise peers.PeerUnavailable(NOT_RUN)
+            raise peers.PeerUnavailable(peers.NOT_RUN)
         return peers.run_in(python, PEER_STEPS, timeout=args.seconds + 600, gamefiles=files, max_steps=MAX_STEPS,
                             seconds=args.seconds, warmup=args.warmup, seed=args.seed)
 
@@ -344,7 +329,7 @@ def step_rows(python: Path | None, files: list[str], args) -> tuple[Row, Row, li
     pool = Row(f"TextWorld gym, pool of {len(files) or args.tw_games} tw-make games (next per reset)",
                peer_steps(python, files, args), short="TextWorld pool")
     if len(files) < 2:
-        pool.missing = NOT_RUN if python is None or not files else "tw-make made a single game"
+        pool.missing = peers.NOT_RUN if python is None or not files else "tw-make made a single game"
     ours = []
     for name, (_, env_id, knobs) in OUR_GAMES.items():
         for same_game, reference in ((True, one), (False, pool)):
@@ -355,18 +340,6 @@ def step_rows(python: Path | None, files: list[str], args) -> tuple[Row, Row, li
     return one, pool, ours
 
 
-def measure_all(rows: list[Row], repeats: int) -> None:
-    """Each row once per repeat, one at a time (interleaved, so a slow spell of the machine hits all)."""
-    for _ in range(repeats):
-        for row in rows:
-            if row.missing:
-                continue
-            try:
-                row.results.append(row.measure())
-            except peers.PeerUnavailable as error:
-                row.missing = str(error)
-
-
 def print_steps(rows: list[Row]) -> None:
     print(f"\n{'random admissible commands':<56}{'steps/s':>12}{'episodes':>10}  ratio")
     for row in rows:
@@ -374,37 +347,21 @@ def print_steps(rows: list[Row]) -> None:
         if rate is None:
             print(f"{row.label:<56}{'missing':>12}")
             continue
-        ratio = ""
-        if row.against:
-            reference = row.against.median()
-            name = row.against.short
-            ratio = f"{rate / reference:,.0f}x {name}" if reference else f"({name} missing)"
-        print(f"{row.label:<56}{rate:>12,.0f}{row.median('episodes'):>10,.0f}  {ratio}")
-    for row in rows:
-        if row.missing and row.missing != NOT_RUN:
-            print(f"  {row.label}: missing because {row.missing}")
+        print(f"{row.label:<56}{rate:>12,.0f}{row.median('episodes'):>10,.0f}  {row.ratio(digits=0)}")
+    peers.print_missing(rows)
 
 
 # -- goals ------------------------------------------------------------------------------------
-def check(text: str, ours_rate: float | None, needed: float | None, why_not: str = "a figure is missing") -> None:
-    """One goal line: pass, FAIL, or n/a (the peer did not run)."""
-    if ours_rate is None or needed is None:
-        print(f"  [n/a ] {text}: {why_not}")
-        return
-    verdict = "pass" if ours_rate >= needed else "FAIL"
-    print(f"  [{verdict}] {text}: {ours_rate:,.0f} against {needed:,.0f} needed ({ours_rate / needed:.2f}x of it)")
-
-
 def print_goals(one: Row, pool: Row, ours: list[Row], generation: list[Generation]) -> None:
     print("\ngoals:")
     like = next(row for row in ours if row.label.startswith("ours Treasure") and "free text, same" in row.label)
     one_rate = one.median()
-    check("ours Treasure, free text, same game >= 10x TextWorld one game", like.median(),
+    peers.check("ours Treasure, free text, same game >= 10x TextWorld one game", like.median(),
           None if one_rate is None else 10 * one_rate)
     measured = [row for row in ours if row.median() is not None]
     slowest = min(measured, key=lambda row: row.median()) if measured else None
     theirs = [rate for rate in (one_rate, pool.median()) if rate is not None]
-    check(f"slowest of ours ({slowest.label[5:] if slowest else '-'}) >= 10x the faster TextWorld figure",
+    peers.check(f"slowest of ours ({slowest.label[5:] if slowest else '-'}) >= 10x the faster TextWorld figure",
           slowest.median() if slowest else None, 10 * max(theirs) if theirs else None)
     command, making, _ = generation[:3]
     for row in generation[3:]:
@@ -456,7 +413,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="text-speed-") as folder:
         generation, files, details = measure_generation(python, Path(folder), args)
         one, pool, ours = step_rows(python, files, args)
-        measure_all([one, pool, *ours], args.repeats)
+        peers.measure_all([one, pool, *ours], args.repeats)
 
     print(f"\ngames: TextWorld {WORLD_SIZE} rooms / {NB_OBJECTS} objects / quest length {QUEST_LENGTH}; ours Treasure "
           f"n_rooms={WORLD_SIZE}, n_objects={NB_OBJECTS}, quest_length={QUEST_LENGTH} (locks), Cooking difficulty "
