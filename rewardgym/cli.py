@@ -1,4 +1,4 @@
-"""The ``rewardgym`` command: list, train, eval, play, collect-demos.
+"""The ``rewardgym`` command: list, train, eval, play, collect-demos, reward-eval.
 
 A wrong argument is one line on stderr and exit status 2, never a traceback.
 """
@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", action="store_true", help="also store rendered frames (for pixel progress models)")
     p.add_argument("--overwrite", action="store_true", help="replace a demo set already in --out")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("reward-eval", help="judge a reward model on expert and random rollouts before training on it")
+    p.add_argument("env_id", help="a rewardgym id; families with a scripted expert (Manip, Dungeon, GUI, Text) get "
+                                  "VOC, the others random rollouts only")
+    p.add_argument("--reward", required=True, metavar="SPEC", help="the reward spec to judge (as for train --reward)")
+    p.add_argument("--episodes", type=_positive_int, default=20, metavar="N", help="episodes per policy (default 20)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                   help="episode i of each policy resets with seed S + i (default 0)")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
+    p.add_argument("--plot", metavar="PATH", help="also save a figure (.png, .pdf or .svg)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -387,8 +399,44 @@ def cmd_collect_demos(args) -> int:
     return 0
 
 
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def cmd_reward_eval(args) -> int:
+    from rewardgym.reward_models.evaluation import evaluate_reward
+
+    env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
+    if args.plot is not None:
+        _check_plot_path(Path(args.plot))
+    try:
+        report = evaluate_reward(args.env_id, args.reward, episodes=args.episodes, seed=args.seed,
+                                 env_kwargs=env_kwargs, progress=not args.no_progress)
+    except ValueError as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if args.plot is not None:
+        try:
+            report.plot(args.plot)
+        except OSError as exc:
+            raise UsageError(f"--plot: cannot write {args.plot}: {exc.strerror or exc}") from None
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    if args.plot is not None and not args.json:
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def _check_plot_path(path: Path) -> None:
+    """Refuse a plot path that cannot work before spending the rollouts on it."""
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(f"--plot: {path} must end in {', '.join(PLOT_FORMATS)}")
+    if path.is_dir():
+        raise UsageError(f"--plot: {path} is a folder")
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(f"--plot: {existing} is not a folder")
+
+
 COMMANDS = {"list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play,
-            "collect-demos": cmd_collect_demos}
+            "collect-demos": cmd_collect_demos, "reward-eval": cmd_reward_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
