@@ -27,3 +27,35 @@ __all__ = [
     "RewardSpec",
     "ConstantReward",
 ]
+
+# --- zero-shot rewards: CLIP/SigLIP (vlm.py), text embeddings (text.py, embeddings.py), ensembles
+# The classes import torch and transformers, so they are exported lazily (module __getattr__) and
+# registered by "module:attr" strings, imported on first use: `import rewardgym` stays torch-free.
+register_reward("clip", "rewardgym.reward_models.vlm:CLIPReward")
+register_reward("text-embedding", "rewardgym.reward_models.text:TextEmbeddingReward")
+register_reward("text", "rewardgym.reward_models.text:TextEmbeddingReward")
+register_reward("ensemble", "rewardgym.reward_models.ensemble:ensemble_from_spec")
+
+_LAZY_EXPORTS = {
+    "CLIPReward": "rewardgym.reward_models.vlm",
+    "TextEncoder": "rewardgym.reward_models.embeddings",
+    "TextEmbeddingReward": "rewardgym.reward_models.text",
+    "RewardEnsemble": "rewardgym.reward_models.ensemble",
+}
+__all__ += list(_LAZY_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- progress models (progress.py): Φ(observation, task) learned from demonstrations. The spec
+# "progress:PATH;gamma=0.99" builds ProgressShaping, the shaping term γ(1 − terminated)Φ(s′) − Φ(s).
+register_reward("progress", "rewardgym.reward_models.progress:make_progress_reward")
+_PROGRESS_EXPORTS = ("ProgressModel", "ProgressShaping", "fit_progress_model")
+_LAZY_EXPORTS.update(dict.fromkeys(_PROGRESS_EXPORTS, "rewardgym.reward_models.progress"))
+__all__ += list(_PROGRESS_EXPORTS)
