@@ -651,3 +651,25 @@ def test_vector_full_reset_clears_pending_autoreset():
     env.reset(seed=1)  # a full reset: the next step is a real transition again
     _, reward, _, _, info = env.step(np.zeros(2, dtype=np.int64))
     assert info["_reward_learned"].all() and np.all(reward == 3.0)
+
+
+def test_reward_wrappers_keep_the_model_itself_not_a_copy():
+    """A learned reward may hold gigabytes of weights: the wrappers record it without a deep copy."""
+    from rewardgym.wrappers import LearnedReward, PotentialShaping
+    from rewardgym.wrappers.vector import LearnedReward as VectorLearnedReward
+
+    class Uncopyable:
+        needs_frames = False
+
+        def __deepcopy__(self, memo):
+            raise AssertionError("the model was deep-copied")
+
+        def __call__(self, batch, infos=None, frames=None):
+            return np.zeros(len(batch) if infos is None else len(infos), np.float32)
+
+    model = Uncopyable()
+    env = LearnedReward(gym.make("rewardgym/Bandit-Bernoulli5-v0"), model)
+    assert env.model is model
+    assert PotentialShaping(gym.make("rewardgym/Bandit-Bernoulli5-v0"), model).potential is model
+    vec = VectorLearnedReward(gym.make_vec("rewardgym/Bandit-Bernoulli5-v0", num_envs=2), model)
+    assert vec.model is model

@@ -91,8 +91,9 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         coef: weight of the learned reward.
         env_coef: weight of the env reward (``mode="add"`` only).
         """
+        # Recorded, not deep-copied: a model may hold gigabytes of weights.
         gym.utils.RecordConstructorArgs.__init__(
-            self, model=model, mode=mode, coef=coef, env_coef=env_coef
+            self, model=model, mode=mode, coef=coef, env_coef=env_coef, _disable_deepcopy=True
         )
         gym.Wrapper.__init__(self, env)
         self.model = make_reward(model)
@@ -148,7 +149,7 @@ class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
 
     def __init__(self, env: gym.Env, potential: Potential, gamma: float = 0.99) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, potential=potential, gamma=gamma)
+        gym.utils.RecordConstructorArgs.__init__(self, potential=potential, gamma=gamma, _disable_deepcopy=True)
         gym.Wrapper.__init__(self, env)
         self.potential = potential
         self.needs_frames = bool(getattr(potential, "needs_frames", False))

@@ -225,8 +225,9 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         coef: float = 1.0,
         env_coef: float = 1.0,
     ) -> None:
+        # Recorded, not deep-copied: a model may hold gigabytes of weights.
         gym.utils.RecordConstructorArgs.__init__(
-            self, model=model, mode=mode, coef=coef, env_coef=env_coef
+            self, model=model, mode=mode, coef=coef, env_coef=env_coef, _disable_deepcopy=True
         )
         _TransitionTracking.__init__(self, env)
         self.model = make_reward(model)
@@ -285,7 +286,7 @@ class PotentialShaping(_TransitionTracking, gym.utils.RecordConstructorArgs):
     """
 
     def __init__(self, env: VectorEnv, potential: Potential, gamma: float = 0.99) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, potential=potential, gamma=gamma)
+        gym.utils.RecordConstructorArgs.__init__(self, potential=potential, gamma=gamma, _disable_deepcopy=True)
         _TransitionTracking.__init__(self, env)
         self.potential = potential
         self.needs_frames = bool(getattr(potential, "needs_frames", False))

