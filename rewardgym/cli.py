@@ -1,4 +1,4 @@
-"""The ``rewardgym`` command: list, train, eval, play, collect-demos, reward-eval.
+"""The ``rewardgym`` command: list, train, eval, play, collect-demos, fit-progress, reward-eval.
 
 A wrong argument is one line on stderr and exit status 2, never a traceback.
 """
@@ -90,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", action="store_true", help="also store rendered frames (for pixel progress models)")
     p.add_argument("--overwrite", action="store_true", help="replace a demo set already in --out")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("fit-progress", help="fit a progress model on a demo folder (for --reward progress:PATH)")
+    p.add_argument("demos", help="a demo folder written by collect-demos (or rewardgym.collect_demos)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where to save the model")
+    p.add_argument("--encoder", choices=("auto", "state", "pixels", "text"), default="auto",
+                   help="what the model reads (default auto: from the demos)")
+    p.add_argument("--keys", nargs="+", metavar="KEY",
+                   help="state encoder: the observation keys to read (e.g. goal_delta for goal-conditioned tasks)")
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="training epochs (default: the model's)")
+    p.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
+                   help="share of the episodes held out for VOC (default 0.2)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, metavar="S")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("reward-eval", help="judge a reward model on expert and random rollouts before training on it")
@@ -377,6 +391,23 @@ def _episode_facts(info: dict) -> str:
     return (" " + ", ".join(facts) + ".") if facts else ""
 
 
+def cmd_fit_progress(args) -> int:
+    from rewardgym.reward_models.progress import fit_progress_model
+
+    if not 0.0 < args.val_fraction < 1.0:
+        raise UsageError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
+    try:
+        report = fit_progress_model(args.demos, args.out, encoder=args.encoder, epochs=args.epochs, seed=args.seed,
+                                    progress=not args.no_progress, val_fraction=args.val_fraction, keys=args.keys,
+                                    device=args.device)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    print(f"{report['encoder']} progress model, {report['epochs']} epochs on {report['train_episodes']} episodes: "
+          f"VOC {report['voc']:.3f} on {report['val_episodes']} held-out episodes; saved to {report['path']}")
+    print(f"use it with --reward progress:{report['path']}")
+    return 0
+
+
 def cmd_collect_demos(args) -> int:
     from rewardgym.demos import collect_demos, load_demos
 
@@ -436,7 +467,7 @@ def _check_plot_path(path: Path) -> None:
 
 
 COMMANDS = {"list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play,
-            "collect-demos": cmd_collect_demos, "reward-eval": cmd_reward_eval}
+            "collect-demos": cmd_collect_demos, "fit-progress": cmd_fit_progress, "reward-eval": cmd_reward_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

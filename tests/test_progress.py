@@ -396,3 +396,18 @@ def test_text_model_round_trip_and_potential(cooking):
 def test_process_rewards_need_a_text_model(reach_model):
     with pytest.raises(ValueError, match="text"):
         reach_model.process_rewards(["a", "b"], "task")
+
+
+def test_fit_progress_command(reach_demos, tmp_path, capsys):
+    from rewardgym.cli import main
+
+    train, _ = reach_demos
+    out = tmp_path / "model"
+    assert main(["fit-progress", str(train.path), "--out", str(out), "--keys", "goal_delta", "--epochs", "10",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "state progress model, 10 epochs" in printed and f"--reward progress:{out}" in printed
+    assert ProgressModel.load(out).config["keys"] == ["goal_delta"]
+    assert main(["fit-progress", str(tmp_path / "missing"), "--out", str(tmp_path / "m2")]) == 2
+    assert main(["fit-progress", str(train.path), "--out", str(tmp_path / "m3"), "--val-fraction", "1.5"]) == 2
+    assert "rewardgym: error:" in capsys.readouterr().err
