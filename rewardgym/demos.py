@@ -70,6 +70,8 @@ from typing import Any
 
 import numpy as np
 
+from rewardgym._files import read_index
+
 FORMAT = "rewardgym-demos"
 VERSION = 1
 INDEX_FILE = "demos.json"
@@ -398,18 +400,11 @@ def load_demos(path: str | Path) -> DemoSet:
     """The demo set in folder ``path`` (episodes are read when asked for); DemoFormatError when it cannot be read."""
     folder = Path(path)
     file = folder / INDEX_FILE
-    if not file.is_file():
-        raise DemoFormatError(f"{file} not found: {folder} is not a demo folder")
     try:
-        metadata = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DemoFormatError(f"{file} is corrupt: {exc}") from None
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise DemoFormatError(f"{file} is not a rewardgym demo index (no \"format\": \"{FORMAT}\")")
-    version = metadata.get("version")
-    if version != VERSION:
-        raise DemoFormatError(f"{file} has format version {version!r}; this rewardgym reads version {VERSION}"
-                              + (" (upgrade rewardgym)" if isinstance(version, int) and version > VERSION else ""))
+        metadata = read_index(file, f"{file} not found: {folder} is not a demo folder", FORMAT, VERSION,
+                              "a rewardgym demo index")
+    except (FileNotFoundError, ValueError) as exc:
+        raise DemoFormatError(str(exc)) from None
     for key in ("env_id", "observation_space", "action_space", "frames", "episodes"):
         if key not in metadata:
             raise DemoFormatError(f"{file} has no {key!r}")

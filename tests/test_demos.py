@@ -230,7 +230,8 @@ def test_a_corrupt_or_missing_episode_file_is_named(small):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda text: "{oops", "demos.json is corrupt"),
-    (lambda text: "[1, 2]", "not a rewardgym demo index"),
+    (lambda text: "[1, 2]", "demos.json is corrupt: expected a JSON object"),
+    (lambda text: text.replace("rewardgym-demos", "other"), "not a rewardgym demo index"),
     (lambda text: text.replace('"version": 1', '"version": 2'), "format version 2; this rewardgym reads version 1"),
     (lambda text: text.replace('"episodes"', '"episodez"'), "no 'episodes'"),
     (lambda text: text.replace('"episode_000000.npz"', '"../episode_000000.npz"'), "plain file name"),

@@ -85,6 +85,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rewardgym._files import read_index
+
 __all__ = [
     "ProgressModel",
     "ProgressShaping",
@@ -625,14 +627,7 @@ class ProgressModel:
         for file in (config_file, weights_file):
             if not file.is_file():
                 raise FileNotFoundError(f"{file} is missing: {folder} is not a saved progress model")
-        try:
-            config = json.loads(config_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{config_file} is corrupt: {exc}") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise ValueError(f"{config_file} is not a rewardgym progress model (no \"format\": \"{FORMAT}\")")
-        if config.get("version") != VERSION:
-            raise ValueError(f"{config_file} has version {config.get('version')!r}; this rewardgym reads {VERSION}")
+        config = read_index(config_file, f"{config_file} is missing", FORMAT, VERSION, "a rewardgym progress model")
         try:
             model = cls(config["encoder"], hidden_sizes=config["hidden_sizes"], rank_coef=config["rank_coef"],
                         temperature=config["temperature"], learning_rate=config["learning_rate"],
