@@ -59,3 +59,11 @@ register_reward("progress", "rewardgym.reward_models.progress:make_progress_rewa
 _PROGRESS_EXPORTS = ("ProgressModel", "ProgressShaping", "fit_progress_model")
 _LAZY_EXPORTS.update(dict.fromkeys(_PROGRESS_EXPORTS, "rewardgym.reward_models.progress"))
 __all__ += list(_PROGRESS_EXPORTS)
+
+# --- LLM feedback as an intrinsic reward (llm/): Motif's pairwise preferences and ONI's online labels.
+# "llm-feedback:goal=...;annotator=embedding|transformers:PATH|openai:URL#MODEL;model=lookup;beta=3"
+register_reward("llm-feedback", "rewardgym.reward_models.llm.intrinsic:make_llm_feedback")
+_LLM_EXPORTS = ("LLMFeedbackReward", "LookupReward", "ClassifierReward", "BradleyTerryReward")
+_LAZY_EXPORTS.update(dict.fromkeys(_LLM_EXPORTS, "rewardgym.reward_models.llm.intrinsic"))
+__all__ += list(_LLM_EXPORTS)
+

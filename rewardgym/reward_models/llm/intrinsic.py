@@ -1,0 +1,422 @@
+r"""Intrinsic rewards learned online from LLM (or embedding) feedback on the agent's messages.
+
+Three reward models map a message to a raw score ``r_φ(m)``, each trained on the labels
+that have arrived so far:
+
+* :class:`LookupReward`: the label of the message itself, 0 until it is labelled (ONI's
+  default, Zheng et al. 2024).
+* :class:`ClassifierReward`: a logistic regression on sentence embeddings, refit as labels
+  arrive, so unseen messages get a reward too (ONI's classifier variant, with a frozen
+  sentence encoder in place of the char-CNN).
+* :class:`BradleyTerryReward`: a scalar score per message embedding trained on pairwise
+  preferences with the Bradley-Terry loss (Motif, Klissarov et al. 2023):
+  ``L = −[y log σ(r₁ − r₂) + (1 − y) log σ(r₂ − r₁)]``, ties ``y = ½``.
+
+:class:`LLMFeedbackReward` turns the raw score into Motif's intrinsic reward
+
+.. math::
+
+    \hat r = (r_φ - μ) / σ, \qquad
+    r_{int} = \mathbb 1[\hat r > ε]\,\hat r \,/\, N(m)^β
+
+with μ, σ running statistics, ε the ε-quantile of recent ``r̂`` and ``N(m)`` the count of
+message ``m`` in the current episode. The agent's reward is ``α_ext·r_ext + α_int·r_int``:
+wrap the env with ``LearnedReward(env, reward, mode="add", coef=α_int, env_coef=α_ext)``.
+Motif's defaults: β = 3, ε = the median (0.5), α_int = 0.1 (α_ext = 0.1 on Score, 10 elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from rewardgym.reward_models.base import Transitions
+from rewardgym.reward_models.llm.annotation import AnnotationService, EmbeddingAnnotator, LLMAnnotator
+from rewardgym.reward_models.text import Source, transition_texts
+from rewardgym.wrappers.reward import EpisodeCounts, RunningMeanVar
+
+__all__ = [
+    "LookupReward",
+    "ClassifierReward",
+    "BradleyTerryReward",
+    "LLMFeedbackReward",
+    "normalize",
+    "quantile_threshold",
+    "count_discount",
+    "make_annotator_llm",
+    "make_llm_feedback",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def normalize(values: np.ndarray, stats: RunningMeanVar, epsilon: float = 1e-8) -> np.ndarray:
+    """``(r − μ)/σ`` with the running statistics ``stats`` (updated by the caller)."""
+    return (np.asarray(values, dtype=np.float64) - stats.mean) / np.sqrt(stats.var + epsilon)
+
+
+def quantile_threshold(rewards: np.ndarray, threshold: float) -> np.ndarray:
+    """Motif's threshold: ``1[r > threshold]·r`` (rewards at or below it become 0)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    return np.where(rewards > threshold, rewards, 0.0)
+
+
+def count_discount(rewards: np.ndarray, counts: np.ndarray, beta: float) -> np.ndarray:
+    """Motif's count discount ``r / N^β`` (``N >= 1`` the episode count of the message)."""
+    return np.asarray(rewards, dtype=np.float64) / np.asarray(counts, dtype=np.float64) ** beta
+
+
+class LookupReward:
+    """The label of each message (by hash), ``default`` until it is labelled (ONI's lookup)."""
+
+    kind = "messages"
+
+    def __init__(self, default: float = 0.0) -> None:
+        self.default = float(default)
+        self.labels: dict[str, float] = {}
+
+    def update(self, items: Sequence[str], labels: Sequence[float]) -> None:
+        self.labels.update(zip(items, map(float, labels), strict=True))
+
+    def score(self, messages: Sequence[str]) -> np.ndarray:
+        return np.array([self.labels.get(m, self.default) for m in messages], dtype=np.float64)
+
+
+class _EmbeddingModel:
+    """A linear score ``w·e(m) + b`` on sentence embeddings ``e`` (``encoder.encode``)."""
+
+    def __init__(self, encoder: Any, l2: float) -> None:
+        self.encoder = encoder
+        self.l2 = float(l2)
+        self.weights: np.ndarray | None = None  # (D + 1,), the bias last
+
+    def features(self, messages: Sequence[str]) -> np.ndarray:
+        embeddings = np.asarray(self.encoder.encode(list(messages)), dtype=np.float64)
+        return np.concatenate([embeddings, np.ones((len(embeddings), 1))], axis=1)
+
+    def logits(self, messages: Sequence[str]) -> np.ndarray:
+        if self.weights is None or not messages:
+            return np.zeros(len(messages))
+        return self.features(messages) @ self.weights
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class ClassifierReward(_EmbeddingModel):
+    """Logistic regression ``p(helpful | m) = σ(w·e(m) + b)`` refit on every label so far.
+
+    Fitted from scratch by Newton's method (IRLS) with an L2 penalty ``l2·‖w‖²/2`` (the
+    embeddings are unit vectors, so ``l2 = 1`` is a mild prior); the bias is not penalised.
+    The reward is ``1[p > ½]`` (ONI) or, with ``binary=False``, ``p``. Before any label, and
+    while only one class has been seen, the reward is that class (0 when none).
+    """
+
+    kind = "messages"
+
+    def __init__(self, encoder: Any, l2: float = 1.0, binary: bool = True, newton_steps: int = 10) -> None:
+        super().__init__(encoder, l2)
+        self.binary = bool(binary)
+        self.newton_steps = int(newton_steps)
+        self.labels: dict[str, float] = {}
+
+    def update(self, items: Sequence[str], labels: Sequence[float]) -> None:
+        self.labels.update(zip(items, map(float, labels), strict=True))
+        if items:
+            self.fit()
+
+    def fit(self) -> None:
+        x = self.features(list(self.labels))
+        y = np.fromiter(self.labels.values(), dtype=np.float64)
+        w = np.zeros(x.shape[1])
+        penalty = self.l2 * np.eye(x.shape[1])
+        penalty[-1, -1] = 0.0  # the bias is not penalised
+        for _ in range(self.newton_steps):
+            p = _sigmoid(x @ w)
+            gradient = x.T @ (p - y) + penalty @ w
+            hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(x.shape[1])
+            w = w - np.linalg.solve(hessian, gradient)
+        self.weights = w
+
+    def score(self, messages: Sequence[str]) -> np.ndarray:
+        classes = set(self.labels.values())
+        if len(classes) < 2:
+            return np.full(len(messages), float(classes.pop()) if classes else 0.0)
+        p = _sigmoid(self.logits(messages))
+        return (p > 0.5).astype(np.float64) if self.binary else p
+
+
+class BradleyTerryReward(_EmbeddingModel):
+    """Motif's reward model: a score ``r(m) = w·e(m)`` trained on pairwise preferences.
+
+    The label of an ordered pair ``(m₁, m₂)`` is ``y = P(m₁ preferred)`` (½ for a tie);
+    the loss is the cross-entropy between ``softmax(r(m₁), r(m₂))`` and ``(y, 1 − y)``,
+    i.e. ``−[y log σ(r₁ − r₂) + (1 − y) log σ(r₂ − r₁)]`` plus ``l2·‖w‖²/2``, minimised by
+    full-batch gradient descent (``steps`` Adam steps over every pair so far, warm-started)
+    each time labels arrive. Motif trains a network on the whole message; this is a linear
+    head on frozen sentence embeddings, cheap enough to refit online.
+    """
+
+    kind = "pairs"
+
+    def __init__(self, encoder: Any, l2: float = 1e-3, lr: float = 0.05, steps: int = 100) -> None:
+        super().__init__(encoder, l2)
+        self.lr = float(lr)
+        self.steps = int(steps)
+        self.pairs: dict[tuple[str, str], float] = {}
+        self._adam: tuple[np.ndarray, np.ndarray, int] | None = None
+
+    def update(self, items: Sequence[tuple[str, str]], labels: Sequence[float]) -> None:
+        self.pairs.update(zip(map(tuple, items), map(float, labels), strict=True))
+        if items:
+            self.fit()
+
+    def loss_and_gradient(self, difference: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+        """Bradley-Terry loss (mean over pairs) and its gradient; ``difference = e(m₁) − e(m₂)``."""
+        margin = difference @ w
+        p = _sigmoid(margin)
+        loss = np.mean(np.logaddexp(0.0, -margin) * y + np.logaddexp(0.0, margin) * (1 - y))
+        gradient = difference.T @ (p - y) / len(y) + self.l2 * w
+        return float(loss + 0.5 * self.l2 * w @ w), gradient
+
+    def fit(self) -> float:
+        """Refit on every pair so far; return the final loss."""
+        pairs = list(self.pairs)
+        first = self.features([a for a, _ in pairs])[:, :-1]  # no bias: it cancels in r₁ − r₂
+        second = self.features([b for _, b in pairs])[:, :-1]
+        difference, y = first - second, np.fromiter(self.pairs.values(), dtype=np.float64)
+        w = np.zeros(difference.shape[1]) if self.weights is None else self.weights[:-1]
+        m, v, t = self._adam or (np.zeros_like(w), np.zeros_like(w), 0)
+        for _ in range(self.steps):
+            loss, gradient = self.loss_and_gradient(difference, y, w)
+            t += 1
+            m = 0.9 * m + 0.1 * gradient
+            v = 0.999 * v + 0.001 * gradient**2
+            w = w - self.lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        self._adam = (m, v, t)
+        self.weights = np.append(w, 0.0)
+        return loss
+
+    def score(self, messages: Sequence[str]) -> np.ndarray:
+        return self.logits(messages)
+
+
+ModelName = Literal["lookup", "classifier", "bradley-terry"]
+
+
+class LLMFeedbackReward:
+    r"""Intrinsic reward from LLM feedback on the messages the agent sees, learned online.
+
+    Each call takes the text of every ``s′`` (:func:`~rewardgym.reward_models.text.transition_texts`),
+    submits the new messages (or new pairs) to a background :class:`AnnotationService`,
+    trains the reward model on the labels that have arrived, and returns
+
+    ``r_int = 1[r̂ > ε]·r̂ / N(m)^β``, ``r̂ = (r_φ(m) − μ)/σ`` (normalisation optional)
+
+    (Motif, Klissarov et al. 2023; ONI, Zheng et al. 2024). Empty messages get 0, are not
+    annotated and do not enter the statistics. The call never waits for the annotator.
+
+    Args:
+        goal: the game's goal in words, shown to the annotator.
+        annotator: ``"embedding"`` (offline: cosine similarity with the goal), an
+            :class:`~rewardgym.reward_models.llm.base.LLM`, or any annotator object
+            (``label_messages``/``label_pairs``).
+        model: ``"lookup"``, ``"classifier"`` (labels of single messages, ONI) or
+            ``"bradley-terry"`` (pairwise preferences, Motif), or a built model.
+        beta: count-discount exponent β (Motif: 3; 0 disables the discount).
+        epsilon: ε as a quantile in ``[0, 1]`` of recent normalised rewards; ``None`` uses
+            0.5 (Motif's median) for Bradley-Terry and no threshold for the 0/1 models.
+        normalize: standardise with running mean/variance; ``None`` means on for
+            Bradley-Terry (Motif), off for the 0/1 models (ONI uses the label as is).
+        source: where the message comes from (see ``transition_texts``).
+        encoder: a sentence encoder (``encode(list[str]) -> (N, D)``) shared by the embedding
+            annotator and the classifier / Bradley-Terry model; ``None`` builds the default
+            :class:`~rewardgym.reward_models.embeddings.TextEncoder` when one is needed.
+        batch_size: items per annotator call (ONI: about 100).
+        pairs_per_message: for Bradley-Terry, how many random earlier messages each new
+            message is paired with.
+        window: recent rewards kept for the ε-quantile.
+        seed: seed of the pair sampler.
+
+    Episode counts: row ``i`` of the batch is taken to be env ``i``; a row's counts restart
+    after a transition that terminated or truncated it. Call :meth:`close` to stop the
+    annotation thread.
+    """
+
+    needs_frames = False
+
+    def __init__(self, goal: str, annotator: Any = "embedding", model: ModelName | Any = "lookup",
+                 beta: float = 3.0, epsilon: float | None = None, normalize: bool | None = None,
+                 source: Source = "auto", encoder: Any = None, batch_size: int = 100,
+                 pairs_per_message: int = 2, window: int = 10_000, seed: int = 0) -> None:
+        if epsilon is not None and not 0.0 <= epsilon <= 1.0:
+            raise ValueError(f"epsilon is a quantile in [0, 1], got {epsilon}")
+        if beta < 0:
+            raise ValueError(f"beta must be non-negative, got {beta}")
+        self.goal = str(goal)
+        self._encoder = encoder
+        self.model = self._build_model(model)
+        self.annotator = self._build_annotator(annotator)
+        pairwise = self.model.kind == "pairs"
+        self.beta = float(beta)
+        self.epsilon = (0.5 if pairwise else None) if epsilon is None else float(epsilon)
+        self.normalize = pairwise if normalize is None else bool(normalize)
+        self.source = source
+        self.pairs_per_message = int(pairs_per_message)
+        self.service = AnnotationService(self.annotator, self.model.kind, batch_size=batch_size)
+        self.stats = RunningMeanVar()
+        self.recent: deque[float] = deque(maxlen=int(window))
+        self.counts: EpisodeCounts | None = None
+        self._episode_over = np.zeros(0, dtype=bool)
+        self._messages: list[str] = []
+        self._known: set[str] = set()
+        self._random = random.Random(seed)
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            from rewardgym.reward_models.embeddings import TextEncoder
+
+            self._encoder = TextEncoder()
+        return self._encoder
+
+    def _build_model(self, model: Any) -> Any:
+        if not isinstance(model, str):
+            return model
+        if model == "lookup":
+            return LookupReward()
+        if model == "classifier":
+            return ClassifierReward(self.encoder)
+        if model in ("bradley-terry", "bt"):
+            return BradleyTerryReward(self.encoder)
+        raise ValueError(f"model must be 'lookup', 'classifier' or 'bradley-terry', got {model!r}")
+
+    def _build_annotator(self, annotator: Any) -> Any:
+        if isinstance(annotator, str):
+            if annotator != "embedding":
+                raise ValueError(f"annotator must be 'embedding', an LLM or an annotator, got {annotator!r}")
+            return EmbeddingAnnotator(self.goal, self.encoder)
+        if hasattr(annotator, "label_messages") and hasattr(annotator, "label_pairs"):
+            return annotator
+        if hasattr(annotator, "generate"):
+            return LLMAnnotator(annotator, self.goal)
+        raise TypeError(f"annotator must be 'embedding', an LLM or an annotator, got {type(annotator).__name__}")
+
+    def __call__(self, batch: Transitions) -> np.ndarray:
+        texts = transition_texts(batch, self.source)
+        self.submit(texts)
+        self.learn()
+        return self.reward(texts, np.asarray(batch.terminated) | np.asarray(batch.truncated)).astype(np.float32)
+
+    def submit(self, texts: Sequence[str]) -> None:
+        """Queue the new non-empty messages (or, for Bradley-Terry, pairs with earlier ones)."""
+        new = [t for t in dict.fromkeys(texts) if t and t not in self._known]
+        if not new:
+            return
+        if self.model.kind == "messages":
+            self.service.submit(new)
+        else:
+            self.service.submit([pair for message in new for pair in self._pairs_for(message)])
+        self._known.update(new)
+        self._messages.extend(new)
+
+    def _pairs_for(self, message: str) -> list[tuple[str, str]]:
+        earlier = self._random.sample(self._messages, min(self.pairs_per_message, len(self._messages)))
+        # random order within a pair, so a position bias of the annotator averages out
+        return [(message, other) if self._random.random() < 0.5 else (other, message) for other in earlier]
+
+    def learn(self) -> int:
+        """Train on the labels that have arrived; return how many."""
+        labelled = self.service.collect()
+        if labelled:
+            items, labels = zip(*labelled)
+            self.model.update(list(items), list(labels))
+        return len(labelled)
+
+    def reward(self, texts: Sequence[str], done: np.ndarray) -> np.ndarray:
+        """Intrinsic rewards of ``texts`` (one per env row), updating statistics and episode counts."""
+        present = np.array([bool(t) for t in texts])
+        rewards = np.zeros(len(texts))
+        if present.any():
+            raw = self.model.score([t for t in texts if t])
+            rewards[present] = self._transform(raw)
+        rewards = self._discount(rewards, texts)
+        self._episode_over = np.asarray(done, dtype=bool).copy()
+        return rewards
+
+    def _transform(self, raw: np.ndarray) -> np.ndarray:
+        if self.normalize:
+            self.stats.update(raw)
+            raw = normalize(raw, self.stats)
+        if self.epsilon is None:
+            return raw
+        self.recent.extend(raw.tolist())
+        return quantile_threshold(raw, float(np.quantile(np.fromiter(self.recent, float), self.epsilon)))
+
+    def _discount(self, rewards: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        if self.beta == 0:
+            return rewards
+        if self.counts is None or len(self.counts.counts) != len(texts):
+            self.counts = EpisodeCounts(len(texts), self.beta)  # first call, or the batch size changed
+        elif self._episode_over.any():
+            self.counts.reset_envs(self._episode_over)
+        discounted, _ = self.counts(rewards, list(texts))
+        return discounted
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait for the pending labels and train on them (for evaluation and tests)."""
+        done = self.service.wait(timeout)
+        self.learn()
+        return done
+
+    def close(self) -> None:
+        """Stop the annotation thread."""
+        self.service.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMFeedbackReward(goal={self.goal!r}, model={type(self.model).__name__},"
+            f" annotator={type(self.annotator).__name__}, beta={self.beta}, epsilon={self.epsilon})"
+        )
+
+
+def make_annotator_llm(annotator: str, device: str = "auto", api_key_env: str = "OPENAI_API_KEY") -> Any:
+    """The annotator a spec names: ``"embedding"`` as is, an LLM for the other forms.
+
+    * ``transformers:PATH_OR_HUB_ID``: a local causal LM (:class:`TransformersLLM`) on ``device``;
+    * ``openai:URL#MODEL``: an OpenAI-compatible server (:class:`OpenAIChatLLM`) at ``URL``
+      serving ``MODEL``, the API key read from the environment variable ``api_key_env``.
+    """
+    backend, _, target = str(annotator).partition(":")
+    if backend == "embedding" and not target:
+        return "embedding"
+    if backend == "transformers" and target:
+        from rewardgym.reward_models.llm.transformers_llm import TransformersLLM
+
+        return TransformersLLM(target, device=device)
+    if backend == "openai" and "#" in target:
+        import os
+
+        from rewardgym.reward_models.llm.openai_chat import OpenAIChatLLM
+
+        url, _, model = target.rpartition("#")
+        return OpenAIChatLLM(url, model, api_key=os.environ.get(api_key_env))
+    raise ValueError(
+        f"annotator {annotator!r}: expected 'embedding', 'transformers:PATH_OR_HUB_ID' or 'openai:URL#MODEL'"
+    )
+
+
+def make_llm_feedback(goal: str, annotator: str = "embedding", model: str = "lookup", beta: float = 3.0,
+                      epsilon: float | None = None, normalize: bool | None = None, source: Source = "auto",
+                      device: str = "auto", api_key_env: str = "OPENAI_API_KEY",
+                      batch_size: int = 100) -> LLMFeedbackReward:
+    """The ``llm-feedback`` spec: ``llm-feedback:goal=...;annotator=...;model=...;beta=3;epsilon=0.5``."""
+    llm = make_annotator_llm(annotator, device=device, api_key_env=api_key_env)
+    return LLMFeedbackReward(goal, llm, model, beta=beta, epsilon=epsilon, normalize=normalize, source=source,
+                             batch_size=batch_size)
