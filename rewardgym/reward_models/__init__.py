@@ -67,3 +67,9 @@ _LLM_EXPORTS = ("LLMFeedbackReward", "LookupReward", "ClassifierReward", "Bradle
 _LAZY_EXPORTS.update(dict.fromkeys(_LLM_EXPORTS, "rewardgym.reward_models.llm.intrinsic"))
 __all__ += list(_LLM_EXPORTS)
 
+# --- LLM-written reward code (synthesis/): "reward-code:PATH" runs a file's compute_reward in a sandboxed
+# worker process; synthesize_reward is Eureka's search. Lazy, like the rest: the search imports torch when run.
+register_reward("reward-code", "rewardgym.reward_models.synthesis.sandbox:load_reward_code")
+_SYNTHESIS_EXPORTS = ("SandboxedReward", "RewardCodeError", "synthesize_reward")
+_LAZY_EXPORTS.update(dict.fromkeys(_SYNTHESIS_EXPORTS, "rewardgym.reward_models.synthesis"))
+__all__ += list(_SYNTHESIS_EXPORTS)
