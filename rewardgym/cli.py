@@ -1,4 +1,5 @@
-"""The ``rewardgym`` command: list, train, eval, play, collect-demos, fit-progress, reward-eval.
+"""The ``rewardgym`` command: list, train, eval, play, collect-demos, fit-progress, reward-eval,
+synthesize-reward.
 
 A wrong argument is one line on stderr and exit status 2, never a traceback.
 """
@@ -105,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, default=0, metavar="S")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("synthesize-reward", help="have an LLM write and improve reward code (Eureka), run sandboxed")
+    p.add_argument("env_id", help="an env that reports info['success'] (e.g. rewardgym/Manip-Reach-v0)")
+    p.add_argument("--llm", required=True, metavar="SPEC",
+                   help="transformers:PATH_OR_HUB_ID or openai:URL#MODEL (an OpenAI-compatible server)")
+    p.add_argument("--iterations", type=_positive_int, default=3, help="rounds of sampling and reflection (3)")
+    p.add_argument("--candidates", type=_positive_int, default=4, help="reward functions per round (4)")
+    p.add_argument("--train-steps", type=_positive_int, default=50_000, help="PPO steps per candidate (50000)")
+    p.add_argument("--eval-episodes", type=_positive_int, default=20, help="held-out episodes per candidate (20)")
+    p.add_argument("--num-envs", type=_positive_int, default=8)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--out", metavar="DIR", help="the run folder (default runs/reward-code/...)")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
+    p.add_argument("--device", default="auto", help="where a transformers LLM runs (default auto)")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the server's key")
 
     p = sub.add_parser("reward-eval", help="judge a reward model on expert and random rollouts before training on it")
     p.add_argument("env_id", help="a rewardgym id; families with a scripted expert (Manip, Dungeon, GUI, Text) get "
@@ -408,6 +424,35 @@ def cmd_fit_progress(args) -> int:
     return 0
 
 
+def cmd_synthesize_reward(args) -> int:
+    import gymnasium as gym
+
+    import rewardgym  # noqa: F401  (registers the ids)
+    from rewardgym.reward_models.llm import make_llm
+    from rewardgym.reward_models.synthesis import synthesize_reward
+
+    env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
+    if args.env_id not in gym.registry:
+        raise UsageError(f"unknown env id {args.env_id!r} (rewardgym list shows the ids)")
+    try:
+        llm = make_llm(args.llm, device=args.device, api_key_env=args.api_key_env)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"--llm: {str(exc).splitlines()[0]}") from None
+    result = synthesize_reward(args.env_id, llm, iterations=args.iterations, candidates=args.candidates,
+                               train_steps=args.train_steps, eval_episodes=args.eval_episodes,
+                               num_envs=args.num_envs, seed=args.seed, out=args.out, env_kwargs=env_kwargs)
+    failed = sum(c.status != "trained" for c in result.candidates)
+    print(f"{len(result.candidates)} candidates, {failed} of them failed (extraction, validation or training); "
+          f"run folder: {result.run_dir}")
+    if result.code is None:
+        print("no candidate produced a working reward; the prompts, answers and errors are in the run folder")
+        return 1
+    best = result.best
+    print(f"best: iteration {best.iteration}, candidate {best.index}, success rate {result.score:.2f}; "
+          f"use it with --reward reward-code:{result.run_dir / 'best_reward.py'}")
+    return 0
+
+
 def cmd_collect_demos(args) -> int:
     from rewardgym.demos import collect_demos, load_demos
 
@@ -467,7 +512,8 @@ def _check_plot_path(path: Path) -> None:
 
 
 COMMANDS = {"list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play,
-            "collect-demos": cmd_collect_demos, "fit-progress": cmd_fit_progress, "reward-eval": cmd_reward_eval}
+            "collect-demos": cmd_collect_demos, "fit-progress": cmd_fit_progress, "reward-eval": cmd_reward_eval,
+            "synthesize-reward": cmd_synthesize_reward}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -393,3 +393,30 @@ def test_spec_through_learned_reward_on_the_dungeon():
     assert reward.flush(timeout=30)
     assert set(reward.annotator.cache) == {("message", m) for m in messages if m}
     reward.close()
+
+
+# --- the synthesize-reward command ------------------------------------------------------------
+def test_synthesize_reward_command_with_a_tiny_random_lm(tiny_lm, tmp_path, capsys):
+    """A random LM writes no usable code: every candidate is recorded as failed, nothing crashes."""
+    from rewardgym.cli import main
+
+    out = tmp_path / "eureka"
+    code = main(["synthesize-reward", "rewardgym/Bandit-Bernoulli2-v0", "--llm", f"transformers:{tiny_lm}",
+                 "--iterations", "1", "--candidates", "2", "--train-steps", "64", "--eval-episodes", "1",
+                 "--num-envs", "1", "--device", "cpu", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1 and "2 candidates, 2 of them failed" in printed and "no candidate produced" in printed
+    assert (out / "summary.json").is_file() and (out / "iter0" / "prompt.txt").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["synthesize-reward", "rewardgym/Bandit-Bernoulli2-v0", "--llm", "gpt"], "--llm"),
+    (["synthesize-reward", "rewardgym/Bandit-Bernoulli2-v0", "--llm", "openai:http://localhost:1"], "--llm"),
+    (["synthesize-reward", "NoSuchEnv-v9", "--llm", "transformers:x"], "unknown env id"),
+])
+def test_synthesize_reward_command_refuses_bad_arguments(argv, message, capsys):
+    from rewardgym.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rewardgym: error:") and message in err and err.count("\n") == 1

@@ -393,23 +393,15 @@ def make_annotator_llm(annotator: str, device: str = "auto", api_key_env: str = 
     * ``openai:URL#MODEL``: an OpenAI-compatible server (:class:`OpenAIChatLLM`) at ``URL``
       serving ``MODEL``, the API key read from the environment variable ``api_key_env``.
     """
-    backend, _, target = str(annotator).partition(":")
-    if backend == "embedding" and not target:
+    if annotator == "embedding":
         return "embedding"
-    if backend == "transformers" and target:
-        from rewardgym.reward_models.llm.transformers_llm import TransformersLLM
+    from rewardgym.reward_models.llm import make_llm
 
-        return TransformersLLM(target, device=device)
-    if backend == "openai" and "#" in target:
-        import os
-
-        from rewardgym.reward_models.llm.openai_chat import OpenAIChatLLM
-
-        url, _, model = target.rpartition("#")
-        return OpenAIChatLLM(url, model, api_key=os.environ.get(api_key_env))
-    raise ValueError(
-        f"annotator {annotator!r}: expected 'embedding', 'transformers:PATH_OR_HUB_ID' or 'openai:URL#MODEL'"
-    )
+    try:
+        return make_llm(annotator, device=device, api_key_env=api_key_env)
+    except ValueError:
+        raise ValueError(f"annotator {annotator!r}: expected 'embedding', 'transformers:PATH_OR_HUB_ID' or "
+                         "'openai:URL#MODEL'") from None
 
 
 def make_llm_feedback(goal: str, annotator: str = "embedding", model: str = "lookup", beta: float = 3.0,
