@@ -420,3 +420,28 @@ def test_synthesize_reward_command_refuses_bad_arguments(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("rewardgym: error:") and message in err and err.count("\n") == 1
+
+
+def test_training_keeps_stepping_while_the_annotator_is_stuck():
+    """An annotator that cannot answer until released: the wrapped env steps on, then labels arrive."""
+    from rewardgym.wrappers import LearnedReward
+
+    release = threading.Event()
+
+    class StuckLLM(ScriptedLLM):
+        def generate(self, prompts, **kwargs):
+            release.wait(timeout=60)
+            return super().generate(prompts, **kwargs)
+
+    reward = LLMFeedbackReward("find the staircase down", annotator=StuckLLM(lambda text: "yes"), model="lookup")
+    env = LearnedReward(gym.make("rewardgym/Dungeon-Room15x15Monster-v0"), reward, mode="add", coef=0.1)
+    env.reset(seed=0)
+    for _ in range(30):  # would hang here if a step waited for a label
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        assert info["reward_learned"] == 0.0  # no label has arrived yet
+        if terminated or truncated:
+            env.reset()
+    assert reward.service.pending > 0 and reward.service.collect() == []
+    release.set()
+    assert reward.flush(timeout=30) and reward.service.pending == 0
+    reward.close()
