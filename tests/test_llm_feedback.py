@@ -356,6 +356,43 @@ def test_lookup_reward_counts_discount_per_episode():
     reward.close()
 
 
+def test_count_discount_follows_env_ids_when_resetting_envs_are_left_out():
+    """A vector wrapper leaves resetting envs out of the batch: counts stay with their env."""
+    llm = ScriptedLLM(lambda text: "yes")
+    reward = LLMFeedbackReward(GOAL, llm, "lookup", beta=3.0)
+    reward(_batch(["a", "a", "b"]))
+    assert reward.flush(timeout=5)
+    reward.counts = None  # start counting from here, with every message labelled 1
+    np.testing.assert_allclose(reward.reward(["a", "a", "b"], np.array([False, True, False])), [1, 1, 1])
+    # env 1 ended and is resetting: the batch holds envs 0 and 2 only
+    np.testing.assert_allclose(reward.reward(["a", "b"], np.zeros(2, bool), env_ids=[0, 2]), [1 / 8, 1 / 8])
+    # env 1 is back with a new episode; envs 0 and 2 keep counting
+    np.testing.assert_allclose(reward.reward(["a", "a", "b"], np.zeros(3, bool), env_ids=[0, 1, 2]),
+                               [1 / 27, 1, 1 / 27])
+    reward.close()
+
+
+def test_vector_learned_reward_passes_the_env_ids_of_a_partial_batch():
+    from rewardgym.wrappers.vector import LearnedReward as VectorLearnedReward
+
+    seen = []
+
+    class Recorder:
+        needs_frames = False
+
+        def __call__(self, batch):
+            seen.append(None if batch.env_ids is None else list(batch.env_ids))
+            return np.zeros(len(batch), np.float32)
+
+    envs = VectorLearnedReward(gym.make_vec("rewardgym/Dungeon-Room5x5-v0", num_envs=4), Recorder())
+    envs.reset(seed=0)
+    actions = np.random.default_rng(0).integers(0, 8, (300, 4))
+    for a in actions:  # random walks reach the stairs at different times
+        envs.step(a)
+    partial = [ids for ids in seen if ids is not None]
+    assert None in seen and partial and all(len(ids) < 4 and ids == sorted(set(ids)) for ids in partial)
+
+
 def test_bradley_terry_feedback_normalises_and_thresholds():
     order = {f"msg {i}": i for i in range(10)}
     llm = ScriptedLLM(lambda text: _prefer(text, order))

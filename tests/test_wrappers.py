@@ -673,3 +673,13 @@ def test_reward_wrappers_keep_the_model_itself_not_a_copy():
     assert PotentialShaping(gym.make("rewardgym/Bandit-Bernoulli5-v0"), model).potential is model
     vec = VectorLearnedReward(gym.make_vec("rewardgym/Bandit-Bernoulli5-v0", num_envs=2), model)
     assert vec.model is model
+
+
+def test_a_single_env_wrapper_given_a_vector_env_points_to_the_vector_one():
+    from rewardgym.wrappers import LearnedReward, NormalizeReward
+
+    envs = gym.make_vec("rewardgym/Bandit-Bernoulli5-v0", num_envs=2)
+    with pytest.raises(TypeError, match="rewardgym.wrappers.vector.LearnedReward"):
+        LearnedReward(envs, make_reward("constant:value=1"))
+    with pytest.raises(TypeError, match="rewardgym.wrappers.vector.NormalizeReward"):
+        NormalizeReward(envs)

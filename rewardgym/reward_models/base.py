@@ -34,6 +34,9 @@ class Transitions:
             for building them.
         frames: ``(B, H, W, 3)`` uint8 renders of ``s′`` when the model declares
             ``needs_frames``, else ``None``.
+        env_ids: ``(B,)`` the vector-env index of each row, when the rows are not simply envs
+            ``0 .. B−1`` (a vector wrapper leaves out envs that are resetting); ``None``
+            otherwise. Models that keep per-env state (episode counts) key it by these.
     """
 
     obs: Any
@@ -43,6 +46,7 @@ class Transitions:
     truncated: np.ndarray
     infos: Sequence[dict]
     frames: np.ndarray | None = None
+    env_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.terminated)

@@ -41,6 +41,14 @@ def batch_one(space: gym.Space, value: Any) -> Any:
         return [value]
 
 
+def _init_wrapper(wrapper: gym.Wrapper, env: gym.Env) -> None:
+    """``gym.Wrapper.__init__``, with a pointer to the vector wrappers when handed a vector env."""
+    if isinstance(env, gym.vector.VectorEnv):
+        raise TypeError(f"{type(wrapper).__name__} wraps a single Env; for a VectorEnv use "
+                        f"rewardgym.wrappers.vector.{type(wrapper).__name__}")
+    gym.Wrapper.__init__(wrapper, env)
+
+
 def check_render_mode(env: gym.Env | gym.vector.VectorEnv, what: str) -> None:
     """Frames come from ``env.render()``, which returns arrays only in ``rgb_array`` mode."""
     render_mode = getattr(env, "render_mode", None)
@@ -95,7 +103,7 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(
             self, model=model, mode=mode, coef=coef, env_coef=env_coef, _disable_deepcopy=True
         )
-        gym.Wrapper.__init__(self, env)
+        _init_wrapper(self, env)
         self.model = make_reward(model)
         self.mix = RewardMix(mode, coef, env_coef)
         self.needs_frames = bool(getattr(self.model, "needs_frames", False))
@@ -150,7 +158,7 @@ class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def __init__(self, env: gym.Env, potential: Potential, gamma: float = 0.99) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, potential=potential, gamma=gamma, _disable_deepcopy=True)
-        gym.Wrapper.__init__(self, env)
+        _init_wrapper(self, env)
         self.potential = potential
         self.needs_frames = bool(getattr(potential, "needs_frames", False))
         if self.needs_frames:
@@ -196,7 +204,7 @@ class NormalizeReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def __init__(self, env: gym.Env, epsilon: float = 1e-8, center: bool = True) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, epsilon=epsilon, center=center)
-        gym.Wrapper.__init__(self, env)
+        _init_wrapper(self, env)
         self.standardizer = RewardStandardizer(epsilon, center)
 
     @property
@@ -231,7 +239,7 @@ class BoundedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         scale: float = 1.0,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, reference=reference, scale=scale)
-        gym.Wrapper.__init__(self, env)
+        _init_wrapper(self, env)
         self.transform = BoundedTransform(reference, scale)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -260,7 +268,7 @@ class CountDiscount(gym.Wrapper, gym.utils.RecordConstructorArgs):
         beta: float = 3.0,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, key_fn=key_fn, beta=beta)
-        gym.Wrapper.__init__(self, env)
+        _init_wrapper(self, env)
         self.key_fn = default_count_key if key_fn is None else key_fn
         self.counts = EpisodeCounts(1, beta)
 

@@ -261,6 +261,7 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
                     truncated=truncated[rows],
                     infos=_RowInfos(infos, rows),
                     frames=None if frames is None else frames[rows],
+                    env_ids=rows,
                 )
             else:
                 batch = Transitions(

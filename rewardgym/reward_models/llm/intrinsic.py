@@ -273,7 +273,7 @@ class LLMFeedbackReward:
         self.stats = RunningMeanVar()
         self.recent: deque[float] = deque(maxlen=int(window))
         self.counts: EpisodeCounts | None = None
-        self._episode_over = np.zeros(0, dtype=bool)
+        self._ended = np.zeros(0, dtype=np.int64)  # envs whose episode ended on the last call
         self._messages: list[str] = []
         self._known: set[str] = set()
         self._random = random.Random(seed)
@@ -312,7 +312,8 @@ class LLMFeedbackReward:
         texts = transition_texts(batch, self.source)
         self.submit(texts)
         self.learn()
-        return self.reward(texts, np.asarray(batch.terminated) | np.asarray(batch.truncated)).astype(np.float32)
+        done = np.asarray(batch.terminated) | np.asarray(batch.truncated)
+        return self.reward(texts, done, batch.env_ids).astype(np.float32)
 
     def submit(self, texts: Sequence[str]) -> None:
         """Queue the new non-empty messages (or, for Bradley-Terry, pairs with earlier ones)."""
@@ -339,15 +340,17 @@ class LLMFeedbackReward:
             self.model.update(list(items), list(labels))
         return len(labelled)
 
-    def reward(self, texts: Sequence[str], done: np.ndarray) -> np.ndarray:
-        """Intrinsic rewards of ``texts`` (one per env row), updating statistics and episode counts."""
+    def reward(self, texts: Sequence[str], done: np.ndarray, env_ids: Sequence[int] | None = None) -> np.ndarray:
+        """Intrinsic rewards of ``texts``, updating statistics and the episode counts of envs ``env_ids``
+        (default: row ``j`` is env ``j``)."""
         present = np.array([bool(t) for t in texts])
         rewards = np.zeros(len(texts))
         if present.any():
             raw = self.model.score([t for t in texts if t])
             rewards[present] = self._transform(raw)
-        rewards = self._discount(rewards, texts)
-        self._episode_over = np.asarray(done, dtype=bool).copy()
+        ids = np.arange(len(texts)) if env_ids is None else np.asarray(env_ids, dtype=np.int64)
+        rewards = self._discount(rewards, texts, ids)
+        self._ended = ids[np.asarray(done, dtype=bool)]
         return rewards
 
     def _transform(self, raw: np.ndarray) -> np.ndarray:
@@ -359,14 +362,16 @@ class LLMFeedbackReward:
         self.recent.extend(raw.tolist())
         return quantile_threshold(raw, float(np.quantile(np.fromiter(self.recent, float), self.epsilon)))
 
-    def _discount(self, rewards: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def _discount(self, rewards: np.ndarray, texts: Sequence[str], env_ids: np.ndarray) -> np.ndarray:
         if self.beta == 0:
             return rewards
-        if self.counts is None or len(self.counts.counts) != len(texts):
-            self.counts = EpisodeCounts(len(texts), self.beta)  # first call, or the batch size changed
-        elif self._episode_over.any():
-            self.counts.reset_envs(self._episode_over)
-        discounted, _ = self.counts(rewards, list(texts))
+        if self.counts is None:
+            self.counts = EpisodeCounts(0, self.beta)
+        needed = int(env_ids.max()) + 1 if env_ids.size else 0
+        self.counts.counts.extend({} for _ in range(needed - len(self.counts.counts)))  # envs seen for the first time
+        for env in self._ended:  # their episode ended on the last call: this is a new one
+            self.counts.counts[env].clear()
+        discounted, _ = self.counts(rewards, list(texts), rows=env_ids)
         return discounted
 
     def flush(self, timeout: float | None = None) -> bool:
