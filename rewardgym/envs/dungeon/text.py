@@ -21,9 +21,6 @@ from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
 from rewardgym.envs.language import InvalidCommand
 
-_DIRECTIONS = {"N": "north", "E": "east", "S": "south", "W": "west", "NE": "northeast", "SE": "southeast",
-               "SW": "southwest", "NW": "northwest"}
-
 # Words for each command (lowercase, spaces collapsed); the action names and keys are added below.
 _WORDS: dict[str, tuple[str, ...]] = {
     "N": ("north",), "E": ("east",), "S": ("south",), "W": ("west",),
