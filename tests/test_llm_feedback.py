@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import string
 import threading
 import time
 
@@ -68,26 +67,9 @@ class ScriptedLLM:
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory):
-    from tokenizers import Tokenizer, models
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from rewardgym.testing import save_tiny_causal_lm
 
-    specials = ["<pad>", "<s>", "</s>", "<unk>"]
-    vocab = {token: i for i, token in enumerate(specials + list(string.printable[:100]))}
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>")),
-        bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
-    )
-    tokenizer.chat_template = (
-        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-        "{% if add_generation_prompt %}assistant:{% endif %}"
-    )
-    config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=1024,
-                         pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    folder = tmp_path_factory.mktemp("tiny-lm")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -123,7 +105,7 @@ def test_tiny_transformers_llm_drives_annotation(tiny_lm):
 
     llm = TransformersLLM(tiny_lm, device="cpu", batch_size=2)
     assert isinstance(llm, LLM)
-    assert llm.format("hi") == "user: hi\nassistant:"
+    assert llm.format("hi") == "<|user|>hi<|end|><|assistant|>"  # the chat template
     outputs = llm.generate(["hello", [{"role": "user", "content": "x"}], "abc"], max_new_tokens=4, temperature=0)
     assert len(outputs) == 3 and all(isinstance(o, str) and o for o in outputs)
     assert outputs == llm.generate(["hello", [{"role": "user", "content": "x"}], "abc"], max_new_tokens=4,
