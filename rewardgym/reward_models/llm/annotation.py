@@ -18,7 +18,8 @@ message with the goal under a sentence encoder, thresholded.
 
 :class:`AnnotationService` runs an annotator in a background thread: the agent submits
 messages (O(1), never blocks) and reads the labels whenever they are ready, as ONI's
-asynchronous LLM server does.
+asynchronous LLM server does. :class:`~rewardgym.reward_models.llm.ray_service.RayAnnotationService`
+does the same with the annotator in a Ray actor, built there from an :class:`AnnotatorFactory`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ __all__ = [
     "Annotator",
     "LLMAnnotator",
     "EmbeddingAnnotator",
+    "AnnotatorFactory",
     "AnnotationService",
+    "label_batch",
     "motif_pair_prompt",
     "oni_message_prompt",
     "parse_preference",
@@ -283,44 +286,104 @@ class EmbeddingAnnotator(_CachedAnnotator):
             self.stats.valid += n
 
 
-class AnnotationService:
-    """Labels items in a background thread; ``submit`` never blocks, ``collect`` returns what is ready.
+def label_batch(annotator: Annotator, kind: Kind, batch: list[Any]) -> list[float | None]:
+    """The annotator's labels of a batch of messages (``kind="messages"``) or ordered pairs."""
+    if kind == "messages":
+        return annotator.label_messages(batch)
+    return annotator.label_pairs(batch)
 
-    Items are messages (``kind="messages"``) or ordered pairs (``kind="pairs"``). Each
-    distinct item is queued once. The worker takes the *newest* items first, up to
-    ``batch_size`` at a time (ONI labels the most recent messages in batches of about 100);
-    when the queue holds more than ``max_pending`` items the oldest are dropped (and may be
-    submitted again later). The worker is a daemon thread; :meth:`close` stops it. An
-    annotator error is logged and counted in ``errors``; the batch's items are forgotten
-    so that they can be submitted again. Malformed answers
-    (label ``None``) are kept out of ``collect``'s results and counted by the annotator.
+
+def _is_annotator(obj: Any) -> bool:
+    return hasattr(obj, "label_messages") and hasattr(obj, "label_pairs")
+
+
+_ANNOTATOR_FORMS = "'embedding', 'transformers:PATH_OR_HUB_ID' or 'openai:URL#MODEL'"
+
+
+@dataclass
+class AnnotatorFactory:
+    """A picklable recipe for an annotator, built where it will run.
+
+    The Ray service sends this recipe to its actor rather than a built annotator, so that a
+    local LLM's or a sentence encoder's weights load in the actor's process (or on the
+    actor's machine), never in the training process. Calling it builds the annotator.
 
     Args:
-        annotator: an :class:`Annotator`.
-        kind: ``"messages"`` or ``"pairs"``.
-        batch_size: items per annotator call.
-        max_pending: queue capacity.
+        goal: the game's goal in words.
+        annotator: ``"embedding"`` (an :class:`EmbeddingAnnotator`), an LLM spec
+            (``transformers:PATH_OR_HUB_ID`` or ``openai:URL#MODEL``, see
+            :func:`~rewardgym.reward_models.llm.make_llm`), an LLM object (wrapped in an
+            :class:`LLMAnnotator`) or an annotator object (used as is). Objects travel
+            pickled with the recipe; specs are only read where the annotator is built.
+        encoder: the embedding annotator's sentence encoder; ``None`` builds the default one
+            where the annotator is built.
+        device: device of a ``transformers:`` LLM.
+        api_key_env: the environment variable holding an ``openai:`` server's API key, read
+            where the annotator is built.
     """
 
-    def __init__(self, annotator: Annotator, kind: Kind = "messages", batch_size: int = 100,
-                 max_pending: int = 100_000) -> None:
+    goal: str
+    annotator: Any = "embedding"
+    encoder: Any = None
+    device: str = "auto"
+    api_key_env: str = "OPENAI_API_KEY"
+
+    def __post_init__(self) -> None:
+        self.goal = str(self.goal)
+        if isinstance(self.annotator, str):
+            if self.annotator != "embedding":
+                from rewardgym.reward_models.llm import parse_llm_spec
+
+                try:
+                    parse_llm_spec(self.annotator)
+                except ValueError:
+                    raise ValueError(f"annotator {self.annotator!r}: expected {_ANNOTATOR_FORMS}") from None
+        elif not _is_annotator(self.annotator) and not hasattr(self.annotator, "generate"):
+            raise TypeError(f"annotator must be {_ANNOTATOR_FORMS}, an LLM or an annotator,"
+                            f" got {type(self.annotator).__name__}")
+
+    def __call__(self) -> Annotator:
+        """Build the annotator (loading its weights, if any)."""
+        if isinstance(self.annotator, str):
+            if self.annotator == "embedding":
+                return EmbeddingAnnotator(self.goal, self.encoder)
+            from rewardgym.reward_models.llm import make_llm
+
+            return LLMAnnotator(make_llm(self.annotator, device=self.device, api_key_env=self.api_key_env), self.goal)
+        if _is_annotator(self.annotator):
+            return self.annotator
+        return LLMAnnotator(self.annotator, self.goal)
+
+
+class _AnnotationQueue:
+    """What every annotation service shares: the queue of items, the results, the counters.
+
+    Each distinct item is queued once (``_seen``). Batches are taken *newest* first; when the
+    queue holds more than ``max_pending`` items the oldest are dropped (and may be submitted
+    again later). Labelled items wait in ``_ready`` until :meth:`collect`; malformed answers
+    (label ``None``) are left out; a failed batch counts in ``errors`` and its items are
+    forgotten so that they can be submitted again. A subclass moves batches to its worker
+    (:meth:`_take_batch`) and hands their labels back (:meth:`_finish`); :meth:`_advance`
+    is its non-blocking hook, called by ``submit``, ``collect`` and ``pending``.
+    """
+
+    def __init__(self, kind: Kind, batch_size: int, max_pending: int) -> None:
         if kind not in ("messages", "pairs"):
             raise ValueError(f"kind must be 'messages' or 'pairs', got {kind!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.annotator = annotator
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.kind = kind
         self.batch_size = int(batch_size)
-        self.errors = 0
         self.max_pending = int(max_pending)
+        self.errors = 0
         self._pending: deque[Any] = deque()
         self._seen: set[Any] = set()
         self._ready: deque[tuple[Any, float]] = deque()
-        self._busy = 0
+        self._busy = 0  # items handed to the worker and not answered yet
         self._condition = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="annotation-service", daemon=True)
-        self._thread.start()
 
     def submit(self, items: Sequence[Any]) -> int:
         """Queue the items not submitted before; return how many were queued. O(1) per item."""
@@ -335,10 +398,12 @@ class AnnotationService:
                     queued += 1
             if queued:
                 self._condition.notify()
+        self._advance()
         return queued
 
     def collect(self) -> list[tuple[Any, float]]:
         """The ``(item, label)`` pairs labelled since the last call (possibly none); never blocks."""
+        self._advance()
         out = []
         while self._ready:
             out.append(self._ready.popleft())
@@ -347,8 +412,77 @@ class AnnotationService:
     @property
     def pending(self) -> int:
         """Items queued or being labelled."""
+        self._advance()
         with self._condition:
             return len(self._pending) + self._busy
+
+    @property
+    def stats(self) -> AnnotationStats:
+        """The annotator's counters: queries, valid and malformed answers, cache hits."""
+        raise NotImplementedError
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every submitted item is labelled; ``False`` on timeout."""
+        raise NotImplementedError
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Stop the worker (after the batches it holds, waiting at most ``timeout`` seconds)."""
+        raise NotImplementedError
+
+    def _advance(self) -> None:
+        """Move work along without blocking (nothing to do when a thread does it)."""
+
+    def _take_batch(self) -> list[Any]:
+        """Take up to ``batch_size`` of the newest queued items for the worker (lock held)."""
+        batch = [self._pending.pop() for _ in range(min(self.batch_size, len(self._pending)))]
+        self._busy += len(batch)
+        return batch
+
+    def _finish(self, batch: list[Any], labels: Sequence[float | None] | None) -> None:
+        """Record the labels of a batch, or (``labels=None``) that the annotator failed on it."""
+        with self._condition:
+            if labels is None:
+                self.errors += 1
+                self._seen.difference_update(batch)
+            else:
+                self._ready.extend((item, label) for item, label in zip(batch, labels) if label is not None)
+            self._busy -= len(batch)
+            self._condition.notify_all()
+
+
+class AnnotationService(_AnnotationQueue):
+    """Labels items in a background thread; ``submit`` never blocks, ``collect`` returns what is ready.
+
+    Items are messages (``kind="messages"``) or ordered pairs (``kind="pairs"``). Each
+    distinct item is queued once. The worker takes the *newest* items first, up to
+    ``batch_size`` at a time (ONI labels the most recent messages in batches of about 100);
+    when the queue holds more than ``max_pending`` items the oldest are dropped (and may be
+    submitted again later). The worker is a daemon thread; :meth:`close` stops it. An
+    annotator error is logged and counted in ``errors``; the batch's items are forgotten
+    so that they can be submitted again. Malformed answers
+    (label ``None``) are kept out of ``collect``'s results and counted by the annotator.
+    :class:`~rewardgym.reward_models.llm.ray_service.RayAnnotationService` has the same
+    interface and runs the annotator in a Ray actor instead.
+
+    Args:
+        annotator: an :class:`Annotator`.
+        kind: ``"messages"`` or ``"pairs"``.
+        batch_size: items per annotator call.
+        max_pending: queue capacity.
+    """
+
+    def __init__(self, annotator: Annotator, kind: Kind = "messages", batch_size: int = 100,
+                 max_pending: int = 100_000) -> None:
+        super().__init__(kind, batch_size, max_pending)
+        self.annotator = annotator
+        self._thread = threading.Thread(target=self._run, name="annotation-service", daemon=True)
+        self._thread.start()
+
+    @property
+    def stats(self) -> AnnotationStats:
+        """The annotator's counters (live; zeros for an annotator that keeps none)."""
+        stats = getattr(self.annotator, "stats", None)
+        return stats if isinstance(stats, AnnotationStats) else AnnotationStats()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every submitted item is labelled; ``False`` on timeout."""
@@ -374,27 +508,13 @@ class AnnotationService:
                 self._condition.wait()
             if self._closed:
                 return None
-            batch = [self._pending.pop() for _ in range(min(self.batch_size, len(self._pending)))]
-            self._busy = len(batch)
-            return batch
-
-    def _label(self, batch: list[Any]) -> list[float | None]:
-        if self.kind == "messages":
-            return self.annotator.label_messages(batch)
-        return self.annotator.label_pairs(batch)
+            return self._take_batch()
 
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
             try:
-                labels = self._label(batch)
+                labels = label_batch(self.annotator, self.kind, batch)
             except Exception:  # never fatal: the agent keeps training on what it has
                 logger.exception("annotation of %d items failed", len(batch))
                 labels = None
-            with self._condition:
-                if labels is None:
-                    self.errors += 1
-                    self._seen.difference_update(batch)
-                else:
-                    self._ready.extend((item, label) for item, label in zip(batch, labels) if label is not None)
-                self._busy = 0
-                self._condition.notify_all()
+            self._finish(batch, labels)

@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardgym.reward_models.base import Transitions
-from rewardgym.reward_models.llm.annotation import AnnotationService, EmbeddingAnnotator, LLMAnnotator
+from rewardgym.reward_models.llm.annotation import AnnotationService, AnnotatorFactory, EmbeddingAnnotator
 from rewardgym.reward_models.text import Source, transition_texts
 from rewardgym.wrappers.reward import EpisodeCounts, RunningMeanVar
 
@@ -208,14 +208,17 @@ class BradleyTerryReward(_EmbeddingModel):
 
 
 ModelName = Literal["lookup", "classifier", "bradley-terry"]
+ServiceName = Literal["thread", "ray"]
 
 
 class LLMFeedbackReward:
     r"""Intrinsic reward from LLM feedback on the messages the agent sees, learned online.
 
     Each call takes the text of every ``s′`` (:func:`~rewardgym.reward_models.text.transition_texts`),
-    submits the new messages (or new pairs) to a background :class:`AnnotationService`,
-    trains the reward model on the labels that have arrived, and returns
+    submits the new messages (or new pairs) to a background annotation service (a thread,
+    :class:`AnnotationService`, or a Ray actor,
+    :class:`~rewardgym.reward_models.llm.ray_service.RayAnnotationService`), trains the
+    reward model on the labels that have arrived, and returns
 
     ``r_int = 1[r̂ > ε]·r̂ / N(m)^β``, ``r̂ = (r_φ(m) − μ)/σ`` (normalisation optional)
 
@@ -224,9 +227,11 @@ class LLMFeedbackReward:
 
     Args:
         goal: the game's goal in words, shown to the annotator.
-        annotator: ``"embedding"`` (offline: cosine similarity with the goal), an
-            :class:`~rewardgym.reward_models.llm.base.LLM`, or any annotator object
-            (``label_messages``/``label_pairs``).
+        annotator: ``"embedding"`` (offline: cosine similarity with the goal), an LLM spec
+            (``transformers:PATH_OR_HUB_ID``, ``openai:URL#MODEL``), an
+            :class:`~rewardgym.reward_models.llm.base.LLM`, any annotator object
+            (``label_messages``/``label_pairs``), or an
+            :class:`~rewardgym.reward_models.llm.annotation.AnnotatorFactory`.
         model: ``"lookup"``, ``"classifier"`` (labels of single messages, ONI) or
             ``"bradley-terry"`` (pairwise preferences, Motif), or a built model.
         beta: count-discount exponent β (Motif: 3; 0 disables the discount).
@@ -243,10 +248,17 @@ class LLMFeedbackReward:
             message is paired with.
         window: recent rewards kept for the ε-quantile.
         seed: seed of the pair sampler.
+        service: ``"thread"`` (the annotator runs in a background thread of this process) or
+            ``"ray"`` (in a Ray actor, built there: needs ``rewardgym[distributed]``; Ray is
+            started locally unless ``ray.init`` was called first, e.g. to join a cluster).
+        service_options: keyword arguments of the service, e.g. ``{"max_pending": 10_000}``,
+            or for Ray ``{"num_gpus": 1, "max_in_flight": 2}``.
 
     Episode counts: row ``i`` of the batch is taken to be env ``i``; a row's counts restart
     after a transition that terminated or truncated it. Call :meth:`close` to stop the
-    annotation thread.
+    annotation service. With ``service="ray"``, :attr:`annotator` is the
+    :class:`~rewardgym.reward_models.llm.annotation.AnnotatorFactory` the actor builds the
+    annotator from; the annotator's counters are ``reward.service.stats`` either way.
     """
 
     needs_frames = False
@@ -254,22 +266,32 @@ class LLMFeedbackReward:
     def __init__(self, goal: str, annotator: Any = "embedding", model: ModelName | Any = "lookup",
                  beta: float = 3.0, epsilon: float | None = None, normalize: bool | None = None,
                  source: Source = "auto", encoder: Any = None, batch_size: int = 100,
-                 pairs_per_message: int = 2, window: int = 10_000, seed: int = 0) -> None:
+                 pairs_per_message: int = 2, window: int = 10_000, seed: int = 0, service: ServiceName = "thread",
+                 service_options: dict[str, Any] | None = None) -> None:
         if epsilon is not None and not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon is a quantile in [0, 1], got {epsilon}")
         if beta < 0:
             raise ValueError(f"beta must be non-negative, got {beta}")
+        if service not in ("thread", "ray"):
+            raise ValueError(f"service must be 'thread' or 'ray', got {service!r}")
+        if service == "ray":  # before anything is built: a missing ray fails at once
+            from rewardgym.reward_models.llm.ray_service import import_ray
+
+            import_ray()
         self.goal = str(goal)
         self._encoder = encoder
         self.model = self._build_model(model)
-        self.annotator = self._build_annotator(annotator)
+        recipe = annotator
+        if not isinstance(recipe, AnnotatorFactory):
+            recipe = AnnotatorFactory(self.goal, annotator, encoder)
+        self.annotator = recipe if service == "ray" else self._build_annotator(recipe)
         pairwise = self.model.kind == "pairs"
         self.beta = float(beta)
         self.epsilon = (0.5 if pairwise else None) if epsilon is None else float(epsilon)
         self.normalize = pairwise if normalize is None else bool(normalize)
         self.source = source
         self.pairs_per_message = int(pairs_per_message)
-        self.service = AnnotationService(self.annotator, self.model.kind, batch_size=batch_size)
+        self.service = self._build_service(service, batch_size, service_options or {})
         self.stats = RunningMeanVar()
         self.recent: deque[float] = deque(maxlen=int(window))
         self.counts: EpisodeCounts | None = None
@@ -297,16 +319,18 @@ class LLMFeedbackReward:
             return BradleyTerryReward(self.encoder)
         raise ValueError(f"model must be 'lookup', 'classifier' or 'bradley-terry', got {model!r}")
 
-    def _build_annotator(self, annotator: Any) -> Any:
-        if isinstance(annotator, str):
-            if annotator != "embedding":
-                raise ValueError(f"annotator must be 'embedding', an LLM or an annotator, got {annotator!r}")
-            return EmbeddingAnnotator(self.goal, self.encoder)
-        if hasattr(annotator, "label_messages") and hasattr(annotator, "label_pairs"):
-            return annotator
-        if hasattr(annotator, "generate"):
-            return LLMAnnotator(annotator, self.goal)
-        raise TypeError(f"annotator must be 'embedding', an LLM or an annotator, got {type(annotator).__name__}")
+    def _build_annotator(self, recipe: AnnotatorFactory) -> Any:
+        """The annotator, built here; the embedding annotator shares the model's encoder."""
+        if isinstance(recipe.annotator, str) and recipe.annotator == "embedding" and recipe.encoder is None:
+            return EmbeddingAnnotator(recipe.goal, self.encoder)
+        return recipe()
+
+    def _build_service(self, service: ServiceName, batch_size: int, options: dict[str, Any]) -> Any:
+        if service == "thread":
+            return AnnotationService(self.annotator, self.model.kind, batch_size=batch_size, **options)
+        from rewardgym.reward_models.llm.ray_service import RayAnnotationService
+
+        return RayAnnotationService(self.annotator, self.model.kind, batch_size=batch_size, **options)
 
     def __call__(self, batch: Transitions) -> np.ndarray:
         texts = transition_texts(batch, self.source)
@@ -381,13 +405,14 @@ class LLMFeedbackReward:
         return done
 
     def close(self) -> None:
-        """Stop the annotation thread."""
+        """Stop the annotation service (its thread, or its Ray actor)."""
         self.service.close()
 
     def __repr__(self) -> str:
         return (
             f"LLMFeedbackReward(goal={self.goal!r}, model={type(self.model).__name__},"
-            f" annotator={type(self.annotator).__name__}, beta={self.beta}, epsilon={self.epsilon})"
+            f" annotator={type(self.annotator).__name__}, service={type(self.service).__name__},"
+            f" beta={self.beta}, epsilon={self.epsilon})"
         )
 
 
@@ -412,8 +437,20 @@ def make_annotator_llm(annotator: str, device: str = "auto", api_key_env: str = 
 def make_llm_feedback(goal: str, annotator: str = "embedding", model: str = "lookup", beta: float = 3.0,
                       epsilon: float | None = None, normalize: bool | None = None, source: Source = "auto",
                       device: str = "auto", api_key_env: str = "OPENAI_API_KEY",
-                      batch_size: int = 100) -> LLMFeedbackReward:
-    """The ``llm-feedback`` spec: ``llm-feedback:goal=...;annotator=...;model=...;beta=3;epsilon=0.5``."""
+                      batch_size: int = 100, service: ServiceName = "thread",
+                      annotator_gpus: float = 0) -> LLMFeedbackReward:
+    """The ``llm-feedback`` spec: ``llm-feedback:goal=...;annotator=...;model=...;beta=3;epsilon=0.5``.
+
+    ``service=ray`` runs the annotator in a Ray actor, which builds it (an LLM spec is read
+    there, so its weights load in the actor); ``annotator_gpus`` is the actor's GPU share.
+    """
+    if service == "ray":
+        recipe = AnnotatorFactory(goal, annotator, device=device, api_key_env=api_key_env)
+        return LLMFeedbackReward(goal, recipe, model, beta=beta, epsilon=epsilon, normalize=normalize,
+                                 source=source, batch_size=batch_size, service="ray",
+                                 service_options={"num_gpus": annotator_gpus})
+    if annotator_gpus:
+        raise ValueError("annotator_gpus is the Ray actor's GPU share: it needs service=ray")
     llm = make_annotator_llm(annotator, device=device, api_key_env=api_key_env)
     return LLMFeedbackReward(goal, llm, model, beta=beta, epsilon=epsilon, normalize=normalize, source=source,
-                             batch_size=batch_size)
+                             batch_size=batch_size, service=service)
