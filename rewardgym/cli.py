@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an agent and leave a run folder")
     p.add_argument("env_id", nargs="?", help="a rewardgym id (rewardgym list) or any Gymnasium id")
-    p.add_argument("--agent", help="ppo, sb3, ucb, thompson, epsilon-greedy, greedy, uniform, linucb")
+    p.add_argument("--agent", help="ppo, sb3, ucb, thompson, epsilon-greedy, greedy, uniform, linucb, "
+                                   "llm-grpo, llm-dr-grpo, llm-rloo, llm-reinforce")
+    p.add_argument("--model", metavar="PATH_OR_HUB_ID",
+                   help="llm-* agents: the transformers causal LM to train (a local folder or a hub id)")
     p.add_argument("--reward",
                    help="a learned-reward spec, e.g. 'clip:goal=...;baseline=...' (default: the env's reward)")
     p.add_argument("--reward-mode", choices=("add", "replace"), default="add",
@@ -194,18 +197,47 @@ def space_summary(space) -> str:
     return type(space).__name__
 
 
-def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any]):
-    """A vector env for ``env_id``: natively batched when the id declares it, else a SyncVectorEnv."""
+def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any], *, text: bool = False, reward=None):
+    """A vector env for ``env_id``: natively batched when the id declares it, else a SyncVectorEnv.
+
+    ``text=True`` (agents that play through the language interface, such as the LLM trainer)
+    gives a SyncVectorEnv of :class:`~rewardgym.wrappers.TextInterface` envs, with the learned
+    reward ``reward`` (a RewardModel) applied inside each, to the env's own observations.
+    """
     import gymnasium as gym
 
     import rewardgym  # noqa: F401  (registers the ids)
 
+    options: dict[str, Any] = {}
+    if text:
+        from rewardgym.wrappers.text import TextInterface
+
+        wrappers = [TextInterface]
+        if reward is not None:
+            from rewardgym.wrappers.env import LearnedReward
+
+            model, mode, coef = reward
+            wrappers.insert(0, lambda env: LearnedReward(env, model, mode=mode, coef=coef))
+        options = {"vectorization_mode": "sync", "wrappers": wrappers}
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
+        return gym.make_vec(env_id, num_envs=num_envs, **options, **env_kwargs)
     except gym.error.Error as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     except TypeError as exc:
+        if text and "language interface" in str(exc):
+            raise UsageError(f"{env_id} has no language interface, so an LLM agent cannot play it") from None
         raise UsageError(f"bad --env-kwargs for {env_id}: {exc}") from None
+
+
+def _agent_env(cls: type, env_id: str, num_envs: int, env_kwargs: dict[str, Any], args=None):
+    """The env an agent class trains on: text envs for language agents, with ``args.reward`` applied."""
+    if getattr(cls, "env_interface", None) == "text":
+        reward = None
+        if args is not None and args.reward:
+            reward = (_reward_model(args.reward), args.reward_mode, args.reward_coef)
+        return make_env(env_id, num_envs, env_kwargs, text=True, reward=reward)
+    env = make_env(env_id, num_envs, env_kwargs)
+    return _with_reward(env, args) if args is not None else env
 
 
 def cmd_train(args) -> int:
@@ -229,20 +261,26 @@ def cmd_train(args) -> int:
     agent_config.setdefault("seed", args.seed)
     if "device" in accepted:
         agent_config.setdefault("device", args.device)
+    if args.model is not None:
+        if "model" not in accepted:
+            raise UsageError(f"--model is for the llm-* agents; agent {args.agent!r} takes no model")
+        agent_config["model"] = args.model
+    elif "model" in accepted and "model" not in agent_config:
+        raise UsageError(f"agent {args.agent!r} needs --model (a folder with a transformers causal LM, or a hub id)")
     num_envs = args.num_envs or getattr(cls, "default_num_envs", 8)
-    env = make_env(args.env_id, num_envs, env_kwargs)
     if args.reward and "reward_model" in accepted:
         # The agent scores whole rollouts in one batch (deferred scoring) instead of a wrapper per step.
         if "reward_model" in agent_config:
             raise UsageError("give the learned reward once: --reward or --config reward_model=..., not both")
         agent_config.update(reward_model=args.reward, reward_mode=args.reward_mode, reward_coef=args.reward_coef)
         _check_reward_spec(args.reward)
+        env = make_env(args.env_id, num_envs, env_kwargs)
     else:
-        env = _with_reward(env, args)
+        env = _agent_env(cls, args.env_id, num_envs, env_kwargs, args)
     try:
         agent = cls(env, **agent_config)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"agent {args.agent!r}: {exc}") from None
+    except (TypeError, ValueError, OSError) as exc:  # OSError: a model folder that cannot be loaded
+        raise UsageError(f"agent {args.agent!r}: {str(exc).splitlines()[0]}") from None
 
     run_dir = new_run_dir(args.out, args.env_id, args.agent, args.seed)
     write_config(run_dir, {
@@ -293,14 +331,14 @@ def _resume(args) -> int:
         checkpoint = latest_checkpoint(run_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    env = make_env(config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}))
     try:
         cls = agent_class(config["agent"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    args.reward = None
     if config.get("reward") and "reward_model" not in _config_keys(cls):
         args.reward, args.reward_mode, args.reward_coef = config["reward"], config["reward_mode"], config["reward_coef"]
-        env = _with_reward(env, args)
+    env = _agent_env(cls, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}), args)
     try:
         agent = load_agent(checkpoint, env)
     except (FileNotFoundError, ValueError) as exc:
@@ -322,21 +360,25 @@ def _check_reward_spec(spec: str) -> None:
         raise UsageError(f"--reward: {exc}") from None
 
 
+def _reward_model(spec: str):
+    from rewardgym.reward_models import make_reward
+
+    try:
+        return make_reward(spec)
+    except ValueError as exc:
+        raise UsageError(f"--reward: {exc}") from None
+
+
 def _with_reward(env, args):
     if not args.reward:
         return env
-    from rewardgym.reward_models import make_reward
     from rewardgym.wrappers.vector import LearnedReward
 
-    try:
-        model = make_reward(args.reward)
-    except ValueError as exc:
-        raise UsageError(f"--reward: {exc}") from None
-    return LearnedReward(env, model, mode=args.reward_mode, coef=args.reward_coef)
+    return LearnedReward(env, _reward_model(args.reward), mode=args.reward_mode, coef=args.reward_coef)
 
 
 def cmd_eval(args) -> int:
-    from rewardgym.agents import load_agent
+    from rewardgym.agents import agent_class, load_agent
     from rewardgym.runs import FINAL_CHECKPOINT, read_config
 
     try:
@@ -344,11 +386,15 @@ def cmd_eval(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     num_envs = args.num_envs or min(args.episodes, 16)
-    env = make_env(config["env_id"], num_envs, config.get("env_kwargs", {}))
+    try:
+        cls = agent_class(config["agent"])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    env = _agent_env(cls, config["env_id"], num_envs, config.get("env_kwargs", {}))
     checkpoint = Path(args.run_dir) / config.get("checkpoint", FINAL_CHECKPOINT)
     try:
         agent = load_agent(checkpoint, env)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, OSError) as exc:
         raise UsageError(f"cannot load the agent: {exc}") from None
     seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
     result = agent.evaluate(env, args.episodes, seed=seed)

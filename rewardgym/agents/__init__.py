@@ -1,4 +1,4 @@
-"""Agents: bandit baselines, PPO and the stable-baselines3 bridge; the LLM-RL trainer will share the protocol.
+"""Agents: bandit baselines, PPO, the stable-baselines3 bridge and the LLM-RL trainer, behind one protocol.
 
 ``make_agent(name, env, **config)`` builds any of them; ``load_agent(path, env)`` reloads a
 saved one whatever its kind. Modules load lazily, so asking for a bandit baseline never
@@ -21,6 +21,10 @@ AGENTS: dict[str, str] = {
     "linucb": "rewardgym.agents.bandits:LinUCB",
     "ppo": "rewardgym.agents.ppo:PPO",
     "sb3": "rewardgym.agents.sb3:SB3Agent",
+    "llm-grpo": "rewardgym.agents.llm:LLMAgent",
+    "llm-dr-grpo": "rewardgym.agents.llm:LLMDrGRPO",
+    "llm-rloo": "rewardgym.agents.llm:LLMRLOO",
+    "llm-reinforce": "rewardgym.agents.llm:LLMReinforce",
 }
 
 __all__ = ["AGENTS", "Agent", "EpisodeTracker", "agent_class", "evaluate_agent", "load_agent", "make_agent"]

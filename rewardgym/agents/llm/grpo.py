@@ -1,0 +1,638 @@
+"""The LLM-RL trainer: a transformers causal LM plays multi-turn text episodes and learns by GRPO and kin.
+
+One batch is ``groups_per_batch`` groups of ``group_size`` episodes; the episodes of a group
+start from the same seed, so their returns can be compared with each other instead of with a
+value network. Top to bottom, one iteration of :meth:`LLMAgent.learn` is
+
+1. **Rollout** (``episodes.collect_episodes``): every env plays its episode one turn at a time,
+   the turns of all envs generated in one batch. Each episode is one token sequence whose
+   generated tokens carry ``mask = 1``; the environment's text carries 0 and is never trained on.
+2. **Rewards**: the env's reward per turn, minus ``format_penalty`` for a response the env
+   could not parse; with ``kl_in="reward"``, minus β·Σ k1 over the turn's tokens (classic RLHF).
+3. **Advantages** (``advantages.py``): ``grpo``, ``dr-grpo``, ``rloo`` or ``reinforce`` over
+   episode returns, the same value on every generated token of an episode; or, with
+   ``reward_level="turn"``, DeepSeekMath's process supervision over per-turn rewards (for
+   learned process rewards). ``filter_groups`` drops groups whose returns are all equal
+   (they carry no signal; DAPO's dynamic sampling without the resampling).
+4. **Update**: the clipped surrogate −min(ρÂ, clip(ρ, 1 − ε_low, 1 + ε_high)Â) per generated
+   token (ρ = π/π_old, at the sampling temperature), plus β·KL(π‖π_ref) per token with
+   ``kl_in="loss"`` (k1 or k3), aggregated as GRPO (mean over each sequence's tokens, then
+   over sequences), DAPO (mean over all tokens) or Dr.GRPO (sum over tokens divided by a
+   constant), for ``update_epochs`` passes of ``minibatches`` optimiser steps. With one pass
+   of one minibatch the data is exactly on-policy, ρ = 1, and π_old needs no forward pass.
+
+Memory and speed: LoRA adapters through peft (``lora_rank > 0``; the frozen base then serves
+as π_ref with the adapters switched off, so KL costs no second model), gradient
+checkpointing and bf16 autocast on CUDA (``"auto"``), micro-batches of ``micro_batch_size``
+sequences for the forward passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from rewardgym.agents.base import Callback, MetricsWindow, Progress, read_agent_file, write_agent_file
+from rewardgym.agents.llm.advantages import (
+    KL_ESTIMATORS,
+    RunningBaseline,
+    check_estimator,
+    group_advantages,
+    kl_estimate,
+    turn_advantages,
+)
+from rewardgym.agents.llm.episodes import (
+    ChatFormat,
+    Episode,
+    Generator,
+    collect_episodes,
+    extract_action,
+    token_advantages,
+)
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are playing a game in turns. Each turn you see what the game shows you; reply with your next "
+    "move inside <answer></answer>, for example <answer>go north</answer>."
+)
+TRAIN_SEEDS = 500_000  # task seeds for training are drawn below this; evaluation starts at 1,000,000
+EVAL_SEED = 1_000_000
+MODEL_DIR, OPTIMIZER_FILE = "model", "optimizer.pt"
+AGGREGATIONS = ("sequence", "token", "constant")
+_AUTO_AGGREGATION = {"grpo": "sequence", "dr-grpo": "constant", "rloo": "token", "reinforce": "token"}
+_HINT = "Pass --model (model=) a local folder with a transformers causal LM and its tokenizer, or a hub id."
+
+
+@dataclass
+class LLMConfig:
+    """Everything an :class:`LLMAgent` is built from (saved in ``agent.json``)."""
+
+    model: str
+    estimator: str = "grpo"
+    group_size: int = 8
+    groups_per_batch: int = 4
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_turns: int | None = None
+    max_context_tokens: int = 4096
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
+    format_penalty: float = 0.1
+    reward_level: str = "episode"  # or "turn"
+    learning_rate: float = 1e-6
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    update_epochs: int = 1
+    minibatches: int = 1
+    micro_batch_size: int = 8
+    clip_eps: float = 0.2
+    clip_eps_high: float | None = None  # DAPO's clip-higher (0.28); None: clip_eps
+    loss_aggregation: str = "auto"  # sequence (GRPO), token (DAPO), constant (Dr.GRPO); auto: by estimator
+    length_normalizer: int | None = None  # Dr.GRPO's constant; None: max_new_tokens
+    kl_coef: float = 0.0
+    kl_estimator: str = "k3"
+    kl_in: str = "loss"  # or "reward"
+    baseline_momentum: float = 0.9
+    filter_groups: bool = False
+    lora_rank: int = 0
+    lora_alpha: float | None = None
+    lora_target_modules: str | list[str] = "all-linear"
+    bf16: bool | str = "auto"
+    gradient_checkpointing: bool | str = "auto"
+    device: str = "auto"
+    seed: int = 0
+
+    def check(self) -> None:
+        check_estimator(self.estimator, self.group_size)
+        positive = ("group_size", "groups_per_batch", "max_new_tokens", "max_context_tokens", "update_epochs",
+                    "minibatches", "micro_batch_size")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_turns is not None and self.max_turns < 1:
+            raise ValueError(f"max_turns must be >= 1 or None, got {self.max_turns}")
+        if not self.temperature > 0:
+            raise ValueError(f"training samples from the policy: temperature must be > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.reward_level not in ("episode", "turn"):
+            raise ValueError(f"reward_level must be 'episode' or 'turn', got {self.reward_level!r}")
+        if self.reward_level == "turn" and self.estimator not in ("grpo", "dr-grpo"):
+            raise ValueError(f"reward_level='turn' works with grpo or dr-grpo, not {self.estimator!r}")
+        if self.loss_aggregation not in (*AGGREGATIONS, "auto"):
+            raise ValueError(f"loss_aggregation must be auto or one of {', '.join(AGGREGATIONS)}")
+        if self.kl_estimator not in KL_ESTIMATORS:
+            raise ValueError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}, got {self.kl_estimator!r}")
+        if self.kl_in not in ("loss", "reward"):
+            raise ValueError(f"kl_in must be 'loss' or 'reward', got {self.kl_in!r}")
+        if self.kl_coef < 0 or self.clip_eps <= 0 or (self.clip_eps_high is not None and self.clip_eps_high <= 0):
+            raise ValueError("kl_coef must be >= 0 and the clip ranges > 0")
+        if self.minibatches > self.group_size * self.groups_per_batch:
+            raise ValueError(f"minibatches ({self.minibatches}) cannot exceed the episodes in a batch "
+                             f"({self.group_size * self.groups_per_batch})")
+        if self.lora_rank < 0:
+            raise ValueError(f"lora_rank must be >= 0 (0: train every weight), got {self.lora_rank}")
+
+    @property
+    def aggregation(self) -> str:
+        return _AUTO_AGGREGATION[self.estimator] if self.loss_aggregation == "auto" else self.loss_aggregation
+
+
+def text_envs(env: Any) -> list[gym.Env]:
+    """The single text envs an LLM agent plays: from a list of envs, a SyncVectorEnv, or one env.
+
+    Envs that are not text games yet but have a language interface are wrapped in
+    :class:`~rewardgym.wrappers.TextInterface`.
+    """
+    from rewardgym.wrappers.text import TextInterface
+
+    if isinstance(env, gym.vector.SyncVectorEnv):
+        envs = list(env.envs)
+    elif isinstance(env, gym.vector.VectorEnv):
+        raise ValueError("the LLM agent plays each env on its own: give a list of envs or a SyncVectorEnv "
+                         "(gym.make_vec(id, num_envs=N, vectorization_mode='sync')), not a natively batched "
+                         f"{type(env).__name__}")
+    elif isinstance(env, gym.Env):
+        envs = [env]
+    elif isinstance(env, Sequence) and env and all(isinstance(e, gym.Env) for e in env):
+        envs = list(env)
+    else:
+        raise TypeError(f"expected a gymnasium Env, a list of them or a SyncVectorEnv, got {type(env).__name__}")
+    out = []
+    for e in envs:
+        if isinstance(e.observation_space, gym.spaces.Text):
+            out.append(e)
+        elif getattr(e.unwrapped, "text_adapter", None) is not None:
+            out.append(TextInterface(e))
+        else:
+            raise ValueError(f"{e.unwrapped} has no language interface, so an LLM cannot play it")
+    return out
+
+
+class LLMAgent:
+    """A causal LM trained with GRPO-family policy gradients on multi-turn text episodes.
+
+    Args:
+        env: what it will play (text envs, see :func:`text_envs`); only checked here.
+        model: a local folder or hub id of a transformers causal LM with its tokenizer.
+        **config: the fields of :class:`LLMConfig`.
+
+    ``learn(env, total_steps)`` counts env steps (turns, unparsable ones included), rounded up
+    to whole batches. ``act(obs)`` answers a batch of observations, one turn each, without
+    history; ``evaluate`` plays whole episodes greedily. ``save``/``load`` keep the weights
+    (or only the LoRA adapter), the optimiser, the random state and the step count.
+    """
+
+    name: ClassVar[str] = "llm-grpo"
+    estimator: ClassVar[str] = "grpo"
+    default_num_envs: ClassVar[int] = 32
+    env_interface: ClassVar[str] = "text"  # the CLI builds text envs (TextInterface) for it
+    config_keys: ClassVar[frozenset[str]] = frozenset(f.name for f in fields(LLMConfig))
+
+    def __init__(self, env: Any = None, *, model: str | os.PathLike, **config: Any):
+        import torch
+
+        config.setdefault("estimator", self.estimator)
+        self.config = LLMConfig(model=os.fspath(model), **config)
+        self.config.check()
+        if env is not None:
+            text_envs(env)
+        from rewardgym.reward_models.embeddings import resolve_device
+
+        c = self.config
+        self.device = resolve_device(c.device)
+        cuda = self.device.type == "cuda"
+        self.bf16 = (cuda and torch.cuda.is_bf16_supported()) if c.bf16 == "auto" else bool(c.bf16)
+        self.tokenizer, self.model = self._load_model(c.model, adapter=None)
+        self.reference = None
+        if c.kl_coef > 0 and not c.lora_rank:
+            self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
+        if (cuda if c.gradient_checkpointing == "auto" else bool(c.gradient_checkpointing)):
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
+                                           lr=c.learning_rate, weight_decay=c.weight_decay)
+        self.chat = ChatFormat(self.tokenizer, c.system_prompt)
+        self.generator = Generator(self.model, self.tokenizer, max_new_tokens=c.max_new_tokens,
+                                   temperature=c.temperature, top_p=c.top_p, autocast=self._autocast)
+        self.rng = np.random.default_rng(c.seed)
+        self.baseline = RunningBaseline(c.baseline_momentum)
+        self.global_step = 0
+        self.updates = 0
+        self._target_step: int | None = None
+
+    # -- the model ----------------------------------------------------------------------
+    def _load_model(self, name: str, adapter: Path | None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from rewardgym.reward_models.embeddings import load_pretrained
+
+        c = self.config
+        tokenizer = load_pretrained(AutoTokenizer.from_pretrained, name, "causal LM", _HINT)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        # A frozen LoRA base may be stored in bf16; trained weights stay fp32 (bf16 is autocast).
+        dtype = torch.bfloat16 if (self.bf16 and c.lora_rank) else torch.float32
+        loader = functools.partial(AutoModelForCausalLM.from_pretrained, dtype=dtype)
+        model = load_pretrained(loader, name, "causal LM", _HINT)
+        _without_dropout(model)
+        if c.lora_rank:
+            try:
+                from peft import LoraConfig, PeftModel, get_peft_model
+            except ImportError:
+                raise ImportError('lora_rank > 0 needs peft: pip install "rewardgym[llm]"') from None
+            if adapter is None:
+                lora = LoraConfig(r=c.lora_rank, lora_alpha=c.lora_alpha or 2 * c.lora_rank, lora_dropout=0.0,
+                                  target_modules=c.lora_target_modules, task_type="CAUSAL_LM")
+                model = get_peft_model(model, lora)
+            else:
+                model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+            for param in model.parameters():  # adapters train in fp32 even over a bf16 base
+                if param.requires_grad:
+                    param.data = param.data.float()
+        return tokenizer, model.to(self.device)
+
+    def _autocast(self):
+        import torch
+
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _reference_context(self):
+        """Where the frozen reference policy is evaluated: the LoRA base with adapters off, or the copy."""
+        if self.config.lora_rank:
+            return self.model.disable_adapter()
+        return contextlib.nullcontext()
+
+    def token_logprobs(self, model, ids, attention):
+        """log π(token_t | tokens_<t) at the sampling temperature, for t >= 1: shape (B, L − 1)."""
+        import torch
+
+        with self._autocast():
+            logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
+        logits = logits.float() / self.config.temperature
+        chosen = logits.gather(-1, ids[:, 1:, None]).squeeze(-1)
+        return chosen - torch.logsumexp(logits, dim=-1)
+
+    # -- acting -------------------------------------------------------------------------
+    def act(self, obs, *, deterministic: bool = False):
+        """One turn for each observation in a batch (or one observation); returns the commands."""
+        single = isinstance(obs, str)
+        texts = [obs] if single else [str(o) for o in obs]
+        responses = self.generator([self.chat.opening(t) for t in texts], greedy=deterministic)
+        actions = [extract_action(self.tokenizer.decode(r, skip_special_tokens=True)) for r in responses]
+        return actions[0] if single else tuple(actions)
+
+    def rollout(self, env, seeds: Sequence[int], *, greedy: bool = False, groups: Sequence[int] | None = None,
+                torch_seed: int | None = None) -> tuple[list[Episode], Any]:
+        """Play one episode per seed on ``env`` (text envs); returns the episodes and timing stats."""
+        import torch
+
+        envs = text_envs(env)
+        groups = groups if groups is not None else range(len(seeds))
+        episodes = [Episode(group=int(g), seed=int(s)) for g, s in zip(groups, seeds)]
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(self.rng.integers(2**31)) if torch_seed is None else torch_seed)
+            stats = collect_episodes(envs, episodes, self.generator, self.chat,
+                                     format_penalty=self.config.format_penalty, max_turns=self.config.max_turns,
+                                     max_context_tokens=self.config.max_context_tokens, greedy=greedy)
+        return episodes, stats
+
+    def evaluate(self, env, episodes: int, *, seed: int | None = None, deterministic: bool = True) -> dict:
+        """Play ``episodes`` whole episodes (seeds ``seed``, ``seed + 1``, ...; default the test range)."""
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        first = EVAL_SEED if seed is None else int(seed)
+        played, stats = self.rollout(env, [first + i for i in range(episodes)], greedy=deterministic,
+                                     torch_seed=first)
+        return {"episodes": len(played), **episode_metrics(played), "tokens_per_s": _rate(stats)}
+
+    # -- learning -----------------------------------------------------------------------
+    @property
+    def unfinished_steps(self) -> int:
+        """Env steps left in a run interrupted by a checkpoint (0 when there is none)."""
+        return 0 if self._target_step is None else max(0, self._target_step - self.global_step)
+
+    def learn(self, env, total_steps: int | None = None, *, callbacks: Iterable[Callback] = (),
+              progress: bool = True) -> LLMAgent:
+        """Train for ``total_steps`` more env steps (whole batches); ``None`` finishes a checkpointed run."""
+        if total_steps is None:
+            if not self.unfinished_steps:
+                raise ValueError("nothing to resume: give total_steps (this agent holds no unfinished run)")
+        elif total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+        else:
+            self._target_step = self.global_step + int(total_steps)
+        envs = text_envs(env)
+        callbacks = list(callbacks)
+        window = MetricsWindow()
+        started, steps_at_start = time.perf_counter(), self.global_step
+        with Progress(self._target_step, progress, desc=self.name) as bar:
+            bar.update(self.global_step)
+            while self.global_step < self._target_step:
+                metrics = self._iteration(envs, window)
+                metrics["steps_per_s"] = (self.global_step - steps_at_start) / max(time.perf_counter() - started, 1e-9)
+                bar.update(int(metrics.pop("_steps")), metrics)
+                if any(callback(metrics) is False for callback in callbacks):
+                    break
+        if self.global_step >= self._target_step:
+            self._target_step = None
+        return self
+
+    def _iteration(self, envs: list[gym.Env], window: MetricsWindow) -> dict[str, float]:
+        c = self.config
+        seeds = self.rng.integers(0, TRAIN_SEEDS, size=c.groups_per_batch)
+        began = time.perf_counter()
+        episodes, stats = self.rollout(envs, np.repeat(seeds, c.group_size),
+                                       groups=np.repeat(np.arange(c.groups_per_batch), c.group_size))
+        rollout_s = time.perf_counter() - began
+        for episode in episodes:
+            window.add_episode({"return": episode.total_reward, "length": episode.turns,
+                                **({"success": float(episode.success)} if episode.success is not None else {})})
+        began = time.perf_counter()
+        update = self._update(episodes)
+        update_s = time.perf_counter() - began
+        self.global_step += stats.turns
+        returns = np.array([e.total_reward for e in episodes]).reshape(c.groups_per_batch, c.group_size)
+        return {
+            "step": float(self.global_step), "updates": float(self.updates), "_steps": stats.turns,
+            **window.summary(), **episode_metrics(episodes),
+            "group_return_std": float(returns.std(axis=1, ddof=1).mean()),
+            "zero_variance_groups": float(np.mean(returns.std(axis=1) == 0)),
+            **update, "tokens_per_s": _rate(stats), "env_steps_per_s": stats.turns / max(rollout_s + update_s, 1e-9),
+            "rollout_s": rollout_s, "update_s": update_s,
+        }
+
+    def _advantages(self, episodes: list[Episode], kl_per_turn: list[np.ndarray] | None) -> list[np.ndarray]:
+        """Per-token advantages of each episode (0 on tokens the policy did not generate)."""
+        c = self.config
+        rewards = [np.asarray(e.rewards, dtype=np.float64) for e in episodes]
+        if kl_per_turn is not None:  # KL in the reward: every turn pays β Σ k1 over its tokens
+            rewards = [r - c.kl_coef * k for r, k in zip(rewards, kl_per_turn)]
+        if c.reward_level == "turn":
+            per_turn = []
+            for g in range(c.groups_per_batch):
+                members = rewards[g * c.group_size:(g + 1) * c.group_size]
+                per_turn.extend(turn_advantages(members, c.estimator))
+        else:
+            returns = np.array([r.sum() for r in rewards]).reshape(c.groups_per_batch, c.group_size)
+            advantages = group_advantages(returns, c.estimator, baseline=self.baseline.value).reshape(-1)
+            if c.estimator == "reinforce":
+                self.baseline.update(returns)
+            per_turn = [np.full(e.turns, a) for e, a in zip(episodes, advantages)]
+        return [token_advantages(e, a) for e, a in zip(episodes, per_turn)]
+
+    def _batch(self, episodes: Sequence[Episode], *extra: Sequence[np.ndarray]):
+        """Right-padded tensors on the device: ids, attention, loss mask (B, L − 1), then each per-token extra."""
+        import torch
+
+        width = max(len(e.ids) for e in episodes)
+        pad = self.generator.pad_id
+        ids = torch.full((len(episodes), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(episodes), width), dtype=torch.long)
+        mask = torch.zeros((len(episodes), width), dtype=torch.float32)
+        extras = [torch.zeros((len(episodes), width), dtype=torch.float32) for _ in extra]
+        for row, episode in enumerate(episodes):
+            n = len(episode.ids)
+            ids[row, :n] = torch.as_tensor(episode.ids)
+            attention[row, :n] = 1
+            mask[row, :n] = torch.as_tensor(episode.mask, dtype=torch.float32)
+            for out, values in zip(extras, extra):
+                out[row, :n] = torch.as_tensor(values[row], dtype=torch.float32)
+        to = functools.partial(torch.Tensor.to, device=self.device)
+        return to(ids), to(attention), to(mask[:, 1:]), *[to(x[:, 1:]) for x in extras]
+
+    def _frozen_logprobs(self, episodes: list[Episode], reference: bool) -> list[np.ndarray]:
+        """Per-token log-probabilities under π_ref (``reference``) or the current π (as π_old), no gradients."""
+        import torch
+
+        model = self.reference if (reference and self.reference is not None) else self.model
+        out: list[np.ndarray] = []
+        context = self._reference_context() if reference else contextlib.nullcontext()
+        with torch.no_grad(), context:
+            for start in range(0, len(episodes), self.config.micro_batch_size):
+                chunk = episodes[start:start + self.config.micro_batch_size]
+                ids, attention, _ = self._batch(chunk)
+                logp = self.token_logprobs(model, ids, attention).cpu().numpy()
+                for row, episode in enumerate(chunk):  # index t holds the log-prob of token t + 1; pad a 0 in front
+                    out.append(np.concatenate([[0.0], logp[row, :len(episode.ids) - 1]]))
+        return out
+
+    def _update(self, episodes: list[Episode]) -> dict[str, float]:
+        c = self.config
+        use_kl = c.kl_coef > 0
+        ref_logp = self._frozen_logprobs(episodes, reference=True) if use_kl else None
+        kl_per_turn = None
+        if use_kl and c.kl_in == "reward":
+            old_now = self._frozen_logprobs(episodes, reference=False)
+            kl_per_turn = [np.array([kl_estimate(o[b:e], r[b:e], "k1").sum() for b, e in ep.turn_spans])
+                           for ep, o, r in zip(episodes, old_now, ref_logp)]
+        advantages = self._advantages(episodes, kl_per_turn)
+        keep = list(range(len(episodes)))
+        if c.filter_groups:
+            returns = np.array([e.total_reward for e in episodes]).reshape(c.groups_per_batch, c.group_size)
+            varied = np.repeat(returns.std(axis=1) > 0, c.group_size)
+            keep = [i for i in keep if varied[i]]
+        on_policy = c.update_epochs == 1 and c.minibatches == 1
+        old_logp = None if on_policy else self._frozen_logprobs(episodes, reference=False)
+        totals = {"loss": 0.0, "clip_fraction": 0.0, "kl": 0.0, "grad_norm": 0.0, "tokens": 0.0}
+        steps = 0
+        self.model.train()
+        for _ in range(c.update_epochs):
+            order = self.rng.permutation(keep) if len(keep) else np.array([], dtype=int)
+            for minibatch in np.array_split(order, min(c.minibatches, max(len(keep), 1))):
+                if len(minibatch) == 0:
+                    continue
+                stats = self._optimizer_step([int(i) for i in minibatch], episodes, advantages, old_logp, ref_logp)
+                if stats is None:
+                    continue
+                steps += 1
+                for key in totals:
+                    totals[key] += stats[key]
+        self.model.eval()
+        out = {"filtered_episodes": float(len(episodes) - len(keep))}
+        if steps:
+            out.update({key: totals[key] / steps for key in ("loss", "clip_fraction", "grad_norm")})
+            if use_kl:
+                out["kl"] = totals["kl"] / steps
+        out["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
+        return out
+
+    def _optimizer_step(self, members: list[int], episodes, advantages, old_logp, ref_logp) -> dict | None:
+        import torch
+
+        c = self.config
+        tokens = sum(sum(episodes[i].mask) for i in members)
+        if tokens == 0:
+            return None
+        low, high = c.clip_eps, c.clip_eps if c.clip_eps_high is None else c.clip_eps_high
+        norm = {"token": tokens, "sequence": len(members),
+                "constant": len(members) * (c.length_normalizer or c.max_new_tokens)}[c.aggregation]
+        self.optimizer.zero_grad(set_to_none=True)
+        sums = {"loss": 0.0, "clip": 0.0, "kl": 0.0}
+        for start in range(0, len(members), c.micro_batch_size):
+            chunk = members[start:start + c.micro_batch_size]
+            extra = [[advantages[i] for i in chunk]]
+            if old_logp is not None:
+                extra.append([old_logp[i] for i in chunk])
+            if ref_logp is not None:
+                extra.append([ref_logp[i] for i in chunk])
+            ids, attention, mask, adv, *rest = self._batch([episodes[i] for i in chunk], *extra)
+            logp = self.token_logprobs(self.model, ids, attention)
+            old = rest.pop(0) if old_logp is not None else logp.detach()
+            ratio = torch.exp(logp - old)
+            per_token = clipped_surrogate(ratio, adv, low, high)
+            if ref_logp is not None:
+                kl = kl_estimate(logp, rest.pop(0), c.kl_estimator)
+                sums["kl"] += float((kl.detach() * mask).sum())
+                if c.kl_in == "loss":
+                    per_token = per_token + c.kl_coef * kl
+            loss = aggregate(per_token, mask, c.aggregation, norm)
+            loss.backward()
+            sums["loss"] += float(loss.detach())
+            sums["clip"] += float((((ratio - 1).abs() > low) * mask).sum())
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm))
+        self.optimizer.step()
+        self.updates += 1
+        return {"loss": sums["loss"], "clip_fraction": sums["clip"] / tokens, "kl": sums["kl"] / tokens,
+                "grad_norm": grad_norm, "tokens": float(tokens)}
+
+    # -- saving and loading -------------------------------------------------------------
+    def save(self, path) -> None:
+        """A folder: ``agent.json``, ``model/`` (the weights and tokenizer, or the LoRA adapter), ``optimizer.pt``."""
+        import torch
+
+        path = write_agent_file(path, self.name, asdict(self.config), global_step=self.global_step,
+                                updates=self.updates, unfinished_steps=self.unfinished_steps,
+                                target_step=self._target_step, baseline=self.baseline.value,
+                                rng=self.rng.bit_generator.state)
+        self.model.save_pretrained(path / MODEL_DIR)
+        self.tokenizer.save_pretrained(path / MODEL_DIR)
+        torch.save(self.optimizer.state_dict(), path / OPTIMIZER_FILE)
+
+    @classmethod
+    def load(cls, path, env=None, **overrides: Any) -> LLMAgent:
+        """Rebuild a saved agent; ``overrides`` replace config entries (``device``, ...)."""
+        import torch
+
+        path = Path(path)
+        meta = read_agent_file(path)
+        if meta["agent"] != cls.name:
+            raise ValueError(f"{path} holds a {meta['agent']!r} agent, not {cls.name!r}")
+        weights = path / MODEL_DIR
+        if not weights.is_dir():
+            raise FileNotFoundError(f"{path} has no {MODEL_DIR}/ folder with the weights")
+        config = {**meta["config"], **overrides}
+        lora = bool(config.get("lora_rank"))
+        base = config.get("model")
+        try:
+            # A full fine-tune restarts from the saved weights; a LoRA run from its base plus the adapter.
+            agent = cls(env, **{**config, "model": base if lora else str(weights)})
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"{path / 'agent.json'} has a bad config: {exc}") from None
+        if lora:
+            agent.tokenizer, agent.model = agent._load_model(base, adapter=weights)
+            agent.generator.model = agent.model
+            agent.optimizer = torch.optim.AdamW([p for p in agent.model.parameters() if p.requires_grad],
+                                                lr=agent.config.learning_rate, weight_decay=agent.config.weight_decay)
+        agent.config.model = base  # the reference policy and the saved config stay the original model
+        if agent.reference is not None and not lora:
+            agent.reference = agent._load_model(base, adapter=None)[1].eval().requires_grad_(False)
+        try:
+            state = torch.load(path / OPTIMIZER_FILE, map_location=agent.device, weights_only=True)
+            agent.optimizer.load_state_dict(state)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path} has no {OPTIMIZER_FILE}") from None
+        except Exception as exc:  # a truncated or foreign file: unpickling and shape errors of every kind
+            raise ValueError(f"{path / OPTIMIZER_FILE} is corrupt or does not match the model: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        try:
+            agent.rng.bit_generator.state = meta["rng"]
+            agent.global_step, agent.updates = int(meta["global_step"]), int(meta["updates"])
+            agent._target_step = None if meta.get("target_step") is None else int(meta["target_step"])
+            agent.baseline.value = meta.get("baseline")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path / 'agent.json'} is corrupt: {exc}") from None
+        return agent
+
+
+def clipped_surrogate(ratio, advantage, clip_low: float, clip_high: float):
+    """PPO's per-token loss −min(ρÂ, clip(ρ, 1 − ε_low, 1 + ε_high)Â) (DAPO's clip-higher when the two differ)."""
+    import torch
+
+    return -torch.minimum(ratio * advantage, torch.clamp(ratio, 1 - clip_low, 1 + clip_high) * advantage)
+
+
+def aggregate(per_token, mask, aggregation: str, norm: float):
+    """A (micro-)batch's share of the loss; ``norm`` is the whole minibatch's normaliser.
+
+    ``sequence`` (GRPO): each sequence's mean over its tokens, summed, over ``norm`` sequences;
+    ``token`` (DAPO): the sum over tokens over ``norm`` tokens; ``constant`` (Dr.GRPO): the sum
+    over tokens over ``norm`` = sequences × a constant length. Micro-batches of one minibatch
+    add up to the minibatch's loss.
+    """
+    masked = per_token * mask
+    if aggregation == "sequence":
+        return (masked.sum(1) / mask.sum(1).clamp(min=1)).sum() / norm
+    return masked.sum() / norm
+
+
+def episode_metrics(episodes: Sequence[Episode]) -> dict[str, float]:
+    """Means over episodes: return, turns, success, format errors, response tokens per turn."""
+    turns = sum(e.turns for e in episodes)
+    out = {"mean_return": float(np.mean([e.total_reward for e in episodes])),
+           "mean_length": float(np.mean([e.turns for e in episodes])),
+           "format_error_rate": sum(sum(e.invalid) for e in episodes) / max(turns, 1),
+           "response_tokens": sum(e.generated_tokens for e in episodes) / max(turns, 1)}
+    successes = [e.success for e in episodes if e.success is not None]
+    if len(successes) == len(episodes):
+        out["success_rate"] = float(np.mean(successes))
+    return out
+
+
+def _rate(stats) -> float:
+    return stats.generated_tokens / max(stats.generate_s, 1e-9)
+
+
+def _without_dropout(model) -> None:
+    """RL on language models trains without dropout (it would make π_old and π differ at ratio 1)."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if isinstance(getattr(module, "attention_dropout", None), float):
+            module.attention_dropout = 0.0
+
+
+class LLMDrGRPO(LLMAgent):
+    """Dr.GRPO: no std division, token sums divided by a constant."""
+
+    name = "llm-dr-grpo"
+    estimator = "dr-grpo"
+
+
+class LLMRLOO(LLMAgent):
+    """RLOO: each episode's baseline is the mean return of the rest of its group."""
+
+    name = "llm-rloo"
+    estimator = "rloo"
+
+
+class LLMReinforce(LLMAgent):
+    """REINFORCE with a running-mean baseline."""
+
+    name = "llm-reinforce"
+    estimator = "reinforce"
