@@ -148,18 +148,8 @@ def peer(python: Path | None, env_id: str, args, keys: list[str] | None = None) 
 
 
 def find_peer_python(args) -> Path | None:
-    """The peers' interpreter (built on first use), or None with the reason printed."""
-    if args.no_peers:
-        print("peers: skipped (--no-peers)")
-        return None
-    try:
-        python = Path(args.peer_python) if args.peer_python else peers.peer_python(PEER_VENV, PEER_REQUIREMENTS)
-        found = peers.versions(python, ["nle", "minihack", "gymnasium", "numpy"])
-    except peers.PeerUnavailable as error:
-        print(f"peers: NLE and MiniHack unavailable, showing ours alone: {error}")
-        return None
-    print("peers: " + ", ".join(f"{name} {version}" for name, version in found.items()) + f" ({python})")
-    return python
+    return peers.find_peer(args, PEER_VENV, PEER_REQUIREMENTS, ["nle", "minihack", "gymnasium", "numpy"],
+                           "NLE and MiniHack", needs="nle")
 
 
 def default_keys(python: Path | None, env_id: str) -> tuple[str, ...] | None:

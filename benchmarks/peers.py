@@ -180,3 +180,26 @@ def check(text: str, ours_rate: float | None, needed: float | None, why_not: str
         return
     verdict = "pass" if ours_rate >= needed else "FAIL"
     print(f"  [{verdict}] {text}: {ours_rate:,.0f} against {needed:,.0f} needed ({ours_rate / needed:.2f}x of it)")
+
+
+def find_peer(args, venv: str, requirements: list[str], distributions: list[str], what: str,
+              needs: str) -> Path | None:
+    """A benchmark's peer interpreter (built on first use), or None with the reason printed.
+
+    ``args`` carries the benchmark's ``--no-peers`` and ``--peer-python`` options; ``needs`` is
+    the distribution without which the peer cannot run; ``what`` names the peer in messages.
+    """
+    if args.no_peers:
+        print("peers: skipped (--no-peers)")
+        return None
+    try:
+        python = Path(args.peer_python) if args.peer_python else peer_python(venv, requirements)
+        found = versions(python, distributions)
+    except PeerUnavailable as error:
+        print(f"peers: {what} unavailable, showing ours alone: {error}")
+        return None
+    if found.get(needs) == "missing":
+        print(f"peers: {needs} is not installed in {python}, showing ours alone")
+        return None
+    print("peers: " + ", ".join(f"{name} {version}" for name, version in found.items()) + f" ({python})")
+    return python

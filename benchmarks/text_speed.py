@@ -375,21 +375,7 @@ def print_goals(one: Row, pool: Row, ours: list[Row], generation: list[Generatio
 
 
 def find_peer_python(args) -> Path | None:
-    """TextWorld's interpreter (built on first use), or None with the reason printed."""
-    if args.no_peers:
-        print("peers: skipped (--no-peers)")
-        return None
-    try:
-        python = Path(args.peer_python) if args.peer_python else peers.peer_python(PEER_VENV, PEER_REQUIREMENTS)
-        found = peers.versions(python, PEER_DISTRIBUTIONS)
-    except peers.PeerUnavailable as error:
-        print(f"peers: TextWorld unavailable, showing ours alone: {error}")
-        return None
-    if found.get("textworld") == "missing":
-        print(f"peers: TextWorld is not installed in {python}, showing ours alone")
-        return None
-    print("peers: " + ", ".join(f"{name} {version}" for name, version in found.items()) + f" ({python})")
-    return python
+    return peers.find_peer(args, PEER_VENV, PEER_REQUIREMENTS, PEER_DISTRIBUTIONS, "TextWorld", needs="textworld")
 
 
 def main() -> None:
