@@ -191,6 +191,16 @@ def test_context_limit_ends_an_episode(tiny_lm):
         small_agent(tiny_lm, envs, max_context_tokens=50).rollout(envs, [0])
 
 
+@pytest.mark.parametrize("env_id", ["rewardgym/Dungeon-Gold-v0", "rewardgym/GUI-ClickButton-v0"])
+def test_the_dungeon_and_gui_play_through_their_text_interfaces(tiny_lm, env_id):
+    envs = [gym.make(env_id) for _ in range(2)]
+    agent = small_agent(tiny_lm, envs, max_turns=2, max_context_tokens=16384)
+    episodes, stats = agent.rollout(envs, [0, 1])
+    assert stats.turns == 4 and all(e.turns == 2 and len(e.rewards) == 2 for e in episodes)
+    first, _ = TextInterface(gym.make(env_id)).reset(seed=0)
+    assert first in agent.tokenizer.decode(episodes[0].ids)
+
+
 # --- learning ----------------------------------------------------------------------------------
 
 
@@ -233,6 +243,34 @@ def test_kl_to_the_reference_and_several_updates_per_batch(tiny_lm):
     logged = []
     in_reward.learn(envs, 64, callbacks=[logged.append], progress=False)
     assert logged[-1]["kl"] > 1e-4 and all(np.isfinite(m["loss"]) for m in logged)
+
+
+class CharacterCodes(gym.Env):
+    """A one-turn text game that pays the mean character code of the answer, so every answer scores
+    differently and every group carries a gradient, even from a random model."""
+
+    observation_space = action_space = gym.spaces.Text(256)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return "Answer with high letters.", {}
+
+    def step(self, action):
+        return "Done.", float(np.mean([ord(c) for c in action]) / 128 if action else 0.0), True, False, {}
+
+
+def test_bf16_autocast_and_gradient_checkpointing_paths(tiny_lm):
+    # what "auto" turns on with CUDA, run here on the CPU: the same code, bf16 autocast included
+    envs = [CharacterCodes() for _ in range(4)]
+    agent = small_agent(tiny_lm, envs, group_size=4, groups_per_batch=1, bf16=True, gradient_checkpointing=True,
+                        learning_rate=3e-2)
+    assert agent.bf16 and agent.model.is_gradient_checkpointing
+    before = [p.detach().clone() for p in agent.model.parameters()]
+    logged = []
+    agent.learn(envs, 8, callbacks=[logged.append], progress=False)
+    assert all(np.isfinite(m["loss"]) and m["zero_variance_groups"] == 0 for m in logged)
+    assert all(p.dtype == torch.float32 for p in agent.model.parameters())  # master weights stay fp32
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.model.parameters()))
 
 
 def test_probability_of_the_better_arm_rises(tiny_lm):

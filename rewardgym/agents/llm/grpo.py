@@ -212,12 +212,11 @@ class LLMAgent:
         self.device = resolve_device(c.device)
         cuda = self.device.type == "cuda"
         self.bf16 = (cuda and torch.cuda.is_bf16_supported()) if c.bf16 == "auto" else bool(c.bf16)
+        self.checkpointing = cuda if c.gradient_checkpointing == "auto" else bool(c.gradient_checkpointing)
         self.tokenizer, self.model = self._load_model(c.model, adapter=None)
         self.reference = None
         if c.kl_coef > 0 and not c.lora_rank:
             self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
-        if (cuda if c.gradient_checkpointing == "auto" else bool(c.gradient_checkpointing)):
-            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
                                            lr=c.learning_rate, weight_decay=c.weight_decay)
         self.chat = ChatFormat(self.tokenizer, c.system_prompt)
@@ -259,6 +258,8 @@ class LLMAgent:
             for param in model.parameters():  # adapters train in fp32 even over a bf16 base
                 if param.requires_grad:
                     param.data = param.data.float()
+        if self.checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         return tokenizer, model.to(self.device)
 
     def _autocast(self):
@@ -274,14 +275,22 @@ class LLMAgent:
             return self.model.disable_adapter()
         return contextlib.nullcontext()
 
-    def token_logprobs(self, model, ids, attention):
-        """log π(token_t | tokens_<t) at the sampling temperature, for t >= 1: shape (B, L − 1)."""
+    def token_logprobs(self, model, ids, attention, first: int):
+        """log π(token_t | tokens_<t) at the sampling temperature, for t >= ``first`` >= 1: shape (B, L − first).
+
+        Only the logits that score those tokens are computed (``logits_to_keep``, as TRL does):
+        a long prompt before the first generated token costs no vocabulary projection.
+        """
         import torch
 
+        keep = ids.shape[1] - first + 1
         with self._autocast():
-            logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
-        logits = logits.float() / self.config.temperature
-        chosen = logits.gather(-1, ids[:, 1:, None]).squeeze(-1)
+            try:
+                logits = model(input_ids=ids, attention_mask=attention, logits_to_keep=keep).logits
+            except TypeError:  # a model class without logits_to_keep
+                logits = model(input_ids=ids, attention_mask=attention).logits[:, first - 1:]
+        logits = logits[:, :-1].float() / self.config.temperature
+        chosen = logits.gather(-1, ids[:, first:, None]).squeeze(-1)
         return chosen - torch.logsumexp(logits, dim=-1)
 
     # -- acting -------------------------------------------------------------------------
@@ -368,7 +377,7 @@ class LLMAgent:
         return {
             "step": float(self.global_step), "updates": float(self.updates), "_steps": stats.turns,
             **window.summary(), **episode_metrics(episodes),
-            "group_return_std": float(returns.std(axis=1, ddof=1).mean()),
+            "group_return_std": float(returns.std(axis=1, ddof=1).mean()) if c.group_size > 1 else 0.0,
             "zero_variance_groups": float(np.mean(returns.std(axis=1) == 0)),
             **update, "tokens_per_s": _rate(stats), "env_steps_per_s": stats.turns / max(rollout_s + update_s, 1e-9),
             "rollout_s": rollout_s, "update_s": update_s,
@@ -394,7 +403,8 @@ class LLMAgent:
         return [token_advantages(e, a) for e, a in zip(episodes, per_turn)]
 
     def _batch(self, episodes: Sequence[Episode], *extra: Sequence[np.ndarray]):
-        """Right-padded tensors on the device: ids, attention, loss mask (B, L − 1), then each per-token extra."""
+        """Right-padded tensors on the device: ids, attention, the first generated position ``first``,
+        then the loss mask and each per-token extra from position ``first`` on (B, L − first)."""
         import torch
 
         width = max(len(e.ids) for e in episodes)
@@ -410,8 +420,9 @@ class LLMAgent:
             mask[row, :n] = torch.as_tensor(episode.mask, dtype=torch.float32)
             for out, values in zip(extras, extra):
                 out[row, :n] = torch.as_tensor(values[row], dtype=torch.float32)
+        first = max(1, min(e.mask.index(1) if 1 in e.mask else len(e.ids) - 1 for e in episodes))
         to = functools.partial(torch.Tensor.to, device=self.device)
-        return to(ids), to(attention), to(mask[:, 1:]), *[to(x[:, 1:]) for x in extras]
+        return to(ids), to(attention), first, to(mask[:, first:]), *[to(x[:, first:]) for x in extras]
 
     def _frozen_logprobs(self, episodes: list[Episode], reference: bool) -> list[np.ndarray]:
         """Per-token log-probabilities under π_ref (``reference``) or the current π (as π_old), no gradients."""
@@ -423,10 +434,10 @@ class LLMAgent:
         with torch.no_grad(), context:
             for start in range(0, len(episodes), self.config.micro_batch_size):
                 chunk = episodes[start:start + self.config.micro_batch_size]
-                ids, attention, _ = self._batch(chunk)
-                logp = self.token_logprobs(model, ids, attention).cpu().numpy()
-                for row, episode in enumerate(chunk):  # index t holds the log-prob of token t + 1; pad a 0 in front
-                    out.append(np.concatenate([[0.0], logp[row, :len(episode.ids) - 1]]))
+                ids, attention, first, _ = self._batch(chunk)
+                logp = self.token_logprobs(model, ids, attention, first).cpu().numpy()
+                for row, episode in enumerate(chunk):  # index t holds the log-prob of token t (0 before first)
+                    out.append(np.concatenate([np.zeros(first), logp[row, :len(episode.ids) - first]]))
         return out
 
     def _update(self, episodes: list[Episode]) -> dict[str, float]:
@@ -488,13 +499,14 @@ class LLMAgent:
                 extra.append([old_logp[i] for i in chunk])
             if ref_logp is not None:
                 extra.append([ref_logp[i] for i in chunk])
-            ids, attention, mask, adv, *rest = self._batch([episodes[i] for i in chunk], *extra)
-            logp = self.token_logprobs(self.model, ids, attention)
-            old = rest.pop(0) if old_logp is not None else logp.detach()
+            ids, attention, first, mask, adv, *rest = self._batch([episodes[i] for i in chunk], *extra)
+            logp = self.token_logprobs(self.model, ids, attention, first)
+            generated = mask > 0  # elsewhere the stored log-probs may be placeholders: keep exp() finite
+            old = torch.where(generated, rest.pop(0), logp.detach()) if old_logp is not None else logp.detach()
             ratio = torch.exp(logp - old)
             per_token = clipped_surrogate(ratio, adv, low, high)
             if ref_logp is not None:
-                kl = kl_estimate(logp, rest.pop(0), c.kl_estimator)
+                kl = kl_estimate(logp, torch.where(generated, rest.pop(0), logp.detach()), c.kl_estimator)
                 sums["kl"] += float((kl.detach() * mask).sum())
                 if c.kl_in == "loss":
                     per_token = per_token + c.kl_coef * kl
