@@ -8,6 +8,7 @@ downloaded and the real loading code runs.
 from __future__ import annotations
 
 import json
+import shutil
 
 import gymnasium as gym
 import numpy as np
@@ -378,8 +379,9 @@ def test_bad_checkpoints_and_configs_give_clear_errors(tiny_lm, tmp_path):
 
 
 def test_train_and_eval_commands(tiny_lm, tmp_path, capsys):
-    code = main(["train", "rewardgym/Bandit-Meta2-v0", "--agent", "llm-rloo", "--model", str(tiny_lm), "--steps", "12",
+    code = main(["train", "rewardgym/Bandit-Meta2-v0", "--agent", "llm-rloo", "--model", str(tiny_lm), "--steps", "24",
                  "--num-envs", "4", "--out", str(tmp_path), "--no-progress", "--device", "cpu",
+                 "--checkpoint-every", "12",
                  "--config", "group_size=2", "groups_per_batch=2", "max_new_tokens=3", "max_turns=3"])
     assert code == 0
     (run,) = tmp_path.iterdir()
@@ -389,6 +391,15 @@ def test_train_and_eval_commands(tiny_lm, tmp_path, capsys):
     assert main(["eval", str(run), "--episodes", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 2 and "format_error_rate" in result
+    # an interrupted run (only the first periodic checkpoint left) finishes with --resume
+    shutil.rmtree(run / "checkpoints" / "final")
+    for late in sorted((run / "checkpoints").glob("step_*"), key=lambda p: int(p.name[5:]))[1:]:
+        shutil.rmtree(late)
+    (first,) = (run / "checkpoints").glob("step_*")
+    assert json.loads((first / "agent.json").read_text())["unfinished_steps"] > 0
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    final = json.loads((run / "checkpoints" / "final" / "agent.json").read_text())
+    assert final["global_step"] == 24 and final["unfinished_steps"] == 0 and final["updates"] == 2
 
 
 @pytest.mark.parametrize(("argv", "message"), [
