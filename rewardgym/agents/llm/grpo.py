@@ -184,6 +184,7 @@ class LLMAgent:
     Args:
         env: what it will play (text envs, see :func:`text_envs`); only checked here.
         model: a local folder or hub id of a transformers causal LM with its tokenizer.
+        adapter: a saved LoRA adapter folder to start from (with ``lora_rank > 0``).
         **config: the fields of :class:`LLMConfig`.
 
     ``learn(env, total_steps)`` counts env steps (turns, unparsable ones included), rounded up
@@ -198,7 +199,8 @@ class LLMAgent:
     env_interface: ClassVar[str] = "text"  # the CLI builds text envs (TextInterface) for it
     config_keys: ClassVar[frozenset[str]] = frozenset(f.name for f in fields(LLMConfig))
 
-    def __init__(self, env: Any = None, *, model: str | os.PathLike, **config: Any):
+    def __init__(self, env: Any = None, *, model: str | os.PathLike, adapter: str | os.PathLike | None = None,
+                 **config: Any):
         import torch
 
         config.setdefault("estimator", self.estimator)
@@ -213,7 +215,9 @@ class LLMAgent:
         cuda = self.device.type == "cuda"
         self.bf16 = (cuda and torch.cuda.is_bf16_supported()) if c.bf16 == "auto" else bool(c.bf16)
         self.checkpointing = cuda if c.gradient_checkpointing == "auto" else bool(c.gradient_checkpointing)
-        self.tokenizer, self.model = self._load_model(c.model, adapter=None)
+        if adapter is not None and not c.lora_rank:
+            raise ValueError("adapter= is a saved LoRA adapter: it needs lora_rank > 0")
+        self.tokenizer, self.model = self._load_model(c.model, adapter=None if adapter is None else Path(adapter))
         self.reference = None
         if c.kl_coef > 0 and not c.lora_rank:
             self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
@@ -551,14 +555,12 @@ class LLMAgent:
         base = config.get("model")
         try:
             # A full fine-tune restarts from the saved weights; a LoRA run from its base plus the adapter.
-            agent = cls(env, **{**config, "model": base if lora else str(weights)})
+            if lora:
+                agent = cls(env, adapter=weights, **config)
+            else:
+                agent = cls(env, **{**config, "model": str(weights)})
         except (TypeError, KeyError) as exc:
             raise ValueError(f"{path / 'agent.json'} has a bad config: {exc}") from None
-        if lora:
-            agent.tokenizer, agent.model = agent._load_model(base, adapter=weights)
-            agent.generator.model = agent.model
-            agent.optimizer = torch.optim.AdamW([p for p in agent.model.parameters() if p.requires_grad],
-                                                lr=agent.config.learning_rate, weight_decay=agent.config.weight_decay)
         agent.config.model = base  # the reference policy and the saved config stay the original model
         if agent.reference is not None and not lora:
             agent.reference = agent._load_model(base, adapter=None)[1].eval().requires_grad_(False)
