@@ -670,15 +670,15 @@ class DungeonCore(BatchedCore):
         ej, pmj = e[j], pm[j]
         cy = my[j, None] + C.DY[None, :]
         cx = mx[j, None] + C.DX[None, :]
-        ter = s.terrain[ej[:, None], cy, cx]  # monsters stand inside the map's stone border: no bounds checks
+        # Monsters stand inside the map's stone border: no bounds checks, and flat indices are exact.
+        ter = _flat(s.terrain)[(ej * _HW)[:, None] + cy * C.COLS + cx]
         here = s.terrain[ej, my[j], mx[j]]
         diagonal = (C.DY != 0) & (C.DX != 0)
         ok = C.WALKABLE[ter] & ~((cy == py[j, None]) & (cx == px[j, None]))
         ok &= ~(diagonal[None, :] & (C.HAS_DOOR[ter] | C.HAS_DOOR[here][:, None]))
         ok &= ~(C.MON_ORTHOGONAL[k[j]][:, None] & diagonal[None, :])
-        occupied = ((s.mon_type[ej] >= 0)[:, None, :] & (s.mon_y[ej][:, None, :] == cy[:, :, None])
-                    & (s.mon_x[ej][:, None, :] == cx[:, :, None])).any(axis=2)
-        ok &= ~occupied
+        square = np.where(s.mon_type[ej] >= 0, s.mon_y[ej] * C.COLS + s.mon_x[ej], -1)  # empty slots match nothing
+        ok &= ~((cy * C.COLS + cx)[:, :, None] == square[:, None, :]).any(axis=2)
         new_dist = np.maximum(np.abs(cy - py[j, None]), np.abs(cx - px[j, None]))
         chase = dist[j] <= 12
         noise = u[j, 4:12]

@@ -28,6 +28,7 @@ from rewardgym.envs.dungeon import messages as M
 
 _LAYERS = {"glyphs": "mem_glyph", "chars": "mem_char", "colors": "mem_color", "specials": "mem_special"}
 _PAD = {"glyphs": C.GLYPH_STONE, "chars": ord(" "), "colors": 0, "specials": 0}
+_HW = C.ROWS * C.COLS
 _OVERLAY = {"glyphs": None, "chars": C.GLYPH_CHAR, "colors": C.GLYPH_COLOR, "specials": C.GLYPH_SPECIAL}
 
 
@@ -48,11 +49,16 @@ class TextCache:
         self.outputs = None
         self.num_envs = num_envs
 
-    def __call__(self, b: np.ndarray, inputs: np.ndarray, everyone: bool = False) -> tuple[np.ndarray, ...]:
+    def __call__(self, b: np.ndarray, inputs: np.ndarray, everyone: bool = False,
+                 copy: bool = True) -> tuple[np.ndarray, ...]:
+        """The rows of envs ``b`` (all envs, in order, when ``everyone``). With ``copy=False`` and
+        ``everyone`` the cache's own arrays come back: the caller must copy what it keeps."""
         if self.inputs is None:
             self.inputs = np.full((self.num_envs, inputs.shape[1]), -1, np.int64)
             self.valid = np.zeros(self.num_envs, bool)
-        stale = ~self.valid[b] | (self.inputs[b] != inputs).any(axis=1)
+        sel = slice(None) if everyone else b
+        stale = (self.inputs[sel] != inputs).any(axis=1)
+        stale |= ~self.valid[sel]
         if stale.any():
             fresh = render_distinct(inputs[stale], self.render, self.render_few)
             if self.outputs is None:
@@ -62,25 +68,129 @@ class TextCache:
                 out[h] = x
             self.inputs[h] = inputs[stale]
             self.valid[h] = True
-        return tuple(out.copy() if everyone else out[b] for out in self.outputs)
+        if everyone:
+            return tuple(out.copy() for out in self.outputs) if copy else self.outputs
+        return tuple(out[b] for out in self.outputs)
+
+
+class TextMemo:
+    """Rendered text rows of the distinct inputs seen lately, kept across steps and envs.
+
+    Messages change on most steps, so a per-env cache would mostly miss; but a thousand envs
+    show a few dozen distinct messages, and the same ones step after step. Rows are found by a
+    64-bit hash and then compared in full, so a lookup is exact (rows whose hash collides with
+    another row's are rendered and not remembered). Past ``limit`` rows the memo starts afresh.
+    Like :class:`TextCache` it is derived from values only, so it is not part of the state.
+    """
+
+    limit = 4096
+
+    def __init__(self, render, render_few):
+        self.render, self.render_few = render, render_few
+        self.size = 0
+        self.hashes = np.zeros(0, np.uint64)  # the rows' hashes, sorted
+        self.slots = np.zeros(0, np.int64)  # the row of each sorted hash in the stores
+        self.inputs = None
+        self.outputs = None
+
+    def __call__(self, b, inputs: np.ndarray, everyone: bool = False, copy: bool = True) -> tuple[np.ndarray, ...]:
+        """The rendered rows of ``inputs`` (m, k) int64, as fresh arrays with m rows (``TextCache``'s signature;
+        which envs the rows belong to does not matter here)."""
+        keys = row_hash(inputs)
+        slot, missing = self._find(inputs, keys)
+        if missing.size:
+            added = self._add(inputs[missing], keys[missing])
+            if added is None and self.size + missing.size > self.limit and self.size:
+                self.__init__(self.render, self.render_few)  # full: start afresh
+                slot, missing = self._find(inputs, keys)
+                added = self._add(inputs, keys)
+            if added is None:  # a hash collision, or more distinct rows than the memo holds
+                return render_distinct(inputs, self.render, self.render_few)
+            slot[missing] = added
+        return tuple(x[slot] for x in self.outputs)
+
+    def _find(self, inputs: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The memo's row of each input row, and which rows it does not hold."""
+        if not self.size:
+            return np.zeros(len(inputs), np.int64), np.arange(len(inputs))
+        pos = np.searchsorted(self.hashes, keys)
+        np.minimum(pos, self.size - 1, out=pos)
+        slot = self.slots[pos]
+        hit = self.hashes[pos] == keys
+        hit &= (self.inputs[slot] == inputs).all(axis=1)
+        return slot, np.flatnonzero(~hit)
+
+    def _add(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray | None:
+        """Render and remember the distinct ``rows`` (none held yet): their memo rows, or None if they cannot stay."""
+        distinct_keys, first, inverse = _unique(keys)
+        m = distinct_keys.size
+        if self.size + m > self.limit or not (rows[first][inverse] == rows).all():
+            return None
+        if self.size and (self.hashes[np.minimum(np.searchsorted(self.hashes, distinct_keys), self.size - 1)]
+                          == distinct_keys).any():
+            return None  # a new row's hash is an old row's
+        distinct = rows[first]
+        fresh = render_few_or_many(distinct, self.render, self.render_few)
+        if self.outputs is None or self.size + m > len(self.inputs):
+            capacity = min(self.limit, max(2 * (self.size + m), 64))
+            self.inputs = _grow(self.inputs, capacity, distinct)
+            self.outputs = tuple(_grow(old, capacity, x) for old, x in zip(self.outputs or (None,) * len(fresh), fresh))
+        new = np.arange(self.size, self.size + m)
+        self.inputs[new] = distinct
+        for store, x in zip(self.outputs, fresh):
+            store[new] = x
+        self.size += m
+        hashes = np.concatenate([self.hashes, distinct_keys])
+        slots = np.concatenate([self.slots, new])
+        order = np.argsort(hashes, kind="stable")
+        self.hashes, self.slots = hashes[order], slots[order]
+        return new[inverse]
+
+
+def _grow(old: np.ndarray | None, capacity: int, like: np.ndarray) -> np.ndarray:
+    out = np.zeros((capacity, *like.shape[1:]), like.dtype)
+    if old is not None:
+        out[:len(old)] = old
+    return out
 
 
 _ROW_HASH = np.random.default_rng(0x5EED).integers(1, 2**63, 1024, dtype=np.uint64) | np.uint64(1)
 
 
+def row_hash(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of an int array (a random linear form, then SplitMix64's finaliser)."""
+    weights = _ROW_HASH[np.arange(rows.shape[1]) % _ROW_HASH.size]
+    return rng.splitmix64((rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64))
+
+
+def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True)`` of a 1-D array, with less overhead."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    head = np.empty(ordered.size, bool)
+    head[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+    inverse = np.empty(ordered.size, np.int64)
+    inverse[order] = np.cumsum(head) - 1
+    return ordered[head], order[head], inverse
+
+
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(first, inverse)`` with ``rows[first][inverse] == rows``: the distinct rows of an int array, exactly.
 
-    A 64-bit hash per row (a random linear form, then SplitMix64's finaliser) sorts fast where
-    ``np.unique(axis=0)`` sorts whole rows; the rows are then compared with their
-    representative, so a hash collision falls back to treating every row as distinct.
+    A 64-bit hash per row (:func:`row_hash`) sorts fast where ``np.unique(axis=0)`` sorts whole
+    rows; the rows are then compared with their representative, so a hash collision falls back
+    to treating every row as distinct.
     """
-    weights = _ROW_HASH[np.arange(rows.shape[1]) % _ROW_HASH.size]
-    keys = rng.splitmix64((rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64))
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    _, first, inverse = _unique(row_hash(rows))
     if not (rows[first][inverse] == rows).all():
         return np.arange(len(rows)), np.arange(len(rows))
     return first, inverse
+
+
+def render_few_or_many(rows: np.ndarray, render, render_few, few: int = TextCache.few) -> tuple[np.ndarray, ...]:
+    """``render(rows)``, with string formatting for a few rows."""
+    return render_few(rows) if len(rows) <= few else render(rows)
 
 
 def render_distinct(rows: np.ndarray, render, render_few, few: int = TextCache.few) -> tuple[np.ndarray, ...]:
@@ -88,49 +198,80 @@ def render_distinct(rows: np.ndarray, render, render_few, few: int = TextCache.f
     if len(rows) <= few:
         return render_few(rows)
     first, inverse = unique_rows(rows)
-    distinct = rows[first]
-    fresh = render_few(distinct) if len(distinct) <= few else render(distinct)
+    fresh = render_few_or_many(rows[first], render, render_few, few)
     return tuple(x[inverse] for x in fresh)
 
 
-def _caches(core) -> dict[str, TextCache]:
+def _top_row(message: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tty's top row (the message's first 80 bytes, blanks for nulls) and its colours."""
+    top = message[:, :C.TTY_COLS].copy()
+    top[top == 0] = ord(" ")
+    return top, _colors_of(top)
+
+
+def _colors_of(line: np.ndarray) -> np.ndarray:
+    """Colours of tty text rows: gray where something is written, black on blanks."""
+    return np.where(line != ord(" "), C.CLR_GRAY, 0).astype(np.int8)
+
+
+def _caches(core) -> dict:
     caches = getattr(core, "_text_caches", None)
     if caches is None:
         n_msg = C.MAX_MESSAGES
 
         def message(x):
-            return (M.message_bytes(x[:, :n_msg], x[:, n_msg:2 * n_msg], x[:, 2 * n_msg:3 * n_msg],
-                                    x[:, 3 * n_msg:], C.MESSAGE_LEN),)
+            msg = M.message_bytes(x[:, :n_msg], x[:, n_msg:2 * n_msg], x[:, 2 * n_msg:3 * n_msg], x[:, 3 * n_msg:],
+                                  C.MESSAGE_LEN)
+            return (msg, *_top_row(msg))
 
-        def status(x):
-            return M.status_head(*(x[:, k] for k in range(10)))
+        def message_few(x):
+            msg = M.message_bytes_few(x, n_msg, C.MESSAGE_LEN)
+            return (msg, *_top_row(msg))
+
+        def status(x, few=False):
+            # x: the status head's ten inputs, hunger, hallucination and the turn counter's digit count. The
+            # second line is drawn with a turn counter of that many digits, which observe() overwrites.
+            time = M.POW10[np.maximum(x[:, 12], 1) - 1]
+            if few:
+                heads = [M.status_head_text(*r[:10]) for r in x.tolist()]
+                tails = [M.status_tail_text(t, h, c) for t, h, c in zip(time.tolist(), *x[:, 10:12].T.tolist())]
+                line1 = M.text_rows([a for a, _ in heads], 80, ord(" "))
+                line2 = M.text_rows([b + c for (_, b), c in zip(heads, tails)], 80, ord(" "))
+                start = np.array([len(b) + len(M.TURN_LABEL) for _, b in heads], np.int64)
+            else:
+                line1, head, head_len = M.status_head(*(x[:, k] for k in range(10)))
+                line2 = M.paste_tail(head, head_len, M.status_tail(time, x[:, 10], x[:, 11]))
+                start = head_len + len(M.TURN_LABEL)
+            return line1, line2, start, _colors_of(line1), _colors_of(line2)
 
         def inventory(x, render=M.inventory):
             inv = render(x[:, :C.N_ITEMS], x[:, C.N_ITEMS:], C.INV_SIZE, C.INV_STR_LEN)
             return inv["inv_glyphs"], inv["inv_letters"], inv["inv_oclasses"], inv["inv_strs"]
 
         caches = {
-            "message": TextCache(core.num_envs, message, lambda x: (M.message_bytes_few(x, n_msg, C.MESSAGE_LEN),)),
-            "status": TextCache(core.num_envs, status, M.status_head_few),
+            # A few envs' messages are cheaper to check per env than to look up.
+            "message": (TextCache(core.num_envs, message, message_few) if core.num_envs <= TextCache.few
+                        else TextMemo(message, message_few)),
+            "status": TextCache(core.num_envs, status, lambda x: status(x, few=True)),
             "inventory": TextCache(core.num_envs, inventory, lambda x: inventory(x, M.inventory_few)),
         }
         core._text_caches = caches
     return caches
 
 
-def visible_monsters(core, b: np.ndarray):
-    """Monsters in view in envs ``b``: (row in b, y, x, shown glyph)."""
+def visible_monsters(core, b: np.ndarray | None):
+    """Monsters in view in envs ``b`` (None: all envs): (row in b, y, x, shown glyph), in (env, slot) order."""
     s = core.state
-    kind = s.mon_type[b]
-    if not (kind >= 0).any():
-        none = np.zeros(0, np.int64)
-        return none, none, none, none
-    my, mx = s.mon_y[b], s.mon_x[b]
-    near = (np.abs(my - s.py[b, None]) <= 1) & (np.abs(mx - s.px[b, None]) <= 1)
-    room = s.cur_room[b][:, None]
-    in_room = (room > 0) & (s.room_map[b[:, None], my, mx] == room)
-    bi, m = np.nonzero((kind >= 0) & (near | in_room))
-    return bi, my[bi, m], mx[bi, m], s.mon_shown[b[bi], m]
+    bi, m = np.nonzero(s.mon_type >= 0 if b is None else s.mon_type[b] >= 0)
+    if bi.size == 0:  # levels without monsters (the rooms)
+        return bi, bi, bi, bi
+    e = bi if b is None else b[bi]
+    my, mx = s.mon_y[e, m], s.mon_x[e, m]
+    py, px = s.py[e], s.px[e]
+    view = (np.abs(my - py) <= 1) & (np.abs(mx - px) <= 1)
+    room = s.cur_room[e]
+    view |= (room > 0) & (s.room_map.reshape(-1)[e * _HW + my * C.COLS + mx] == room)
+    return bi[view], my[view], mx[view], s.mon_shown[e[view], m[view]]
 
 
 def _blstats_template() -> np.ndarray:
@@ -176,11 +317,11 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     if "tty_chars" in keys:
         need.add("chars")
     if "tty_colors" in keys:
-        need.update(("chars", "colors"))
+        need.add("colors")
     py, px = s.py[sel], s.px[sel]
     layers = {}
     if need:
-        bi, my, mx, shown = visible_monsters(core, idx)
+        bi, my, mx, shown = visible_monsters(core, b)
         rows = np.arange(n)
         for layer in need:
             memory = getattr(s, _LAYERS[layer])
@@ -203,46 +344,63 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     if "blstats" in keys:
         out["blstats"] = blstats(core, sel)
     caches = _caches(core)
-    message = None
+    top = None
     if "message" in keys or "tty_chars" in keys or "tty_colors" in keys:
         inputs = np.concatenate([s.msg_code[sel], s.msg_arg[sel], s.msg_num[sel], s.msg_letter[sel]], axis=1)
-        (message,) = caches["message"](idx, inputs, everyone)
+        message, top, top_colors = caches["message"](idx, inputs, everyone)
         if "message" in keys:
             out["message"] = message
     if "tty_chars" in keys or "tty_colors" in keys:
-        # The turn counter changes every turn, so only the rest of the status lines is cached.
+        # The status lines are cached per env with a stand-in turn counter of the right number of digits
+        # (the turn changes every turn, its length seldom); the counter's digits are written in afterwards.
+        digits, ndigits = _digits(s.time[sel])
         inputs = np.stack([s.xlvl[sel], core.score(sel), s.depth[sel], s.gold[sel], s.hp[sel], s.maxhp[sel],
                            np.full(n, C.START_ENERGY), np.full(n, C.START_ENERGY), np.full(n, C.PLAYER_AC),
-                           s.xp[sel]], axis=1)
-        line1, head, head_len = caches["status"](idx, inputs, everyone)
-        (tail,) = render_distinct(np.stack([s.time[sel], s.hunger[sel], s.hallu[sel] > 0], axis=1),
-                                  lambda x: (M.status_tail(*x.T),), lambda x: (M.status_tail_few(*x.T),))
-        line2 = M.paste_tail(head, head_len, tail)
-        tty = np.empty((n, C.TTY_ROWS, C.TTY_COLS), np.uint8)
-        top = message[:, :C.TTY_COLS]
-        tty[:, 0] = top
-        tty[:, 0][top == 0] = ord(" ")
-        tty[:, 1:1 + C.ROWS, :C.COLS] = layers["chars"]
-        tty[:, 1:1 + C.ROWS, C.COLS:] = ord(" ")
-        tty[:, 22], tty[:, 23] = line1, line2
+                           s.xp[sel], s.hunger[sel], s.hallu[sel] > 0, ndigits], axis=1)
+        line1, line2, start, colors1, colors2 = caches["status"](idx, inputs, everyone, copy=False)
         if "tty_chars" in keys:
+            tty = np.empty((n, C.TTY_ROWS, C.TTY_COLS), np.uint8)
+            tty[:, 0] = top
+            tty[:, 1:1 + C.ROWS, :C.COLS] = layers["chars"]
+            tty[:, 1:1 + C.ROWS, C.COLS:] = ord(" ")
+            tty[:, 22] = line1
+            tty[:, 23] = line2
+            j = np.arange(digits.shape[1])
+            cols = start[:, None] + j
+            write = (ndigits[:, None] > j) & (cols < C.TTY_COLS)
+            cols += (np.arange(n) * (C.TTY_ROWS * C.TTY_COLS) + 23 * C.TTY_COLS)[:, None]
+            tty.reshape(-1)[cols[write]] = digits[write]
             out["tty_chars"] = tty
         if "tty_colors" in keys:
-            colors = np.zeros((n, C.TTY_ROWS, C.TTY_COLS), np.int8)
-            for row in (0, 22, 23):
-                colors[:, row] = np.where(tty[:, row] != ord(" "), C.CLR_GRAY, 0)
+            colors = np.empty((n, C.TTY_ROWS, C.TTY_COLS), np.int8)
+            colors[:, 0] = top_colors
             colors[:, 1:1 + C.ROWS, :C.COLS] = layers["colors"]
+            colors[:, 1:1 + C.ROWS, C.COLS:] = 0
+            colors[:, 22] = colors1
+            colors[:, 23] = colors2
             out["tty_colors"] = colors
     if "tty_cursor" in keys:
         out["tty_cursor"] = np.stack([py + 1, px], axis=1).astype(np.uint8)
-    if any(k.startswith("inv_") for k in keys):
+    inv_keys = [k for k in ("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs") if k in keys]
+    if inv_keys:
         inputs = np.concatenate([s.inv_count[sel], s.inv_letter[sel]], axis=1)
         inputs[:, C.GOLD] = s.gold[sel]
         inputs[:, C.N_ITEMS + C.GOLD] = ord("$")
         inv = dict(zip(("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs"),
-                       caches["inventory"](idx, inputs, everyone)))
-        out.update({k: inv[k] for k in inv if k in keys})
+                       caches["inventory"](idx, inputs, everyone, copy=False)))
+        for k in inv_keys:
+            out[k] = inv[k].copy() if everyone else inv[k]
     return {k: out[k] for k in keys}
+
+
+def _digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal digits of non-negative ints as :func:`messages.render_numbers` writes them (at most ten, left
+    aligned): ``(digits, lengths)``, ``digits`` (n, longest length) uint8 bytes, valid up to each length."""
+    values = np.minimum(np.maximum(values, 0), M.POW10[10] - 1)
+    lengths = np.searchsorted(M.POW10[1:10], values, side="right") + 1
+    power = lengths[:, None] - 1 - np.arange(max(int(lengths.max(initial=1)), 1))
+    digits = (values[:, None] // M.POW10[np.maximum(power, 0)]) % 10 + ord("0")
+    return digits.astype(np.uint8), lengths
 
 
 def _crop_index(n: int, py: np.ndarray, px: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

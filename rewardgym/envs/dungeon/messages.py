@@ -178,6 +178,7 @@ def tables() -> dict[str, np.ndarray]:
 _LINE1 = [" St:{strength} Dx:{dexterity} Co:{constitution} In:{intelligence} Wi:{wisdom} Ch:{charisma} Neutral S:"
           .format(**STATS)]
 _LINE2 = ["Dlvl:", " $:", " HP:", "(", ") Pw:", "(", ") AC:", " Xp:", "/", " T:"]
+TURN_LABEL = _LINE2[-1]  # the turn counter's label, the start of the status tail
 _HUNGER_TEXT = [" Satiated", "", " Hungry", " Weak", " Fainting", " Fainted", " Starved"]
 
 
@@ -192,6 +193,7 @@ def _titles() -> list[str]:
 
 # -- vectorised text -----------------------------------------------------------------------------------
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
+POW10 = _POW10
 _WIDTH = 10  # digits of the widest number shown
 _J = np.arange(_WIDTH)
 
@@ -438,37 +440,45 @@ def inventory_lines(counts, letters) -> list[tuple[int, str]]:
     return [(k, f"{chr(int(letters[k]))} - {item_text(k, int(counts[k]))}") for _, k in sorted(held)]
 
 
-def _row(text: str, width: int, fill: int) -> np.ndarray:
+def text_row(text: str, width: int, fill: int) -> np.ndarray:
+    """``text`` as ``width`` bytes, cut or padded with ``fill``."""
     out = np.full(width, fill, np.uint8)
     data = np.frombuffer(text.encode("latin-1")[:width], np.uint8)
     out[:data.size] = data
     return out
 
 
+def text_rows(texts, width: int, fill: int) -> np.ndarray:
+    """Strings as a (len(texts), width) byte array, each cut or padded with ``fill`` (:func:`text_row` of each)."""
+    pad = bytes([fill])
+    data = b"".join(text.encode("latin-1")[:width].ljust(width, pad) for text in texts)
+    return np.frombuffer(data, np.uint8).reshape(len(texts), width).copy()
+
+
 def message_bytes_few(x: np.ndarray, slots: int, width: int) -> np.ndarray:
     """:func:`message_bytes` for a few envs; ``x`` holds code, arg, number and letter slots side by side."""
-    return np.stack([_row(message_line(r[:slots], r[slots:2 * slots], r[2 * slots:3 * slots], r[3 * slots:]),
-                          width, 0) for r in x]).reshape(len(x), width)
+    return text_rows([message_line(r[:slots], r[slots:2 * slots], r[2 * slots:3 * slots], r[3 * slots:])
+                      for r in np.asarray(x).tolist()], width, 0)
 
 
 def status_lines_few(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`status_lines` for a few envs (``x``: the 13 inputs as columns)."""
     lines = [status_text(*row) for row in x]
-    return (np.stack([_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
-            np.stack([_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80))
+    return (np.stack([text_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
+            np.stack([text_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80))
 
 
 def status_head_few(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`status_head` for a few envs (``x``: its 10 inputs as columns)."""
     lines = [status_head_text(*row) for row in x]
-    return (np.stack([_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
-            np.stack([_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80),
+    return (np.stack([text_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
+            np.stack([text_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80),
             np.array([min(len(b), 80) for _, b in lines], np.int64))
 
 
 def status_tail_few(time, hunger, hallucinating) -> np.ndarray:
     """:func:`status_tail` for a few envs."""
-    return np.stack([_row(status_tail_text(*row), TAIL_WIDTH, ord(" "))
+    return np.stack([text_row(status_tail_text(*row), TAIL_WIDTH, ord(" "))
                      for row in zip(time, hunger, hallucinating)]).reshape(len(time), TAIL_WIDTH)
 
 
@@ -480,10 +490,17 @@ def inventory_few(counts: np.ndarray, letters: np.ndarray, slots: int, width: in
     out = {"inv_glyphs": np.full((n, slots), NO_GLYPH, np.int16), "inv_letters": np.zeros((n, slots), np.uint8),
            "inv_oclasses": np.full((n, slots), MAXOCLASSES, np.uint8),
            "inv_strs": np.zeros((n, slots, width), np.uint8)}
-    for i in range(n):
-        for j, (kind, line) in enumerate(inventory_lines(counts[i], letters[i])[:slots]):
-            out["inv_glyphs"][i, j] = GLYPH_OBJ_OFF + kind
-            out["inv_letters"][i, j] = letters[i, kind]
-            out["inv_oclasses"][i, j] = ITEM_CLASS[kind]
-            out["inv_strs"][i, j] = _row(line, width, 0)
+    envs, places, kinds, lines = [], [], [], []
+    for i, (count_row, letter_row) in enumerate(zip(np.asarray(counts).tolist(), np.asarray(letters).tolist())):
+        for j, (kind, line) in enumerate(inventory_lines(count_row, letter_row)[:slots]):
+            envs.append(i)
+            places.append(j)
+            kinds.append(kind)
+            lines.append(line)
+    if lines:
+        i, j, kind = np.array(envs), np.array(places), np.array(kinds)
+        out["inv_glyphs"][i, j] = GLYPH_OBJ_OFF + kind
+        out["inv_letters"][i, j] = letters[i, kind]
+        out["inv_oclasses"][i, j] = ITEM_CLASS[kind]
+        out["inv_strs"][i, j] = text_rows(lines, width, 0)
     return out
