@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from rewardgym.agents.base import Callback, MetricsWindow, Progress, read_agent_file, write_agent_file
+from rewardgym.agents.base import Callback, Progress, read_agent_file, write_agent_file
 from rewardgym.agents.llm.advantages import (
     KL_ESTIMATORS,
     RunningBaseline,
@@ -349,12 +349,13 @@ class LLMAgent:
             self._target_step = self.global_step + int(total_steps)
         envs = text_envs(env)
         callbacks = list(callbacks)
-        window = MetricsWindow()
-        started, steps_at_start = time.perf_counter(), self.global_step
+        started, steps_at_start, episodes = time.perf_counter(), self.global_step, 0
         with Progress(self._target_step, progress, desc=self.name) as bar:
             bar.update(self.global_step)
             while self.global_step < self._target_step:
-                metrics = self._iteration(envs, window)
+                metrics = self._iteration(envs)
+                episodes += self.config.groups_per_batch * self.config.group_size
+                metrics["episodes"] = float(episodes)
                 metrics["steps_per_s"] = (self.global_step - steps_at_start) / max(time.perf_counter() - started, 1e-9)
                 bar.update(int(metrics.pop("_steps")), metrics)
                 if any(callback(metrics) is False for callback in callbacks):
@@ -363,29 +364,31 @@ class LLMAgent:
             self._target_step = None
         return self
 
-    def _iteration(self, envs: list[gym.Env], window: MetricsWindow) -> dict[str, float]:
+    def _iteration(self, envs: list[gym.Env]) -> dict[str, float]:
+        """One batch: rollout, update, and the batch's metrics (means over its episodes)."""
         c = self.config
         seeds = self.rng.integers(0, TRAIN_SEEDS, size=c.groups_per_batch)
         began = time.perf_counter()
         episodes, stats = self.rollout(envs, np.repeat(seeds, c.group_size),
                                        groups=np.repeat(np.arange(c.groups_per_batch), c.group_size))
         rollout_s = time.perf_counter() - began
-        for episode in episodes:
-            window.add_episode({"return": episode.total_reward, "length": episode.turns,
-                                **({"success": float(episode.success)} if episode.success is not None else {})})
         began = time.perf_counter()
         update = self._update(episodes)
         update_s = time.perf_counter() - began
         self.global_step += stats.turns
-        returns = np.array([e.total_reward for e in episodes]).reshape(c.groups_per_batch, c.group_size)
+        returns = self._group_returns(episodes)
         return {
             "step": float(self.global_step), "updates": float(self.updates), "_steps": stats.turns,
-            **window.summary(), **episode_metrics(episodes),
+            **episode_metrics(episodes),
             "group_return_std": float(returns.std(axis=1, ddof=1).mean()) if c.group_size > 1 else 0.0,
             "zero_variance_groups": float(np.mean(returns.std(axis=1) == 0)),
             **update, "tokens_per_s": _rate(stats), "env_steps_per_s": stats.turns / max(rollout_s + update_s, 1e-9),
             "rollout_s": rollout_s, "update_s": update_s,
         }
+
+    def _group_returns(self, episodes: list[Episode]) -> np.ndarray:
+        """The batch's episode returns as (groups, group size); episodes are stored group after group."""
+        return np.array([e.total_reward for e in episodes]).reshape(self.config.groups_per_batch, -1)
 
     def _advantages(self, episodes: list[Episode], kl_per_turn: list[np.ndarray] | None) -> list[np.ndarray]:
         """Per-token advantages of each episode (0 on tokens the policy did not generate)."""
@@ -456,12 +459,12 @@ class LLMAgent:
         advantages = self._advantages(episodes, kl_per_turn)
         keep = list(range(len(episodes)))
         if c.filter_groups:
-            returns = np.array([e.total_reward for e in episodes]).reshape(c.groups_per_batch, c.group_size)
+            returns = self._group_returns(episodes)
             varied = np.repeat(returns.std(axis=1) > 0, c.group_size)
             keep = [i for i in keep if varied[i]]
         on_policy = c.update_epochs == 1 and c.minibatches == 1
         old_logp = None if on_policy else self._frozen_logprobs(episodes, reference=False)
-        totals = {"loss": 0.0, "clip_fraction": 0.0, "kl": 0.0, "grad_norm": 0.0, "tokens": 0.0}
+        totals = {"loss": 0.0, "clip_fraction": 0.0, "kl": 0.0, "grad_norm": 0.0}
         steps = 0
         self.model.train()
         for _ in range(c.update_epochs):
@@ -523,7 +526,7 @@ class LLMAgent:
         self.optimizer.step()
         self.updates += 1
         return {"loss": sums["loss"], "clip_fraction": sums["clip"] / tokens, "kl": sums["kl"] / tokens,
-                "grad_norm": grad_norm, "tokens": float(tokens)}
+                "grad_norm": grad_norm}
 
     # -- saving and loading -------------------------------------------------------------
     def save(self, path) -> None:
