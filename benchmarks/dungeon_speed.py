@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -233,13 +231,10 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, nargs="+", default=[64, 1024, 4096], help="vector env sizes")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved measurements (the median is shown)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the action draws and of the first reset")
-    parser.add_argument("--peer-python", help="interpreter with nle and minihack installed (skips the venv)")
-    parser.add_argument("--no-peers", action="store_true", help="time ours alone")
+    peers.add_peer_options(parser, "nle and minihack installed")
     args = parser.parse_args()
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, "
-          f"Python {platform.python_version()}, gymnasium {gym.__version__}, numpy {np.__version__}, "
-          f"rewardgym {getattr(rewardgym, '__version__', '?')}")
+    print(peers.machine_line(gym, np, rewardgym))
     python = find_peer_python(args)
     score_rows, _ = comparison_rows(python, NLE, SCORE, "NLE", args)
     vector = {n: Row(f"ours Dungeon-Score-v0, vector x{n}", ours_vector(SCORE, n, args), keys=len(DEFAULT_KEYS),

@@ -64,8 +64,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
-import platform
 import re
 import statistics
 import tempfile
@@ -405,8 +403,7 @@ def main() -> None:
     parser.add_argument("--multi-turn-tokens", type=int, default=16, help="new tokens a turn at most, multi-turn")
     parser.add_argument("--no-multi-turn", action="store_true", help="skip the multi-turn throughput")
     parser.add_argument("--seed", type=int, default=0, help="seed of both trainers and of the env resets")
-    parser.add_argument("--peer-python", help="interpreter with trl installed (skips the venv)")
-    parser.add_argument("--no-peers", action="store_true", help="time ours alone")
+    peers.add_peer_options(parser, "trl installed")
     args = parser.parse_args()
     if args.generations < 2:
         parser.error("--generations must be >= 2 (GRPO compares completions of one prompt)")
@@ -414,9 +411,7 @@ def main() -> None:
         parser.error("--steps, --prompts and --max-new-tokens must be >= 1")
     torch.set_num_threads(args.threads)
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, "
-          f"Python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, "
-          f"rewardgym {getattr(rewardgym, '__version__', '?')}, {args.threads} torch thread(s) per side")
+    print(peers.machine_line(torch, transformers, rewardgym, extra=f", {args.threads} torch thread(s) per side"))
     python = find_peer_python(args)
     system = DEFAULT_SYSTEM_PROMPT
     prompt, means = bandit_task(args.seed)

@@ -15,8 +15,10 @@ with a one-line reason instead of a traceback, so a benchmark can print why and 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -203,3 +205,16 @@ def find_peer(args, venv: str, requirements: list[str], distributions: list[str]
         return None
     print("peers: " + ", ".join(f"{name} {version}" for name, version in found.items()) + f" ({python})")
     return python
+
+
+def add_peer_options(parser: argparse.ArgumentParser, installed: str) -> None:
+    """``--peer-python`` (an interpreter with ``installed``, instead of the venv) and ``--no-peers``."""
+    parser.add_argument("--peer-python", help=f"interpreter with {installed} (skips the venv)")
+    parser.add_argument("--no-peers", action="store_true", help="time ours alone")
+
+
+def machine_line(*libraries: object, extra: str = "") -> str:
+    """What the figures were measured on: processor, CPUs, date, Python and each module's version."""
+    versions = "".join(f", {module.__name__} {getattr(module, '__version__', '?')}" for module in libraries)
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, "
+            f"Python {platform.python_version()}{versions}{extra}")

@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
-import platform
 import statistics
 import subprocess
 import tempfile
@@ -386,15 +384,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="interleaved steps measurements (the median is shown)")
     parser.add_argument("--tw-games", type=int, default=5, help="TextWorld games to generate (seeds seed+1...)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the command draws, the games and the first reset")
-    parser.add_argument("--peer-python", help="interpreter with textworld, tw-make next to it (skips the venv)")
-    parser.add_argument("--no-peers", action="store_true", help="time ours alone")
+    peers.add_peer_options(parser, "textworld, tw-make next to it")
     args = parser.parse_args()
     if args.tw_games < 1:
         parser.error("--tw-games must be >= 1")
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}, "
-          f"Python {platform.python_version()}, gymnasium {gym.__version__}, numpy {np.__version__}, "
-          f"rewardgym {getattr(rewardgym, '__version__', '?')}")
+    print(peers.machine_line(gym, np, rewardgym))
     python = find_peer_python(args)
     with tempfile.TemporaryDirectory(prefix="text-speed-") as folder:
         generation, files, details = measure_generation(python, Path(folder), args)
