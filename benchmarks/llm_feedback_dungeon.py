@@ -35,6 +35,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from curves import learn_curve, marks, plot_runs  # benchmarks/curves.py: the script's folder is on sys.path
 from gymnasium.wrappers.vector import FilterObservation
 
 import rewardgym
@@ -61,17 +62,9 @@ def train(env_id: str, steps: int, seed: int, spec: str | None, args: argparse.N
         envs = LearnedReward(envs, reward, mode="add", coef=args.coef, env_coef=args.env_coef)
     envs = FilterObservation(envs, list(POLICY_KEYS))
     agent = rewardgym.make_agent("ppo", envs, seed=seed, **PPO_CONFIG)
-    curve: list[tuple[float, ...]] = []
-
-    def record(metrics: dict) -> None:
-        if "success_rate" in metrics:
-            curve.append((metrics["step"], metrics["success_rate"], metrics["mean_return"]))
-
-    start = time.perf_counter()
-    agent.learn(envs, steps, callbacks=[record], progress=False)
-    seconds = time.perf_counter() - start
+    curve, seconds = learn_curve(agent, envs, steps, ("success_rate", "mean_return"))
     envs.close()
-    out = {"curve": np.array(curve), "seconds": seconds, "steps": agent.global_step}
+    out = {"curve": curve, "seconds": seconds, "steps": agent.global_step}
     if reward is not None:
         reward.close()
         out["messages"] = len(reward._known)
@@ -91,12 +84,8 @@ def plot(results: dict[str, list[dict]], env_id: str, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.0), dpi=120)
     colors = ("tab:gray", "tab:blue", "tab:orange", "tab:green")
     for (label, runs), color in zip(results.items(), colors):
-        grid = np.linspace(0, min(r["curve"][-1, 0] for r in runs), 100)
         for ax, column in zip(axes, (1, 2)):
-            curves = np.stack([np.interp(grid, r["curve"][:, 0], r["curve"][:, column]) for r in runs])
-            for curve in curves:
-                ax.plot(grid, curve, color=color, alpha=0.25, linewidth=0.8)
-            ax.plot(grid, curves.mean(0), color=color, linewidth=2, label=f"{label} ({len(runs)} seeds)")
+            plot_runs(ax, runs, column, color, f"{label} ({len(runs)} seeds)")
     axes[0].set_ylabel("training success rate (last 100 episodes)", fontsize=9)
     axes[0].set_ylim(-0.02, 1.02)
     axes[1].set_ylabel("training return per episode (reward trained on)", fontsize=9)
@@ -160,11 +149,7 @@ def main() -> None:
     print(f"\n{'condition':<32}{'success, mean ± sd':>20}{'success at 25/50/100% of steps':>34}")
     for label, runs in results.items():
         final = np.array([r["curve"][-1, 1] for r in runs])
-        marks = []
-        for fraction in (0.25, 0.5, 1.0):
-            at = [np.interp(fraction * r["curve"][-1, 0], r["curve"][:, 0], r["curve"][:, 1]) for r in runs]
-            marks.append(f"{np.mean(at):.0%}")
-        print(f"{label:<32}{f'{final.mean():.0%} ± {final.std():.0%}':>20}{' / '.join(marks):>34}")
+        print(f"{label:<32}{f'{final.mean():.0%} ± {final.std():.0%}':>20}{marks(runs):>34}")
     plot(results, args.env, Path(args.plot))
     print(f"\nplot: {args.plot}; total {time.perf_counter() - started:.0f} s")
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from curves import learn_curve, marks, plot_runs  # benchmarks/curves.py: the script's folder is on sys.path
 
 import rewardgym
 from rewardgym.reward_models.progress import ProgressModel
@@ -64,20 +65,12 @@ def train(env_id: str, steps: int, seed: int, reward: str | None, episodes: int)
     """One PPO run; returns the training curve (steps, success rate) and the final test success."""
     envs = gym.make_vec(env_id, num_envs=NUM_ENVS, vectorization_mode="sync")
     agent = rewardgym.make_agent("ppo", envs, seed=seed, reward_model=reward, **PPO_CONFIG)
-    curve: list[tuple[float, float]] = []
-
-    def record(metrics: dict) -> None:
-        if "success_rate" in metrics:
-            curve.append((metrics["step"], metrics["success_rate"]))
-
-    start = time.perf_counter()
-    agent.learn(envs, steps, callbacks=[record], progress=False)
-    seconds = time.perf_counter() - start
+    curve, seconds = learn_curve(agent, envs, steps)
     envs.close()
     test_envs = gym.make_vec(env_id, num_envs=10, vectorization_mode="sync")
     test = agent.evaluate(test_envs, episodes, seed=TEST_SEED, deterministic=True)
     test_envs.close()
-    return {"curve": np.array(curve), "seconds": seconds, "test_success": test["success_rate"],
+    return {"curve": curve, "seconds": seconds, "test_success": test["success_rate"],
             "steps": agent.global_step}
 
 
@@ -89,11 +82,7 @@ def plot(results: dict[str, list[dict]], env_id: str, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for (label, runs), color in zip(results.items(), ("tab:gray", "tab:blue")):
-        grid = np.linspace(0, min(r["curve"][-1, 0] for r in runs), 100)
-        curves = np.stack([np.interp(grid, r["curve"][:, 0], r["curve"][:, 1]) for r in runs])
-        for curve in curves:
-            ax.plot(grid, curve, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(grid, curves.mean(0), color=color, linewidth=2, label=f"{label} (mean of {len(runs)} seeds)")
+        plot_runs(ax, runs, 1, color, f"{label} (mean of {len(runs)} seeds)")
     ax.set_xlabel("env steps")
     ax.set_ylabel("training success rate (last 100 episodes)")
     ax.set_ylim(-0.02, 1.02)
@@ -148,11 +137,7 @@ def main() -> None:
     print(f"\n{'condition':<28}{'test success, mean ± sd':>26}{'train success at 25/50/100% of steps':>40}")
     for label, runs in results.items():
         test = np.array([r["test_success"] for r in runs])
-        marks = []
-        for fraction in (0.25, 0.5, 1.0):
-            at = [np.interp(fraction * r["curve"][-1, 0], r["curve"][:, 0], r["curve"][:, 1]) for r in runs]
-            marks.append(f"{np.mean(at):.0%}")
-        print(f"{label:<28}{f'{test.mean():.0%} ± {test.std():.0%}':>26}{' / '.join(marks):>40}")
+        print(f"{label:<28}{f'{test.mean():.0%} ± {test.std():.0%}':>26}{marks(runs):>40}")
     plot(results, args.env, Path(args.plot))
     print(f"\nplot: {args.plot}; total {time.perf_counter() - started:.0f} s")
 
