@@ -462,6 +462,16 @@ class DungeonCore(BatchedCore):
         used[rows[index >= 0], index[index >= 0]] = True
         return LETTERS[np.argmin(used, axis=1)]
 
+    def _use_from_pack(self, g, act, action, kinds_mask, missing, took):
+        """The envs that gave ``action`` (rows ``i`` of ``g``, envs ``h``), whether each holds an item of
+        ``kinds_mask`` and its kind; those without one are told ``missing``, the rest take a turn."""
+        i = np.flatnonzero(act == action)
+        h = g[i]
+        found, kind = self._first_in_pack(h, kinds_mask)
+        self._say(h[~found], missing)
+        took[i[found]] = True
+        return i, h, found, kind
+
     def _first_in_pack(self, h, kinds_mask) -> tuple[np.ndarray, np.ndarray]:
         """The first carried item (in letter order) whose kind is in ``kinds_mask``: (found, kind)."""
         s = self.state
@@ -491,11 +501,7 @@ class DungeonCore(BatchedCore):
             i = np.flatnonzero(act == C.A_EAT)
             self._eat(g, i, took)
         if given[C.A_QUAFF]:
-            i = np.flatnonzero(act == C.A_QUAFF)
-            h = g[i]
-            found, kind = self._first_in_pack(h, C.IS_POTION)
-            self._say(h[~found], M.M_NO_DRINK)
-            took[i[found]] = True
+            i, h, found, kind = self._use_from_pack(g, act, C.A_QUAFF, C.IS_POTION, M.M_NO_DRINK, took)
             heal = found & (kind == C.POTION_HEALING)
             if heal.any():
                 v = h[heal]
@@ -510,11 +516,7 @@ class DungeonCore(BatchedCore):
                 self._say(h[trip], M.M_COSMIC)
             self._use_up(h[found], kind[found])
         if given[C.A_READ]:
-            i = np.flatnonzero(act == C.A_READ)
-            h = g[i]
-            found, kind = self._first_in_pack(h, C.IS_SCROLL)
-            self._say(h[~found], M.M_NO_READ)
-            took[i[found]] = True
+            i, h, found, kind = self._use_from_pack(g, act, C.A_READ, C.IS_SCROLL, M.M_NO_READ, took)
             mapping = found & (kind == C.SCROLL_MAGIC_MAPPING)
             if mapping.any():
                 self._say(h[mapping], M.M_MAGIC_MAP)
