@@ -100,7 +100,7 @@ def masked_info(values: dict[str, np.ndarray], ended: np.ndarray, end_values: di
     for key, value in values.items():
         info[key] = value
         info["_" + key] = everyone
-    if ended.any():
+    if np.count_nonzero(ended):
         for key, value in end_values.items():
             info[key] = value
             info["_" + key] = ended
@@ -259,7 +259,7 @@ class CoreVectorEnv(VectorEnv):
             raise ValueError(f"actions {_preview(actions)} are not in the action space {self.action_space}")
         restarting = self._autoreset
         active = ~restarting
-        if restarting.any():
+        if np.count_nonzero(restarting):
             self.core.reset(restarting, rng.next_key(self.core.state.key[restarting]))
             self._elapsed[restarting] = 0
         reward, terminated, truncated = self.core.step(actions, active)

@@ -62,8 +62,30 @@ _LETTER_INDEX = np.full(256, -1, np.int64)
 _LETTER_INDEX[LETTERS] = np.arange(LETTERS.size)
 
 _HW = C.ROWS * C.COLS
-_AROUND_Y = np.array([0, *C.DY])[None, :]  # the player's square and its eight neighbours
-_AROUND_X = np.array([0, *C.DX])[None, :]
+_AROUND = np.array([0, *C.DY]) * C.COLS + np.array([0, *C.DX])  # flat offsets of a square and its eight neighbours
+_DIAGONAL = (C.DY != 0) & (C.DX != 0)  # of the eight compass moves
+# The glyph a square shows without creatures, by (object kind, terrain): the object, else the terrain.
+_BACKGROUND = np.where(np.arange(256)[:, None] > 0, C.GLYPH_OBJ_OFF + np.arange(256)[:, None],
+                       C.GLYPH_CMAP_OFF + np.arange(256)[None, :]).astype(np.int16)
+_REGEN_PERIOD = 42 // (np.arange(32) + 2) + 1  # turns per regenerated hit point, by experience level
+
+
+class _Draws:
+    """A step's uniform draws, ``N_LANES`` per env, computed when first read: most steps in the monster-free
+    rooms read none. Draws are per-env functions of (key, step counter), so ``rows`` restricts them exactly."""
+
+    __slots__ = ("key", "t", "_values")
+
+    def __init__(self, key: np.ndarray, t: np.ndarray):
+        self.key, self.t, self._values = key, t, None
+
+    def __getitem__(self, index):
+        if self._values is None:
+            self._values = rng.uniform(self.key, self.t, _STEP, (N_LANES,))
+        return self._values[index]
+
+    def rows(self, mask: np.ndarray) -> _Draws:
+        return _Draws(self.key[mask], self.t[mask])
 
 
 @dataclass
@@ -253,7 +275,7 @@ class DungeonCore(BatchedCore):
     # -- episode start ---------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         s = self.state
-        g = np.flatnonzero(mask)
+        g = mask.nonzero()[0]
         if g.size == 0:
             return
         s.key[g] = keys
@@ -303,38 +325,39 @@ class DungeonCore(BatchedCore):
     # -- the step -------------------------------------------------------------------------------
     def step(self, action: np.ndarray, active: np.ndarray):
         s = self.state
-        g = np.flatnonzero(active)
+        g = active.nonzero()[0]
         reward = np.zeros(self.num_envs)
         if g.size == 0:
             return reward, np.zeros(self.num_envs, bool), np.zeros(self.num_envs, bool)
         act = self.action_codes[np.asarray(action, np.int64)[g]]
-        before = {"score": self.score(g), "gold": s.gold[g].copy(), "nutrition": s.nutrition[g].copy(),
-                  "time": s.time[g].copy(), "success": s.success[g].copy()}
+        before = self._before(g)
         s.msg_n[g] = 0
         s.msg_code[g] = 0
-        u = rng.uniform(s.key[g], s.t[g], _STEP, (N_LANES,))
+        u = _Draws(s.key[g], s.t[g])
         took = np.zeros(g.size, bool)
         new_depth = s.depth[g].copy()
 
         given = np.bincount(act, minlength=len(C.ACTIONS))  # skip the rules of commands nobody gave
-        if given[:8].any():
+        if np.count_nonzero(given[:8]):
             self._player_moves(g, act, u, took)
         self._player_commands(g, act, u, took, new_depth, given)
         changed = new_depth != s.depth[g]
-        if changed.any():
+        if np.count_nonzero(changed):
             up = new_depth < s.depth[g]
             self._enter_level(g[changed], new_depth[changed], up[changed])
         turn = took & ~changed
-        if turn.any():
+        if np.count_nonzero(turn):
             self._monsters_act(g[turn])
-        if took.any():
-            self._world_turn(g[took], u[took])
+        if np.count_nonzero(took):
+            self._world_turn(g[took], u.rows(took))
         self._level_up(g)
-        dying = (s.hp[g] <= 0) & ~s.dead[g]
-        if dying.any():
-            self._say(g[dying], M.M_DIE)
-            s.dead[g[dying]] = True
-        s.hp[g] = np.maximum(s.hp[g], 0)
+        low = s.hp[g] <= 0
+        if np.count_nonzero(low):
+            d = g[low]
+            dying = d[~s.dead[d]]
+            self._say(dying, M.M_DIE)
+            s.dead[dying] = True
+            s.hp[d] = np.maximum(s.hp[d], 0)
         self._update_view(g)
         self._refresh_monsters(g)
         self.success_now(g)
@@ -350,7 +373,7 @@ class DungeonCore(BatchedCore):
 
     def _player_moves(self, g, act, u, took) -> None:
         s = self.state
-        i = np.flatnonzero(act < 8)
+        i = (act < 8).nonzero()[0]
         if i.size == 0:
             return
         h = g[i]
@@ -359,16 +382,16 @@ class DungeonCore(BatchedCore):
         tx = s.px[h] + dx
         alive = s.mon_type[h] >= 0
         free = np.ones(h.size, bool)
-        if alive.any():  # levels without monsters (the rooms) skip the fighting rules
+        if np.count_nonzero(alive):  # levels without monsters (the rooms) skip the fighting rules
             at = alive & (s.mon_y[h] == ty[:, None]) & (s.mon_x[h] == tx[:, None])
             has_mon = at.any(axis=1)
             slot = at.argmax(axis=1)
             kind = s.mon_type[h, slot]
             peaceful = has_mon & (kind == C.ORACLE)
-            if peaceful.any():
+            if np.count_nonzero(peaceful):
                 self._say(h[peaceful], M.M_IN_YOUR_WAY, s.mon_shown[h[peaceful], slot[peaceful]] - C.GLYPH_MON_OFF)
             fight = has_mon & ~peaceful
-            if fight.any():
+            if np.count_nonzero(fight):
                 self._player_attacks(h[fight], slot[fight], u[i[fight]])
                 took[i[fight]] = True
             free = ~has_mon
@@ -381,7 +404,7 @@ class DungeonCore(BatchedCore):
         self._say(h[diag_in], M.M_DIAG_IN)
         free &= ~(diag_out | diag_in)
         door = free & C.CLOSED[there]
-        if door.any():
+        if np.count_nonzero(door):
             # NetHack's autoopen: rnl(20) < (Str + Dex + Con) / 3 opens the door.
             opens = door & (u[i, L_DOOR] < (sum(C.STATS[a] for a in ("strength", "dexterity", "constitution")) // 3)
                             / 20)
@@ -394,7 +417,7 @@ class DungeonCore(BatchedCore):
         self._say(h[wall], M.M_WALL)
         self._say(h[free & (there == C.STONE)], M.M_STONE)
         walk = free & C.WALKABLE[there]
-        if walk.any():
+        if np.count_nonzero(walk):
             w = h[walk]
             s.py[w], s.px[w] = ty[walk], tx[walk]
             took[i[walk]] = True
@@ -402,7 +425,7 @@ class DungeonCore(BatchedCore):
             auto = (kind_here > 0) & C.AUTOPICKUP[kind_here]
             self._pick_up(w[auto])
             seen = (kind_here > 0) & ~auto
-            if seen.any():
+            if np.count_nonzero(seen):
                 v = w[seen]
                 qty = s.obj_qty[v, s.py[v], s.px[v]].astype(np.int64)
                 self._say(v, M.M_SEE_HERE, M.item_arg(kind_here[seen], qty), qty)
@@ -420,7 +443,7 @@ class DungeonCore(BatchedCore):
         killed = hit & (s.mon_hp[h, slot] <= 0)
         self._say(h[~hit], M.M_MISS, name[~hit])
         self._say(h[hit & ~killed], M.M_HIT, name[hit & ~killed])
-        if killed.any():
+        if np.count_nonzero(killed):
             k, ks, kk = h[killed], slot[killed], kind[killed]
             self._say(k, M.M_KILL, name[killed])
             s.xp[k] += 1 + C.MON_LEVEL[kk] ** 2
@@ -444,10 +467,10 @@ class DungeonCore(BatchedCore):
         s.gold[h[gold]] += qty[gold]
         self._say(h[gold], M.M_PICK_GOLD, M.item_arg(C.GOLD, qty[gold]), qty[gold])
         item = ~gold
-        if item.any():
+        if np.count_nonzero(item):
             v, k = h[item], kind[item]
             new = s.inv_count[v, k] == 0
-            if new.any():
+            if np.count_nonzero(new):
                 s.inv_letter[v[new], k[new]] = self._free_letter(v[new])
             s.inv_count[v, k] += qty[item]
             count = s.inv_count[v, k]
@@ -465,7 +488,7 @@ class DungeonCore(BatchedCore):
     def _use_from_pack(self, g, act, action, kinds_mask, missing, took):
         """The envs that gave ``action`` (rows ``i`` of ``g``, envs ``h``), whether each holds an item of
         ``kinds_mask`` and its kind; those without one are told ``missing``, the rest take a turn."""
-        i = np.flatnonzero(act == action)
+        i = (act == action).nonzero()[0]
         h = g[i]
         found, kind = self._first_in_pack(h, kinds_mask)
         self._say(h[~found], missing)
@@ -491,19 +514,19 @@ class DungeonCore(BatchedCore):
         if given[C.A_WAIT] or given[C.A_SEARCH]:
             took |= (act == C.A_WAIT) | (act == C.A_SEARCH)
         if given[C.A_PICKUP]:
-            i = np.flatnonzero(act == C.A_PICKUP)
+            i = (act == C.A_PICKUP).nonzero()[0]
             h = g[i]
             there = s.obj_kind[h, s.py[h], s.px[h]] > 0
             self._pick_up(h[there])
             self._say(h[~there], M.M_NOTHING_TO_PICK)
             took[i[there]] = True
         if given[C.A_EAT]:
-            i = np.flatnonzero(act == C.A_EAT)
+            i = (act == C.A_EAT).nonzero()[0]
             self._eat(g, i, took)
         if given[C.A_QUAFF]:
             i, h, found, kind = self._use_from_pack(g, act, C.A_QUAFF, C.IS_POTION, M.M_NO_DRINK, took)
             heal = found & (kind == C.POTION_HEALING)
-            if heal.any():
+            if np.count_nonzero(heal):
                 v = h[heal]
                 s.hp[v] += 6 + (u[i[heal], L_HEAL] * 19).astype(np.int64)  # about d(6, 4)
                 over = s.hp[v] > s.maxhp[v]
@@ -511,23 +534,23 @@ class DungeonCore(BatchedCore):
                 s.hp[v] = np.minimum(s.hp[v], s.maxhp[v])
                 self._say(v, M.M_FEEL_BETTER)
             trip = found & (kind == C.POTION_HALLUCINATION)
-            if trip.any():
+            if np.count_nonzero(trip):
                 s.hallu[h[trip]] += 600 + (u[i[trip], L_HALLU_TURNS] * 200).astype(np.int64)
                 self._say(h[trip], M.M_COSMIC)
             self._use_up(h[found], kind[found])
         if given[C.A_READ]:
             i, h, found, kind = self._use_from_pack(g, act, C.A_READ, C.IS_SCROLL, M.M_NO_READ, took)
             mapping = found & (kind == C.SCROLL_MAGIC_MAPPING)
-            if mapping.any():
+            if np.count_nonzero(mapping):
                 self._say(h[mapping], M.M_MAGIC_MAP)
                 self._magic_map(h[mapping])
             tele = found & (kind == C.SCROLL_TELEPORTATION)
-            if tele.any():
+            if np.count_nonzero(tele):
                 self._say(h[tele], M.M_TELEPORT)
                 self._teleport(h[tele], u[i[tele]])
             self._use_up(h[found], kind[found])
         if given[C.A_DOWN]:
-            i = np.flatnonzero(act == C.A_DOWN)
+            i = (act == C.A_DOWN).nonzero()[0]
             h = g[i]
             ok = s.terrain[h, s.py[h], s.px[h]] == C.STAIRS_DOWN
             self._say(h[~ok], M.M_NO_DOWN)
@@ -535,7 +558,7 @@ class DungeonCore(BatchedCore):
             new_depth[i[ok]] += 1
             took[i[ok]] = True
         if given[C.A_UP]:
-            i = np.flatnonzero(act == C.A_UP)
+            i = (act == C.A_UP).nonzero()[0]
             h = g[i]
             on = s.terrain[h, s.py[h], s.px[h]] == C.STAIRS_UP
             top = on & (s.depth[h] <= 1)
@@ -546,7 +569,7 @@ class DungeonCore(BatchedCore):
             new_depth[i[ok]] -= 1
             took[i[ok]] = True
         if given[C.A_LOOK]:
-            i = np.flatnonzero(act == C.A_LOOK)
+            i = (act == C.A_LOOK).nonzero()[0]
             h = g[i]
             kind = s.obj_kind[h, s.py[h], s.px[h]].astype(np.int64)
             qty = s.obj_qty[h, s.py[h], s.px[h]].astype(np.int64)
@@ -569,7 +592,7 @@ class DungeonCore(BatchedCore):
         from_pack = ~from_floor & found
         eats = from_floor | from_pack
         self._say(h[~eats], M.M_NO_EAT)
-        if not eats.any():
+        if not np.count_nonzero(eats):
             return
         kind = np.where(from_floor, floor_kind, pack_kind)
         f = h[from_floor]
@@ -587,7 +610,7 @@ class DungeonCore(BatchedCore):
         self._say(e[k == C.APPLE], M.M_EAT_APPLE)
         self._say(e[corpse], M.M_EAT_CORPSE, k[corpse] - C.CORPSE_OFF)
         trip = corpse & C.MON_HALLUCINOGENIC[np.maximum(k - C.CORPSE_OFF, 0)]
-        if trip.any():
+        if np.count_nonzero(trip):
             s.hallu[e[trip]] += 200
             self._say(e[trip], M.M_GREAT_STUFF)
         full = s.nutrition[e] > 1500
@@ -630,7 +653,7 @@ class DungeonCore(BatchedCore):
         s = self.state
         kind = s.mon_type[g]
         alive = (kind >= 0) & (kind != C.ORACLE)
-        if not alive.any():
+        if not np.count_nonzero(alive):
             s.mon_energy[g] = np.minimum(s.mon_energy[g], 12)  # what the rules below do to empty slots
             return
         speed = C.MON_SPEED[np.maximum(kind, 0)]
@@ -655,8 +678,8 @@ class DungeonCore(BatchedCore):
         ortho = C.MON_ORTHOGONAL[k]
         adjacent = awake & (dist == 1) & (~ortho | (my == py) | (mx == px))
         # Attacks: NetHack's 10 + AC + level > d20.
-        if adjacent.any():
-            a = np.flatnonzero(adjacent)
+        if np.count_nonzero(adjacent):
+            a = adjacent.nonzero()[0]
             ea, ka = e[a], k[a]
             hit = (10 + C.PLAYER_AC + C.MON_LEVEL[ka]) > _d20(u[a, 1])
             damage = np.where(C.MON_DAMAGE[ka] > 0, 1 + (u[a, 2] * C.MON_DAMAGE[ka]).astype(np.int64), 0)
@@ -666,9 +689,9 @@ class DungeonCore(BatchedCore):
             self._say(ea, code, name, unique=False)
         # Moves: chase the player (when within 12 squares) or wander; invalid squares never win.
         moving = awake & ~adjacent
-        if not moving.any():
+        if not np.count_nonzero(moving):
             return
-        j = np.flatnonzero(moving)
+        j = moving.nonzero()[0]
         ej, pmj = e[j], pm[j]
         cy = my[j, None] + C.DY[None, :]
         cx = mx[j, None] + C.DX[None, :]
@@ -695,7 +718,7 @@ class DungeonCore(BatchedCore):
         # Two monsters aiming at one square: the first in (env, slot) order gets it.
         target = ej * _HW + ny * C.COLS + nx
         winners = np.zeros(j.size, bool)
-        moving_idx = np.flatnonzero(go)
+        moving_idx = go.nonzero()[0]
         if moving_idx.size:
             _, first = np.unique(target[moving_idx], return_index=True)
             winners[moving_idx[first]] = True
@@ -706,43 +729,50 @@ class DungeonCore(BatchedCore):
         """Time passes in envs ``g``: the clock, hunger, regeneration, hallucination, new monsters, sounds."""
         s = self.state
         s.time[g] += 1
-        old = s.hunger[g]
         s.nutrition[g] -= 1
-        new = hunger_state(s.nutrition[g])
-        worse = new > old
-        self._say(g[worse & (new == C.HUNGRY)], M.M_HUNGRY)
-        self._say(g[worse & (new == C.WEAK)], M.M_WEAK)
-        self._say(g[worse & (new == C.FAINTING)], M.M_FAINT)
+        nutrition = s.nutrition[g]
+        new = hunger_state(nutrition)
+        worse = new > s.hunger[g]
+        if np.count_nonzero(worse):
+            self._say(g[worse & (new == C.HUNGRY)], M.M_HUNGRY)
+            self._say(g[worse & (new == C.WEAK)], M.M_WEAK)
+            self._say(g[worse & (new == C.FAINTING)], M.M_FAINT)
         s.hunger[g] = new
-        starved = (s.nutrition[g] < C.STARVE_AT) & (s.hp[g] > 0)
-        if starved.any():
+        hp = s.hp[g]
+        starved = (nutrition < C.STARVE_AT) & (hp > 0)
+        if np.count_nonzero(starved):
             self._say(g[starved], M.M_STARVE)
             s.hp[g[starved]] = 0
             s.dead[g[starved]] = True
             s.hunger[g[starved]] = C.STARVED
         # Regeneration at low level: one hit point every 42 / (XL + 2) + 1 turns.
-        period = 42 // (s.xlvl[g] + 2) + 1
-        heal = (s.time[g] % period == 0) & (s.hp[g] < s.maxhp[g]) & (s.hp[g] > 0)
-        s.hp[g[heal]] += 1
+        hp = s.hp[g]  # starvation may have changed it
+        hurt = (hp < s.maxhp[g]) & (hp > 0)
+        if np.count_nonzero(hurt):
+            h = g[hurt]
+            s.hp[h[s.time[h] % _REGEN_PERIOD[s.xlvl[h]] == 0]] += 1
         tripping = s.hallu[g] > 0
-        s.hallu[g] = np.maximum(s.hallu[g] - 1, 0)
-        self._say(g[tripping & (s.hallu[g] == 0)], M.M_HALLU_END)
+        if np.count_nonzero(tripping):
+            h = g[tripping]
+            s.hallu[h] -= 1
+            self._say(h[s.hallu[h] == 0], M.M_HALLU_END)
+        if self.layout != "dungeon":
+            return
         self._spawn(g, u)
         # The Oracle's level has its sounds (NetHack's level sounds, one turn in 400).
-        oracle_level = (s.depth[g] == s.oracle_depth[g]) & (self.layout == "dungeon")
-        sound = oracle_level & (u[:, L_SOUND] < 1 / 400)
-        which = (u[:, L_SOUND_WHICH] * 3).astype(np.int64)
-        self._say(g[sound], np.array([M.M_SOUND_WIND, M.M_SOUND_RAVINGS, M.M_SOUND_SNAKES])[which[sound]])
+        oracle_level = s.depth[g] == s.oracle_depth[g]
+        if np.count_nonzero(oracle_level):
+            sound = oracle_level & (u[:, L_SOUND] < 1 / 400)
+            which = (u[:, L_SOUND_WHICH] * 3).astype(np.int64)
+            self._say(g[sound], np.array([M.M_SOUND_WIND, M.M_SOUND_RAVINGS, M.M_SOUND_SNAKES])[which[sound]])
 
     def _spawn(self, g, u) -> None:
         """Now and then a new monster appears in a random room, out of the player's sight."""
         s = self.state
-        if self.layout != "dungeon":
-            return
         want = u[:, L_SPAWN] < self.spawn_rate
-        if not want.any():
+        if not np.count_nonzero(want):
             return
-        i = np.flatnonzero(want)
+        i = want.nonzero()[0]
         h = g[i]
         free_slot = s.mon_type[h] < 0
         slot = free_slot.argmax(axis=1)
@@ -762,7 +792,7 @@ class DungeonCore(BatchedCore):
         up = np.zeros(g.size, bool)
         for _ in range(3):
             more = (s.xp[g] >= C.XP_NEEDED[s.xlvl[g]]) & (s.xlvl[g] < 30)
-            if not more.any():
+            if not np.count_nonzero(more):
                 break
             h = g[more]
             gain = 1 + (rng.uniform(s.key[h], s.t[h] * 64 + s.xlvl[h], _LEVEL_UP) * 8).astype(np.int64)  # d8
@@ -780,42 +810,38 @@ class DungeonCore(BatchedCore):
         room = s.cur_room[e]
         return near | ((room > 0) & (s.room_map[e, y, x] == room))
 
-    def _background(self, flat) -> np.ndarray:
-        """The glyph of squares (flat indices into the (B, 21, 79) grids) without creatures: object, else terrain."""
+    def _remember(self, flat) -> None:
+        """Write what is at the squares (flat indices into the (B, 21, 79) grids) into the player's map memory,
+        counting newly seen squares."""
         s = self.state
-        kind = _flat(s.obj_kind)[flat].astype(np.int16)
-        terrain = _flat(s.terrain)[flat]
-        return np.where(kind > 0, C.GLYPH_OBJ_OFF + kind, C.GLYPH_CMAP_OFF + terrain).astype(np.int16)
-
-    def _remember(self, e, y, x) -> None:
-        """Write what is at the squares into the player's map memory, counting newly seen squares."""
-        s = self.state
-        flat = e * _HW + y * C.COLS + x
-        glyph = self._background(flat)
+        glyph = _BACKGROUND[_flat(s.obj_kind)[flat], _flat(s.terrain)[flat]]
         memory = _flat(s.mem_glyph)
         old = memory[flat]
-        changed = old != glyph
-        fresh = changed & (old == C.GLYPH_STONE) & (glyph != C.GLYPH_STONE)
-        flat, glyph = flat[changed], glyph[changed]
+        changed = (old != glyph).nonzero()[0]
+        if not changed.size:
+            return
+        flat, glyph, old = flat[changed], glyph[changed], old[changed]
         memory[flat] = glyph
         _flat(s.mem_char)[flat] = C.GLYPH_CHAR[glyph]
         _flat(s.mem_color)[flat] = C.GLYPH_COLOR[glyph]
         _flat(s.mem_special)[flat] = C.GLYPH_SPECIAL[glyph]
-        if fresh.any():
-            s.explored += np.bincount(e[fresh], minlength=self.num_envs)
+        fresh = (old == C.GLYPH_STONE) & (glyph != C.GLYPH_STONE)
+        if np.count_nonzero(fresh):
+            s.explored += np.bincount(flat[fresh] // _HW, minlength=self.num_envs)
 
     def _update_view(self, g) -> None:
         """Refresh the map memory: the squares around the player, and the whole room on entering a lit one."""
         s = self.state
-        y = (s.py[g, None] + _AROUND_Y).ravel()  # the player never stands on the map's border
-        x = (s.px[g, None] + _AROUND_X).ravel()
-        self._remember(np.repeat(g, 9), y, x)
-        room = s.room_map[g, s.py[g], s.px[g]].astype(np.int64)
+        here = g * _HW + s.py[g] * C.COLS + s.px[g]
+        self._remember((here[:, None] + _AROUND).ravel())  # the player never stands on the map's border
+        room = _flat(s.room_map)[here].astype(np.int64)
+        if not np.count_nonzero(room != s.cur_room[g]):
+            return  # still in the lit room already drawn, or still outside any
         lit = (room > 0) & s.room_lit[g, np.maximum(room - 1, 0)]
         room = np.where(lit, room, 0)
         entering = lit & (room != s.cur_room[g])
         s.cur_room[g] = room
-        if entering.any():
+        if np.count_nonzero(entering):
             h = g[entering]
             box = s.room_box[h, room[entering] - 1]
             yy = np.arange(C.ROWS)[None, :, None]
@@ -823,19 +849,19 @@ class DungeonCore(BatchedCore):
             inside = ((yy >= box[:, 0, None, None]) & (yy <= box[:, 2, None, None]) & (xx >= box[:, 1, None, None])
                       & (xx <= box[:, 3, None, None]))
             ei, ry, rx = np.nonzero(inside)
-            self._remember(h[ei], ry, rx)
+            self._remember(h[ei] * _HW + ry * C.COLS + rx)
 
     def _refresh_monsters(self, g) -> None:
         """Choose the glyph each monster shows this step: its own, or a random one while hallucinating."""
         s = self.state
         kind = s.mon_type[g]
-        if not (kind >= 0).any():
+        if not np.count_nonzero(kind >= 0):
             s.mon_shown[g] = 0
             s.oracle_seen[g] = False
             return
         shown = C.GLYPH_MON_OFF + np.maximum(kind, 0)
         tripping = s.hallu[g] > 0
-        if tripping.any():
+        if np.count_nonzero(tripping):
             h = g[tripping]
             u = rng.uniform(s.key[h], s.t[h], _HALLU, (C.MAX_MONSTERS,))
             fake = 1 + (u * (C.N_MONSTERS - 1)).astype(np.int64)  # any monster but the player's own form
@@ -869,25 +895,41 @@ class DungeonCore(BatchedCore):
             hit = s.terrain[g, s.py[g], s.px[g]] == C.STAIRS_DOWN
         s.success[g] |= hit & ~s.dead[g]
 
-    def _reward(self, g, before) -> np.ndarray:
+    def _before(self, g) -> tuple[np.ndarray, np.ndarray | None]:
+        """What the reward compares with after the step: the game time, and the task's quantity."""
         s = self.state
         task = self.task
         if task == "score":
-            r = (self.score(g) - before["score"]).astype(np.float64)
+            quantity = self.score(g)
+        elif task in ("gold", "eat"):
+            quantity = (s.gold if task == "gold" else s.nutrition)[g]
+        elif task == "scout":
+            quantity = None
+        else:
+            quantity = s.success[g]
+        return s.time[g], quantity  # fancy indexing copies
+
+    def _reward(self, g, before) -> np.ndarray:
+        s = self.state
+        task = self.task
+        before_time, before = before
+        if task == "score":
+            r = (self.score(g) - before).astype(np.float64)
         elif task == "gold":
-            r = (s.gold[g] - before["gold"]).astype(np.float64)
+            r = (s.gold[g] - before).astype(np.float64)
         elif task == "eat":
-            r = np.maximum(s.nutrition[g] - before["nutrition"], 0).astype(np.float64)
+            r = np.maximum(s.nutrition[g] - before, 0).astype(np.float64)
         elif task == "scout":
             best = s.explored_best[g, s.depth[g]]
             r = np.maximum(s.explored[g] - best, 0).astype(np.float64)
             s.explored_best[g, s.depth[g]] = np.maximum(best, s.explored[g])
         else:
-            r = np.where(s.success[g] & ~before["success"], self.success_reward, 0.0)
+            r = np.where(s.success[g] & ~before, self.success_reward, 0.0)
         # NLE's time penalty.
-        still = s.time[g] == before["time"]
-        s.frozen[g] = np.where(still, s.frozen[g] + 1, 0)
-        f = s.frozen[g].astype(np.float64)
+        time = s.time[g]
+        frozen = np.where(time == before_time, s.frozen[g] + 1, 0)
+        s.frozen[g] = frozen
+        f = frozen.astype(np.float64)
         mode = self.penalty_mode
         if mode == "constant":
             penalty = np.where(f > 0, self.penalty_step, 0.0)
@@ -899,7 +941,8 @@ class DungeonCore(BatchedCore):
             penalty = f * self.penalty_step
         else:
             penalty = np.full(g.size, self.penalty_step)
-        penalty = penalty + (s.time[g] - before["time"]) * self.penalty_time
+        if self.penalty_time:
+            penalty = penalty + (time - before_time) * self.penalty_time
         return r + penalty
 
     # -- messages -------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ shows map row y on screen row y + 1, the message on row 0 and the status on rows
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rewardgym.envs import rng
@@ -59,7 +61,7 @@ class TextCache:
         sel = slice(None) if everyone else b
         stale = (self.inputs[sel] != inputs).any(axis=1)
         stale |= ~self.valid[sel]
-        if stale.any():
+        if np.count_nonzero(stale):
             fresh = render_distinct(inputs[stale], self.render, self.render_few)
             if self.outputs is None:
                 self.outputs = tuple(np.zeros((self.num_envs, *x.shape[1:]), x.dtype) for x in fresh)
@@ -118,7 +120,7 @@ class TextMemo:
         slot = self.slots[pos]
         hit = self.hashes[pos] == keys
         hit &= (self.inputs[slot] == inputs).all(axis=1)
-        return slot, np.flatnonzero(~hit)
+        return slot, (~hit).nonzero()[0]
 
     def _add(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray | None:
         """Render and remember the distinct ``rows`` (none held yet): their memo rows, or None if they cannot stay."""
@@ -292,7 +294,8 @@ _BLSTATS = _blstats_template()
 def blstats(core, b) -> np.ndarray:
     """NLE's 27 bottom-line statistics of envs ``b`` (an index array, or a slice)."""
     s = core.state
-    out = np.tile(_BLSTATS, (s.px[b].shape[0], 1))
+    out = np.empty((s.px[b].shape[0], C.N_BLSTATS), np.int64)
+    out[:] = _BLSTATS
     out[:, C.BL_X], out[:, C.BL_Y] = s.px[b], s.py[b]
     out[:, C.BL_SCORE] = core.score(b)
     out[:, C.BL_HP], out[:, C.BL_HPMAX] = s.hp[b], s.maxhp[b]
@@ -301,7 +304,7 @@ def blstats(core, b) -> np.ndarray:
     out[:, C.BL_XP], out[:, C.BL_EXP] = s.xlvl[b], s.xp[b]
     out[:, C.BL_TIME] = s.time[b]
     out[:, C.BL_HUNGER] = s.hunger[b]
-    out[:, C.BL_CONDITION] = np.where(s.hallu[b] > 0, C.BL_MASK_HALLU, 0)
+    out[:, C.BL_CONDITION] = (s.hallu[b] > 0) * C.BL_MASK_HALLU
     return out
 
 
@@ -309,38 +312,35 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     """The observation ``keys`` of envs ``b`` (global indices, or None for all), each with a leading env axis."""
     s = core.state
     keys = tuple(keys)
+    need, crops = _plan(keys)
     everyone = b is None
     sel = slice(None) if everyone else b
     idx = np.arange(core.num_envs) if everyone else b
     n = idx.size
-    need = {layer for layer in _LAYERS if any(k == layer or k == layer + "_crop" for k in keys)}
-    if "tty_chars" in keys:
-        need.add("chars")
-    if "tty_colors" in keys:
-        need.add("colors")
     py, px = s.py[sel], s.px[sel]
     layers = {}
+    out: dict[str, np.ndarray] = {}
     if need:
         bi, my, mx, shown = visible_monsters(core, b)
-        rows = np.arange(n)
+        player = np.arange(n) * _HW + py * C.COLS + px  # flat indices of the player's squares
         for layer in need:
             memory = getattr(s, _LAYERS[layer])
             grid = memory.copy() if everyone else memory[b]  # fancy indexing copies already
             lut = _OVERLAY[layer]
-            grid[bi, my, mx] = shown if lut is None else lut[shown]
-            grid[rows, py, px] = C.GLYPH_PLAYER if lut is None else lut[C.GLYPH_PLAYER]
-            layers[layer] = grid
-    out: dict[str, np.ndarray] = {}
-    crop = None  # the crops' gather indices, shared by the layers
-    for layer in ("glyphs", "chars", "colors", "specials"):
-        if layer in keys:
-            out[layer] = layers[layer]
-        if layer + "_crop" in keys:
-            if crop is None:
-                crop = _crop_index(n, py, px, core.crop_size)
-            flat, inside = crop
-            out[layer + "_crop"] = np.where(inside, layers[layer].reshape(n, -1)[np.arange(n)[:, None, None], flat],
-                                            np.asarray(_PAD[layer], layers[layer].dtype))
+            if bi.size:
+                grid[bi, my, mx] = shown if lut is None else lut[shown]
+            grid.reshape(-1)[player] = C.GLYPH_PLAYER if lut is None else lut[C.GLYPH_PLAYER]
+            layers[layer] = out[layer] = grid
+        if crops:
+            # The squares around each player as flat map indices, and which of them lie off the map, from
+            # tables over player positions (crop squares off the map show unexplored stone).
+            flat_table, off_table = _crop_tables(core.crop_size)
+            flat, off = flat_table[py, px], off_table[py, px]
+            rows = np.arange(n)[:, None, None]
+            for layer in crops:
+                view = layers[layer].reshape(n, -1)[rows, flat]
+                np.copyto(view, _PAD[layer], where=off)
+                out[layer + "_crop"] = view
     if "blstats" in keys:
         out["blstats"] = blstats(core, sel)
     caches = _caches(core)
@@ -403,11 +403,23 @@ def _digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return digits.astype(np.uint8), lengths
 
 
-def _crop_index(n: int, py: np.ndarray, px: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat map indices (n, size, size) of the squares around each player, and which lie on the map."""
+@functools.lru_cache(maxsize=32)
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The map layers ``keys`` need (the tty needs chars and colours) and the layers whose crops they ask for."""
+    need = tuple(layer for layer in _LAYERS if layer in keys or layer + "_crop" in keys or "tty_" + layer in keys)
+    return need, tuple(layer for layer in _LAYERS if layer + "_crop" in keys)
+
+
+@functools.lru_cache(maxsize=8)
+def _crop_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each player square (y, x): the flat map indices (size, size) of the squares around it (clipped to the
+    map) and which of them lie off the map."""
     offsets = np.arange(size) - size // 2
-    rr = py[:, None] + offsets
-    cc = px[:, None] + offsets
-    inside = ((rr >= 0) & (rr < C.ROWS))[:, :, None] & ((cc >= 0) & (cc < C.COLS))[:, None, :]
-    flat = np.clip(rr, 0, C.ROWS - 1)[:, :, None] * C.COLS + np.clip(cc, 0, C.COLS - 1)[:, None, :]
-    return flat, inside
+    rr = np.arange(C.ROWS)[:, None] + offsets  # (ROWS, size)
+    cc = np.arange(C.COLS)[:, None] + offsets  # (COLS, size)
+    inside = (((rr >= 0) & (rr < C.ROWS))[:, None, :, None] & ((cc >= 0) & (cc < C.COLS))[None, :, None, :])
+    flat = np.clip(rr, 0, C.ROWS - 1)[:, None, :, None] * C.COLS + np.clip(cc, 0, C.COLS - 1)[None, :, None, :]
+    off = ~inside
+    for table in (flat, off):
+        table.flags.writeable = False
+    return flat, off

@@ -297,7 +297,7 @@ def _generate_dungeon_chunk(s, g, lkey, depth, from_below, populate, counter) ->
         s.terrain[gg[keep], y[keep], x[keep]] = kind[keep]
 
     # The Delphi: fountains around the Oracle.
-    if oracle.any():
+    if np.count_nonzero(oracle):
         o = g[oracle]
         for fy, fx in FOUNTAINS:
             s.terrain[o, fy, fx] = C.FOUNTAIN
