@@ -377,11 +377,11 @@ class DungeonCore(BatchedCore):
         if i.size == 0:
             return
         h = g[i]
-        dy, dx = C.DY[act[i]], C.DX[act[i]]
-        ty = s.py[h] + dy  # the player never stands on the map's border (rooms leave it stone)
-        tx = s.px[h] + dx
+        a = act[i]
+        ty = s.py[h] + C.DY[a]  # the player never stands on the map's border (rooms leave it stone)
+        tx = s.px[h] + C.DX[a]
+        free = np.ones(h.size, bool)  # nothing stops the move yet
         alive = s.mon_type[h] >= 0
-        free = np.ones(h.size, bool)
         if np.count_nonzero(alive):  # levels without monsters (the rooms) skip the fighting rules
             at = alive & (s.mon_y[h] == ty[:, None]) & (s.mon_x[h] == tx[:, None])
             has_mon = at.any(axis=1)
@@ -395,40 +395,43 @@ class DungeonCore(BatchedCore):
                 self._player_attacks(h[fight], slot[fight], u[i[fight]])
                 took[i[fight]] = True
             free = ~has_mon
-        here = s.terrain[h, s.py[h], s.px[h]]
         there = s.terrain[h, ty, tx]
-        diagonal = (dy != 0) & (dx != 0)
-        diag_out = free & diagonal & C.HAS_DOOR[here]
-        diag_in = free & diagonal & ~diag_out & C.HAS_DOOR[there]
-        self._say(h[diag_out], M.M_DIAG_OUT)
-        self._say(h[diag_in], M.M_DIAG_IN)
-        free &= ~(diag_out | diag_in)
-        door = free & C.CLOSED[there]
-        if np.count_nonzero(door):
-            # NetHack's autoopen: rnl(20) < (Str + Dex + Con) / 3 opens the door.
-            opens = door & (u[i, L_DOOR] < (sum(C.STATS[a] for a in ("strength", "dexterity", "constitution")) // 3)
-                            / 20)
-            s.terrain[h[opens], ty[opens], tx[opens]] = np.where(there[opens] == C.CLOSED_DOOR_V, C.OPEN_DOOR_V,
-                                                                 C.OPEN_DOOR_H)
-            self._say(h[opens], M.M_DOOR_OPENS)
-            self._say(h[door & ~opens], M.M_DOOR_STUCK)
-            took[i[door]] = True
-        wall = free & C.IS_WALL[there]
-        self._say(h[wall], M.M_WALL)
-        self._say(h[free & (there == C.STONE)], M.M_STONE)
+        diagonal = _DIAGONAL[a]
+        if np.count_nonzero(diagonal):  # no diagonal moves into or out of a doorway
+            here = s.terrain[h, s.py[h], s.px[h]]
+            diag_out = free & diagonal & C.HAS_DOOR[here]
+            diag_in = free & diagonal & ~diag_out & C.HAS_DOOR[there]
+            self._say(h[diag_out], M.M_DIAG_OUT)
+            self._say(h[diag_in], M.M_DIAG_IN)
+            free &= ~(diag_out | diag_in)
         walk = free & C.WALKABLE[there]
+        blocked = free & ~walk  # by a closed door, a wall or stone (each of these squares is one of them)
+        if np.count_nonzero(blocked):
+            door = blocked & C.CLOSED[there]
+            if np.count_nonzero(door):
+                # NetHack's autoopen: rnl(20) < (Str + Dex + Con) / 3 opens the door.
+                opens = door & (u[i, L_DOOR] < (sum(C.STATS[a] for a in ("strength", "dexterity", "constitution"))
+                                                // 3) / 20)
+                s.terrain[h[opens], ty[opens], tx[opens]] = np.where(there[opens] == C.CLOSED_DOOR_V, C.OPEN_DOOR_V,
+                                                                     C.OPEN_DOOR_H)
+                self._say(h[opens], M.M_DOOR_OPENS)
+                self._say(h[door & ~opens], M.M_DOOR_STUCK)
+                took[i[door]] = True
+            self._say(h[blocked & C.IS_WALL[there]], M.M_WALL)
+            self._say(h[blocked & (there == C.STONE)], M.M_STONE)
         if np.count_nonzero(walk):
-            w = h[walk]
-            s.py[w], s.px[w] = ty[walk], tx[walk]
+            w, wy, wx = h[walk], ty[walk], tx[walk]
+            s.py[w], s.px[w] = wy, wx
             took[i[walk]] = True
-            kind_here = s.obj_kind[w, s.py[w], s.px[w]]
-            auto = (kind_here > 0) & C.AUTOPICKUP[kind_here]
-            self._pick_up(w[auto])
-            seen = (kind_here > 0) & ~auto
-            if np.count_nonzero(seen):
-                v = w[seen]
-                qty = s.obj_qty[v, s.py[v], s.px[v]].astype(np.int64)
-                self._say(v, M.M_SEE_HERE, M.item_arg(kind_here[seen], qty), qty)
+            kind_here = s.obj_kind[w, wy, wx]
+            if np.count_nonzero(kind_here):
+                auto = (kind_here > 0) & C.AUTOPICKUP[kind_here]
+                self._pick_up(w[auto])
+                seen = (kind_here > 0) & ~auto
+                if np.count_nonzero(seen):
+                    v = w[seen]
+                    qty = s.obj_qty[v, s.py[v], s.px[v]].astype(np.int64)
+                    self._say(v, M.M_SEE_HERE, M.item_arg(kind_here[seen], qty), qty)
 
     def _player_attacks(self, h, slot, u) -> None:
         s = self.state
@@ -789,9 +792,13 @@ class DungeonCore(BatchedCore):
 
     def _level_up(self, g) -> None:
         s = self.state
+        more = (s.xp[g] >= C.XP_NEEDED[s.xlvl[g]]) & (s.xlvl[g] < 30)
+        if not np.count_nonzero(more):
+            return
         up = np.zeros(g.size, bool)
-        for _ in range(3):
-            more = (s.xp[g] >= C.XP_NEEDED[s.xlvl[g]]) & (s.xlvl[g] < 30)
+        for k in range(3):
+            if k:
+                more = (s.xp[g] >= C.XP_NEEDED[s.xlvl[g]]) & (s.xlvl[g] < 30)
             if not np.count_nonzero(more):
                 break
             h = g[more]
@@ -997,6 +1004,8 @@ class DungeonCore(BatchedCore):
     def info(self, ended: np.ndarray) -> dict:
         s = self.state
         values = {"success": s.success.copy(), "task": self._task_text}
+        if not np.count_nonzero(ended):
+            return masked_info(values, ended, {})
         end = {"death": s.dead.copy(), "depth_reached": s.max_depth.copy(), "gold": s.gold.copy(),
                "score": self.score(), "time": s.time.copy()}
         return masked_info(values, ended, end)

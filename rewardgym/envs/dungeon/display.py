@@ -149,6 +149,35 @@ class TextMemo:
         return new[inverse]
 
 
+class RowMemo:
+    """:class:`TextMemo` for a few envs: rendered rows remembered by their inputs' bytes in a dict.
+
+    A handful of envs show the same few messages again and again ("It's a wall.", nothing), and
+    a dict lookup per row costs less than comparing, hashing or rendering them as arrays.
+    """
+
+    limit = 4096
+
+    def __init__(self, render_few):
+        self.render_few = render_few
+        self.rows: dict[bytes, tuple[np.ndarray, ...]] = {}
+
+    def __call__(self, b, inputs: np.ndarray, everyone: bool = False, copy: bool = True) -> tuple[np.ndarray, ...]:
+        """The rendered rows of ``inputs`` (m, k) int64 (m a few), as fresh arrays with m rows."""
+        found = []
+        for row in inputs:
+            key = row.tobytes()
+            hit = self.rows.get(key)
+            if hit is None:
+                if len(self.rows) >= self.limit:
+                    self.rows.clear()
+                hit = self.rows[key] = self.render_few(row[None])
+            found.append(hit)
+        if len(found) == 1:
+            return tuple(x.copy() for x in found[0])
+        return tuple(np.concatenate(rows) for rows in zip(*found))
+
+
 def _grow(old: np.ndarray | None, capacity: int, like: np.ndarray) -> np.ndarray:
     out = np.zeros((capacity, *like.shape[1:]), like.dtype)
     if old is not None:
@@ -251,9 +280,7 @@ def _caches(core) -> dict:
             return inv["inv_glyphs"], inv["inv_letters"], inv["inv_oclasses"], inv["inv_strs"]
 
         caches = {
-            # A few envs' messages are cheaper to check per env than to look up.
-            "message": (TextCache(core.num_envs, message, message_few) if core.num_envs <= TextCache.few
-                        else TextMemo(message, message_few)),
+            "message": RowMemo(message_few) if core.num_envs <= TextCache.few else TextMemo(message, message_few),
             "status": TextCache(core.num_envs, status, lambda x: status(x, few=True)),
             "inventory": TextCache(core.num_envs, inventory, lambda x: inventory(x, M.inventory_few)),
         }
