@@ -265,6 +265,9 @@ class DungeonCore(BatchedCore):
         self.layout, self.room_size, self.room_random = layout, int(room_size), bool(room_random)
         self.room_lit, self.room_monsters = bool(room_lit), int(room_monsters)
         self.crop_size, self.spawn_rate = int(crop_size), float(spawn_rate)
+        # Single rooms without monsters never hold one (monsters appear over time only in the dungeon layout),
+        # so their steps skip the monster rules.
+        self.monsters = layout == "dungeon" or self.room_monsters > 0
         self.state = _new_state(num_envs)
         self.single_action_space = spaces.Discrete(len(names))
         self.single_observation_space = spaces.Dict({k: _space(k, crop_size) for k in keys})
@@ -346,7 +349,7 @@ class DungeonCore(BatchedCore):
             up = new_depth < s.depth[g]
             self._enter_level(g[changed], new_depth[changed], up[changed])
         turn = took & ~changed
-        if np.count_nonzero(turn):
+        if self.monsters and np.count_nonzero(turn):
             self._monsters_act(g[turn])
         if np.count_nonzero(took):
             self._world_turn(g[took], u.rows(took))
@@ -359,7 +362,8 @@ class DungeonCore(BatchedCore):
             s.dead[dying] = True
             s.hp[d] = np.maximum(s.hp[d], 0)
         self._update_view(g)
-        self._refresh_monsters(g)
+        if self.monsters:
+            self._refresh_monsters(g)
         self.success_now(g)
 
         reward[g] = self._reward(g, before)
@@ -381,8 +385,8 @@ class DungeonCore(BatchedCore):
         ty = s.py[h] + C.DY[a]  # the player never stands on the map's border (rooms leave it stone)
         tx = s.px[h] + C.DX[a]
         free = np.ones(h.size, bool)  # nothing stops the move yet
-        alive = s.mon_type[h] >= 0
-        if np.count_nonzero(alive):  # levels without monsters (the rooms) skip the fighting rules
+        alive = s.mon_type[h] >= 0 if self.monsters else None
+        if alive is not None and np.count_nonzero(alive):  # levels without monsters skip the fighting rules
             at = alive & (s.mon_y[h] == ty[:, None]) & (s.mon_x[h] == tx[:, None])
             has_mon = at.any(axis=1)
             slot = at.argmax(axis=1)

@@ -29,7 +29,6 @@ from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
 
 _LAYERS = {"glyphs": "mem_glyph", "chars": "mem_char", "colors": "mem_color", "specials": "mem_special"}
-_PAD = {"glyphs": C.GLYPH_STONE, "chars": ord(" "), "colors": 0, "specials": 0}
 _HW = C.ROWS * C.COLS
 _OVERLAY = {"glyphs": None, "chars": C.GLYPH_CHAR, "colors": C.GLYPH_COLOR, "specials": C.GLYPH_SPECIAL}
 
@@ -291,6 +290,9 @@ def _caches(core) -> dict:
 def visible_monsters(core, b: np.ndarray | None):
     """Monsters in view in envs ``b`` (None: all envs): (row in b, y, x, shown glyph), in (env, slot) order."""
     s = core.state
+    if not core.monsters:
+        none = np.zeros(0, np.int64)
+        return none, none, none, none
     bi, m = np.nonzero(s.mon_type >= 0 if b is None else s.mon_type[b] >= 0)
     if bi.size == 0:  # levels without monsters (the rooms)
         return bi, bi, bi, bi
@@ -364,10 +366,10 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
             flat_table, off_table = _crop_tables(core.crop_size)
             flat, off = flat_table[py, px], off_table[py, px]
             rows = np.arange(n)[:, None, None]
-            for layer in crops:
-                view = layers[layer].reshape(n, -1)[rows, flat]
-                np.copyto(view, _PAD[layer], where=off)
-                out[layer + "_crop"] = view
+            glyphs = layers["glyphs"].reshape(n, -1)[rows, flat]
+            np.copyto(glyphs, C.GLYPH_STONE, where=off)
+            for layer in crops:  # the layers are tables of the glyphs (and off the map, of unexplored stone's)
+                out[layer + "_crop"] = glyphs if layer == "glyphs" else _OVERLAY[layer][glyphs]
     if "blstats" in keys:
         out["blstats"] = blstats(core, sel)
     caches = _caches(core)
@@ -433,8 +435,10 @@ def _digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=32)
 def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The map layers ``keys`` need (the tty needs chars and colours) and the layers whose crops they ask for."""
-    need = tuple(layer for layer in _LAYERS if layer in keys or layer + "_crop" in keys or "tty_" + layer in keys)
-    return need, tuple(layer for layer in _LAYERS if layer + "_crop" in keys)
+    crops = tuple(layer for layer in _LAYERS if layer + "_crop" in keys)
+    need = tuple(layer for layer in _LAYERS
+                 if layer in keys or "tty_" + layer in keys or (layer == "glyphs" and crops))
+    return need, crops
 
 
 @functools.lru_cache(maxsize=8)
