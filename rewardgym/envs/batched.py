@@ -95,7 +95,7 @@ class BatchedCore(ABC):
 
 def masked_info(values: dict[str, np.ndarray], ended: np.ndarray, end_values: dict[str, np.ndarray]) -> dict:
     """Build a vector-convention info dict: ``values`` for all envs, ``end_values`` where ``ended``."""
-    everyone = np.ones(ended.shape, dtype=bool)
+    everyone = ~np.zeros(ended.shape, dtype=bool)
     info: dict[str, np.ndarray] = {}
     for key, value in values.items():
         info[key] = value

@@ -384,7 +384,7 @@ class DungeonCore(BatchedCore):
         a = act[i]
         ty = s.py[h] + C.DY[a]  # the player never stands on the map's border (rooms leave it stone)
         tx = s.px[h] + C.DX[a]
-        free = np.ones(h.size, bool)  # nothing stops the move yet
+        free = ~np.zeros(h.size, bool)  # nothing stops the move yet
         alive = s.mon_type[h] >= 0 if self.monsters else None
         if alive is not None and np.count_nonzero(alive):  # levels without monsters skip the fighting rules
             at = alive & (s.mon_y[h] == ty[:, None]) & (s.mon_x[h] == tx[:, None])
@@ -903,7 +903,7 @@ class DungeonCore(BatchedCore):
         elif task == "oracle_sober":
             hit = s.oracle_seen[g] & (s.hallu[g] == 0)
         else:  # room
-            hit = s.terrain[g, s.py[g], s.px[g]] == C.STAIRS_DOWN
+            hit = _flat(s.terrain)[g * _HW + s.py[g] * C.COLS + s.px[g]] == C.STAIRS_DOWN
         s.success[g] |= hit & ~s.dead[g]
 
     def _before(self, g) -> tuple[np.ndarray, np.ndarray | None]:
@@ -935,15 +935,16 @@ class DungeonCore(BatchedCore):
             r = np.maximum(s.explored[g] - best, 0).astype(np.float64)
             s.explored_best[g, s.depth[g]] = np.maximum(best, s.explored[g])
         else:
-            r = np.where(s.success[g] & ~before, self.success_reward, 0.0)
+            r = (s.success[g] & ~before) * self.success_reward
         # NLE's time penalty.
         time = s.time[g]
-        frozen = np.where(time == before_time, s.frozen[g] + 1, 0)
+        still = time == before_time
+        frozen = (s.frozen[g] + 1) * still
         s.frozen[g] = frozen
         f = frozen.astype(np.float64)
         mode = self.penalty_mode
         if mode == "constant":
-            penalty = np.where(f > 0, self.penalty_step, 0.0)
+            penalty = still * self.penalty_step
         elif mode == "exp":
             penalty = np.where(f > 0, 2.0 ** np.minimum(f, 60) * self.penalty_step, 0.0)
         elif mode == "square":
@@ -969,7 +970,7 @@ class DungeonCore(BatchedCore):
         if unique:  # the common case, kept cheap: one message slot per env
             slot = s.msg_n[h]
             ok = slot < C.MAX_MESSAGES
-            if not ok.all():
+            if np.count_nonzero(ok) < ok.size:
                 h, slot = h[ok], slot[ok]
                 code, arg, num, letter = (v[ok] if np.ndim(v) else v for v in (code, arg, num, letter))
             s.msg_code[h, slot] = code
