@@ -340,8 +340,8 @@ class DungeonCore(BatchedCore):
         took = np.zeros(g.size, bool)
         new_depth = s.depth[g].copy()
 
-        given = np.bincount(act, minlength=len(C.ACTIONS))  # skip the rules of commands nobody gave
-        if np.count_nonzero(given[:8]):
+        given = np.bincount(act, minlength=len(C.ACTIONS)).tolist()  # skip the rules of commands nobody gave
+        if any(given[:8]):
             self._player_moves(g, act, u, took)
         self._player_commands(g, act, u, took, new_depth, given)
         changed = new_depth != s.depth[g]
@@ -745,13 +745,13 @@ class DungeonCore(BatchedCore):
             self._say(g[worse & (new == C.WEAK)], M.M_WEAK)
             self._say(g[worse & (new == C.FAINTING)], M.M_FAINT)
         s.hunger[g] = new
-        hp = s.hp[g]
-        starved = (nutrition < C.STARVE_AT) & (hp > 0)
-        if np.count_nonzero(starved):
-            self._say(g[starved], M.M_STARVE)
-            s.hp[g[starved]] = 0
-            s.dead[g[starved]] = True
-            s.hunger[g[starved]] = C.STARVED
+        starving = nutrition < C.STARVE_AT
+        if np.count_nonzero(starving):
+            starved = g[starving & (s.hp[g] > 0)]
+            self._say(starved, M.M_STARVE)
+            s.hp[starved] = 0
+            s.dead[starved] = True
+            s.hunger[starved] = C.STARVED
         # Regeneration at low level: one hit point every 42 / (XL + 2) + 1 turns.
         hp = s.hp[g]  # starvation may have changed it
         hurt = (hp < s.maxhp[g]) & (hp > 0)
