@@ -117,6 +117,74 @@ def test_nle_observation_layout():
     assert (obs["glyphs"] == C.GLYPH_STONE).mean() > 0.5 and chr(obs["chars"][0, 0]) == " "
 
 
+@pytest.mark.parametrize("crop_size", [5, 9, 11])
+def test_crops_are_the_map_around_the_player_padded_with_stone(crop_size):
+    """Crops equal a slice of the full layers around the player, unexplored stone off the map, also at its edges."""
+    keys = ("glyphs", "chars", "colors", "specials", "glyphs_crop", "chars_crop", "colors_crop", "specials_crop")
+    env = gym.make("rewardgym/Dungeon-Score-v0", observation_keys=keys, crop_size=crop_size)
+    env.reset(seed=1)
+    core = env.unwrapped.core
+    pad = {"glyphs": C.GLYPH_STONE, "chars": ord(" "), "colors": 0, "specials": 0}
+    r = crop_size // 2
+    for y, x in [(1, 1), (1, 77), (19, 1), (19, 77), (10, 40), (2, 3), (r, 79 - r - 1)]:
+        core.state.py[0], core.state.px[0] = y, x
+        floor = C.GLYPH_CMAP_OFF + C.FLOOR  # something besides stone around the player
+        for memory, value in ((core.state.mem_glyph, floor), (core.state.mem_char, C.GLYPH_CHAR[floor]),
+                              (core.state.mem_color, C.GLYPH_COLOR[floor]),
+                              (core.state.mem_special, C.GLYPH_SPECIAL[floor])):
+            memory[0, y - 1:y + 2, x - 1:x + 2] = value
+        obs = core.observe()
+        for layer in pad:
+            padded = np.pad(obs[layer][0], r, constant_values=pad[layer])
+            np.testing.assert_array_equal(obs[layer + "_crop"][0], padded[y:y + crop_size, x:x + crop_size],
+                                          err_msg=f"{layer} at {(y, x)}")
+            assert obs[layer + "_crop"][0].dtype == obs[layer].dtype
+
+
+def test_row_memo_renders_each_row_once_and_exactly():
+    from rewardgym.envs.dungeon.display import RowMemo
+
+    rendered = []
+
+    def render_few(rows):
+        rendered.extend(map(tuple, rows.tolist()))
+        return rows * 2, rows.sum(axis=1)
+
+    memo = RowMemo(render_few)
+    rows = np.array([[1, 2], [1, 3], [1, 2], [4, 5]])
+    for _ in range(3):
+        doubled, sums = memo(None, rows)
+        np.testing.assert_array_equal(doubled, rows * 2)
+        np.testing.assert_array_equal(sums, rows.sum(axis=1))
+    assert sorted(rendered) == [(1, 2), (1, 3), (4, 5)]  # each distinct row rendered once
+    memo(None, rows[:1])[0][0, 0] = 99  # callers get arrays of their own
+    np.testing.assert_array_equal(memo(None, rows[:1])[0], rows[:1] * 2)
+    small = RowMemo(render_few)
+    small.limit = 2
+    for row in rows[[1, 3, 0, 1, 3]]:  # the memo starts afresh when full, and stays exact
+        np.testing.assert_array_equal(small(None, row[None])[0], row[None] * 2)
+        assert len(small.rows) <= 2
+
+
+def test_single_env_messages_stay_right_when_the_message_memo_refills(monkeypatch):
+    from rewardgym.envs.dungeon import display
+
+    monkeypatch.setattr(display.RowMemo, "limit", 3)
+    env = gym.make("rewardgym/Dungeon-Score-v0", observation_keys=("message", "tty_chars"))
+    env.reset(seed=2)
+    actions = np.random.default_rng(2).integers(0, env.action_space.n, 300)
+    shown = set()
+    for action in actions:
+        obs, _, terminated, truncated, _ = env.step(int(action))
+        if terminated or truncated:
+            obs, _ = env.reset()
+        line = env.unwrapped.message()
+        assert text(obs["message"]) == line
+        assert bytes(obs["tty_chars"][0]).decode().rstrip() == line[:80].rstrip()
+        shown.add(line)
+    assert len(shown) > 3 and len(env.unwrapped.core._text_caches["message"].rows) <= 3
+
+
 def test_observation_keys_and_action_sets():
     env = gym.make("rewardgym/Dungeon-Score-v0", observation_keys=("glyphs_crop", "blstats"), crop_size=5,
                    actions="reduced")
