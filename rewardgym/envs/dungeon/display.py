@@ -351,7 +351,8 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     if need:
         bi, my, mx, shown = visible_monsters(core, b)
-        player = np.arange(n) * _HW + py * C.COLS + px  # flat indices of the player's squares
+        square = py * C.COLS + px  # the player's square on each map
+        player = square + np.arange(0, n * _HW, _HW)  # and in the stacked maps
         for layer in need:
             memory = getattr(s, _LAYERS[layer])
             grid = memory.copy() if everyone else memory[b]  # fancy indexing copies already
@@ -364,7 +365,7 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
             # The squares around each player as flat map indices, and which of them lie off the map, from
             # tables over player positions (crop squares off the map show unexplored stone).
             flat_table, off_table = _crop_tables(core.crop_size)
-            flat, off = flat_table[py, px], off_table[py, px]
+            flat, off = flat_table[square], off_table[square]
             rows = np.arange(n)[:, None, None]
             glyphs = layers["glyphs"].reshape(n, -1)[rows, flat]
             np.copyto(glyphs, C.GLYPH_STONE, where=off)
@@ -410,7 +411,7 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
             out["tty_colors"] = colors
     if "tty_cursor" in keys:
         out["tty_cursor"] = np.stack([py + 1, px], axis=1).astype(np.uint8)
-    inv_keys = [k for k in ("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs") if k in keys]
+    inv_keys = _inventory_keys(keys)
     if inv_keys:
         inputs = np.concatenate([s.inv_count[sel], s.inv_letter[sel]], axis=1)
         inputs[:, C.GOLD] = s.gold[sel]
@@ -441,16 +442,21 @@ def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return need, crops
 
 
+@functools.lru_cache(maxsize=32)
+def _inventory_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k for k in ("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs") if k in keys)
+
+
 @functools.lru_cache(maxsize=8)
 def _crop_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each player square (y, x): the flat map indices (size, size) of the squares around it (clipped to the
-    map) and which of them lie off the map."""
+    """For each player square (flat map index): the flat map indices (size, size) of the squares around it
+    (clipped to the map) and which of them lie off the map."""
     offsets = np.arange(size) - size // 2
     rr = np.arange(C.ROWS)[:, None] + offsets  # (ROWS, size)
     cc = np.arange(C.COLS)[:, None] + offsets  # (COLS, size)
     inside = (((rr >= 0) & (rr < C.ROWS))[:, None, :, None] & ((cc >= 0) & (cc < C.COLS))[None, :, None, :])
     flat = np.clip(rr, 0, C.ROWS - 1)[:, None, :, None] * C.COLS + np.clip(cc, 0, C.COLS - 1)[None, :, None, :]
-    off = ~inside
+    flat, off = flat.reshape(_HW, size, size), ~inside.reshape(_HW, size, size)
     for table in (flat, off):
         table.flags.writeable = False
     return flat, off
