@@ -414,7 +414,7 @@ class DungeonCore(BatchedCore):
             door = blocked & C.CLOSED[there]
             if np.count_nonzero(door):
                 # NetHack's autoopen: rnl(20) < (Str + Dex + Con) / 3 opens the door.
-                opens = door & (u[i, L_DOOR] < (sum(C.STATS[a] for a in ("strength", "dexterity", "constitution"))
+                opens = door & (u[i, L_DOOR] < (sum(C.STATS[stat] for stat in ("strength", "dexterity", "constitution"))
                                                 // 3) / 20)
                 s.terrain[h[opens], ty[opens], tx[opens]] = np.where(there[opens] == C.CLOSED_DOOR_V, C.OPEN_DOOR_V,
                                                                      C.OPEN_DOOR_H)
