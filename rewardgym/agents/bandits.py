@@ -103,9 +103,7 @@ class BanditAgent:
 
     @classmethod
     def load(cls, path: str | Path, env=None) -> BanditAgent:
-        data = read_agent_file(path)
-        if data["agent"] != cls.name:
-            raise ValueError(f"{path} holds a {data['agent']!r} agent, not {cls.name!r}")
+        data = read_agent_file(path, cls.name)
         return cls(env, **data["config"])
 
 

@@ -252,10 +252,13 @@ def write_agent_file(path: str | Path, name: str, config: dict[str, Any], **extr
     return path
 
 
-def read_agent_file(path: str | Path) -> dict[str, Any]:
-    """Read ``agent.json`` from a saved agent folder, with a clear error when it is missing or corrupt."""
+def read_agent_file(path: str | Path, agent: str | None = None) -> dict[str, Any]:
+    """Read ``agent.json`` from a saved agent folder, with a clear error when it is missing or corrupt, or when
+    it holds another agent than ``agent`` (when given)."""
     file = Path(path) / AGENT_FILE
     data = read_json(file, f"{path} is not a saved agent (no {AGENT_FILE})", required=("agent", "config"))
     if not isinstance(data["config"], dict):
         raise ValueError(f"{file} is corrupt: 'config' is not an object")
+    if agent is not None and data["agent"] != agent:
+        raise ValueError(f"{path} holds a {data['agent']!r} agent, not {agent!r}")
     return data

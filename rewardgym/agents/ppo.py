@@ -1008,9 +1008,7 @@ class PPO:
     def load(cls, path, env=None, **overrides: Any) -> PPO:
         """Rebuild a saved agent; ``overrides`` replace config entries (``device``, ``reward_model``)."""
         path = Path(path)
-        meta = read_agent_file(path)
-        if meta["agent"] != cls.name:
-            raise ValueError(f"{path} holds a {meta['agent']!r} agent, not {cls.name!r}")
+        meta = read_agent_file(path, cls.name)
         try:
             observation_space = space_from_description(meta["observation_space"])
             action_space = space_from_description(meta["action_space"])

@@ -487,9 +487,7 @@ class SB3Agent:
     def load(cls, path, env=None) -> SB3Agent:
         """Reload a saved agent; with ``env`` it is ready to learn on it (any number of envs), else to act."""
         path = Path(path)
-        data = read_agent_file(path)
-        if data["agent"] != cls.name:
-            raise ValueError(f"{path} holds a {data['agent']!r} agent, not {cls.name!r}")
+        data = read_agent_file(path, cls.name)
         config = data["config"]
         if "algo" not in config:
             raise ValueError(f"{path / AGENT_FILE} is corrupt: its config has no 'algo'")

@@ -547,9 +547,7 @@ class LLMAgent:
         import torch
 
         path = Path(path)
-        meta = read_agent_file(path)
-        if meta["agent"] != cls.name:
-            raise ValueError(f"{path} holds a {meta['agent']!r} agent, not {cls.name!r}")
+        meta = read_agent_file(path, cls.name)
         weights = path / MODEL_DIR
         if not weights.is_dir():
             raise FileNotFoundError(f"{path} has no {MODEL_DIR}/ folder with the weights")
