@@ -35,6 +35,7 @@ from curves import learn_curve, marks, plot_runs  # benchmarks/curves.py: the sc
 
 import rewardgym
 from rewardgym.reward_models.progress import ProgressModel
+from rewardgym.wrappers.vector import LearnedReward
 
 NUM_ENVS = 8
 PPO_CONFIG = {"num_steps": 64, "num_minibatches": 8, "update_epochs": 10, "learning_rate": 3e-4, "ent_coef": 0.0,
@@ -52,19 +53,21 @@ def fit_model(env_id: str, demos: int, folder: Path, keys: list[str] | None = KE
     rewardgym.collect_demos(env_id, demos, demo_folder, progress=False)
     model = ProgressModel("state", keys=keys)
     start = time.perf_counter()
-    model.fit(demo_folder, seed=seed, progress=False)
+    model.fit(rewardgym.load_demos(demo_folder), seed=seed, progress=False)
     seconds = time.perf_counter() - start
     model.save(folder / "model")
     test = folder / "test_demos"
     rewardgym.collect_demos(env_id, 20, test, seed=TEST_SEED, progress=False)
     return {"path": folder / "model", "seconds": seconds, **model.config["metrics"],
-            "test_voc": model.evaluate(test)["voc"]}
+            "test_voc": model.evaluate(rewardgym.load_demos(test))["voc"]}
 
 
 def train(env_id: str, steps: int, seed: int, reward: str | None, episodes: int) -> dict:
     """One PPO run; returns the training curve (steps, success rate) and the final test success."""
     envs = gym.make_vec(env_id, num_envs=NUM_ENVS, vectorization_mode="sync")
-    agent = rewardgym.make_agent("ppo", envs, seed=seed, reward_model=reward, **PPO_CONFIG)
+    if reward is not None:  # the progress shaping, scored once per rollout as `rewardgym train --reward` does
+        envs = LearnedReward(envs, reward, defer=True)
+    agent = rewardgym.make_agent("ppo", envs, seed=seed, **PPO_CONFIG)
     curve, seconds = learn_curve(agent, envs, steps)
     envs.close()
     test_envs = gym.make_vec(env_id, num_envs=10, vectorization_mode="sync")

@@ -18,7 +18,7 @@ register_envs()
 
 def make_reward(spec: Any, **kwargs: Any):
     """Build a reward model from a spec string such as ``"clip:goal=...;baseline=..."`` (see the CLI's --reward)."""
-    from rewardgym.reward_models import make_reward as _make_reward
+    from rewardgym.rewards import make_reward as _make_reward
 
     return _make_reward(spec, **kwargs)
 
@@ -34,17 +34,17 @@ def collect_demos(env_id: str, n: int, path: Any, *, seed: int = 0, policy: Any 
                   env_kwargs: dict[str, Any] | None = None, progress: bool = True, overwrite: bool = False):
     """Record ``n`` episodes of ``policy`` (default: the family's scripted expert) in the folder ``path``.
 
-    Episode ``i`` resets with seed ``seed + i``. See :func:`rewardgym.demos.collect_demos`, and
-    :mod:`rewardgym.demos` (or docs/demos.md) for the on-disk format.
+    Episode ``i`` resets with seed ``seed + i``. See :func:`rewardgym.workflows.demos.collect_demos`,
+    and :mod:`rewardgym.workflows.demos` (or docs/demos.md) for the on-disk format.
     """
-    from rewardgym.demos import collect_demos as _collect_demos
+    from rewardgym.workflows.demos import collect_demos as _collect_demos
 
     return _collect_demos(env_id, n, path, seed=seed, policy=policy, frames=frames, env_kwargs=env_kwargs,
                           progress=progress, overwrite=overwrite)
 
 
 def load_demos(path: Any):
-    """The demo set in folder ``path`` (a sequence of episodes read lazily); see :mod:`rewardgym.demos`."""
-    from rewardgym.demos import load_demos as _load_demos
+    """The demo set in folder ``path`` (a sequence of episodes read lazily); see :mod:`rewardgym.workflows.demos`."""
+    from rewardgym.workflows.demos import load_demos as _load_demos
 
     return _load_demos(path)

@@ -7,7 +7,6 @@ A wrong argument is one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
     """``["horizon=50", "drift=0.1"]`` -> ``{"horizon": 50, "drift": 0.1}``, values read as in reward specs."""
-    from rewardgym.reward_models.spec import parse_value
+    from rewardgym.rewards import parse_value
 
     out = {}
     for item in items:
@@ -197,53 +196,37 @@ def space_summary(space) -> str:
     return type(space).__name__
 
 
-def make_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any], *, text: bool = False, reward=None):
-    """A vector env for ``env_id``: natively batched when the id declares it, else a SyncVectorEnv.
+def _agent_class(name: str) -> type:
+    from rewardgym.agents import agent_class
 
-    ``text=True`` (agents that play through the language interface, such as the LLM trainer)
-    gives a SyncVectorEnv of :class:`~rewardgym.wrappers.TextInterface` envs, with the learned
-    reward ``reward`` (a RewardModel) applied inside each, to the env's own observations.
-    """
-    import gymnasium as gym
-
-    import rewardgym  # noqa: F401  (registers the ids)
-
-    options: dict[str, Any] = {}
-    if text:
-        from rewardgym.wrappers.text import TextInterface
-
-        wrappers = [TextInterface]
-        if reward is not None:
-            from rewardgym.wrappers.env import LearnedReward
-
-            model, mode, coef = reward
-            wrappers.insert(0, lambda env: LearnedReward(env, model, mode=mode, coef=coef))
-        options = {"vectorization_mode": "sync", "wrappers": wrappers}
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, **options, **env_kwargs)
-    except gym.error.Error as exc:
-        raise UsageError(str(exc).splitlines()[0]) from None
-    except TypeError as exc:
-        if text and "language interface" in str(exc):
-            raise UsageError(f"{env_id} has no language interface, so an LLM agent cannot play it") from None
-        raise UsageError(f"bad --env-kwargs for {env_id}: {exc}") from None
+        return agent_class(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def _agent_env(cls: type, env_id: str, num_envs: int, env_kwargs: dict[str, Any], args=None):
-    """The env an agent class trains on: text envs for language agents, with ``args.reward`` applied."""
-    if getattr(cls, "env_interface", None) == "text":
-        reward = None
-        if args is not None and args.reward:
-            reward = (_reward_model(args.reward), args.reward_mode, args.reward_coef)
-        return make_env(env_id, num_envs, env_kwargs, text=True, reward=reward)
-    env = make_env(env_id, num_envs, env_kwargs)
-    return _with_reward(env, args) if args is not None else env
+def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any]):
+    from rewardgym.workflows.training import make_envs
+
+    try:
+        return make_envs(spec, env_id, num_envs, env_kwargs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _reward_model(spec: str):
+    """The learned reward of ``--reward``, built once for the whole run."""
+    from rewardgym.rewards import make_reward
+
+    try:
+        return make_reward(spec)
+    except (ValueError, TypeError, OSError) as exc:  # OSError: a checkpoint folder that cannot be loaded
+        raise UsageError(f"--reward: {str(exc).splitlines()[0]}") from None
 
 
 def cmd_train(args) -> int:
     from rewardgym import __version__
-    from rewardgym.agents import agent_class
-    from rewardgym.runs import FINAL_CHECKPOINT, new_run_dir, write_config
+    from rewardgym.workflows.runs import FINAL_CHECKPOINT, new_run_dir, write_config
 
     if args.resume:
         if args.env_id or args.agent:
@@ -253,33 +236,31 @@ def cmd_train(args) -> int:
         raise UsageError("train needs ENV_ID and --agent (or --resume RUN_DIR)")
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
     agent_config = parse_assignments(args.config, "--config")
-    try:
-        cls = agent_class(args.agent)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    accepted = _config_keys(cls)
+    cls = _agent_class(args.agent)
+    spec = cls.spec
+    if spec.settings is not None:
+        unknown = sorted(set(agent_config) - spec.settings)
+        if unknown:
+            raise UsageError(f"agent {args.agent!r} has no setting {unknown[0]!r}; its settings: "
+                             f"{', '.join(sorted(spec.settings))}")
     agent_config.setdefault("seed", args.seed)
-    if "device" in accepted:
+    if spec.takes_device:
         agent_config.setdefault("device", args.device)
+    elif args.device != "auto":
+        raise UsageError(f"agent {args.agent!r} runs on the CPU only: it takes no --device")
     if args.model is not None:
-        if "model" not in accepted:
+        if not spec.takes_model:
             raise UsageError(f"--model is for the llm-* agents; agent {args.agent!r} takes no model")
         agent_config["model"] = args.model
-    elif "model" in accepted and "model" not in agent_config:
+    elif spec.takes_model and "model" not in agent_config:
         raise UsageError(f"agent {args.agent!r} needs --model (a folder with a transformers causal LM, or a hub id)")
-    num_envs = args.num_envs or getattr(cls, "default_num_envs", 8)
-    if args.reward and "reward_model" in accepted:
-        # The agent scores whole rollouts in one batch (deferred scoring) instead of a wrapper per step.
-        if "reward_model" in agent_config:
-            raise UsageError("give the learned reward once: --reward or --config reward_model=..., not both")
-        agent_config.update(reward_model=args.reward, reward_mode=args.reward_mode, reward_coef=args.reward_coef)
-        _check_reward_spec(args.reward)
-        env = make_env(args.env_id, num_envs, env_kwargs)
-    else:
-        env = _agent_env(cls, args.env_id, num_envs, env_kwargs, args)
+    num_envs = args.num_envs or spec.default_num_envs
+    env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, args.reward, args.reward_mode,
+                                       args.reward_coef)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError, OSError) as exc:  # OSError: a model folder that cannot be loaded
+        _close(env, reward_model)
         raise UsageError(f"agent {args.agent!r}: {str(exc).splitlines()[0]}") from None
 
     run_dir = new_run_dir(args.out, args.env_id, args.agent, args.seed)
@@ -291,39 +272,54 @@ def cmd_train(args) -> int:
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
-    _learn(agent, env, run_dir, args.steps, every, args.no_progress)
-    return 0
+    return _learn(agent, env, run_dir, args.steps, every, args.no_progress, reward_model=reward_model)
 
 
-def _config_keys(cls: type) -> frozenset[str]:
-    """The settings an agent class takes: its ``config_keys`` when it declares them, else its constructor's."""
-    return frozenset(getattr(cls, "config_keys", None) or inspect.signature(cls.__init__).parameters)
+def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,
+                   reward_mode: str = "add", reward_coef: float = 1.0):
+    """``(env, reward model)``: the envs of ``spec``'s kind, with the learned reward when one is given."""
+    from rewardgym.workflows.training import with_learned_reward
+
+    env = _envs(spec, env_id, num_envs, env_kwargs)
+    if not reward:
+        return env, None
+    try:
+        model = _reward_model(reward)
+    except BaseException:
+        env.close()
+        raise
+    try:
+        return with_learned_reward(env, spec, model, reward_mode, reward_coef), model
+    except ValueError as exc:  # a model the env cannot serve (frames without rgb_array rendering)
+        _close(env, model)
+        raise UsageError(f"--reward: {exc}") from None
+
+
+def _close(env, reward_model) -> None:
+    from rewardgym.rewards import close_model
+
+    env.close()
+    if reward_model is not None:
+        close_model(reward_model)
 
 
 def _learn(agent, env, run_dir: Path, steps: int | None, checkpoint_every: int, no_progress: bool,
-           resume_step: int | None = None) -> None:
-    """Train with the run folder's logger and checkpoints; the final checkpoint is saved even on Ctrl-C."""
-    from rewardgym.runs import FINAL_CHECKPOINT, PeriodicCheckpoint, RunLogger
+           resume_step: int | None = None, reward_model=None) -> int:
+    """Train in the run folder; the final checkpoint is saved even on Ctrl-C (exit status 130 then)."""
+    from rewardgym.workflows.runs import CURVE_FILE
+    from rewardgym.workflows.training import train
 
-    logger = RunLogger(run_dir, resume_step=resume_step)
-    callbacks = [logger] + ([PeriodicCheckpoint(agent, run_dir, checkpoint_every)] if checkpoint_every else [])
-    try:
-        agent.learn(env, steps, callbacks=callbacks, progress=not no_progress)
-    except KeyboardInterrupt:
-        print("interrupted: saving the final checkpoint (resume with --resume)", file=sys.stderr)
-    finally:
-        agent.save(run_dir / FINAL_CHECKPOINT)
-        curve = logger.close()
-        env.close()
-    last = logger.rows[-1] if logger.rows else {}
+    last, interrupted = train(agent, env, run_dir, steps, checkpoint_every=checkpoint_every,
+                              progress=not no_progress, resume_step=resume_step, reward_model=reward_model)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")
     print(f"trained to step {int(last.get('step', 0))}: {shown}")
-    print(f"learning curve: {curve}")
+    print(f"learning curve: {run_dir / CURVE_FILE}")
+    return 130 if interrupted else 0
 
 
 def _resume(args) -> int:
-    from rewardgym.agents import agent_class, load_agent
-    from rewardgym.runs import latest_checkpoint, read_config
+    from rewardgym.agents import load_agent
+    from rewardgym.workflows.runs import latest_checkpoint, read_config
 
     run_dir = Path(args.resume)
     try:
@@ -331,74 +327,46 @@ def _resume(args) -> int:
         checkpoint = latest_checkpoint(run_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    try:
-        cls = agent_class(config["agent"])
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    args.reward = None
-    if config.get("reward") and "reward_model" not in _config_keys(cls):
-        args.reward, args.reward_mode, args.reward_coef = config["reward"], config["reward_mode"], config["reward_coef"]
-    env = _agent_env(cls, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}), args)
+    spec = _agent_class(config["agent"]).spec
+    env, reward_model = _training_envs(spec, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}),
+                                       config.get("reward"), config.get("reward_mode", "add"),
+                                       config.get("reward_coef", 1.0))
     try:
         agent = load_agent(checkpoint, env)
-    except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(f"cannot load {checkpoint}: {exc}") from None
-    if not getattr(agent, "unfinished_steps", 0):
-        raise UsageError(f"{run_dir} has nothing left to resume ({checkpoint.name} ends its run)")
+        if not agent.unfinished_steps:
+            raise ValueError(f"{run_dir} has nothing left to resume ({checkpoint.name} ends its run)")
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        _close(env, reward_model)
+        message = str(exc) if "nothing left" in str(exc) else f"cannot load {checkpoint}: {exc}"
+        raise UsageError(message) from None
     print(f"resuming {run_dir} from {checkpoint.name} at step {agent.global_step}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, int(config["steps"]) // 10)
-    _learn(agent, env, run_dir, None, every, args.no_progress, resume_step=agent.global_step)
-    return 0
-
-
-def _check_reward_spec(spec: str) -> None:
-    from rewardgym.reward_models import make_reward
-
-    try:
-        make_reward(spec)
-    except ValueError as exc:
-        raise UsageError(f"--reward: {exc}") from None
-
-
-def _reward_model(spec: str):
-    from rewardgym.reward_models import make_reward
-
-    try:
-        return make_reward(spec)
-    except ValueError as exc:
-        raise UsageError(f"--reward: {exc}") from None
-
-
-def _with_reward(env, args):
-    if not args.reward:
-        return env
-    from rewardgym.wrappers.vector import LearnedReward
-
-    return LearnedReward(env, _reward_model(args.reward), mode=args.reward_mode, coef=args.reward_coef)
+    return _learn(agent, env, run_dir, None, every, args.no_progress, resume_step=agent.global_step,
+                  reward_model=reward_model)
 
 
 def cmd_eval(args) -> int:
-    from rewardgym.agents import agent_class, load_agent
-    from rewardgym.runs import FINAL_CHECKPOINT, read_config
+    """Evaluate on the environment's own reward: the learned reward the run trained with is not built."""
+    from rewardgym.agents import load_agent
+    from rewardgym.workflows.runs import FINAL_CHECKPOINT, read_config
 
     try:
         config = read_config(args.run_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     num_envs = args.num_envs or min(args.episodes, 16)
-    try:
-        cls = agent_class(config["agent"])
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    env = _agent_env(cls, config["env_id"], num_envs, config.get("env_kwargs", {}))
+    env = _envs(_agent_class(config["agent"]).spec, config["env_id"], num_envs, config.get("env_kwargs", {}))
     checkpoint = Path(args.run_dir) / config.get("checkpoint", FINAL_CHECKPOINT)
     try:
         agent = load_agent(checkpoint, env)
     except (FileNotFoundError, ValueError, OSError) as exc:
+        env.close()
         raise UsageError(f"cannot load the agent: {exc}") from None
     seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
-    result = agent.evaluate(env, args.episodes, seed=seed)
-    env.close()
+    try:
+        result = agent.evaluate(env, args.episodes, seed=seed)
+    finally:
+        env.close()
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -454,7 +422,7 @@ def _episode_facts(info: dict) -> str:
 
 
 def cmd_fit_progress(args) -> int:
-    from rewardgym.reward_models.progress import fit_progress_model
+    from rewardgym.workflows.progress import fit_progress_model
 
     if not 0.0 < args.val_fraction < 1.0:
         raise UsageError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
@@ -475,7 +443,7 @@ def cmd_synthesize_reward(args) -> int:
 
     import rewardgym  # noqa: F401  (registers the ids)
     from rewardgym.reward_models.llm import make_llm
-    from rewardgym.reward_models.synthesis import synthesize_reward
+    from rewardgym.workflows.synthesis import synthesize_reward
 
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
     if args.env_id not in gym.registry:
@@ -500,7 +468,7 @@ def cmd_synthesize_reward(args) -> int:
 
 
 def cmd_collect_demos(args) -> int:
-    from rewardgym.demos import collect_demos, load_demos
+    from rewardgym.workflows.demos import collect_demos, load_demos
 
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
     try:
@@ -525,7 +493,7 @@ PLOT_FORMATS = (".png", ".pdf", ".svg")
 
 
 def cmd_reward_eval(args) -> int:
-    from rewardgym.reward_models.evaluation import evaluate_reward
+    from rewardgym.workflows.reward_eval import evaluate_reward
 
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
     if args.plot is not None:

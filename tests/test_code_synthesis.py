@@ -20,9 +20,9 @@ from rewardgym.reward_models.synthesis import (
     build_prompt,
     extract_code,
     pruned_source,
-    synthesize_reward,
 )
 from rewardgym.reward_models.synthesis.sandbox import _WORKER
+from rewardgym.workflows.synthesis import synthesize_reward
 from rewardgym.wrappers.vector import LearnedReward
 
 GOOD = textwrap.dedent("""

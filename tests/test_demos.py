@@ -12,7 +12,7 @@ import pytest
 
 import rewardgym
 from rewardgym.cli import main
-from rewardgym.demos import DemoFormatError, collect_demos, load_demos
+from rewardgym.workflows.demos import DemoFormatError, collect_demos, load_demos
 
 REACH, PUSH, BANDIT = "rewardgym/Manip-Reach-v0", "rewardgym/Manip-Push-v0", "rewardgym/Bandit-Bernoulli2-v0"
 FRAMES = {"width": 32, "height": 32}
@@ -149,10 +149,12 @@ def test_a_bandit_needs_a_policy(tmp_path):
 
 
 def test_a_task_without_an_expert_in_a_family_with_experts(tmp_path, monkeypatch):
-    from rewardgym import demos
+    from rewardgym.workflows import experts
 
     # the manipulation experts' factory given a bandit: as for a new task whose expert is not written yet
-    monkeypatch.setitem(demos.EXPERTS, "Bandit", demos.EXPERTS["Manip"])
+    table = experts.EXPERTS.copy()
+    table.register("Bandit", table.target("Manip"))
+    monkeypatch.setattr(experts, "EXPERTS", table)
     with pytest.raises(ValueError, match=f"no scripted expert for {BANDIT} .*policy="):
         collect_demos(BANDIT, 1, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rewardgym.reward_models import make_reward
-from rewardgym.reward_models.base import Transitions
+from rewardgym.rewards.transitions import Transitions
 from rewardgym.reward_models.llm.annotation import (
     AnnotationService,
     EmbeddingAnnotator,
@@ -25,11 +25,10 @@ from rewardgym.reward_models.llm.intrinsic import (
     BradleyTerryReward,
     ClassifierReward,
     LLMFeedbackReward,
-    count_discount,
     make_annotator_llm,
-    quantile_threshold,
 )
 from rewardgym.reward_models.llm.openai_chat import LLMRequestError, OpenAIChatLLM
+from rewardgym.rewards.transforms import count_discount, quantile_threshold
 
 GOAL = "go down the stairs"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import gymnasium as gym
@@ -15,9 +16,12 @@ from hypothesis import strategies as st
 
 import rewardgym
 from rewardgym.agents import load_agent, make_agent
-from rewardgym.agents.ppo import PPO, CategoricalActions, RunningMeanStd, compute_gae
+from rewardgym.agents.policies import CategoricalActions
+from rewardgym.agents.ppo import PPO, compute_gae
 from rewardgym.cli import main
-from rewardgym.reward_models import Transitions
+from rewardgym.rewards import Transitions
+from rewardgym.rewards.transforms import RunningMeanStd
+from rewardgym.wrappers.vector import LearnedReward
 
 FAST = {"num_steps": 16, "num_minibatches": 2, "update_epochs": 2}
 
@@ -85,9 +89,10 @@ class ArmRewardModel:
 
 
 def test_deferred_reward_scores_each_rollout_once_and_drives_learning():
-    envs = gym.make_vec("rewardgym/Bandit-Bernoulli2-v0", num_envs=4, horizon=20)
     model = ArmRewardModel()
-    agent = make_agent("ppo", envs, seed=0, learning_rate=0.01, reward_model=model, reward_mode="replace", **FAST)
+    envs = LearnedReward(gym.make_vec("rewardgym/Bandit-Bernoulli2-v0", num_envs=4, horizon=20), model,
+                         mode="replace", defer=True)
+    agent = make_agent("ppo", envs, seed=0, learning_rate=0.01, **FAST)
     logged = []
     agent.learn(envs, 30 * 64, progress=False, callbacks=[logged.append])
     assert len(model.batch_sizes) == 30
@@ -107,7 +112,7 @@ def test_cli_reward_spec_is_scored_by_ppo(tmp_path):
     (run_dir,) = tmp_path.iterdir()
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     assert {float(r["reward_learned_per_step"]) for r in rows} == {0.5}
-    assert load_agent(run_dir / "checkpoints/final").config.reward_model == "constant:value=0.5"
+    assert json.loads((run_dir / "config.json").read_text())["reward"] == "constant:value=0.5"
 
 
 # -- spaces ---------------------------------------------------------------------------------
@@ -395,7 +400,7 @@ def test_ppo_is_registered():
 @pytest.mark.parametrize("env_fn", [lambda: gym.make_vec("rewardgym/Bandit-Meta5-v0", num_envs=3),
                                     lambda: gym.vector.SyncVectorEnv([BoundedActionEnv for _ in range(3)])])
 def test_numpy_and_torch_rollout_networks_agree(env_fn):
-    from rewardgym.agents.ppo import NumpyActorCritic
+    from rewardgym.agents.policies import NumpyActorCritic
 
     envs = env_fn()
     agent = make_agent("ppo", envs, seed=0, **FAST)
@@ -412,10 +417,6 @@ def test_numpy_and_torch_rollout_networks_agree(env_fn):
         greedy, _, _ = fast.act(parts, None, np.random.default_rng(0), deterministic=True)
         torch_greedy, _, _ = agent.policy.act(tensors, None, agent.generator, deterministic=True)
         np.testing.assert_allclose(greedy, torch_greedy.numpy(), rtol=1e-5, atol=1e-6)
-        # the block-diagonal torch network that GPU rollouts use agrees too
-        fused_greedy, fused_log_prob, fused_value = agent.policy.fused().act(tensors, None, agent.generator, True)
-        np.testing.assert_allclose(fused_greedy.numpy(), torch_greedy.numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(fused_value.numpy(), expected_value.numpy(), rtol=1e-5, atol=1e-5)
 
 
 # -- observation normalisation and reward scaling ---------------------------------------------
@@ -481,19 +482,19 @@ def test_norm_obs_lets_ppo_read_badly_scaled_observations():
 
 
 def test_norm_reward_divides_by_the_running_std_of_the_discounted_return():
-    from rewardgym.agents.ppo import _Rollout, _Run
+    from rewardgym.agents.ppo import Rollout, Run
 
     agent = make_agent("ppo", gym.make("CartPole-v1"), norm_reward=True, gamma=0.5, clip_reward=0.9, **FAST)
     # one env: an episode ends at step 1 (truncated), step 2 is its reset step, a new episode starts at step 3
-    rollout = _Rollout(num_steps=5, num_envs=1)
+    rollout = Rollout(num_steps=5, num_envs=1)
     rewards = np.array([[1.0], [1.0], [0.0], [2.0], [40.0]], np.float32)
     rollout.truncated[1, 0] = True
     rollout.valid[:, 0] = [True, True, False, True, True]
-    run = _Run(env=None, obs={}, mask=None, valid=np.ones(1, bool), tracker=None, iteration=0, num_iterations=1,
-               start_step=0, discounted_return=np.array([0.25]))  # carried over from an earlier rollout
-    scaled = agent._scale_rewards(rewards, rollout, run)
+    run = Run(env=None, obs={}, mask=None, valid=np.ones(1, bool), tracker=None, iteration=0, num_iterations=1,
+              start_step=0, discounted_return=np.array([0.25]))  # carried over from an earlier rollout
+    scaled = agent.scale_rewards(rewards, rollout, run)
 
-    reference, expected = RunningMeanStd(), []
+    reference, expected = RunningMeanStd(epsilon=1e-4), []
     for reward, discounted in ((1.0, 0.25 * 0.5 + 1.0), (1.0, 1.125 * 0.5 + 1.0), (0.0, None), (2.0, 2.0),
                                (40.0, 2.0 * 0.5 + 40.0)):
         if discounted is not None:  # the reset step adds nothing to the statistics

@@ -16,12 +16,13 @@ from rewardgym.reward_models import Transitions, make_reward
 from rewardgym.reward_models.progress import (
     ProgressModel,
     ProgressShaping,
-    fit_progress_model,
     progress_targets,
     spearman,
     value_order_correlation,
 )
+from rewardgym.workflows.progress import fit_progress_model
 from rewardgym.wrappers import LearnedReward, PotentialShaping
+from rewardgym.wrappers.vector import LearnedReward as VectorLearnedReward
 
 REACH = "rewardgym/Manip-Reach-v0"
 TEST_SEED = 1_000_000
@@ -289,9 +290,9 @@ def test_progress_spec_through_learned_reward_on_a_real_env(saved_reach_model, r
 
 
 def test_ppo_deferred_scoring_with_the_progress_spec(saved_reach_model):
-    envs = gym.make_vec(REACH, num_envs=2, vectorization_mode="sync")
-    agent = rewardgym.make_agent("ppo", envs, num_steps=32, update_epochs=1, device="cpu",
-                                 reward_model=f"progress:{saved_reach_model};device=cpu")
+    envs = VectorLearnedReward(gym.make_vec(REACH, num_envs=2, vectorization_mode="sync"),
+                               f"progress:{saved_reach_model};device=cpu", defer=True)
+    agent = rewardgym.make_agent("ppo", envs, num_steps=32, update_epochs=1, device="cpu")
     seen = []
     agent.learn(envs, 128, callbacks=[seen.append], progress=False)
     envs.close()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rewardgym.cli import main
-from rewardgym.reward_models.evaluation import (
+from rewardgym.workflows.reward_eval import (
     EpisodeScore,
     auroc,
     evaluate_reward,
@@ -238,7 +238,7 @@ def test_bad_inputs_raise_value_error(kwargs, message):
 
 
 def test_evaluation_module_imports_neither_torch_nor_matplotlib():
-    code = ("import sys, rewardgym.reward_models.evaluation; "
+    code = ("import sys, rewardgym.workflows.reward_eval; "
             "print(sorted(m for m in ('torch', 'matplotlib', 'mujoco') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -22,7 +22,7 @@ from rewardgym.reward_models import (
     parse_reward_spec,
     register_reward,
 )
-from rewardgym.reward_models import spec as spec_module
+from rewardgym.rewards import spec as spec_module
 
 
 def _batch(size: int) -> Transitions:
@@ -34,8 +34,8 @@ def _batch(size: int) -> Transitions:
 @pytest.fixture
 def registry(monkeypatch):
     """An isolated copy of the registry, so tests can register names freely."""
-    monkeypatch.setattr(spec_module, "_REGISTRY", dict(spec_module._REGISTRY))
-    return spec_module._REGISTRY
+    monkeypatch.setattr(spec_module, "REWARDS", spec_module.REWARDS.copy())
+    return spec_module.REWARDS
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_bad_factory_arguments_become_value_error(registry):
 
 
 def test_lazy_string_factory_is_imported_on_use(registry):
-    register_reward("lazy", "rewardgym.reward_models.spec:ConstantReward")
+    register_reward("lazy", "rewardgym.rewards.spec:ConstantReward")
     assert make_reward("lazy:value=3")(_batch(2)).tolist() == [3.0, 3.0]
     register_reward("broken", "no_such_module_xyz:Thing")
     with pytest.raises(ValueError, match="cannot import 'no_such_module_xyz'"):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rewardgym import wrappers
 from rewardgym.reward_models import Transitions, make_reward
 from rewardgym.wrappers import vector
-from rewardgym.wrappers.reward import sigmoid
+from rewardgym.rewards.transforms import sigmoid
 
 NEXT, SAME, DISABLED = AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED
 

@@ -1,18 +1,19 @@
 """Agents: bandit baselines, PPO, the stable-baselines3 bridge and the LLM-RL trainer, behind one protocol.
 
 ``make_agent(name, env, **config)`` builds any of them; ``load_agent(path, env)`` reloads a
-saved one whatever its kind. Modules load lazily, so asking for a bandit baseline never
-imports torch.
+saved one whatever its kind. Each class declares what the command line needs to know about
+it in its :class:`AgentSpec` (``cls.spec``). Modules load lazily, so asking for a bandit
+baseline never imports torch.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from rewardgym.agents.base import Agent, EpisodeTracker, evaluate_agent, read_agent_file
+from rewardgym._registry import Registry
+from rewardgym.agents.base import Agent, AgentSpec, EpisodeTracker, evaluate_agent, read_agent_file
 
-AGENTS: dict[str, str] = {
+AGENTS = Registry("agent", {
     "uniform": "rewardgym.agents.bandits:Uniform",
     "greedy": "rewardgym.agents.bandits:Greedy",
     "epsilon-greedy": "rewardgym.agents.bandits:EpsilonGreedy",
@@ -25,19 +26,15 @@ AGENTS: dict[str, str] = {
     "llm-dr-grpo": "rewardgym.agents.llm:LLMDrGRPO",
     "llm-rloo": "rewardgym.agents.llm:LLMRLOO",
     "llm-reinforce": "rewardgym.agents.llm:LLMReinforce",
-}
+})
 
-__all__ = ["AGENTS", "Agent", "EpisodeTracker", "agent_class", "evaluate_agent", "load_agent", "make_agent"]
+__all__ = ["AGENTS", "Agent", "AgentSpec", "EpisodeTracker", "agent_class", "evaluate_agent", "load_agent",
+           "make_agent"]
 
 
 def agent_class(name: str) -> type:
     """The class registered under ``name``; ValueError listing the names otherwise."""
-    try:
-        target = AGENTS[name]
-    except KeyError:
-        raise ValueError(f"unknown agent {name!r}; available: {', '.join(sorted(AGENTS))}") from None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
+    return AGENTS.get(name)
 
 
 def make_agent(name: str, env: Any, **config: Any):

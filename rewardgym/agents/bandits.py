@@ -20,14 +20,29 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 
-from rewardgym.agents.base import Callback, as_vector_env, evaluate_agent, learn_loop, read_agent_file, write_agent_file
+from rewardgym.agents.base import (
+    AgentSpec,
+    Callback,
+    as_vector_env,
+    evaluate_agent,
+    learn_loop,
+    read_agent_file,
+    write_agent_file,
+)
+
+_SETTINGS = frozenset({"n_arms", "seed"})
+
+
+def _spec(name: str, *settings: str) -> AgentSpec:
+    return AgentSpec(name, settings=_SETTINGS | frozenset(settings), default_num_envs=8)
 
 
 class BanditAgent:
     """Shared bookkeeping: per-env pull counts and reward sums, rebuilt from observations."""
 
+    spec: ClassVar[AgentSpec]
     name: ClassVar[str]
-    default_num_envs: ClassVar[int] = 8
+    unfinished_steps: ClassVar[int] = 0  # a bandit run has nothing to resume: it learns within each episode
 
     def __init__(self, env=None, *, n_arms: int | None = None, seed: int = 0):
         if n_arms is None:
@@ -48,7 +63,11 @@ class BanditAgent:
         """(B, k) arm scores; the agent pulls an arm of highest score (ties broken at random)."""
         raise NotImplementedError
 
-    def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False) -> np.ndarray:
+    @property
+    def global_step(self) -> int:
+        return self.num_timesteps
+
+    def act(self, obs: dict[str, np.ndarray], *, deterministic: bool = False, info: dict | None = None) -> np.ndarray:
         self.observe(obs)
         return self._argmax(self.scores(deterministic))
 
@@ -85,8 +104,10 @@ class BanditAgent:
         return self.sums / np.maximum(self.counts, 1.0)
 
     # -- the Agent protocol -------------------------------------------------------------
-    def learn(self, env, total_steps: int, *, callbacks: Iterable[Callback] = (), progress: bool = True):
+    def learn(self, env, total_steps: int | None, *, callbacks: Iterable[Callback] = (), progress: bool = True):
         """Play ``total_steps`` env steps; the agent adapts within each episode (nothing carries over)."""
+        if total_steps is None:
+            raise ValueError("nothing to resume: give total_steps (bandit agents keep no unfinished run)")
         env = as_vector_env(env)
         learn_loop(self, env, total_steps, callbacks=callbacks, progress=progress, seed=self.seed)
         self.num_timesteps += total_steps
@@ -99,12 +120,14 @@ class BanditAgent:
         return {"n_arms": self.n_arms, "seed": self.seed}
 
     def save(self, path) -> None:
-        write_agent_file(path, self.name, self.config())
+        write_agent_file(path, self.name, self.config(), global_step=self.num_timesteps)
 
     @classmethod
     def load(cls, path: str | Path, env=None) -> BanditAgent:
         data = read_agent_file(path, cls.name)
-        return cls(env, **data["config"])
+        agent = cls(env, **data["config"])
+        agent.num_timesteps = int(data.get("global_step", 0))
+        return agent
 
 
 def _single_space(env, kind: str) -> spaces.Space:
@@ -131,7 +154,8 @@ def _arms_of(env) -> int:
 class Uniform(BanditAgent):
     """Pulls an arm uniformly at random: the regret baseline every learner must beat."""
 
-    name = "uniform"
+    spec = _spec("uniform")
+    name = spec.name
 
     def scores(self, deterministic: bool) -> np.ndarray:
         return np.zeros_like(self.counts)
@@ -140,7 +164,8 @@ class Uniform(BanditAgent):
 class EpsilonGreedy(BanditAgent):
     """Pulls each arm once, then the best empirical mean, exploring uniformly with probability ε."""
 
-    name = "epsilon-greedy"
+    spec = _spec("epsilon-greedy", "epsilon")
+    name = spec.name
 
     def __init__(self, env=None, *, epsilon: float = 0.1, **kwargs):
         super().__init__(env, **kwargs)
@@ -162,7 +187,8 @@ class EpsilonGreedy(BanditAgent):
 class Greedy(EpsilonGreedy):
     """ε-greedy with ε = 0: commits to the first arm that looks best (prone to suffix failures)."""
 
-    name = "greedy"
+    spec = _spec("greedy", "epsilon")
+    name = spec.name
 
     def __init__(self, env=None, **kwargs):
         kwargs.setdefault("epsilon", 0.0)
@@ -179,7 +205,8 @@ class UCB1(BanditAgent):
     ``"auto"`` picks tuned when the env's rewards lie in [0, 1], else ucb1.
     """
 
-    name = "ucb"
+    spec = _spec("ucb", "c", "variant")
+    name = spec.name
 
     def __init__(self, env=None, *, c: float = 1.0, variant: str = "auto", **kwargs):
         super().__init__(env, **kwargs)
@@ -214,7 +241,8 @@ class Thompson(BanditAgent):
     ``deterministic=True`` acts on the posterior mean instead of a sample.
     """
 
-    name = "thompson"
+    spec = _spec("thompson", "prior", "prior_std", "noise_std")
+    name = spec.name
 
     def __init__(self, env=None, *, prior: str = "auto", prior_std: float = 1.0, noise_std: float = 1.0, **kwargs):
         super().__init__(env, **kwargs)
@@ -257,7 +285,8 @@ class LinUCB(BanditAgent):
     acted on, since the next observation already shows the context of the following pull.
     """
 
-    name = "linucb"
+    spec = _spec("linucb", "alpha", "context_dim")
+    name = spec.name
 
     def __init__(self, env=None, *, alpha: float = 1.0, context_dim: int | None = None, **kwargs):
         super().__init__(env, **kwargs)

@@ -1,27 +1,34 @@
-"""What every agent shares: the Agent protocol, episode bookkeeping, evaluation, the progress bar.
+"""What every agent shares: the Agent protocol and its spec, episode bookkeeping, evaluation, the progress bar.
 
 Agents act on *batches* (a ``VectorEnv``'s observations) and learn from a ``VectorEnv``; a
 single ``Env`` handed to them is wrapped in a one-env ``SyncVectorEnv``. Vector envs are
 expected in Gymnasium's default NEXT_STEP autoreset mode: the step after an episode ends is
 a reset step whose reward is not part of any episode.
+
+Learned rewards reach every agent the same way, through
+:class:`rewardgym.wrappers.vector.LearnedReward` on the env it learns from: scored at each
+step for agents that learn step by step, or deferred to the end of a rollout for agents
+whose spec says ``deferred_rewards`` (they call ``flush()`` on the wrapper).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+from rewardgym._batch import end_values
 from rewardgym._files import read_json
+from rewardgym.wrappers.vector import refuse_deferred
 
 Callback = Callable[[dict[str, float]], Any]
 """Called with a metrics dict at every log point of ``learn``; returning ``False`` stops training."""
@@ -29,13 +36,55 @@ Callback = Callable[[dict[str, float]], Any]
 AGENT_FILE = "agent.json"
 
 
+@dataclass(frozen=True)
+class AgentSpec:
+    """What an agent class declares about itself, so that ``rewardgym train`` needs no guessing.
+
+    Attributes:
+        name: the agent's name (``--agent``), also written into its saved ``agent.json``.
+        settings: the keyword settings the constructor takes (``--config KEY=VALUE``); None for
+            an agent that passes unknown settings on (SB3's algorithm arguments).
+        default_num_envs: envs to train on when ``--num-envs`` is not given.
+        env_interface: ``"vector"``: any vector env (natively batched where the id allows);
+            ``"text"``: a ``SyncVectorEnv`` of :class:`~rewardgym.wrappers.TextInterface` envs.
+        deferred_rewards: learned rewards are scored once per rollout
+            (``LearnedReward(defer=True)``, the agent calls ``flush()``) rather than at each step.
+        takes_device: the constructor takes ``device=`` (``--device``).
+        takes_model: the constructor needs ``model=`` (``--model``), a transformers causal LM.
+    """
+
+    name: str
+    settings: frozenset[str] | None
+    default_num_envs: int = 8
+    env_interface: Literal["vector", "text"] = "vector"
+    deferred_rewards: bool = False
+    takes_device: bool = False
+    takes_model: bool = False
+
+
 @runtime_checkable
 class Agent(Protocol):
-    def learn(self, env, total_steps: int, *, callbacks: Iterable[Callback] = (), progress: bool = True) -> Agent: ...
+    """The interface of every rewardgym agent (PPO, bandit baselines, the SB3 bridge, the LLM trainer)."""
 
-    def act(self, obs, *, deterministic: bool = False): ...
+    spec: ClassVar[AgentSpec]
 
-    def evaluate(self, env, episodes: int) -> dict: ...
+    @property
+    def global_step(self) -> int:
+        """Env steps trained so far, over every ``learn`` call."""
+
+    @property
+    def unfinished_steps(self) -> int:
+        """Env steps left of a run a checkpoint was saved in the middle of (0 when none)."""
+
+    def learn(self, env, total_steps: int | None, *, callbacks: Iterable[Callback] = (),
+              progress: bool = True) -> Agent:
+        """Train ``total_steps`` more env steps; ``None`` finishes the run a checkpoint was saved from."""
+
+    def act(self, obs, *, deterministic: bool = False, info: dict | None = None):
+        """Actions for a batch of observations; ``info`` is the vector env's last info (action masks)."""
+
+    def evaluate(self, env, episodes: int, *, seed: int | None = None) -> dict:
+        """Means over ``episodes`` episodes: return, length, success rate and the env's end-of-episode values."""
 
     def save(self, path) -> None: ...
 
@@ -53,19 +102,6 @@ def as_vector_env(env: gym.Env | VectorEnv) -> VectorEnv:
     if isinstance(env, gym.Env):
         return gym.vector.SyncVectorEnv([lambda: env])
     raise TypeError(f"expected a gymnasium Env or VectorEnv, got {type(env).__name__}")
-
-
-def _episode_end_values(info: dict, index: int) -> dict[str, float]:
-    """Numeric info values of env ``index`` (vector convention), e.g. success, regret, best_arm_fraction."""
-    out = {}
-    for key, value in info.items():
-        if (key.startswith("_") or not isinstance(value, np.ndarray) or value.ndim != 1
-                or value.dtype.kind not in "biuf"):
-            continue
-        mask = info.get("_" + key)
-        if mask is None or mask[index]:
-            out[key] = float(value[index])
-    return out
 
 
 class MetricsWindow:
@@ -106,17 +142,21 @@ class MetricsWindow:
         return out
 
 
+STEP_KEYS = ("regret", "reward_env", "reward_learned")
+
+
 class EpisodeTracker:
     """Accumulates per-env returns and lengths over a NEXT_STEP-autoreset vector env.
 
     ``update`` returns the episodes that ended on this step as (env index, episode), the
-    episode a dict with ``return``,
-    ``length`` and the numeric info values of its last step (``success``, regret, ...).
-    It also keeps window means of the per-step reward and of a few step-info keys, so that
+    episode a dict with ``return``, ``length`` and the numeric info values of its last step
+    (``success``, regret, ...): the rewards summed are those the env (with its wrappers)
+    returned. It also keeps window means of the per-step reward and of a few step-info keys
+    (a :class:`~rewardgym.wrappers.vector.LearnedReward`'s two terms among them), so that
     training curves exist before the first episode ends (bandits run 1000-pull episodes).
     """
 
-    def __init__(self, num_envs: int, window: int = 100, step_keys: tuple[str, ...] = ("regret",)):
+    def __init__(self, num_envs: int, window: int = 100, step_keys: tuple[str, ...] = STEP_KEYS):
         self.returns = np.zeros(num_envs)
         self.lengths = np.zeros(num_envs, dtype=np.int64)
         self.restarting = np.zeros(num_envs, dtype=bool)
@@ -138,7 +178,7 @@ class EpisodeTracker:
         if ended.any():
             for i in np.flatnonzero(ended):
                 episode = {"return": float(self.returns[i]), "length": int(self.lengths[i])}
-                episode.update(_episode_end_values(info, int(i)))
+                episode.update(end_values(info, len(self.returns), int(i)))
                 finished.append((int(i), episode))
             self.returns[ended] = 0.0
             self.lengths[ended] = 0
@@ -147,9 +187,27 @@ class EpisodeTracker:
             self.window.add_episode(episode)
         return finished
 
+    def restart(self, mask: np.ndarray) -> None:
+        """The envs in ``mask`` were reset outside a step (a masked ``reset``): their next step counts."""
+        self.restarting[np.asarray(mask, dtype=bool)] = False
+
     def summary(self) -> dict[str, float]:
         """Means over the recent episodes and over the steps since the last summary."""
         return self.window.summary()
+
+    def state(self) -> dict[str, Any]:
+        """The running episodes and the episode count, for a checkpoint (arrays and an int)."""
+        return {"returns": self.returns.copy(), "lengths": self.lengths.copy(), "restarting": self.restarting.copy(),
+                "episodes": self.window.episodes}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        returns = np.asarray(state["returns"], dtype=np.float64)
+        if returns.shape != self.returns.shape:
+            raise ValueError(f"episode state of {len(returns)} envs, the tracker has {len(self.returns)}")
+        self.returns = returns.copy()
+        self.lengths = np.asarray(state["lengths"], dtype=np.int64).copy()
+        self.restarting = np.asarray(state["restarting"], dtype=bool).copy()
+        self.window.episodes = int(state["episodes"])
 
 
 class Progress:
@@ -194,12 +252,10 @@ def evaluate_agent(agent, env, episodes: int, *, deterministic: bool = False, se
     done_counts = np.zeros(n, dtype=np.int64)
     tracker = EpisodeTracker(n)
     collected: list[dict[str, float]] = []
-    # agents that read action masks from the info (PPO) get the last step's info
-    takes_info = "info" in inspect.signature(agent.act).parameters
     obs, info = env.reset(seed=seed)
     while (done_counts < targets).any():
-        kwargs = {"info": info} if takes_info else {}
-        obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=deterministic, **kwargs))
+        # the last step's info goes along: agents read action masks there (PPO)
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, deterministic=deterministic, info=info))
         for i, episode in tracker.update(reward, terminated, truncated, info):
             if done_counts[i] < targets[i]:
                 collected.append(episode)
@@ -222,6 +278,7 @@ def learn_loop(agent, env: VectorEnv, total_steps: int, *, callbacks: Iterable[C
     """
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    refuse_deferred(env, f"agent {agent.spec.name!r}")
     n = env.num_envs
     iterations = math.ceil(total_steps / n)
     log_interval = log_interval or max(1, iterations // 100)

@@ -31,7 +31,7 @@ import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -52,17 +52,20 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
-from rewardgym._batch import copy_batch
+from rewardgym._batch import VectorInfos, copy_batch, merge_rows, row
+from rewardgym._torch import resolve_device
 from rewardgym.agents.base import (
     AGENT_FILE,
+    AgentSpec,
     Callback,
+    EpisodeTracker,
     MetricsWindow,
     Progress,
     evaluate_agent,
     read_agent_file,
     write_agent_file,
 )
-from rewardgym.reward_models.base import VectorInfos
+from rewardgym.wrappers.vector import refuse_deferred
 
 __all__ = ["ALGORITHMS", "REPLAY_BUFFERS", "SB3Agent", "SB3VecEnv", "algorithm_class", "default_policy",
            "replay_buffer_class"]
@@ -120,10 +123,10 @@ class SB3VecEnv(VecEnv):
             # to shared memory, so a masked reset would be followed by a second, silent reset step.
             raise ValueError("SB3VecEnv cannot reset single envs of an AsyncVectorEnv(shared_memory=False): "
                              "Gymnasium's worker then still autoresets on the next step; use shared_memory=True")
+        refuse_deferred(env, "SB3")
         self.env = env
         self.autoreset_mode = mode
-        self._returns = np.zeros(env.num_envs)
-        self._lengths = np.zeros(env.num_envs, dtype=np.int64)
+        self.tracker = EpisodeTracker(env.num_envs)  # Monitor's statistics: the return and length of each episode
         self._t_start = time.perf_counter()
         self._actions: Any = None
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
@@ -134,8 +137,7 @@ class SB3VecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         self.reset_infos = list(VectorInfos(info, self.num_envs))
-        self._returns[:] = 0.0
-        self._lengths[:] = 0
+        self.tracker = EpisodeTracker(self.num_envs)
         return copy_batch(obs)
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -146,27 +148,25 @@ class SB3VecEnv(VecEnv):
         terminated, truncated = np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool)
         dones = terminated | truncated
         reward = np.asarray(reward, dtype=np.float64)
-        self._returns += reward
-        self._lengths += 1
+        finished = self.tracker.update(reward, terminated, truncated, info)
         infos = list(VectorInfos(info, self.num_envs))
         for i, item in enumerate(infos):
             item["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         if dones.any():
             elapsed = round(time.perf_counter() - self._t_start, 6)
-            for i in np.flatnonzero(dones):
+            for i, episode in finished:
                 item = infos[i]
-                item["terminal_observation"] = _row(obs, i)
-                item["episode"] = {"r": round(float(self._returns[i]), 6), "l": int(self._lengths[i]), "t": elapsed}
+                item["terminal_observation"] = row(obs, i)
+                item["episode"] = {"r": round(episode["return"], 6), "l": episode["length"], "t": elapsed}
                 if "success" in item and "is_success" not in item:
                     item["is_success"] = bool(item["success"])
             # Resolve the NEXT_STEP reset now, so that no reset step ever reaches SB3.
             reset_obs, reset_info = self.env.reset(options={"reset_mask": dones.copy()})
+            self.tracker.restart(dones)
             reset_infos = VectorInfos(reset_info, self.num_envs)
             for i in np.flatnonzero(dones):
                 self.reset_infos[i] = reset_infos[i]
-            obs = _merge_rows(obs, reset_obs, dones)
-            self._returns[dones] = 0.0
-            self._lengths[dones] = 0
+            obs = merge_rows(obs, reset_obs, dones)
         else:
             obs = copy_batch(obs)  # SB3 keeps the last observation until the next step is taken
         return obs, reward.astype(np.float32), dones, infos
@@ -257,26 +257,6 @@ class SB3VecEnv(VecEnv):
             return f"{what} on an AsyncVectorEnv reaches all its envs at once, not only envs {rows}"
         return (f"{type(base).__name__} steps its envs as one batch and has no sub-envs for {what}; "
                 "use the vector env itself")
-
-
-def _row(obs: Any, i: int) -> Any:
-    """Env ``i``'s observation, copied out of the batch."""
-    if isinstance(obs, dict):
-        return {key: _row(value, i) for key, value in obs.items()}
-    if isinstance(obs, tuple):
-        return tuple(_row(value, i) for value in obs)
-    return np.array(obs[i])
-
-
-def _merge_rows(obs: Any, reset_obs: Any, mask: np.ndarray) -> Any:
-    """A copy of ``obs`` whose rows in ``mask`` come from ``reset_obs``."""
-    if isinstance(obs, dict):
-        return {key: _merge_rows(value, reset_obs[key], mask) for key, value in obs.items()}
-    if isinstance(obs, tuple):
-        return tuple(_merge_rows(value, other, mask) for value, other in zip(obs, reset_obs, strict=True))
-    out = np.array(obs)
-    out[mask] = np.asarray(reset_obs)[mask]
-    return out
 
 
 # -- the agent -------------------------------------------------------------------------------
@@ -400,12 +380,13 @@ class SB3Agent:
     algorithms restart with an empty replay buffer, since SB3's model.zip holds neither.
     """
 
-    name = "sb3"
-    default_num_envs = 8
+    spec: ClassVar[AgentSpec] = AgentSpec("sb3", settings=None, default_num_envs=8, takes_device=True)
+    name: ClassVar[str] = spec.name
 
     def __init__(self, env, algo: str | type[BaseAlgorithm] = "PPO", policy: str | type | None = None, seed: int = 0,
                  device: str = "auto", **algo_kwargs):
         cls = algorithm_class(algo)
+        resolve_device(device)  # a device torch does not have is a clear error here, not SB3's quiet fallback
         algo_kwargs, recorded_kwargs = _resolve_algo_kwargs(algo_kwargs)
         vec_env = env if isinstance(env, SB3VecEnv) else SB3VecEnv(env)
         policy = default_policy(vec_env.observation_space) if policy is None else policy
@@ -470,7 +451,7 @@ class SB3Agent:
         self._run_end = None  # finished, or stopped on purpose by a callback
         return self
 
-    def act(self, obs, *, deterministic: bool = False) -> np.ndarray:
+    def act(self, obs, *, deterministic: bool = False, info: dict | None = None) -> np.ndarray:
         actions, _ = self.model.predict(obs, deterministic=deterministic)
         return actions
 

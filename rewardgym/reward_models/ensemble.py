@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from rewardgym.reward_models.base import RewardModel, Transitions
-from rewardgym.reward_models.spec import make_reward
+from rewardgym.rewards.transitions import RewardModel, Transitions
+from rewardgym.rewards.spec import make_reward
 
 __all__ = ["RewardEnsemble", "ensemble_from_spec"]
 

@@ -91,7 +91,6 @@ __all__ = [
     "ProgressModel",
     "ProgressShaping",
     "make_progress_reward",
-    "fit_progress_model",
     "progress_targets",
     "spearman",
     "value_order_correlation",
@@ -311,7 +310,7 @@ class ProgressModel:
             # filled in by fit(): what the network reads
             "source": None, "input_shape": None, "default_task": "", "metrics": {},
         }
-        from rewardgym.reward_models.embeddings import resolve_device
+        from rewardgym._torch import resolve_device
 
         self.device = resolve_device(device)
         self.net: ProgressNet | None = None
@@ -451,7 +450,8 @@ class ProgressModel:
             negatives: bool = False, progress: bool = True) -> list[dict[str, float]]:
         r"""Fit Φ to the demonstrations; returns the history, one dict per epoch.
 
-        ``demos``: a demo folder, a :class:`~rewardgym.demos.DemoSet` or a list of episodes.
+        ``demos``: a :class:`~rewardgym.workflows.demos.DemoSet` (``rewardgym.load_demos(folder)``)
+        or a list of episodes.
         A fraction ``val_fraction`` of the episodes (at least one when there are two or more)
         is held out: each epoch reports its VOC (``val_voc``), and ``self.config["metrics"]``
         keeps the held-out :meth:`evaluate` figures after the last epoch. ``negatives`` adds
@@ -653,11 +653,9 @@ class ProgressModel:
 
 
 def _episodes(demos: Any) -> list:
-    """A demo folder, DemoSet or sequence of episodes -> a list of episodes (read once)."""
+    """A DemoSet or sequence of episodes -> a list of episodes (read once)."""
     if isinstance(demos, (str, Path)):
-        from rewardgym.demos import load_demos
-
-        demos = load_demos(demos)
+        raise TypeError(f"give the demonstrations, not a folder name: rewardgym.load_demos({str(demos)!r}) reads them")
     episodes = list(demos)
     if not episodes:
         raise ValueError("no demonstrations given")
@@ -734,25 +732,3 @@ def make_progress_reward(path: str, gamma: float = 0.99, scale: float = 1.0, dev
     except FileNotFoundError as exc:
         raise ValueError(str(exc)) from None  # make_reward reports ValueErrors as one line
     return ProgressShaping(model, gamma=gamma, scale=scale)
-
-
-def fit_progress_model(demos_path: str | Path, out_path: str | Path, *, encoder: str = "auto",
-                       epochs: int | None = None, seed: int = 0, progress: bool = True, val_fraction: float = 0.2,
-                       keys: Sequence[str] | None = None, device: str = "cpu") -> dict[str, Any]:
-    """Fit a :class:`ProgressModel` on the demo folder ``demos_path``, save it to ``out_path``; the figures.
-
-    ``keys`` (state encoder) chooses what Φ reads, e.g. ``["goal_delta"]``; see :class:`ProgressModel`.
-
-    Returns ``{"path", "encoder", "epochs", "train_episodes", "val_episodes", "voc", "voc_std", "start",
-    "end", "mae", "final_loss"}``, the VOC and Φ figures measured on the held-out episodes.
-    """
-    model = ProgressModel(encoder, keys=keys, device=device)
-    history = model.fit(demos_path, epochs, val_fraction=val_fraction, seed=seed, progress=progress)
-    model.save(out_path)
-    metrics = model.config["metrics"]
-    report = {"path": str(out_path), "encoder": model.encoder, "epochs": metrics["epochs"],
-              "train_episodes": metrics["train_episodes"], "val_episodes": metrics["val_episodes"]}
-    for key in ("voc", "voc_std", "start", "end", "mae"):
-        report[key] = metrics.get(f"val_{key}", float("nan"))
-    report["final_loss"] = history[-1]["loss"] if history else float("nan")
-    return report

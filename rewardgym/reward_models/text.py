@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardgym.reward_models.base import Transitions
+from rewardgym.rewards.transitions import Transitions
 from rewardgym.reward_models.embeddings import TextEncoder
 from rewardgym.reward_models.vlm import as_prompts, goal_direction, mean_embedding, vlm_rm_reward
 

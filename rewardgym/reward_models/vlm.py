@@ -37,8 +37,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from rewardgym.reward_models.base import Transitions
-from rewardgym.reward_models.embeddings import load_pretrained, resolve_device
+from rewardgym.rewards.transitions import Transitions
+from rewardgym._torch import load_pretrained, resolve_device
 
 __all__ = ["CLIPReward", "DEFAULT_CLIP_MODEL", "VLM_RM_CLIP_MODEL", "vlm_rm_reward", "mean_embedding"]
 

@@ -12,12 +12,10 @@ from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.error import CustomSpaceError
-from gymnasium.vector.utils import concatenate, create_empty_array
 
-from rewardgym.reward_models.base import Potential, RewardModel, Transitions
-from rewardgym.reward_models.spec import make_reward
-from rewardgym.wrappers.reward import (
+from rewardgym._batch import stack_items
+from rewardgym.rewards.spec import make_reward
+from rewardgym.rewards.transforms import (
     BoundedTransform,
     EpisodeCounts,
     PotentialShaper,
@@ -27,18 +25,11 @@ from rewardgym.wrappers.reward import (
     evaluate_potential,
     score_transitions,
 )
+from rewardgym.rewards.transitions import Potential, RewardModel, Transitions, close_model
 
 __all__ = ["LearnedReward", "PotentialShaping", "NormalizeReward", "BoundedReward", "CountDiscount"]
 
 _ALL = np.ones(1, dtype=bool)
-
-
-def batch_one(space: gym.Space, value: Any) -> Any:
-    """``value`` as a batch of one, laid out the way a vector env batches ``space``."""
-    try:
-        return concatenate(space, [value], create_empty_array(space, n=1))
-    except CustomSpaceError:
-        return [value]
 
 
 def _init_wrapper(wrapper: gym.Wrapper, env: gym.Env) -> None:
@@ -72,7 +63,10 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     CLIP score of the rendered frame replaces the task reward, and Motif, where an LLM-derived
     intrinsic reward is added to it. ``info["reward_env"]`` and ``info["reward_learned"]``
     record both terms. A model with ``needs_frames`` receives ``env.render()`` of ``s′`` as
-    ``(1, H, W, 3)`` frames; the env must then have ``render_mode="rgb_array"``.
+    ``(1, H, W, 3)`` frames; the env must then have ``render_mode="rgb_array"``. A model given
+    as a spec string is built here and closed by :meth:`close`; a model object belongs to the
+    caller. For a vector env (and for every agent rewardgym trains) use
+    :class:`rewardgym.wrappers.vector.LearnedReward`, which scores all envs in one batch.
 
     Example:
         >>> import gymnasium as gym
@@ -104,8 +98,9 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self, model=model, mode=mode, coef=coef, env_coef=env_coef, _disable_deepcopy=True
         )
         _init_wrapper(self, env)
-        self.model = make_reward(model)
         self.mix = RewardMix(mode, coef, env_coef)
+        self.model = make_reward(model)
+        self.owns_model = isinstance(model, str)
         self.needs_frames = bool(getattr(self.model, "needs_frames", False))
         if self.needs_frames:
             check_render_mode(env, f"reward model {type(self.model).__name__}")
@@ -115,18 +110,18 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
-        self._obs = batch_one(self.env.observation_space, obs)
+        self._obs = stack_items(self.env.observation_space, [obs])
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._obs is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         obs, reward, terminated, truncated, info = self.env.step(action)
-        next_obs = batch_one(self.env.observation_space, obs)
+        next_obs = stack_items(self.env.observation_space, [obs])
         frames = np.asarray(self.env.render())[None] if self.needs_frames else None
         batch = Transitions(
             obs=self._obs,
-            action=batch_one(self.env.action_space, action),
+            action=stack_items(self.env.action_space, [action]),
             next_obs=next_obs,
             terminated=np.array([terminated]),
             truncated=np.array([truncated]),
@@ -139,6 +134,11 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         info["reward_learned"] = float(learned[0])
         self._obs = next_obs
         return obs, float(total[0]), terminated, truncated, info
+
+    def close(self) -> None:
+        super().close()
+        if self.owns_model:
+            close_model(self.model)
 
 
 class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -168,7 +168,7 @@ class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _potential(self, obs: Any, info: dict[str, Any]) -> np.ndarray:
         frames = np.asarray(self.env.render())[None] if self.needs_frames else None
         return evaluate_potential(
-            self.potential, batch_one(self.env.observation_space, obs), [info], frames
+            self.potential, stack_items(self.env.observation_space, [obs]), [info], frames
         )
 
     def reset(

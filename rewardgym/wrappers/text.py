@@ -20,7 +20,8 @@ class TextInterface(gym.Wrapper):
     after each action. Action: ``Text`` — a command the family's parser reads (bandits: "arm 3").
     Reward, termination and info are the wrapped env's. Text the parser does not understand is
     game feedback, never an exception: the env does not step, the reward is 0, and
-    ``info["invalid_action"]`` is True with the message in ``info["feedback"]``.
+    ``info["invalid_action"]`` is True with the message in ``info["feedback"]``. So is an
+    action that is not text at all (``None``): the turn passes and nothing happens.
     """
 
     def __init__(self, env: gym.Env, max_length: int = 8192):
@@ -41,6 +42,8 @@ class TextInterface(gym.Wrapper):
 
     def step(self, action: str):
         try:
+            if not isinstance(action, str):  # e.g. None from an agent with nothing to say this turn
+                raise InvalidCommand(f"Expected a text command, got {type(action).__name__}.")
             parsed = self.adapter.parse(action)
         except InvalidCommand as feedback:
             info = {**self._info, "invalid_action": True, "feedback": str(feedback)}

@@ -3,9 +3,13 @@
 The same five wrappers as :mod:`rewardgym.wrappers.env`, under the same names (as
 Gymnasium pairs ``gymnasium.wrappers.NormalizeReward`` with
 ``gymnasium.wrappers.vector.NormalizeReward``), running the maths of
-:mod:`rewardgym.wrappers.reward` over all ``num_envs`` at once.
+:mod:`rewardgym.rewards.transforms` over all ``num_envs`` at once.
 
-Autoreset. Which envs made a real transition depends on ``env.metadata["autoreset_mode"]``:
+:class:`LearnedReward` is how every agent in rewardgym receives a learned reward: scored at
+each step, or (``defer=True``) recorded and scored once per rollout when the agent calls
+:meth:`LearnedReward.flush` (the VLM-RM pattern; PPO and the LLM trainer do).
+
+Which envs made a real transition depends on ``env.metadata["autoreset_mode"]``:
 
 * ``NEXT_STEP`` (Gymnasium's default): the step after an env reported terminated or
   truncated resets it, ignores its action and returns the reset observation with reward 0.
@@ -21,6 +25,9 @@ Autoreset. Which envs made a real transition depends on ``env.metadata["autorese
 * ``DISABLED``: every step is a transition; envs reset through
   ``reset(options={"reset_mask": mask})`` restart their per-episode state.
 
+A step whose info says ``invalid_action`` (text the :class:`~rewardgym.wrappers.TextInterface`
+parser did not understand) left the env where it was, so it is no transition either.
+
 Info keys follow the vector convention: an array with one entry per env plus a ``_key``
 boolean mask, true where the env made a real transition.
 """
@@ -28,18 +35,17 @@ boolean mask, true where the env made a real transition.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector import AutoresetMode, VectorEnv, VectorRewardWrapper, VectorWrapper
 from gymnasium.vector.utils import iterate
 
-from rewardgym._batch import copy_batch
-from rewardgym.reward_models.base import Potential, RewardModel, Transitions, VectorInfos
-from rewardgym.reward_models.spec import make_reward
-from rewardgym.wrappers.env import check_render_mode
-from rewardgym.wrappers.reward import (
+from rewardgym._batch import RowInfos, VectorInfos, copy_batch, scatter, stack_items, take
+from rewardgym.rewards.spec import make_reward
+from rewardgym.rewards.transforms import (
     BoundedTransform,
     EpisodeCounts,
     PotentialShaper,
@@ -49,8 +55,11 @@ from rewardgym.wrappers.reward import (
     evaluate_potential,
     score_transitions,
 )
+from rewardgym.rewards.transitions import Potential, RewardModel, Transitions, close_model
+from rewardgym.wrappers.env import check_render_mode
 
-__all__ = ["LearnedReward", "PotentialShaping", "NormalizeReward", "BoundedReward", "CountDiscount"]
+__all__ = ["LearnedReward", "PotentialShaping", "NormalizeReward", "BoundedReward", "CountDiscount",
+           "DeferredRewards", "deferred_reward", "refuse_deferred"]
 
 
 class _TransitionTracking(VectorWrapper):
@@ -91,7 +100,7 @@ class _TransitionTracking(VectorWrapper):
         """Restart the per-episode state of the envs in ``restarted`` (override)."""
 
     def _classify(
-        self, terminated: np.ndarray, truncated: np.ndarray
+        self, terminated: np.ndarray, truncated: np.ndarray, info: dict[str, Any]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(scored, restarted)`` for a step and remember its done mask.
 
@@ -100,10 +109,15 @@ class _TransitionTracking(VectorWrapper):
         """
         done = np.logical_or(terminated, truncated)
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            return np.ones(self.num_envs, dtype=bool), done
-        restarted = self._autoreset.copy()
-        self._autoreset = done
-        return ~restarted, restarted
+            scored, restarted = np.ones(self.num_envs, dtype=bool), done
+        else:
+            restarted = self._autoreset.copy()
+            self._autoreset = done
+            scored = ~restarted
+        invalid = info.get("invalid_action")
+        if invalid is not None:  # unparsed text: the env did not step
+            scored &= ~(np.asarray(invalid, dtype=bool) & np.asarray(info.get("_invalid_action", True), dtype=bool))
+        return scored, restarted
 
     def _transition(
         self, obs: Any, info: dict[str, Any], restarted: np.ndarray
@@ -119,14 +133,22 @@ class _TransitionTracking(VectorWrapper):
                 " info['final_obs'], as Gymnasium's vector envs do"
             )
         rows = np.flatnonzero(restarted)
-        final_obs = [info["final_obs"][i] for i in rows]
-        next_obs = _replace_rows(self.single_observation_space, obs, rows, final_obs)
+        final_obs = stack_items(self.single_observation_space, [info["final_obs"][i] for i in rows])
+        next_obs = scatter(obs, rows, final_obs, space=self.single_observation_space)
         final_infos = VectorInfos(info.get("final_info", {}), self.num_envs)
         return next_obs, _FinalInfos(infos, final_infos, restarted)
 
     def _render_frames(self) -> np.ndarray:
         frames = self.env.render()
         return frames if isinstance(frames, np.ndarray) else np.stack(frames)
+
+    # -- what a checkpoint needs to continue a run exactly --------------------------------
+    def get_wrapper_state(self) -> dict[str, Any]:
+        """This wrapper's own state (arrays and plain values), for :meth:`set_wrapper_state`."""
+        return {"autoreset": self._autoreset.copy()}
+
+    def set_wrapper_state(self, state: dict[str, Any]) -> None:
+        self._autoreset = np.array(state["autoreset"], dtype=bool)
 
 
 def _reward_dtype(reward: np.ndarray) -> np.dtype:
@@ -136,41 +158,6 @@ def _reward_dtype(reward: np.ndarray) -> np.dtype:
 
 def _passthrough(reward: np.ndarray) -> np.ndarray:
     return np.array(reward, dtype=np.float64)
-
-
-def _select(space: gym.Space, batched: Any, rows: np.ndarray) -> Any:
-    """The rows ``rows`` of a batch laid out for ``space`` (the single-env space)."""
-    if isinstance(batched, np.ndarray):
-        return batched[rows]
-    if isinstance(space, gym.spaces.Dict):
-        return {key: _select(space[key], batched[key], rows) for key in space.spaces}
-    if isinstance(space, gym.spaces.Tuple):
-        return tuple(_select(sub, part, rows) for sub, part in zip(space, batched, strict=True))
-    picked = [batched[i] for i in rows]  # Text, Sequence, Graph...: a sequence of items
-    return tuple(picked) if isinstance(batched, tuple) else picked
-
-
-def _replace_rows(space: gym.Space, batched: Any, rows: np.ndarray, items: list[Any]) -> Any:
-    """A copy of a batch with row ``rows[j]`` replaced by the single item ``items[j]``."""
-    if isinstance(batched, np.ndarray):
-        out = batched.copy()
-        for row, item in zip(rows, items, strict=True):
-            out[row] = item
-        return out
-    if isinstance(space, gym.spaces.Dict):
-        return {
-            key: _replace_rows(space[key], batched[key], rows, [item[key] for item in items])
-            for key in space.spaces
-        }
-    if isinstance(space, gym.spaces.Tuple):
-        return tuple(
-            _replace_rows(sub, part, rows, [item[j] for item in items])
-            for j, (sub, part) in enumerate(zip(space, batched, strict=True))
-        )
-    out_list = list(batched)
-    for row, item in zip(rows, items, strict=True):
-        out_list[row] = item
-    return tuple(out_list) if isinstance(batched, tuple) else out_list
 
 
 class _FinalInfos(Sequence[dict]):
@@ -190,19 +177,26 @@ class _FinalInfos(Sequence[dict]):
         return self._final_infos[index] if self._finished[index] else self._infos[index]
 
 
-class _RowInfos(Sequence[dict]):
-    """The infos of the envs ``rows``, built only when read."""
+@dataclass
+class DeferredRewards:
+    """What :meth:`LearnedReward.flush` returns: ``(T, N)`` arrays over the T steps since the last flush.
 
-    def __init__(self, infos: Sequence[dict], rows: np.ndarray) -> None:
-        self._infos, self._rows = infos, rows
+    ``env``: the env's rewards; ``learned``: the model's scores (0 where ``scored`` is false:
+    autoreset steps and unparsed text); ``total``: the two mixed as the wrapper's ``mode``,
+    ``coef`` and ``env_coef`` say, the reward to train on.
+    """
 
-    def __len__(self) -> int:
-        return len(self._rows)
+    env: np.ndarray
+    learned: np.ndarray
+    total: np.ndarray
+    scored: np.ndarray
 
-    def __getitem__(self, index: int) -> dict:  # type: ignore[override]
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return self._infos[int(self._rows[index])]
+
+@dataclass
+class _Step:
+    env_reward: np.ndarray
+    rows: np.ndarray
+    batch: Transitions | None
 
 
 class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
@@ -215,6 +209,15 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
     ``info["reward_learned"]`` hold both terms, masked by ``info["_reward_env"]`` /
     ``info["_reward_learned"]`` (true on real transitions). A model with ``needs_frames``
     gets ``(B, H, W, 3)`` frames from ``env.render()`` (``render_mode="rgb_array"``).
+
+    ``defer=True`` scores nothing during the steps: they return the env's reward, and the
+    real transitions are kept until :meth:`flush` scores all of them in one model call
+    (the VLM-RM pattern: a CLIP forward pass over a whole rollout's frames) and returns the
+    rewards to train on. Agents that collect rollouts (PPO, the LLM trainer) use it; it must
+    then be the outermost reward wrapper, since wrappers above it would see env rewards only.
+
+    A model given as a spec string is built here and closed by :meth:`close`; a model object
+    belongs to the caller, who closes it.
     """
 
     def __init__(
@@ -224,20 +227,24 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         mode: Literal["add", "replace"] = "add",
         coef: float = 1.0,
         env_coef: float = 1.0,
+        defer: bool = False,
     ) -> None:
         # Recorded, not deep-copied: a model may hold gigabytes of weights.
         gym.utils.RecordConstructorArgs.__init__(
-            self, model=model, mode=mode, coef=coef, env_coef=env_coef, _disable_deepcopy=True
+            self, model=model, mode=mode, coef=coef, env_coef=env_coef, defer=defer, _disable_deepcopy=True
         )
         _TransitionTracking.__init__(self, env)
-        self.model = make_reward(model)
         self.mix = RewardMix(mode, coef, env_coef)
+        self.model = make_reward(model)
+        self.owns_model = isinstance(model, str)
+        self.defer = bool(defer)
         self.needs_frames = bool(getattr(self.model, "needs_frames", False))
         if self.needs_frames:
             what = f"reward model {type(self.model).__name__}"
             check_render_mode(env, what)
             self._refuse_frames_on_same_step(what)
         self._obs: Any = None
+        self._steps: list[_Step] = []  # defer: the steps since the last flush
 
     def _on_reset(self, restarted: np.ndarray, obs: Any, info: dict[str, Any]) -> None:
         self._obs = copy_batch(obs)
@@ -246,33 +253,100 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         if self._obs is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        scored, restarted = self._classify(terminated, truncated)
-        learned = np.zeros(self.num_envs, dtype=np.float64)
+        scored, restarted = self._classify(terminated, truncated, info)
         rows = np.flatnonzero(scored)
-        if rows.size:
-            next_obs, infos = self._transition(obs, info, restarted)
-            frames = self._render_frames() if self.needs_frames else None
-            if rows.size < self.num_envs:  # leave the autoreset envs out of the batch
-                batch = Transitions(
-                    obs=_select(self.single_observation_space, self._obs, rows),
-                    action=_select(self.single_action_space, actions, rows),
-                    next_obs=_select(self.single_observation_space, next_obs, rows),
-                    terminated=terminated[rows],
-                    truncated=truncated[rows],
-                    infos=_RowInfos(infos, rows),
-                    frames=None if frames is None else frames[rows],
-                    env_ids=rows,
-                )
-            else:
-                batch = Transitions(
-                    self._obs, actions, next_obs, terminated, truncated, infos, frames
-                )
-            learned[rows] = score_transitions(self.model, batch)
-        total = self.mix(reward, learned)
+        obs_copy = copy_batch(obs)
+        batch = self._transitions(rows, actions, obs_copy, terminated, truncated, info, restarted) \
+            if rows.size else None
         info["reward_env"], info["_reward_env"] = np.array(reward), scored.copy()
+        self._obs = obs_copy
+        if self.defer:
+            self._steps.append(_Step(np.array(reward, dtype=np.float64), rows, batch))
+            return obs, reward, terminated, truncated, info
+        learned = np.zeros(self.num_envs, dtype=np.float64)
+        if batch is not None:
+            learned[rows] = score_transitions(self.model, batch)
         info["reward_learned"], info["_reward_learned"] = learned, scored.copy()
-        self._obs = copy_batch(obs)
-        return obs, total.astype(_reward_dtype(reward)), terminated, truncated, info
+        return obs, self.mix(reward, learned).astype(_reward_dtype(reward)), terminated, truncated, info
+
+    def _transitions(self, rows: np.ndarray, actions: Any, obs: Any, terminated: np.ndarray,
+                     truncated: np.ndarray, info: dict[str, Any], restarted: np.ndarray) -> Transitions:
+        """The step's real transitions, the rows ``rows`` (the autoreset envs are left out)."""
+        next_obs, infos = self._transition(obs, info, restarted)
+        frames = self._render_frames() if self.needs_frames else None
+        if self.defer:  # kept until flush(): the env and the agent may reuse these buffers
+            actions, terminated, truncated = copy_batch(actions), np.array(terminated), np.array(truncated)
+        if rows.size == self.num_envs:
+            return Transitions(self._obs, actions, next_obs, terminated, truncated, infos, frames)
+        space, action_space = self.single_observation_space, self.single_action_space
+        return Transitions(
+            obs=take(self._obs, rows, space), action=take(actions, rows, action_space),
+            next_obs=take(next_obs, rows, space), terminated=terminated[rows], truncated=truncated[rows],
+            infos=RowInfos(infos, rows), frames=None if frames is None else frames[rows], env_ids=rows,
+        )
+
+    def flush(self) -> DeferredRewards:
+        """Score every real transition since the last flush in one model call (``defer=True``).
+
+        Returns :class:`DeferredRewards` over the steps taken since then, in order.
+        """
+        if not self.defer:
+            raise RuntimeError("flush() is for LearnedReward(defer=True); this wrapper scores at each step")
+        steps, self._steps = self._steps, []
+        shape = (len(steps), self.num_envs)
+        env = np.stack([s.env_reward for s in steps]) if steps else np.zeros(shape)
+        learned = np.zeros(shape, dtype=np.float64)
+        scored = np.zeros(shape, dtype=bool)
+        batches = [s.batch for s in steps if s.batch is not None]
+        if batches:
+            scores = score_transitions(self.model, Transitions.concat(batches))
+            start = 0
+            for t, s in enumerate(steps):
+                if s.batch is not None:
+                    learned[t, s.rows] = scores[start:start + len(s.rows)]
+                    scored[t, s.rows] = True
+                    start += len(s.rows)
+        return DeferredRewards(env=env, learned=learned, total=self.mix(env, learned), scored=scored)
+
+    def get_wrapper_state(self) -> dict[str, Any]:
+        if self._steps:
+            raise RuntimeError("a deferred LearnedReward holds unscored steps: flush() before saving its state")
+        return {**super().get_wrapper_state(), "obs": copy_batch(self._obs)}
+
+    def set_wrapper_state(self, state: dict[str, Any]) -> None:
+        super().set_wrapper_state(state)
+        self._obs = copy_batch(state["obs"])
+        self._steps = []
+
+    def close(self, **kwargs: Any) -> None:
+        super().close(**kwargs)
+        if self.owns_model:
+            close_model(self.model)
+
+
+def deferred_reward(env: VectorEnv) -> LearnedReward | None:
+    """The ``LearnedReward(defer=True)`` in ``env``'s wrapper chain, or None.
+
+    ValueError when a wrapper that changes rewards sits above it (it would act on the env's
+    reward alone, and the learned reward would be added after it).
+    """
+    above: list[VectorWrapper] = []
+    while isinstance(env, VectorWrapper):
+        if isinstance(env, LearnedReward) and env.defer:
+            changing = [type(w).__name__ for w in above if isinstance(w, (_TransitionTracking, VectorRewardWrapper))]
+            if changing:
+                raise ValueError(f"a deferred LearnedReward must be the outermost reward wrapper; "
+                                 f"{', '.join(changing)} wraps it")
+            return env
+        above.append(env)
+        env = env.env
+    return None
+
+
+def refuse_deferred(env: VectorEnv, agent: str) -> None:
+    """ValueError when ``env`` defers its learned reward: ``agent`` learns from each step's reward."""
+    if deferred_reward(env) is not None:
+        raise ValueError(f"{agent} learns from each step's reward: wrap the env in LearnedReward(defer=False)")
 
 
 class PotentialShaping(_TransitionTracking, gym.utils.RecordConstructorArgs):
@@ -306,7 +380,7 @@ class PotentialShaping(_TransitionTracking, gym.utils.RecordConstructorArgs):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        scored, restarted = self._classify(terminated, truncated)
+        scored, restarted = self._classify(terminated, truncated, info)
         next_obs, infos = self._transition(obs, info, restarted)
         next_potential = self._potential(next_obs, infos)
         shaped, bonus = self.shaper.step(reward, next_potential, terminated, scored)
@@ -316,12 +390,19 @@ class PotentialShaping(_TransitionTracking, gym.utils.RecordConstructorArgs):
             reset_potential = self.shaper.potential.copy()
             reset_potential[rows] = evaluate_potential(
                 self.potential,
-                _select(self.single_observation_space, obs, rows),
-                _RowInfos(VectorInfos(info, self.num_envs), rows),
+                take(obs, rows, self.single_observation_space),
+                RowInfos(VectorInfos(info, self.num_envs), rows),
             )
             self.shaper.reset_envs(restarted, reset_potential)
         info["shaping"], info["_shaping"] = bonus, scored
         return obs, shaped.astype(_reward_dtype(reward)), terminated, truncated, info
+
+    def get_wrapper_state(self) -> dict[str, Any]:
+        return {**super().get_wrapper_state(), "potential": self.shaper.potential.copy()}
+
+    def set_wrapper_state(self, state: dict[str, Any]) -> None:
+        super().set_wrapper_state(state)
+        self.shaper.potential = np.array(state["potential"], dtype=np.float64)
 
 
 class _RewardTransform(_TransitionTracking):
@@ -331,11 +412,20 @@ class _RewardTransform(_TransitionTracking):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        scored, _ = self._classify(terminated, truncated)
+        scored, _ = self._classify(terminated, truncated, info)
         out = _passthrough(reward)
         if scored.any():
             out[scored] = self.transform(out[scored])
         return obs, out.astype(_reward_dtype(reward)), terminated, truncated, info
+
+    def get_wrapper_state(self) -> dict[str, Any]:
+        stats = getattr(self.transform, "stats", None)
+        return {**super().get_wrapper_state(), **({} if stats is None else {"stats": stats.state()})}
+
+    def set_wrapper_state(self, state: dict[str, Any]) -> None:
+        super().set_wrapper_state(state)
+        if "stats" in state:
+            self.transform.stats.load_state(state["stats"])
 
 
 class NormalizeReward(_RewardTransform, gym.utils.RecordConstructorArgs):
@@ -404,7 +494,7 @@ class CountDiscount(_TransitionTracking, gym.utils.RecordConstructorArgs):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        scored, restarted = self._classify(terminated, truncated)
+        scored, restarted = self._classify(terminated, truncated, info)
         out = _passthrough(reward)
         visit_count = np.zeros(self.num_envs, dtype=np.int64)
         rows = np.flatnonzero(scored)
@@ -418,3 +508,6 @@ class CountDiscount(_TransitionTracking, gym.utils.RecordConstructorArgs):
         self.counts.reset_envs(restarted)
         info["visit_count"], info["_visit_count"] = visit_count, scored
         return obs, out.astype(_reward_dtype(reward)), terminated, truncated, info
+
+    def get_wrapper_state(self) -> dict[str, Any]:
+        raise NotImplementedError("CountDiscount keeps per-episode counts of arbitrary keys; it cannot be saved")

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from gymnasium.vector import VectorEnv
+
+from rewardgym._batch import VectorInfos
+from rewardgym.wrappers.vector import deferred_reward
 
 # Used when a tokenizer has no chat template (a base model): plain "Role: text" lines.
 FALLBACK_TEMPLATE = (
@@ -189,71 +192,91 @@ class Generator:
         return bool(response) and response[-1] in self.end_ids
 
 
-def collect_episodes(envs: Sequence, episodes: list[Episode], generate: Generator, chat: ChatFormat, *,
+def collect_episodes(envs: VectorEnv, episodes: list[Episode], generate: Generator, chat: ChatFormat, *,
                      format_penalty: float, max_turns: int | None, max_context_tokens: int,
                      greedy: bool = False, on_episode: Callable[[Episode], None] | None = None) -> RolloutStats:
-    """Play ``episodes`` (each resets with its own seed) on ``envs``, one generation batch per turn.
+    """Play ``episodes`` (each resets with its own seed) on the text envs of ``envs``, one generation batch per turn.
 
-    Each env takes the next waiting episode as soon as its current one ends, so a generation
-    batch holds one turn of every env that is still playing. A response the env cannot parse
-    (``info["invalid_action"]``, from :class:`~rewardgym.wrappers.TextInterface`) costs
+    ``envs`` is a vector env of text envs (:func:`~rewardgym.agents.llm.grpo.text_envs` makes one).
+    The episodes are played in waves of ``num_envs``: a wave resets every env with its episode's
+    seed, and each turn generates one response for every episode still playing and steps the
+    vector env once; an env whose episode is over gets ``None``, which a text env answers as
+    unparsed text without stepping (a NEXT_STEP env first autoresets, which is no transition
+    either). A response the env cannot parse (``info["invalid_action"]``) costs
     ``format_penalty``; the episode goes on from the env's feedback. An episode ends when the
     env ends it, after ``max_turns`` turns, or when another turn would not fit in
     ``max_context_tokens`` (both counted as truncation).
+
+    A learned reward on ``envs`` reaches the episodes as every reward does: in each step's
+    reward, or, when it is deferred (``LearnedReward(defer=True)``), from one ``flush()`` at the
+    end that scores every turn of every wave in one batch.
     """
     stats = RolloutStats()
-    waiting: deque[Episode] = deque(episodes)
-    playing: list[Episode | None] = [None] * len(envs)
-
-    def start(slot: int) -> None:
-        while waiting:
-            episode = waiting.popleft()
-            began = time.perf_counter()
-            observation, _ = envs[slot].reset(seed=episode.seed)
-            stats.env_s += time.perf_counter() - began
-            episode.extend(chat.opening(observation), generated=False)
+    num_envs = envs.num_envs
+    reward_wrapper = deferred_reward(envs)
+    turns: list[tuple[Episode, int, int]] = []  # (episode, vector step, env) of every turn, for a deferred reward
+    step = 0
+    for first in range(0, len(episodes), num_envs):
+        wave: list[Episode | None] = list(episodes[first:first + num_envs])
+        wave += [None] * (num_envs - len(wave))
+        began = time.perf_counter()
+        observations, _ = envs.reset(seed=[None if e is None else e.seed for e in wave])
+        stats.env_s += time.perf_counter() - began
+        for slot, episode in enumerate(wave):
+            if episode is None:
+                continue
+            episode.extend(chat.opening(observations[slot]), generated=False)
             if len(episode.ids) + generate.max_new_tokens > max_context_tokens:
                 raise ValueError(f"the first observation alone takes {len(episode.ids)} tokens: raise "
                                  f"max_context_tokens (now {max_context_tokens}) above that plus max_new_tokens")
-            playing[slot] = episode
-            return
-        playing[slot] = None
-
-    for slot in range(len(envs)):
-        start(slot)
-    while any(episode is not None for episode in playing):
-        slots = [k for k, episode in enumerate(playing) if episode is not None]
-        began = time.perf_counter()
-        responses = generate([playing[k].ids for k in slots], greedy=greedy)
-        stats.generate_s += time.perf_counter() - began
-        for slot, response in zip(slots, responses):
-            episode = playing[slot]
-            text = generate.tokenizer.decode(response, skip_special_tokens=True)
-            begin = len(episode.ids)
-            episode.extend(response, generated=True)
-            episode.turn_spans.append((begin, len(episode.ids)))
+        while any(episode is not None for episode in wave):
+            slots = [k for k, episode in enumerate(wave) if episode is not None]
             began = time.perf_counter()
-            observation, reward, terminated, truncated, info = envs[slot].step(extract_action(text))
+            responses = generate([wave[k].ids for k in slots], greedy=greedy)
+            stats.generate_s += time.perf_counter() - began
+            texts = [generate.tokenizer.decode(response, skip_special_tokens=True) for response in responses]
+            actions: list[str | None] = [None] * num_envs
+            for slot, text in zip(slots, texts):
+                actions[slot] = extract_action(text)
+            began = time.perf_counter()
+            observations, reward, terminated, truncated, info = envs.step(tuple(actions))
             stats.env_s += time.perf_counter() - began
-            invalid = bool(info.get("invalid_action", False))
-            episode.rewards.append(float(reward) - (format_penalty if invalid else 0.0))
-            episode.responses.append(text)
-            episode.invalid.append(invalid)
-            if "success" in info:
-                episode.success = bool(info["success"])
-            stats.turns += 1
-            stats.generated_tokens += len(response)
-            following = [] if terminated or truncated else chat.between(observation, generate.ended(response))
-            out_of_room = len(episode.ids) + len(following) + generate.max_new_tokens > max_context_tokens
-            out_of_turns = max_turns is not None and episode.turns >= max_turns
-            if terminated or truncated or out_of_room or out_of_turns:
-                episode.terminated = bool(terminated)
-                episode.truncated = not terminated
-                if on_episode is not None:
-                    on_episode(episode)
-                start(slot)
-            else:
-                episode.extend(following, generated=False)
+            infos = VectorInfos(info, num_envs)
+            for slot, response, text in zip(slots, responses, texts):
+                episode = wave[slot]
+                begin = len(episode.ids)
+                episode.extend(response, generated=True)
+                episode.turn_spans.append((begin, len(episode.ids)))
+                step_info = infos[slot]
+                invalid = bool(step_info.get("invalid_action", False))
+                episode.rewards.append(float(reward[slot]) - (format_penalty if invalid else 0.0))
+                episode.responses.append(text)
+                episode.invalid.append(invalid)
+                if "success" in step_info:
+                    episode.success = bool(step_info["success"])
+                turns.append((episode, step, slot))
+                stats.turns += 1
+                stats.generated_tokens += len(response)
+                ended = bool(terminated[slot] or truncated[slot])
+                following = [] if ended else chat.between(observations[slot], generate.ended(response))
+                out_of_room = len(episode.ids) + len(following) + generate.max_new_tokens > max_context_tokens
+                out_of_turns = max_turns is not None and episode.turns >= max_turns
+                if ended or out_of_room or out_of_turns:
+                    episode.terminated = bool(terminated[slot])
+                    episode.truncated = not episode.terminated
+                    if on_episode is not None:
+                        on_episode(episode)
+                    wave[slot] = None
+                else:
+                    episode.extend(following, generated=False)
+            step += 1
+    if reward_wrapper is not None:  # the deferred learned reward: every turn scored in one batch
+        total = reward_wrapper.flush().total
+        done_turns: dict[int, int] = {}  # turns are in order, so an episode's k-th entry is its turn k
+        for episode, t, slot in turns:
+            k = done_turns.get(id(episode), 0)
+            done_turns[id(episode)] = k + 1
+            episode.rewards[k] = float(total[t, slot]) - (format_penalty if episode.invalid[k] else 0.0)
     return stats
 
 

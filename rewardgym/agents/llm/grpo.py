@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import os
 import time
@@ -42,7 +43,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from rewardgym.agents.base import Callback, Progress, read_agent_file, write_agent_file
+from rewardgym._torch import load_pretrained, resolve_device
+from rewardgym.agents.base import AgentSpec, Callback, Progress, read_agent_file, write_agent_file
 from rewardgym.agents.llm.advantages import (
     KL_ESTIMATORS,
     RunningBaseline,
@@ -147,20 +149,30 @@ class LLMConfig:
         return _AUTO_AGGREGATION[self.estimator] if self.loss_aggregation == "auto" else self.loss_aggregation
 
 
-def text_envs(env: Any) -> list[gym.Env]:
-    """The single text envs an LLM agent plays: from a list of envs, a SyncVectorEnv, or one env.
+def text_envs(env: Any) -> gym.vector.VectorEnv:
+    """The vector env of text envs an LLM agent plays, from what it was given.
 
-    Envs that are not text games yet but have a language interface are wrapped in
-    :class:`~rewardgym.wrappers.TextInterface`.
+    A vector env whose envs are text games (a ``SyncVectorEnv`` made with
+    ``wrappers=[TextInterface]``, as ``rewardgym train`` makes it, maybe inside a
+    :class:`~rewardgym.wrappers.vector.LearnedReward`) is played as it is. A bare
+    ``SyncVectorEnv``, a list of envs or one env is rebuilt as a ``SyncVectorEnv`` of text
+    envs, envs with a language interface wrapped in :class:`~rewardgym.wrappers.TextInterface`.
     """
     from rewardgym.wrappers.text import TextInterface
 
-    if isinstance(env, gym.vector.SyncVectorEnv):
-        envs = list(env.envs)
-    elif isinstance(env, gym.vector.VectorEnv):
-        raise ValueError("the LLM agent plays each env on its own: give a list of envs or a SyncVectorEnv "
-                         "(gym.make_vec(id, num_envs=N, vectorization_mode='sync')), not a natively batched "
-                         f"{type(env).__name__}")
+    if isinstance(env, gym.vector.VectorEnv):
+        base = env.unwrapped
+        if not isinstance(base, gym.vector.SyncVectorEnv):
+            raise ValueError("the LLM agent plays each env on its own: give a list of envs or a SyncVectorEnv "
+                             "(gym.make_vec(id, num_envs=N, vectorization_mode='sync')), not a natively batched "
+                             f"{type(base).__name__}")
+        if isinstance(env.single_observation_space, gym.spaces.Text):
+            return env
+        if env is not base:
+            raise ValueError("the LLM agent plays text envs, and this vector env's wrappers see other observations: "
+                             "make it with gym.make_vec(id, num_envs=N, vectorization_mode='sync', "
+                             "wrappers=[TextInterface]) and wrap that")
+        envs = list(base.envs)
     elif isinstance(env, gym.Env):
         envs = [env]
     elif isinstance(env, Sequence) and env and all(isinstance(e, gym.Env) for e in env):
@@ -175,7 +187,7 @@ def text_envs(env: Any) -> list[gym.Env]:
             out.append(TextInterface(e))
         else:
             raise ValueError(f"{e.unwrapped} has no language interface, so an LLM cannot play it")
-    return out
+    return gym.vector.SyncVectorEnv([lambda e=e: e for e in out])
 
 
 class LLMAgent:
@@ -193,11 +205,11 @@ class LLMAgent:
     (or only the LoRA adapter), the optimiser, the random state and the step count.
     """
 
-    name: ClassVar[str] = "llm-grpo"
+    spec: ClassVar[AgentSpec] = AgentSpec(
+        "llm-grpo", settings=frozenset(f.name for f in fields(LLMConfig)) | {"adapter"}, default_num_envs=32,
+        env_interface="text", deferred_rewards=True, takes_device=True, takes_model=True)
+    name: ClassVar[str] = spec.name
     estimator: ClassVar[str] = "grpo"
-    default_num_envs: ClassVar[int] = 32
-    env_interface: ClassVar[str] = "text"  # the CLI builds text envs (TextInterface) for it
-    config_keys: ClassVar[frozenset[str]] = frozenset(f.name for f in fields(LLMConfig))
 
     def __init__(self, env: Any = None, *, model: str | os.PathLike, adapter: str | os.PathLike | None = None,
                  **config: Any):
@@ -208,8 +220,6 @@ class LLMAgent:
         self.config.check()
         if env is not None:
             text_envs(env)
-        from rewardgym.reward_models.embeddings import resolve_device
-
         c = self.config
         self.device = resolve_device(c.device)
         cuda = self.device.type == "cuda"
@@ -236,8 +246,6 @@ class LLMAgent:
     def _load_model(self, name: str, adapter: Path | None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from rewardgym.reward_models.embeddings import load_pretrained
 
         c = self.config
         tokenizer = load_pretrained(AutoTokenizer.from_pretrained, name, "causal LM", _HINT)
@@ -298,7 +306,7 @@ class LLMAgent:
         return chosen - torch.logsumexp(logits, dim=-1)
 
     # -- acting -------------------------------------------------------------------------
-    def act(self, obs, *, deterministic: bool = False):
+    def act(self, obs, *, deterministic: bool = False, info: dict | None = None):
         """One turn for each observation in a batch (or one observation); returns the commands."""
         single = isinstance(obs, str)
         texts = [obs] if single else [str(o) for o in obs]
@@ -635,19 +643,22 @@ def _without_dropout(model) -> None:
 class LLMDrGRPO(LLMAgent):
     """Dr.GRPO: no std division, token sums divided by a constant."""
 
-    name = "llm-dr-grpo"
+    spec = dataclasses.replace(LLMAgent.spec, name="llm-dr-grpo")
+    name = spec.name
     estimator = "dr-grpo"
 
 
 class LLMRLOO(LLMAgent):
     """RLOO: each episode's baseline is the mean return of the rest of its group."""
 
-    name = "llm-rloo"
+    spec = dataclasses.replace(LLMAgent.spec, name="llm-rloo")
+    name = spec.name
     estimator = "rloo"
 
 
 class LLMReinforce(LLMAgent):
     """REINFORCE with a running-mean baseline."""
 
-    name = "llm-reinforce"
+    spec = dataclasses.replace(LLMAgent.spec, name="llm-reinforce")
+    name = spec.name
     estimator = "reinforce"

@@ -250,7 +250,7 @@ class GUIExpert:
 
 
 def expert_for(env: Any) -> GUIExpert:
-    """The scripted expert of a GUI env (``rewardgym.demos`` finds it through this function)."""
+    """The scripted expert of a GUI env (``rewardgym.workflows.experts`` finds it through this function)."""
     if env.unwrapped.task_name not in (*_PLANNERS, "settings", "notes-create", "notes-edit"):
         raise ValueError(f"no expert for the GUI task {env.unwrapped.task_name!r}")
     return GUIExpert(env)

@@ -35,40 +35,21 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardgym.reward_models.base import Transitions
+from rewardgym.rewards.transitions import Transitions
 from rewardgym.reward_models.llm.annotation import AnnotationService, AnnotatorFactory, EmbeddingAnnotator
 from rewardgym.reward_models.text import Source, transition_texts
-from rewardgym.wrappers.reward import EpisodeCounts, RunningMeanVar
+from rewardgym.rewards.transforms import EpisodeCounts, RewardStandardizer, quantile_threshold
 
 __all__ = [
     "LookupReward",
     "ClassifierReward",
     "BradleyTerryReward",
     "LLMFeedbackReward",
-    "normalize",
-    "quantile_threshold",
-    "count_discount",
     "make_annotator_llm",
     "make_llm_feedback",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def normalize(values: np.ndarray, stats: RunningMeanVar, epsilon: float = 1e-8) -> np.ndarray:
-    """``(r − μ)/σ`` with the running statistics ``stats`` (updated by the caller)."""
-    return (np.asarray(values, dtype=np.float64) - stats.mean) / np.sqrt(stats.var + epsilon)
-
-
-def quantile_threshold(rewards: np.ndarray, threshold: float) -> np.ndarray:
-    """Motif's threshold: ``1[r > threshold]·r`` (rewards at or below it become 0)."""
-    rewards = np.asarray(rewards, dtype=np.float64)
-    return np.where(rewards > threshold, rewards, 0.0)
-
-
-def count_discount(rewards: np.ndarray, counts: np.ndarray, beta: float) -> np.ndarray:
-    """Motif's count discount ``r / N^β`` (``N >= 1`` the episode count of the message)."""
-    return np.asarray(rewards, dtype=np.float64) / np.asarray(counts, dtype=np.float64) ** beta
 
 
 class LookupReward:
@@ -292,10 +273,9 @@ class LLMFeedbackReward:
         self.source = source
         self.pairs_per_message = int(pairs_per_message)
         self.service = self._build_service(service, batch_size, service_options or {})
-        self.stats = RunningMeanVar()
+        self.standardizer = RewardStandardizer()
         self.recent: deque[float] = deque(maxlen=int(window))
         self.counts: EpisodeCounts | None = None
-        self._ended = np.zeros(0, dtype=np.int64)  # envs whose episode ended on the last call
         self._messages: list[str] = []
         self._known: set[str] = set()
         self._random = random.Random(seed)
@@ -373,30 +353,20 @@ class LLMFeedbackReward:
             raw = self.model.score([t for t in texts if t])
             rewards[present] = self._transform(raw)
         ids = np.arange(len(texts)) if env_ids is None else np.asarray(env_ids, dtype=np.int64)
-        rewards = self._discount(rewards, texts, ids)
-        self._ended = ids[np.asarray(done, dtype=bool)]
-        return rewards
-
-    def _transform(self, raw: np.ndarray) -> np.ndarray:
-        if self.normalize:
-            self.stats.update(raw)
-            raw = normalize(raw, self.stats)
-        if self.epsilon is None:
-            return raw
-        self.recent.extend(raw.tolist())
-        return quantile_threshold(raw, float(np.quantile(np.fromiter(self.recent, float), self.epsilon)))
-
-    def _discount(self, rewards: np.ndarray, texts: Sequence[str], env_ids: np.ndarray) -> np.ndarray:
         if self.beta == 0:
             return rewards
         if self.counts is None:
             self.counts = EpisodeCounts(0, self.beta)
-        needed = int(env_ids.max()) + 1 if env_ids.size else 0
-        self.counts.counts.extend({} for _ in range(needed - len(self.counts.counts)))  # envs seen for the first time
-        for env in self._ended:  # their episode ended on the last call: this is a new one
-            self.counts.counts[env].clear()
-        discounted, _ = self.counts(rewards, list(texts), rows=env_ids)
+        discounted, _ = self.counts(rewards, list(texts), rows=ids, done=np.asarray(done, dtype=bool))
         return discounted
+
+    def _transform(self, raw: np.ndarray) -> np.ndarray:
+        if self.normalize:
+            raw = self.standardizer(raw)
+        if self.epsilon is None:
+            return raw
+        self.recent.extend(raw.tolist())
+        return quantile_threshold(raw, float(np.quantile(np.fromiter(self.recent, float), self.epsilon)))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait for the pending labels and train on them (for evaluation and tests)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rewardgym.reward_models.embeddings import load_pretrained, resolve_device
+from rewardgym._torch import load_pretrained, resolve_device
 from rewardgym.reward_models.llm.base import Prompt, as_messages
 
 __all__ = ["TransformersLLM"]

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym.reward_models.base import Transitions
+from rewardgym.rewards.transitions import Transitions
 from rewardgym.reward_models.synthesis._worker import MAX_MESSAGE_BYTES, check_code
 
 __all__ = ["RewardCodeError", "SandboxedReward", "check_reward_code", "load_reward_code"]

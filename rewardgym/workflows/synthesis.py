@@ -20,9 +20,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rewardgym.reward_models.base import Transitions
+from rewardgym._batch import stack_items
+from rewardgym.agents import make_agent
 from rewardgym.reward_models.synthesis.prompt import build_prompt, extract_code
 from rewardgym.reward_models.synthesis.sandbox import RewardCodeError, SandboxedReward
+from rewardgym.rewards.transitions import Transitions
+from rewardgym.workflows.runs import new_run_dir
+from rewardgym.wrappers.vector import LearnedReward
 
 __all__ = ["Candidate", "SynthesisResult", "synthesize_reward", "DEFAULT_PPO_CONFIG"]
 
@@ -228,28 +232,22 @@ def _random_transitions(env: gym.Env, seed: int) -> Transitions:
         next_obs, _, terminated, truncated, info = env.step(action)
         rows.append((obs, action, next_obs, terminated, truncated, info))
         obs = env.reset(seed=seed)[0] if terminated or truncated else next_obs
-    stack = _stack_rows
-    return Transitions(obs=stack([r[0] for r in rows]), action=stack([r[1] for r in rows]),
-                       next_obs=stack([r[2] for r in rows]), terminated=np.array([r[3] for r in rows]),
-                       truncated=np.array([r[4] for r in rows]), infos=[r[5] for r in rows])
-
-
-def _stack_rows(items: list[Any]) -> Any:
-    if isinstance(items[0], dict):
-        return {key: _stack_rows([item[key] for item in items]) for key in items[0]}
-    if isinstance(items[0], str):
-        return list(items)
-    return np.stack([np.asarray(item) for item in items])
+    observations, actions = env.observation_space, env.action_space
+    return Transitions(obs=stack_items(observations, [r[0] for r in rows]),
+                       action=stack_items(actions, [r[1] for r in rows]),
+                       next_obs=stack_items(observations, [r[2] for r in rows]),
+                       terminated=np.array([r[3] for r in rows]), truncated=np.array([r[4] for r in rows]),
+                       infos=[r[5] for r in rows])
 
 
 def _train_and_evaluate(model: SandboxedReward, env_id: str, env_kwargs: dict, config: dict, train_steps: int,
                         eval_episodes: int, num_envs: int, seed: int) -> dict[str, float]:
-    from rewardgym.agents import make_agent  # torch, only when a search actually trains
-
-    env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
+    # the candidate is the only reward, scored once per rollout as rewardgym train --reward does
+    env = LearnedReward(gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs), model,
+                        mode="replace", defer=True)
     eval_env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
     try:
-        agent = make_agent("ppo", env, **{**config, "seed": seed, "reward_model": model, "reward_mode": "replace"})
+        agent = make_agent("ppo", env, **{**config, "seed": seed})
         env.reset(seed=seed)
         agent.learn(env, train_steps, progress=False)
         result = agent.evaluate(eval_env, eval_episodes, seed=EVAL_SEED_OFFSET + seed)
@@ -263,8 +261,6 @@ def _train_and_evaluate(model: SandboxedReward, env_id: str, env_kwargs: dict, c
 
 def _run_dir(out: str | Path | None, env_id: str, seed: int) -> Path:
     if out is None:
-        from rewardgym.runs import new_run_dir
-
         return new_run_dir(Path("runs") / "reward-code", env_id, "eureka", seed)
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,12 @@
-"""The reward maths behind the wrappers, written once over a batch axis in NumPy.
+"""The reward maths, written once over a batch axis in NumPy.
 
 Each class holds the per-env (or global) state one reward transform needs and works on
-``(B,)`` arrays. :mod:`rewardgym.wrappers.env` runs it at ``B = 1`` behind a
-:class:`gymnasium.Wrapper`; :mod:`rewardgym.wrappers.vector` runs it at ``B = num_envs``
-behind a :class:`gymnasium.vector.VectorWrapper`. The adapters decide which envs made a
-real transition (``scored``) and which start a new episode (``reset_envs``); the formulas
+``(B,)`` arrays. :mod:`rewardgym.wrappers` runs it at ``B = 1`` behind a
+:class:`gymnasium.Wrapper` and at ``B = num_envs`` behind a
+:class:`gymnasium.vector.VectorWrapper`; agents and reward models use the same pieces
+(:class:`RunningMeanStd` normalises PPO's observations, :class:`RewardStandardizer` and
+:class:`EpisodeCounts` shape Motif's intrinsic reward). The adapters decide which envs made
+a real transition (``scored``) and which start a new episode (``reset_envs``); the formulas
 live here only.
 """
 
@@ -15,17 +17,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardgym.reward_models.base import Potential, RewardModel, Transitions
+from rewardgym.rewards.transitions import Potential, RewardModel, Transitions
 
 __all__ = [
     "RewardMix",
     "score_transitions",
     "evaluate_potential",
     "PotentialShaper",
-    "RunningMeanVar",
+    "RunningMeanStd",
     "RewardStandardizer",
     "BoundedTransform",
     "EpisodeCounts",
+    "count_discount",
+    "quantile_threshold",
     "default_count_key",
     "sigmoid",
 ]
@@ -126,31 +130,54 @@ class PotentialShaper:
         return np.asarray(reward, dtype=np.float64) + bonus, bonus
 
 
-class RunningMeanVar:
-    """Running mean and (population) variance, merged batch by batch.
+class RunningMeanStd:
+    """Running mean and (population) variance of a stream of batches, in float64.
 
-    Uses the parallel form of Welford's algorithm (Chan et al. 1979), exact for any batch
-    sizes, so one env stepped B times and B envs stepped once give the same statistics.
+    The parallel form of Welford's algorithm (Chan et al. 1979), exact for any batch sizes,
+    so one env stepped B times and B envs stepped once give the same statistics. ``shape`` is
+    the shape of one row (``()`` for scalars such as rewards). The count starts at
+    ``epsilon``, the mean at 0 and the variance at 1: with Gymnasium's and SB3's
+    ``epsilon = 1e-4`` (observation normalisation) the first batch all but replaces them; with
+    ``epsilon = 0`` the statistics are exactly those of the data seen.
     """
 
-    def __init__(self) -> None:
-        self.mean = 0.0
-        self.var = 0.0
-        self.count = 0
+    def __init__(self, shape: tuple[int, ...] = (), epsilon: float = 0.0) -> None:
+        self.mean = np.zeros(shape, dtype=np.float64)
+        self.var = np.ones(shape, dtype=np.float64)
+        self.count = float(epsilon)
 
-    def update(self, values: np.ndarray) -> None:
-        values = np.asarray(values, dtype=np.float64).reshape(-1)
-        n = values.size
+    def update(self, batch: np.ndarray) -> None:
+        """Fold in a batch of rows (shape ``(B, *shape)``; for scalars any shape, read flat)."""
+        batch = np.asarray(batch, dtype=np.float64)
+        if self.mean.ndim == 0:
+            batch = batch.reshape(-1)
+        n = batch.shape[0]
         if n == 0:
             return
-        batch_mean = float(values.mean())
-        batch_var = float(values.var())
+        batch_mean, batch_var = batch.mean(axis=0), batch.var(axis=0)
         total = self.count + n
         delta = batch_mean - self.mean
-        self.mean += delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta * delta * self.count * n / total
-        self.var = m2 / total
+        # np.asarray: keep 0-d arrays (NumPy makes scalars of 0-d arithmetic)
+        self.mean = np.asarray(self.mean + delta * (n / total))
+        m2 = self.var * self.count + batch_var * n + delta * delta * (self.count * n / total)
+        self.var = np.asarray(m2 / total)
         self.count = total
+
+    def normalize(self, x: np.ndarray, clip: float) -> np.ndarray:
+        """``(x − mean) / sqrt(var + 1e-8)`` clipped to ``[−clip, clip]``, as float32."""
+        out = np.clip((x - self.mean) / np.sqrt(self.var + 1e-8), -clip, clip)
+        return out.astype(np.float32)
+
+    def state(self) -> dict[str, Any]:
+        """The statistics as plain values (arrays and a float), for checkpoints."""
+        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": float(self.count)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        mean = np.asarray(state["mean"], dtype=np.float64)
+        var = np.asarray(state["var"], dtype=np.float64)
+        if mean.shape != self.mean.shape or var.shape != self.var.shape:
+            raise ValueError(f"running statistics of shape {tuple(mean.shape)}, expected {self.mean.shape}")
+        self.mean, self.var, self.count = mean.copy(), var.copy(), float(state["count"])
 
 
 class RewardStandardizer:
@@ -171,15 +198,20 @@ class RewardStandardizer:
             raise ValueError(f"epsilon must be positive, got {epsilon}")
         self.epsilon = float(epsilon)
         self.center = bool(center)
-        self.stats = RunningMeanVar()
+        self.stats = RunningMeanStd()
         self.update = True
 
     def __call__(self, rewards: np.ndarray) -> np.ndarray:
         rewards = np.asarray(rewards, dtype=np.float64)
         if self.update:
             self.stats.update(rewards)
-        centred = rewards - self.stats.mean if self.center else rewards
-        return centred / np.sqrt(self.stats.var + self.epsilon)
+        return self.standardize(rewards)
+
+    def standardize(self, rewards: np.ndarray) -> np.ndarray:
+        """``rewards`` standardised with the statistics as they are (no update)."""
+        rewards = np.asarray(rewards, dtype=np.float64)
+        centred = rewards - float(self.stats.mean) if self.center else rewards
+        return centred / np.sqrt(float(self.stats.var) + self.epsilon)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -207,7 +239,7 @@ class BoundedTransform:
             raise ValueError(f"scale must be positive, got {scale}")
         self.reference = reference
         self.scale = float(scale)
-        self.stats = RunningMeanVar()
+        self.stats = RunningMeanStd()
         self.update = True
 
     def __call__(self, rewards: np.ndarray) -> np.ndarray:
@@ -215,7 +247,7 @@ class BoundedTransform:
         if self.reference == "running":
             if self.update:
                 self.stats.update(rewards)
-            reference = self.stats.mean
+            reference = float(self.stats.mean)
         else:
             reference = float(self.reference)
         return sigmoid((rewards - reference) / self.scale)
@@ -241,6 +273,17 @@ def _hashable(value: Any) -> Hashable:
     return value
 
 
+def count_discount(rewards: np.ndarray, counts: np.ndarray, beta: float) -> np.ndarray:
+    """Motif's count discount ``r / N^β`` (``N >= 1``, the count of the step's key in its episode)."""
+    return np.asarray(rewards, dtype=np.float64) / np.asarray(counts, dtype=np.float64) ** beta
+
+
+def quantile_threshold(rewards: np.ndarray, threshold: float) -> np.ndarray:
+    """Motif's threshold: ``1[r > threshold]·r`` (rewards at or below it become 0)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    return np.where(rewards > threshold, rewards, 0.0)
+
+
 class EpisodeCounts:
     r"""Motif's count discount: a reward divided by how often its key was seen this episode.
 
@@ -250,9 +293,10 @@ class EpisodeCounts:
     including this step (so the first occurrence keeps its full reward). The reset
     observation is not counted: only transitions are. Motif uses the NetHack message as
     the key and ``β = 3``, so an agent cannot farm a rewarding message by repeating it.
+    Envs are numbered from 0; counts for envs not seen before start empty.
     """
 
-    def __init__(self, num_envs: int, beta: float = 3.0) -> None:
+    def __init__(self, num_envs: int = 0, beta: float = 3.0) -> None:
         if beta < 0:
             raise ValueError(f"beta must be non-negative, got {beta}")
         self.beta = float(beta)
@@ -261,20 +305,29 @@ class EpisodeCounts:
     def reset_envs(self, mask: np.ndarray) -> None:
         """Forget the counts of the envs in ``mask``; their episode (re)starts."""
         for i in np.flatnonzero(mask):
-            self.counts[i].clear()
+            if i < len(self.counts):
+                self.counts[i].clear()
 
     def __call__(
         self,
         rewards: np.ndarray,
         keys: Sequence[Hashable],
         rows: Sequence[int] | np.ndarray | None = None,
+        done: Sequence[bool] | np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Count ``keys[j]`` for env ``rows[j]`` (default ``j``); return ``(r′, N)``."""
-        rows = range(len(keys)) if rows is None else rows
+        """Count ``keys[j]`` for env ``rows[j]`` (default ``j``), in order; return ``(r′, N)``.
+
+        ``done[j]``: step ``j`` ended its env's episode, so that env's later steps in the same
+        call (a whole rollout scored at once) start a new episode's counts.
+        """
+        rows = range(len(keys)) if rows is None else [int(r) for r in rows]
+        if len(rows):
+            self.counts.extend({} for _ in range(max(rows) + 1 - len(self.counts)))
         counts = np.empty(len(keys), dtype=np.int64)
         for j, (row, key) in enumerate(zip(rows, keys, strict=True)):
             seen = self.counts[row].get(key, 0) + 1
             self.counts[row][key] = seen
             counts[j] = seen
-        discounted = np.asarray(rewards, dtype=np.float64) / counts.astype(np.float64) ** self.beta
-        return discounted, counts
+            if done is not None and done[j]:
+                self.counts[row].clear()
+        return count_discount(rewards, counts, self.beta), counts

@@ -58,7 +58,6 @@ exactly those (an episode file the index does not list may remain, and is ignore
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import zipfile
@@ -71,19 +70,13 @@ from typing import Any
 import numpy as np
 
 from rewardgym._files import read_index
+from rewardgym.agents.spaces import describe_space, space_from_description
+from rewardgym.workflows.experts import expert_for, expert_name
+from rewardgym.workflows.rollout import run_episode
 
 FORMAT = "rewardgym-demos"
 VERSION = 1
 INDEX_FILE = "demos.json"
-
-# family -> "module:function" that builds the family's scripted expert from an env (an object with act(obs)).
-# Imported only when used, so asking for a bandit's demos never imports MuJoCo.
-EXPERTS: dict[str, str] = {
-    "Manip": "rewardgym.envs.manipulation.experts:expert_for",
-    "Dungeon": "rewardgym.envs.dungeon.experts:expert_for",
-    "GUI": "rewardgym.envs.gui.experts:expert_for",
-    "Text": "rewardgym.envs.textworlds.experts:expert_for",
-}
 
 _PASS_POLICY = "pass policy= (a callable obs -> action, or an object with act(obs)) to rewardgym.collect_demos"
 _EPISODE_KEYS = ("rewards", "terminated", "truncated", "success")
@@ -195,7 +188,6 @@ def collect_demos(env_id: str, n: int, path: str | Path, *, seed: int = 0, polic
     import gymnasium as gym
 
     import rewardgym
-    from rewardgym.agents.spaces import describe_space
 
     n = _check_int(n, "n", minimum=1)
     seed = _check_int(seed, "seed", minimum=0)
@@ -203,14 +195,17 @@ def collect_demos(env_id: str, n: int, path: str | Path, *, seed: int = 0, polic
     folder = Path(path)
     _check_folder(folder, overwrite)
     if policy is None:
-        expert = _expert_factory(env_id)
+        try:
+            policy_name = expert_name(env_id)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; {_PASS_POLICY}") from None
     elif not (hasattr(policy, "act") or callable(policy)):
         raise TypeError(f"policy must be a callable obs -> action or have act(obs), got {type(policy).__name__}")
 
     make_kwargs = {**env_kwargs, "render_mode": "rgb_array"} if frames else env_kwargs
     try:
         if frames:
-            _check_renders_images(env_id)
+            check_renders_images(env_id)
         env = gym.make(env_id, **make_kwargs)
     except gym.error.Error as exc:
         raise ValueError(str(exc).splitlines()[0]) from None
@@ -218,12 +213,10 @@ def collect_demos(env_id: str, n: int, path: str | Path, *, seed: int = 0, polic
         raise ValueError(f"cannot make {env_id} with {make_kwargs}: {exc}") from None
     try:
         if policy is None:
-            module, _, name = expert.partition(":")
             try:
-                act = getattr(importlib.import_module(module), name)(env).act
+                act = expert_for(env_id, env).act
             except ValueError as exc:  # an env of the family that has no expert
-                raise ValueError(f"no scripted expert for {env_id} ({exc}); {_PASS_POLICY}") from None
-            policy_name = expert
+                raise ValueError(f"{exc}; {_PASS_POLICY}") from None
         else:
             act = policy.act if hasattr(policy, "act") else policy
             policy_name = _qualified_name(policy)
@@ -261,31 +254,18 @@ def _collect(env, act: Callable, n: int, seed: int, frames: bool, folder: Path, 
 
 
 def _run_episode(env, act: Callable, seed: int, frames: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    obs, info = env.reset(seed=seed)
-    task = info.get("task")
-    observations = [_flatten(obs, "obs")]
-    images = [_frame(env)] if frames else []
-    actions, rewards, terminated, truncated, success = [], [], [], [], []
-    while True:
-        action = act(obs)
-        actions.append(_flatten(action, "actions"))
-        obs, reward, term, trunc, info = env.step(action)
-        observations.append(_flatten(obs, "obs"))
-        if frames:
-            images.append(_frame(env))
-        rewards.append(float(reward))
-        terminated.append(bool(term))
-        truncated.append(bool(trunc))
-        success.append(bool(info.get("success", False)))
-        if term or trunc:
-            break
-    if task is None:
-        task = info.get("task")
-    arrays = {**_stack(observations), **_stack(actions), "rewards": np.array(rewards, dtype=np.float64),
-              "terminated": np.array(terminated), "truncated": np.array(truncated), "success": np.array(success)}
+    record = run_episode(env, act, seed, frames)
+    task = record.reset_info.get("task")
+    if task is None and record.infos:
+        task = record.infos[-1].get("task")
+    success = record.success
+    arrays = {**_stack([_flatten(o, "obs") for o in record.observations]),
+              **_stack([_flatten(a, "actions") for a in record.actions]),
+              "rewards": np.array(record.rewards, dtype=np.float64), "terminated": np.array(record.terminated),
+              "truncated": np.array(record.truncated), "success": np.array(success)}
     if frames:
-        arrays["frames"] = np.stack(images)
-    summary = {"seed": seed, "length": len(rewards), "return": float(np.sum(arrays["rewards"])),
+        arrays["frames"] = np.stack(record.frames)
+    summary = {"seed": seed, "length": record.length, "return": float(np.sum(arrays["rewards"])),
                "success": success[-1], "task": None if task is None else str(task)}
     return arrays, summary
 
@@ -306,15 +286,7 @@ def _stack(items: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {key: np.stack([item[key] for item in items]) for key in items[0]}
 
 
-def _frame(env) -> np.ndarray:
-    frame = env.render()
-    if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3):
-        raise ValueError(f"render() must return an (H, W, 3) uint8 image for frames=True, got {type(frame).__name__}"
-                         + (f" {frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else ""))
-    return frame.copy()
-
-
-def _check_renders_images(env_id: str) -> None:
+def check_renders_images(env_id: str) -> None:
     """ValueError unless the env class declares the ``rgb_array`` render mode (read as gym.make reads it)."""
     import gymnasium as gym
     from gymnasium.envs.registration import load_env_creator
@@ -324,24 +296,6 @@ def _check_renders_images(env_id: str) -> None:
     modes = (getattr(creator, "metadata", None) or {}).get("render_modes") or []
     if "rgb_array" not in modes:
         raise ValueError(f"frames=True needs an env that renders 'rgb_array'; {env_id} renders {modes}")
-
-
-def _expert_factory(env_id: str) -> str:
-    from rewardgym.registration import ENV_IDS
-
-    entry = ENV_IDS.get(env_id)
-    if entry is None:
-        import gymnasium as gym
-
-        try:
-            gym.spec(env_id)
-        except gym.error.Error as exc:
-            raise ValueError(f"{str(exc).splitlines()[0]} (rewardgym list shows the ids)") from None
-    if entry is None or entry.family not in EXPERTS:
-        what = f"the {entry.family} family" if entry else f"{env_id!r} (not a rewardgym id)"
-        raise ValueError(f"no scripted expert for {what}; scripted experts exist for the {', '.join(EXPERTS)} "
-                         f"family; {_PASS_POLICY}")
-    return EXPERTS[entry.family]
 
 
 def _qualified_name(policy: Any) -> str:
@@ -419,8 +373,6 @@ def load_demos(path: str | Path) -> DemoSet:
 
 
 def _space(description: Any, file: Path, key: str):
-    from rewardgym.agents.spaces import space_from_description
-
     try:
         return space_from_description(description)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

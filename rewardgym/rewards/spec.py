@@ -21,7 +21,6 @@ one place :func:`make_reward` looks.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 from collections.abc import Callable
@@ -30,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym.reward_models.base import RewardModel, Transitions
+from rewardgym._registry import NAME, Registry, import_target
+from rewardgym.rewards.transitions import RewardModel, Transitions
 
 __all__ = [
     "RewardSpec",
@@ -43,7 +43,6 @@ __all__ = [
 
 RewardFactory = Callable[..., RewardModel]
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", re.IGNORECASE)
@@ -81,7 +80,7 @@ def parse_reward_spec(spec: str) -> RewardSpec:
     name = name.strip()
     if not name:
         raise ValueError(f"reward spec {spec!r} has no name; {_SPEC_FORMS}")
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise ValueError(
             f"invalid reward name {name!r} in spec {spec!r}: use letters, digits, '_', '.', '-'"
         )
@@ -119,7 +118,7 @@ def parse_reward_spec(spec: str) -> RewardSpec:
 
 # name -> factory, or "package.module:attr" imported on first use so that registering a
 # torch-backed reward does not import torch.
-_REGISTRY: dict[str, RewardFactory | str] = {}
+REWARDS = Registry("reward")
 
 
 def register_reward(
@@ -140,22 +139,14 @@ def register_reward(
     Raises:
         ValueError: ``name`` is invalid, or already registered and ``override`` is false.
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(
-            f"invalid reward name {name!r}: use letters, digits, '_', '.', '-',"
-            " starting with a letter"
-        )
     if not (callable(factory) or isinstance(factory, str)):
         raise TypeError(f"reward factory for {name!r} must be callable or a 'module:attr' str")
-    if name in _REGISTRY and not override:
-        raise ValueError(f"reward {name!r} is already registered; pass override=True to replace it")
-    _REGISTRY[name] = factory
-    return factory
+    return REWARDS.register(name, factory, override=override)
 
 
 def available_rewards() -> list[str]:
     """The registered reward names, sorted."""
-    return sorted(_REGISTRY)
+    return REWARDS.names()
 
 
 def make_reward(spec: str | RewardModel, **options: Any) -> RewardModel:
@@ -179,13 +170,7 @@ def make_reward(spec: str | RewardModel, **options: Any) -> RewardModel:
             raise ValueError("keyword options apply only to spec strings, not to a built model")
         return spec
     parsed = parse_reward_spec(spec)
-    if parsed.name not in _REGISTRY:
-        raise ValueError(
-            f"unknown reward {parsed.name!r}; available: {', '.join(available_rewards())}"
-        )
-    factory = _REGISTRY[parsed.name]
-    if isinstance(factory, str):
-        factory = _import_target(factory)
+    factory = REWARDS.get(parsed.name)
     model = _call_factory(parsed.name, factory, parsed.args, {**parsed.options, **options})
     if not callable(model):
         raise TypeError(
@@ -209,26 +194,6 @@ def _call_factory(
     return factory(*args, **options)
 
 
-def _import_target(target: str) -> Any:
-    """Import ``"package.module:attr"`` (``attr`` may be dotted); errors become ValueError."""
-    module_name, colon, attr = target.partition(":")
-    module_name, attr = module_name.strip(), attr.strip()
-    if not colon or not module_name or not attr:
-        raise ValueError(f"expected 'package.module:attr', got {target!r}")
-    try:
-        obj = importlib.import_module(module_name)
-    except Exception as error:  # the user's module may fail in any way while importing
-        raise ValueError(
-            f"cannot import {module_name!r}: {type(error).__name__}: {error}".replace("\n", " ")
-        ) from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
-    return obj
-
-
 def _python_reward(target: str, /, **options: Any) -> RewardModel:
     """``python:package.module:attr;key=value``: a user's reward, from their own code.
 
@@ -237,8 +202,8 @@ def _python_reward(target: str, /, **options: Any) -> RewardModel:
     """
     if not isinstance(target, str):
         raise ValueError(f"python reward expects 'package.module:attr', got {target!r}")
-    obj = _import_target(target)
-    if isinstance(obj, RewardModel) and not isinstance(obj, type):
+    obj = import_target(target)
+    if callable(obj) and hasattr(obj, "needs_frames") and not isinstance(obj, type):
         if options:
             raise ValueError(f"{target!r} is a built reward model; it takes no options")
         return obj
@@ -264,9 +229,24 @@ class ConstantReward:
     def __call__(self, batch: Transitions) -> np.ndarray:
         return np.full(len(batch.terminated), self.value, dtype=np.float32)
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     def __repr__(self) -> str:
         return f"ConstantReward(value={self.value})"
 
 
 register_reward("python", _python_reward)
 register_reward("constant", ConstantReward)
+# The reward models of rewardgym.reward_models import torch and transformers, so they register
+# by "module:attr" and load when a spec first names them: `import rewardgym` stays torch-free.
+for _name, _target in {
+    "clip": "rewardgym.reward_models.vlm:CLIPReward",                       # CLIP/SigLIP on frames
+    "text-embedding": "rewardgym.reward_models.text:TextEmbeddingReward",   # sentence embeddings of the env's text
+    "text": "rewardgym.reward_models.text:TextEmbeddingReward",
+    "ensemble": "rewardgym.reward_models.ensemble:ensemble_from_spec",
+    "progress": "rewardgym.reward_models.progress:make_progress_reward",    # Φ learned from demonstrations
+    "llm-feedback": "rewardgym.reward_models.llm.intrinsic:make_llm_feedback",  # Motif / ONI
+    "reward-code": "rewardgym.reward_models.synthesis.sandbox:load_reward_code",  # LLM-written, sandboxed
+}.items():
+    register_reward(_name, _target)

@@ -2,7 +2,7 @@
 
 :func:`evaluate_reward` rolls out the env family's scripted expert and a uniform random
 policy, scores every transition with the reward model (one batch per episode, exactly the
-:class:`~rewardgym.reward_models.base.Transitions` a wrapper would pass), and measures how
+:class:`~rewardgym.rewards.Transitions` a wrapper would pass), and measures how
 well the learned reward agrees with what the environment knows:
 
 * **VOC** (value-order correlation, from GVL — "Vision Language Models are In-Context
@@ -21,8 +21,6 @@ plain NumPy, so rewardgym needs no SciPy. ``docs/reward_eval.md`` explains how t
 
 from __future__ import annotations
 
-import copy
-import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym.reward_models.base import RewardModel, Transitions
+from rewardgym._batch import stack_items
+from rewardgym.rewards.spec import make_reward
+from rewardgym.rewards.transforms import score_transitions
+from rewardgym.rewards.transitions import RewardModel, Transitions, close_model
+from rewardgym.workflows.demos import check_renders_images
+from rewardgym.workflows.experts import expert_for
+from rewardgym.workflows.rollout import EpisodeRecord, run_episode
 
 __all__ = ["evaluate_reward", "report_from_episodes", "RewardReport", "EpisodeScore",
            "rankdata", "pearson", "spearman", "auroc"]
@@ -378,17 +382,6 @@ def _voc(episodes: list[EpisodeScore], notes: list[str]) -> tuple[float, float, 
 
 
 # -- rollouts -----------------------------------------------------------------------------
-@dataclass
-class _Rollout:
-    observations: list[Any]  # T + 1
-    actions: list[Any]
-    rewards: list[float]
-    terminated: list[bool]
-    truncated: list[bool]
-    infos: list[dict]
-    frames: list[np.ndarray] | None  # T renders of s′, when the model needs frames
-
-
 def evaluate_reward(env_id: str, spec_or_model: str | RewardModel, *, episodes: int = 20, seed: int = 0,
                     env_kwargs: dict[str, Any] | None = None, policies: Sequence[str] = POLICIES,
                     progress: bool = True) -> RewardReport:
@@ -418,7 +411,6 @@ def evaluate_reward(env_id: str, spec_or_model: str | RewardModel, *, episodes: 
     import gymnasium as gym
 
     import rewardgym  # noqa: F401  (registers the ids)
-    from rewardgym.reward_models.spec import make_reward
 
     episodes = _check_int(episodes, "episodes", 1)
     seed = _check_int(seed, "seed", 0)
@@ -431,14 +423,18 @@ def evaluate_reward(env_id: str, spec_or_model: str | RewardModel, *, episodes: 
         model = make_reward(spec_or_model)
     except TypeError as exc:  # a python: target that builds something that is not a reward model
         raise ValueError(f"reward {spec_or_model!r}: {exc}") from None
-    needs_frames = bool(getattr(model, "needs_frames", False))
-    env = _make_env(env_id, dict(env_kwargs or {}), needs_frames)
-    notes: list[str] = []
     try:
-        actors = _actors(env, env_id, policies, notes)
-        scored = _roll_out_and_score(env, model, actors, episodes, seed, needs_frames, progress, notes)
+        needs_frames = bool(getattr(model, "needs_frames", False))
+        env = _make_env(env_id, dict(env_kwargs or {}), needs_frames)
+        notes: list[str] = []
+        try:
+            actors = _actors(env, env_id, policies, notes)
+            scored = _roll_out_and_score(env, model, actors, episodes, seed, needs_frames, progress, notes)
+        finally:
+            env.close()
     finally:
-        env.close()
+        if isinstance(spec_or_model, str):  # built here, so closed here
+            close_model(model)
     name = spec_or_model if isinstance(spec_or_model, str) else repr(model)
     return report_from_episodes(env_id, name, seed, scored, notes)
 
@@ -472,10 +468,8 @@ def _make_env(env_id: str, env_kwargs: dict[str, Any], frames: bool):
 
 
 def _check_renders_images(env_id: str) -> None:
-    from rewardgym.demos import _check_renders_images as check
-
     try:
-        check(env_id)
+        check_renders_images(env_id)
     except ValueError as exc:
         raise ValueError(f"the reward model needs frames: {exc}") from None
 
@@ -518,11 +512,8 @@ def _expert_actor(expert: Any) -> Callable[[int], Callable[[Any], Any]]:
 
 def _expert(env, env_id: str) -> Any:
     """The family's scripted expert for ``env``, or a str saying why there is none."""
-    from rewardgym.demos import _expert_factory
-
     try:
-        module, _, name = _expert_factory(env_id).partition(":")
-        return getattr(importlib.import_module(module), name)(env)
+        return expert_for(env_id, env)
     except ValueError as exc:  # a family without experts, or an env of the family without one
         return str(exc).split(";")[0]
 
@@ -532,7 +523,6 @@ def _roll_out_and_score(env, model: RewardModel, actors: dict[str, Callable[[int
     """Every (policy, episode) rolled out and scored in one model call per episode."""
     from tqdm.auto import tqdm
 
-    from rewardgym.wrappers.reward import score_transitions
 
     scored, without_success = [], 0
     desc = str(getattr(env.spec, "id", "")).split("/")[-1] or None
@@ -540,7 +530,7 @@ def _roll_out_and_score(env, model: RewardModel, actors: dict[str, Callable[[int
               dynamic_ncols=True) as bar:
         for policy, start in actors.items():
             for i in range(episodes):
-                rollout = _roll_out(env, start(seed + i), seed + i, frames)
+                rollout = run_episode(env, start(seed + i), seed + i, frames)
                 learned = score_transitions(model, _transitions(env, rollout))
                 scored.append(_episode_score(policy, seed + i, learned, rollout))
                 without_success += "success" not in rollout.infos[-1]
@@ -551,50 +541,21 @@ def _roll_out_and_score(env, model: RewardModel, actors: dict[str, Callable[[int
     return scored
 
 
-def _roll_out(env, act: Callable[[Any], Any], seed: int, frames: bool) -> _Rollout:
-    obs, _ = env.reset(seed=seed)
-    # Copies throughout: an env may reuse its observation and info buffers from step to step.
-    rollout = _Rollout([copy.deepcopy(obs)], [], [], [], [], [], [] if frames else None)
-    while True:
-        action = act(obs)
-        obs, reward, terminated, truncated, info = env.step(action)
-        rollout.observations.append(copy.deepcopy(obs))
-        rollout.actions.append(copy.deepcopy(action))
-        rollout.rewards.append(float(reward))
-        rollout.terminated.append(bool(terminated))
-        rollout.truncated.append(bool(truncated))
-        rollout.infos.append(copy.deepcopy(info))
-        if rollout.frames is not None:
-            rollout.frames.append(np.array(env.render(), dtype=np.uint8))
-        if terminated or truncated:
-            return rollout
-
-
-def _transitions(env, rollout: _Rollout) -> Transitions:
+def _transitions(env, rollout: EpisodeRecord) -> Transitions:
     """The episode as one batch, laid out as a vector env of T copies would batch it."""
     return Transitions(
-        obs=_batch(env.observation_space, rollout.observations[:-1]),
-        action=_batch(env.action_space, rollout.actions),
-        next_obs=_batch(env.observation_space, rollout.observations[1:]),
+        obs=stack_items(env.observation_space, rollout.observations[:-1]),
+        action=stack_items(env.action_space, rollout.actions),
+        next_obs=stack_items(env.observation_space, rollout.observations[1:]),
         terminated=np.array(rollout.terminated, dtype=bool),
         truncated=np.array(rollout.truncated, dtype=bool),
         infos=rollout.infos,
-        frames=None if rollout.frames is None else np.stack(rollout.frames),
+        frames=None if rollout.frames is None else np.stack(rollout.frames[1:]),  # renders of each s′
     )
 
 
-def _batch(space, items: list[Any]) -> Any:
-    from gymnasium.error import CustomSpaceError
-    from gymnasium.vector.utils import concatenate, create_empty_array
-
-    try:
-        return concatenate(space, items, create_empty_array(space, n=len(items)))
-    except CustomSpaceError:  # spaces Gymnasium cannot batch stay a list, as in the single-env wrappers
-        return list(items)
-
-
-def _episode_score(policy: str, seed: int, learned: np.ndarray, rollout: _Rollout) -> EpisodeScore:
-    flags = [bool(info.get("success", False)) for info in rollout.infos]
+def _episode_score(policy: str, seed: int, learned: np.ndarray, rollout: EpisodeRecord) -> EpisodeScore:
+    flags = rollout.success
     first = flags.index(True) if any(flags) else None
     return EpisodeScore(policy=policy, seed=seed, learned=learned, true=np.array(rollout.rewards),
                         success=flags[-1], first_success=first)

@@ -1,0 +1,392 @@
+"""The networks PPO trains: observation preprocessing, encoders, action distributions, actor and critic.
+
+CleanRL's layouts and initialisation: orthogonal weights (gain √2 in hidden layers, 0.01 on the
+policy head, 1 on the value head), zero biases; separate 64-64 tanh MLPs for actor and critic
+on vector observations (classic control), a Nature-CNN trunk shared by both on images (Atari).
+
+* :class:`ObservationPreprocessor` turns a batch of observations into the parts the network
+  reads, in NumPy and without weights, so it runs once per step on the host: ``"vector"``
+  (every non-image part flattened, discrete parts one-hot) and ``"image/<key>"`` (uint8).
+* :class:`CategoricalActions` (Discrete, MultiDiscrete; invalid-action masks) and
+  :class:`GaussianActions` (Box; a state-independent log-std) sample, score and convert actions.
+* :class:`ActorCritic` is the torch module; :class:`NumpyActorCritic` a snapshot of its weights
+  that acts in NumPy, which is what CPU rollouts use (at rollout sizes a torch operation costs
+  tens of microseconds of dispatch, a NumPy one a few).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+__all__ = ["ActorCritic", "NumpyActorCritic", "ObservationPreprocessor", "CategoricalActions", "GaussianActions",
+           "MASK_KEY", "VECTOR", "IMAGE_PREFIX", "is_image_space"]
+
+MASK_KEY = "action_mask"
+_MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, yet 0 * logit stays finite in the entropy
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+# -- networks -------------------------------------------------------------------------------
+def layer_init(layer: nn.Module, gain: float, generator: torch.Generator) -> nn.Module:
+    """Orthogonal weights with ``gain``, zero bias (CleanRL's ``layer_init``)."""
+    nn.init.orthogonal_(layer.weight, gain, generator=generator)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module], generator: torch.Generator) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [layer_init(nn.Linear(fan_in, fan_out), math.sqrt(2), generator), activation()]
+    return nn.Sequential(*layers)
+
+
+def is_image_space(space: spaces.Space) -> bool:
+    """A uint8 box (H, W, C) or (C, H, W) with C in 1, 3, 4 and sides of at least 36 pixels."""
+    if not isinstance(space, spaces.Box) or space.dtype != np.uint8 or len(space.shape) != 3:
+        return False
+    shape = space.shape
+    return (shape[-1] in (1, 3, 4) and min(shape[:2]) >= 36) or (shape[0] in (1, 3, 4) and min(shape[1:]) >= 36)
+
+
+class NatureCNN(nn.Module):
+    """The DQN-Nature encoder (32-64-64 convolutions, 512 features) over uint8 images scaled to [0, 1]."""
+
+    def __init__(self, space: spaces.Box, generator: torch.Generator, features: int = 512):
+        super().__init__()
+        self.channels_last = space.shape[-1] in (1, 3, 4) and min(space.shape[:2]) >= 36  # as is_image_space
+        channels = space.shape[-1] if self.channels_last else space.shape[0]
+        self.conv = nn.Sequential(
+            layer_init(nn.Conv2d(channels, 32, 8, stride=4), math.sqrt(2), generator), nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2), math.sqrt(2), generator), nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1), math.sqrt(2), generator), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, *self._chw(space.shape))).shape[1]
+        self.head = nn.Sequential(layer_init(nn.Linear(flat, features), math.sqrt(2), generator), nn.ReLU())
+        self.out_features = features
+
+    def _chw(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (shape[2], shape[0], shape[1]) if self.channels_last else tuple(shape)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = image.float() / 255.0
+        if self.channels_last:
+            x = x.permute(0, 3, 1, 2)
+        return self.head(self.conv(x))
+
+
+def observation_leaves(space: spaces.Space) -> dict[str | None, spaces.Space]:
+    """The observation parts a policy reads: the Dict's keys (less ``action_mask``), or {None: space}."""
+    if isinstance(space, spaces.Dict):
+        return {key: sub for key, sub in space.spaces.items() if key != MASK_KEY}
+    return {None: space}
+
+
+def flat_size(space: spaces.Space) -> int:
+    """Width of a non-image part once flattened (one-hot for discrete parts)."""
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(space.nvec.sum())
+    if isinstance(space, (spaces.Box, spaces.MultiBinary)):
+        return int(np.prod(space.shape))
+    raise ValueError(f"PPO cannot read {type(space).__name__} observations")
+
+
+VECTOR = "vector"
+IMAGE_PREFIX = "image/"
+
+
+class ObservationPreprocessor:
+    """Batched observations (arrays, or a Dict's arrays) -> the parts the network reads, in NumPy.
+
+    ``{"vector": (B, F) float32}`` holds every non-image part flattened (discrete parts one-hot)
+    and concatenated; ``{"image/<key>": (B, H, W, C) uint8}`` holds each image part. The arrays
+    are always fresh copies, since envs may reuse their observation buffers. Preprocessing has
+    no weights, so it runs once per step on the host for the rollout and the update alike.
+    """
+
+    def __init__(self, space: spaces.Space):
+        self.leaves = observation_leaves(space)
+        self.image_keys = [key for key, sub in self.leaves.items() if is_image_space(sub)]
+        self.vector_keys = [key for key in self.leaves if key not in self.image_keys]
+        self.vector_width = sum(flat_size(self.leaves[key]) for key in self.vector_keys)
+
+    def __call__(self, obs) -> dict[str, np.ndarray]:
+        try:
+            parts = {key: np.asarray(obs if key is None else obs[key]) for key in self.leaves}
+        except (KeyError, TypeError, IndexError):
+            raise ValueError(f"observation lacks the parts the agent was built for: {list(self.leaves)}") from None
+        out = {f"{IMAGE_PREFIX}{key}": np.array(parts[key], dtype=np.uint8) for key in self.image_keys}
+        if self.vector_keys:
+            flat = [self._flatten(self.leaves[key], parts[key]) for key in self.vector_keys]
+            out[VECTOR] = flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
+        return out
+
+    @staticmethod
+    def _flatten(space: spaces.Space, x: np.ndarray) -> np.ndarray:
+        if isinstance(space, spaces.Discrete):
+            return np.eye(int(space.n), dtype=np.float32)[x.astype(np.int64) - int(space.start)]
+        if isinstance(space, spaces.MultiDiscrete):
+            x = (x - space.start).reshape(len(x), -1).astype(np.int64)
+            return np.concatenate([np.eye(int(n), dtype=np.float32)[x[:, i]]
+                                   for i, n in enumerate(space.nvec.ravel())], axis=1)
+        return x.reshape(len(x), -1).astype(np.float32)
+
+    def is_batched(self, obs) -> bool:
+        key, sub = next(iter(self.leaves.items()))
+        return np.ndim(obs if key is None else obs[key]) == len(sub.shape) + 1
+
+
+class ObservationEncoder(nn.Module):
+    """Preprocessed parts (tensors on the device) -> one float feature vector per row.
+
+    Without images this is the identity on ``parts["vector"]`` and holds no weights: the actor
+    and the critic each read it through their own MLP, as CleanRL's classic-control PPO. With
+    images, each goes through a :class:`NatureCNN`, the vector part through one MLP, and the
+    trunk is shared, as CleanRL's Atari PPO.
+    """
+
+    def __init__(self, space: spaces.Space, activation: type[nn.Module], generator: torch.Generator):
+        super().__init__()
+        pre = ObservationPreprocessor(space)
+        self.images = nn.ModuleDict({f"{IMAGE_PREFIX}{key}": NatureCNN(pre.leaves[key], generator)
+                                     for key in pre.image_keys})
+        width = pre.vector_width
+        self.has_vector = bool(pre.vector_keys)
+        self.vector_mlp: nn.Module = nn.Identity()
+        self.out_features = width
+        if self.images:
+            if width:
+                self.vector_mlp = mlp([width, 64, 64], activation, generator)
+            self.out_features = sum(cnn.out_features for cnn in self.images.values()) + (64 if width else 0)
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.images)
+
+    def forward(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self.images:
+            return parts[VECTOR]
+        features = [cnn(parts[key]) for key, cnn in self.images.items()]
+        if self.has_vector:
+            features.append(self.vector_mlp(parts[VECTOR]))
+        return features[0] if len(features) == 1 else torch.cat(features, dim=1)
+
+
+class CategoricalActions:
+    """Discrete or MultiDiscrete actions: one categorical per dimension, padded to (B, D, max n).
+
+    Invalid actions (mask False) and padding get a logit of -1e9, so they have probability 0
+    and are never sampled (Gumbel-max sampling). A mask is (B, n) for Discrete, (B, Σ nvec)
+    for MultiDiscrete (dimensions concatenated, as sb3-contrib's MaskablePPO).
+    """
+
+    def __init__(self, space: spaces.Discrete | spaces.MultiDiscrete, device: torch.device):
+        if isinstance(space, spaces.Discrete):
+            nvec, start, self.shape = np.array([space.n]), np.array([space.start]), ()
+        else:
+            nvec, start, self.shape = space.nvec.ravel(), space.start.ravel(), space.nvec.shape
+        self.dims, self.width = len(nvec), int(nvec.max())
+        self.num_outputs = int(nvec.sum())
+        self.start = start.astype(np.int64)
+        self.padded = bool((nvec != self.width).any())
+        self._dims_np = np.arange(self.dims)[None, :]
+        if self.padded:  # where each padded slot reads from the flat logits; the extra last column is padding
+            offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+            slots = np.full((self.dims, self.width), self.num_outputs)
+            for d, (offset, n) in enumerate(zip(offsets, nvec)):
+                slots[d, :n] = offset + np.arange(n)
+            self.slots_np = slots.ravel()
+            self.slots = torch.as_tensor(self.slots_np, device=device)
+
+    def _log_probs(self, flat: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        batch = flat.shape[0]
+        if mask is not None:
+            flat = torch.where(mask, flat, _MASKED_LOGIT)
+        if self.padded:
+            flat = torch.cat([flat, flat.new_full((batch, 1), _MASKED_LOGIT)], dim=1)[:, self.slots]
+        return torch.log_softmax(flat.view(batch, self.dims, self.width), dim=-1)
+
+    def sample(self, params: torch.Tensor, mask, generator, deterministic: bool):
+        log_probs = self._log_probs(params, mask)
+        if deterministic:
+            action = log_probs.argmax(dim=-1)
+        else:
+            # Gumbel-max: argmax(log p + G), G = -log(-log U). U = 0 gives G = -inf, never a pick.
+            gumbel = torch.rand(log_probs.shape, generator=generator, device=log_probs.device).log_().neg_().log_()
+            action = (log_probs - gumbel).argmax(dim=-1)
+        return action, log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    def sample_numpy(self, flat: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
+                     deterministic: bool):
+        """:meth:`sample` in NumPy, for the CPU rollout (the normalisation does not move the argmax)."""
+        batch = len(flat)
+        if mask is not None:
+            flat = np.where(mask, flat, np.float32(_MASKED_LOGIT))
+        if self.padded:
+            flat = np.concatenate([flat, np.full((batch, 1), _MASKED_LOGIT, flat.dtype)], axis=1)[:, self.slots_np]
+        logits = flat.reshape(batch, self.dims, self.width)
+        if deterministic:
+            action = logits.argmax(axis=-1)
+        else:
+            with np.errstate(divide="ignore"):  # U = 0 gives G = -inf: never a pick
+                gumbel = -np.log(-np.log(rng.random(logits.shape, dtype=np.float32)))
+            action = (logits + gumbel).argmax(axis=-1)
+        peak = logits.max(axis=-1)
+        log_norm = peak + np.log(np.exp(logits - peak[..., None]).sum(axis=-1))
+        picked = logits[np.arange(batch)[:, None], self._dims_np, action]
+        return action, (picked - log_norm).sum(axis=-1)
+
+    def log_prob_entropy(self, params: torch.Tensor, action: torch.Tensor, mask):
+        log_probs = self._log_probs(params, mask)
+        log_prob = log_probs.gather(-1, action.long().unsqueeze(-1)).squeeze(-1).sum(-1)
+        entropy = -(log_probs.exp() * log_probs).sum((-2, -1))
+        return log_prob, entropy
+
+    def to_env(self, action: torch.Tensor | np.ndarray) -> np.ndarray:
+        """(B, D) indices -> the env's action batch, ``start`` added."""
+        out = (action.cpu().numpy() if isinstance(action, torch.Tensor) else action) + self.start
+        return out[:, 0] if self.shape == () else out.reshape(-1, *self.shape)
+
+
+class GaussianActions:
+    """Box actions: a diagonal Gaussian with a state-independent log-std; clipped to the bounds for the env."""
+
+    def __init__(self, space: spaces.Box, device: torch.device):
+        self.shape, self.dtype = space.shape, space.dtype
+        self.num_outputs = int(np.prod(space.shape))
+        self.low, self.high = space.low.ravel(), space.high.ravel()
+
+    def sample(self, params: tuple[torch.Tensor, torch.Tensor], mask, generator, deterministic: bool):
+        mean, log_std = params
+        if deterministic:
+            action = mean
+        else:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+            action = mean + log_std.exp() * noise
+        return action, self._log_prob(mean, log_std, action)
+
+    @staticmethod
+    def _log_prob(mean, log_std, action):
+        z = (action - mean) / log_std.exp()
+        return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def sample_numpy(self, params: tuple[np.ndarray, np.ndarray], mask, rng: np.random.Generator,
+                     deterministic: bool):
+        """:meth:`sample` in NumPy, for the CPU rollout."""
+        mean, log_std = params
+        std = np.exp(log_std)
+        action = mean if deterministic else mean + std * rng.standard_normal(mean.shape, dtype=np.float32)
+        z = (action - mean) / std
+        return action, (-0.5 * z * z - log_std - np.float32(0.5 * math.log(2 * math.pi))).sum(axis=-1)
+
+    def log_prob_entropy(self, params, action, mask):
+        mean, log_std = params
+        entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1).expand(mean.shape[0])
+        return self._log_prob(mean, log_std, action), entropy
+
+    def to_env(self, action: torch.Tensor | np.ndarray) -> np.ndarray:
+        out = np.clip(action.cpu().numpy() if isinstance(action, torch.Tensor) else action, self.low, self.high)
+        return out.astype(self.dtype, copy=False).reshape(-1, *self.shape)
+
+
+def action_distribution(space: spaces.Space, device: torch.device):
+    if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+        return CategoricalActions(space, device)
+    if isinstance(space, spaces.Box):
+        return GaussianActions(space, device)
+    raise ValueError(f"PPO supports Discrete, MultiDiscrete and Box actions, not {type(space).__name__}")
+
+
+class ActorCritic(nn.Module):
+    """Encoder, then an actor (logits or Gaussian mean) and a critic; CleanRL's layout and init.
+
+    ``hidden_sizes`` of the actor's and the critic's MLPs; None: (64, 64) on vector observations,
+    none (linear heads on the shared trunk) with an image encoder. The weights are drawn from a
+    generator seeded with ``seed``, so the same seed gives the same network.
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 hidden_sizes: Sequence[int] | None, activation: str, seed: int, device: torch.device):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.activation = activation
+        layer = ACTIVATIONS[activation]
+        self.encoder = ObservationEncoder(observation_space, layer, generator)
+        self.dist = action_distribution(action_space, device)
+        hidden = hidden_sizes if hidden_sizes is not None else (() if self.encoder.shared else (64, 64))
+        sizes = [self.encoder.out_features, *hidden]
+        self.actor_body = mlp(sizes, layer, generator)
+        self.critic_body = mlp(sizes, layer, generator)
+        self.actor_head = layer_init(nn.Linear(sizes[-1], self.dist.num_outputs), 0.01, generator)
+        self.critic_head = layer_init(nn.Linear(sizes[-1], 1), 1.0, generator)
+        self.log_std = nn.Parameter(torch.zeros(self.dist.num_outputs)) if isinstance(
+            self.dist, GaussianActions) else None
+        self.to(device)
+
+    def _params(self, features: torch.Tensor):
+        out = self.actor_head(self.actor_body(features))
+        return out if self.log_std is None else (out, self.log_std)
+
+    def value(self, obs) -> torch.Tensor:
+        return self.critic_head(self.critic_body(self.encoder(obs))).squeeze(-1)
+
+    def act(self, obs, mask, generator, deterministic: bool = False):
+        features = self.encoder(obs)
+        action, log_prob = self.dist.sample(self._params(features), mask, generator, deterministic)
+        return action, log_prob, self.critic_head(self.critic_body(features)).squeeze(-1)
+
+    def evaluate_actions(self, obs, action, mask):
+        features = self.encoder(obs)
+        log_prob, entropy = self.dist.log_prob_entropy(self._params(features), action, mask)
+        return log_prob, entropy, self.critic_head(self.critic_body(features)).squeeze(-1)
+
+
+
+class NumpyActorCritic:
+    """A snapshot of an MLP :class:`ActorCritic` that acts in NumPy, for CPU rollouts.
+
+    At rollout sizes (a few envs, 64-wide layers) each torch operation costs tens of
+    microseconds of dispatch and each NumPy one a few, so acting in NumPy more than halves the
+    policy's share of a step. Actor and critic run as one network: the first layers stacked
+    (they read the same features), every later layer and the heads ``block_diag(actor,
+    critic)``, so one matrix product per layer gives ``[actor output | value]``. Same weights,
+    same sampling rule (Gumbel-max, masks, Gaussian); the update runs in torch.
+    """
+
+    def __init__(self, policy: ActorCritic):
+        if policy.encoder.shared:
+            raise ValueError("NumpyActorCritic runs MLP policies; an image encoder runs in torch")
+        actor = [m for m in policy.actor_body if isinstance(m, nn.Linear)] + [policy.actor_head]
+        critic = [m for m in policy.critic_body if isinstance(m, nn.Linear)] + [policy.critic_head]
+        with torch.no_grad():
+            self.layers = [((torch.cat([a.weight, c.weight]) if i == 0 else torch.block_diag(a.weight, c.weight))
+                            .T.numpy().copy(), torch.cat([a.bias, c.bias]).numpy().copy())
+                           for i, (a, c) in enumerate(zip(actor, critic))]
+        self.activation = np.tanh if policy.activation == "tanh" else (lambda x: np.maximum(x, 0))
+        self.log_std = None if policy.log_std is None else policy.log_std.detach().numpy().copy()
+        self.dist = policy.dist
+
+    def act(self, parts: dict[str, np.ndarray], mask: np.ndarray | None, rng: np.random.Generator,
+            deterministic: bool = False):
+        x = parts[VECTOR]
+        last = len(self.layers) - 1
+        for i, (weight, bias) in enumerate(self.layers):
+            x = x @ weight + bias
+            if i < last:
+                x = self.activation(x)
+        out, value = x[:, :-1], x[:, -1].copy()
+        params = out if self.log_std is None else (out, self.log_std)
+        action, log_prob = self.dist.sample_numpy(params, mask, rng, deterministic)
+        return action, log_prob.astype(np.float32), value
+
+

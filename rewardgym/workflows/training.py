@@ -1,0 +1,94 @@
+"""A training run: the envs an agent trains on, the learned reward on them, the run folder, and cleaning up.
+
+This is what ``rewardgym train`` runs, in three steps anyone can call from Python:
+
+1. :func:`make_envs` builds the vector env the agent class asks for in its
+   :class:`~rewardgym.agents.AgentSpec` (natively batched where the id allows; a
+   ``SyncVectorEnv`` of :class:`~rewardgym.wrappers.TextInterface` envs for language agents);
+2. :func:`with_learned_reward` wraps it in :class:`~rewardgym.wrappers.vector.LearnedReward`,
+   deferred to the end of each rollout for agents that collect rollouts, step by step for the
+   rest: every agent gets its learned reward the same way;
+3. :func:`train` runs ``agent.learn`` with the run folder's logger and checkpoints, saves the
+   final checkpoint even when interrupted, and closes the env and the reward model once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from rewardgym.agents.base import AgentSpec
+from rewardgym.rewards.transitions import RewardModel, close_model
+from rewardgym.workflows.runs import FINAL_CHECKPOINT, PeriodicCheckpoint, RunLogger
+from rewardgym.wrappers.vector import LearnedReward
+
+__all__ = ["make_envs", "with_learned_reward", "train"]
+
+
+def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None):
+    """The vector env ``num_envs`` copies of ``env_id`` for an agent of ``spec``; ValueError in one line.
+
+    ``spec.env_interface == "text"`` gives a ``SyncVectorEnv`` of ``TextInterface`` envs (text in,
+    text out); otherwise the id's native vector env when it has one, else a ``SyncVectorEnv``.
+    """
+    import gymnasium as gym
+
+    import rewardgym  # noqa: F401  (registers the ids)
+    from rewardgym.wrappers.text import TextInterface
+
+    options: dict[str, Any] = {}
+    if spec.env_interface == "text":
+        options = {"vectorization_mode": "sync", "wrappers": [TextInterface]}
+    try:
+        gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise ValueError(f"{str(exc).splitlines()[0]} (rewardgym list shows the ids)") from None
+    try:
+        return gym.make_vec(env_id, num_envs=num_envs, **options, **(env_kwargs or {}))
+    except gym.error.Error as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
+    except (TypeError, ValueError) as exc:
+        if spec.env_interface == "text" and "language interface" in str(exc):
+            raise ValueError(f"{env_id} has no language interface, so agent {spec.name!r} cannot play it") from None
+        raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
+
+
+def with_learned_reward(env, spec: AgentSpec, model: RewardModel, mode: str = "add", coef: float = 1.0,
+                        env_coef: float = 1.0) -> LearnedReward:
+    """``env`` with ``model``'s reward, scored the way an agent of ``spec`` learns (deferred or per step).
+
+    The wrapper does not own ``model``: whoever built it closes it (:func:`train` does).
+    """
+    return LearnedReward(env, model, mode=mode, coef=coef, env_coef=env_coef, defer=spec.deferred_rewards)
+
+
+def train(agent, env, run_dir: str | Path, steps: int | None, *, checkpoint_every: int = 0, progress: bool = True,
+          resume_step: int | None = None, reward_model: RewardModel | None = None) -> tuple[dict[str, float], bool]:
+    """``agent.learn(env, steps)`` with ``run_dir``'s logger and periodic checkpoints.
+
+    The final checkpoint (``checkpoints/final``) is saved at the end, on Ctrl-C too; then the
+    env and ``reward_model`` are closed. ``steps=None`` finishes the run a mid-run checkpoint
+    was saved from, from ``resume_step`` on. Returns the last logged metrics and whether
+    training was interrupted.
+    """
+    run_dir = Path(run_dir)
+    logger = RunLogger(run_dir, resume_step=resume_step)
+    callbacks = [logger] + ([PeriodicCheckpoint(agent, run_dir, checkpoint_every)] if checkpoint_every else [])
+    interrupted = False
+    try:
+        try:
+            agent.learn(env, steps, callbacks=callbacks, progress=progress)
+        except KeyboardInterrupt:
+            interrupted = True
+            print("interrupted: saving the final checkpoint (finish the run with --resume)", file=sys.stderr)
+        finally:
+            agent.save(run_dir / FINAL_CHECKPOINT)
+            logger.close()
+    finally:
+        try:
+            env.close()
+        finally:
+            if reward_model is not None:
+                close_model(reward_model)
+    return (logger.rows[-1] if logger.rows else {}), interrupted
