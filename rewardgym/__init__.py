@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewardgym._version import __version__
 from rewardgym.registration import ENV_IDS, register_envs
-
-__version__ = "0.1.0"
 __all__ = ["ENV_IDS", "collect_demos", "load_demos", "make_agent", "make_reward", "__version__"]
 
 register_envs()

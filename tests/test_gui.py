@@ -18,7 +18,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import rewardgym
 from rewardgym.envs.gui import render
-from rewardgym.envs.gui.env import COORD_KINDS, VERBS, GUIEnv
+from rewardgym.envs.gui.env import GUIEnv
+from rewardgym.envs.gui.screen import COORD_KINDS, VERBS
 from rewardgym.envs.gui.experts import expert_for
 from rewardgym.envs.gui.screen import Command
 from rewardgym.envs.gui.text import cell_of, parse_command

@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from rewardgym._files import read_index
+from rewardgym._version import __version__
 from rewardgym.agents.spaces import describe_space, space_from_description
 from rewardgym.workflows.experts import expert_for, expert_name
 from rewardgym.workflows.rollout import run_episode
@@ -187,7 +188,6 @@ def collect_demos(env_id: str, n: int, path: str | Path, *, seed: int = 0, polic
     """
     import gymnasium as gym
 
-    import rewardgym
 
     n = _check_int(n, "n", minimum=1)
     seed = _check_int(seed, "seed", minimum=0)
@@ -222,7 +222,7 @@ def collect_demos(env_id: str, n: int, path: str | Path, *, seed: int = 0, polic
             policy_name = _qualified_name(policy)
         index = {
             "format": FORMAT, "version": VERSION, "env_id": env_id, "env_kwargs": env_kwargs,
-            "rewardgym_version": rewardgym.__version__, "policy": policy_name,
+            "rewardgym_version": __version__, "policy": policy_name,
             "observation_space": describe_space(env.observation_space),
             "action_space": describe_space(env.action_space),
             "frames": bool(frames), "episodes": [],

@@ -410,8 +410,6 @@ def evaluate_reward(env_id: str, spec_or_model: str | RewardModel, *, episodes: 
     """
     import gymnasium as gym
 
-    import rewardgym  # noqa: F401  (registers the ids)
-
     episodes = _check_int(episodes, "episodes", 1)
     seed = _check_int(seed, "seed", 0)
     policies = _check_policies(policies)

@@ -34,7 +34,6 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     """
     import gymnasium as gym
 
-    import rewardgym  # noqa: F401  (registers the ids)
     from rewardgym.wrappers.text import TextInterface
 
     options: dict[str, Any] = {}

@@ -65,16 +65,14 @@ import numpy as np
 from gymnasium import spaces
 
 from rewardgym.envs.gui.apps import APP_CLASSES
-from rewardgym.envs.gui.screen import KEYS, Command, Refused, Screen
+from rewardgym.envs.gui.screen import COORD_KINDS, KEYS, SLOTS, VERBS, Command, Refused, Screen
 from rewardgym.envs.gui.tasks import TASK_CLASSES, Task
+from rewardgym.envs.gui.text import GUIText, describe_screen, encode_command, parse_command
 from rewardgym.envs.gui.widgets import PageBuilder, Role
 from rewardgym.envs.language import InvalidCommand
 
 ELEMENT_COLUMNS = ("id", "role", "x", "y", "w", "h", "visible", "enabled", "focused", "checked", "expanded",
                    "value", "parent")
-SLOTS = 4  # words of the task's vocabulary the discrete modes can type
-VERBS = 3 + SLOTS  # element mode: click, scroll up, scroll down, fill slot k
-COORD_KINDS = ("click", "scroll_up", "scroll_down", "drag", "press", "type")
 OBSERVATIONS = ("both", "pixels", "elements")
 ACTION_MODES = ("coords", "elements", "text")
 HEADING_LINE = 12
@@ -210,8 +208,6 @@ class GUIEnv(gym.Env):
     def text_adapter(self):
         """The language interface (:class:`~rewardgym.envs.gui.text.GUIText`): the element tree as
         text, BrowserGym-style commands; ``rewardgym.wrappers.TextInterface(env)`` plays through it."""
-        from rewardgym.envs.gui.text import GUIText
-
         return GUIText(self)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -297,8 +293,6 @@ class GUIEnv(gym.Env):
         if self.action_mode == "text":
             if not isinstance(action, str) or not self.action_space.contains(action):
                 raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
-            from rewardgym.envs.gui.text import parse_command
-
             try:
                 return parse_command(action), ""
             except InvalidCommand as error:
@@ -358,8 +352,6 @@ class GUIEnv(gym.Env):
     def encode(self, command: Command):
         """The action of this env's action mode that performs ``command`` (for experts and the text
         adapter); raises :class:`~rewardgym.envs.language.InvalidCommand` when the mode cannot express it."""
-        from rewardgym.envs.gui.text import encode_command
-
         return encode_command(self, command)
 
     def action_mask(self) -> np.ndarray:
@@ -427,8 +419,6 @@ class GUIEnv(gym.Env):
         if self.render_mode == "rgb_array":
             return self._renderer.draw(self.screen).copy()
         if self.render_mode == "ansi":
-            from rewardgym.envs.gui.text import describe_screen
-
             return describe_screen(self.screen)
         return None
 

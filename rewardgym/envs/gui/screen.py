@@ -18,6 +18,10 @@ from rewardgym.envs.gui.widgets import EXPANDING, FOCUSABLE, LIST_ROW, Element, 
 
 KEYS = ("Enter", "Tab", "Backspace", "Escape", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown",
         "Delete", "Home", "End", "Space")
+# The actions an env offers on a screen, by action mode:
+SLOTS = 4  # words of the task's vocabulary the discrete modes can type
+VERBS = 3 + SLOTS  # element mode: click, scroll up, scroll down, fill slot k
+COORD_KINDS = ("click", "scroll_up", "scroll_down", "drag", "press", "type")  # coordinate mode
 MAX_TEXT = 64  # characters a text field holds
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")

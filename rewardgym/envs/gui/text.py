@@ -26,16 +26,14 @@ from __future__ import annotations
 import ast
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from rewardgym.envs.gui.screen import KEYS, Command, Screen
+from rewardgym.envs.gui.screen import COORD_KINDS, KEYS, VERBS, Command, Screen
 from rewardgym.envs.gui.widgets import ROLE_NAMES, Element, Role
 from rewardgym.envs.language import InvalidCommand
 
-if TYPE_CHECKING:
-    from rewardgym.envs.gui.env import GUIEnv
 
 _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*;?\s*$", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
@@ -134,7 +132,7 @@ def format_command(c: Command) -> str:
 
 
 # -- commands -> the env's discrete actions ---------------------------------------------------
-def encode_command(env: GUIEnv, c: Command):
+def encode_command(env: Any, c: Command):
     """The action of ``env``'s action mode that performs ``c``; InvalidCommand where it has none."""
     if env.action_mode == "text":
         return format_command(c)
@@ -166,8 +164,7 @@ def _target(screen: Screen, element_id: int) -> Element:
     return e
 
 
-def _encode_element(env: GUIEnv, screen: Screen, c: Command) -> int:
-    from rewardgym.envs.gui.env import VERBS
+def _encode_element(env: Any, screen: Screen, c: Command) -> int:
 
     if c.verb == "press" and not c.element:
         return env.max_elements * VERBS + KEYS.index(c.text)
@@ -190,7 +187,7 @@ def _encode_element(env: GUIEnv, screen: Screen, c: Command) -> int:
     return row * VERBS + 3 + _slot(env, c.text)
 
 
-def _slot(env: GUIEnv, text: str) -> int:
+def _slot(env: Any, text: str) -> int:
     if text not in env.vocabulary:
         words = ", ".join(repr(w) for w in env.vocabulary) or "none"
         raise InvalidCommand(f"This action mode can only type the task's words ({words}); make the env with "
@@ -198,14 +195,14 @@ def _slot(env: GUIEnv, text: str) -> int:
     return env.vocabulary.index(text)
 
 
-def cell_of(env: GUIEnv, x: float, y: float) -> tuple[int, int]:
+def cell_of(env: Any, x: float, y: float) -> tuple[int, int]:
     bx, by = env.coord_bins
     column = min(max(int(x * bx / env.width), 0), bx - 1)
     row = min(max(int(y * by / env.height), 0), by - 1)
     return column, row
 
 
-def element_cell(env: GUIEnv, e: Element, x: float | None = None) -> tuple[int, int]:
+def element_cell(env: Any, e: Element, x: float | None = None) -> tuple[int, int]:
     """A grid cell whose centre hits ``e`` (the one nearest its centre, or nearest ``x`` on its centre line)."""
     cx, cy = e.centre
     if x is not None:
@@ -223,8 +220,7 @@ def element_cell(env: GUIEnv, e: Element, x: float | None = None) -> tuple[int, 
     return best
 
 
-def _encode_coords(env: GUIEnv, screen: Screen, c: Command) -> np.ndarray:
-    from rewardgym.envs.gui.env import COORD_KINDS
+def _encode_coords(env: Any, screen: Screen, c: Command) -> np.ndarray:
 
     def action(kind: str, cell=(0, 0), argument: int = 0) -> np.ndarray:
         return np.array([COORD_KINDS.index(kind), *cell, argument], dtype=np.int64)
@@ -295,7 +291,7 @@ def describe_screen(screen: Screen) -> str:
 class GUIText:
     """The :class:`~rewardgym.envs.language.TextAdapter` of a :class:`~rewardgym.envs.gui.env.GUIEnv`."""
 
-    def __init__(self, env: GUIEnv):
+    def __init__(self, env: Any):
         self.env = env
 
     def instruction(self) -> str:

@@ -8,13 +8,11 @@ anything else is :class:`~rewardgym.envs.language.InvalidCommand` with the list 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rewardgym.envs.language import InvalidCommand
 from rewardgym.envs.textworlds.parser import words_of
 
-if TYPE_CHECKING:
-    from rewardgym.envs.textworlds.env import TextWorldEnv
 
 HOW_TO_PLAY = ("Type commands such as 'look', 'go north' (or 'n'), 'take the red key', 'open the fridge', "
                "'put the mug in the cabinet', 'inventory'; 'help' lists them all.")
@@ -23,7 +21,7 @@ HOW_TO_PLAY = ("Type commands such as 'look', 'go north' (or 'n'), 'take the red
 class TextWorldText:
     """The :class:`~rewardgym.envs.language.TextAdapter` of a :class:`TextWorldEnv`."""
 
-    def __init__(self, env: TextWorldEnv):
+    def __init__(self, env: Any):  # a TextWorldEnv
         self.env = env
 
     def instruction(self) -> str:
