@@ -683,3 +683,143 @@ def test_a_single_env_wrapper_given_a_vector_env_points_to_the_vector_one():
         LearnedReward(envs, make_reward("constant:value=1"))
     with pytest.raises(TypeError, match="rewardgym.wrappers.vector.NormalizeReward"):
         NormalizeReward(envs)
+
+
+# -- deferred scoring, ownership, unparsed text and saved state ------------------------------------------
+class PreviousObsReward:
+    """The reward shown in ``s``: it tells whether the wrapper paired each ``s′`` with the right ``s``."""
+
+    needs_frames = False
+
+    def __init__(self):
+        self.calls, self.closed = 0, 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        return np.asarray(batch.obs["last_reward"], dtype=np.float64).reshape(len(batch)) + 1.0
+
+    def close(self):
+        self.closed += 1
+
+
+def _bandits(n=3, horizon=5):
+    return gym.make_vec("rewardgym/Bandit-Meta2-v0", num_envs=n, horizon=horizon)
+
+
+def test_deferred_scoring_equals_scoring_each_step():
+    actions = np.random.default_rng(0).integers(0, 2, (13, 3))  # episodes of 5 pulls: autoreset steps inside
+    now = vector.LearnedReward(_bandits(), PreviousObsReward(), mode="add", coef=2.0, env_coef=0.5)
+    later_model = PreviousObsReward()
+    later = vector.LearnedReward(_bandits(), later_model, mode="add", coef=2.0, env_coef=0.5, defer=True)
+    now.reset(seed=4)
+    later.reset(seed=4)
+    expected, env_rewards, learned, scored = [], [], [], []
+    for a in actions:
+        _, r_now, _, _, info = now.step(a)
+        _, r_env, _, _, info_later = later.step(a)
+        expected.append(r_now)
+        env_rewards.append(r_env)
+        learned.append(info["reward_learned"])
+        scored.append(info["_reward_learned"])
+        np.testing.assert_array_equal(info_later["reward_env"], info["reward_env"])
+        assert "reward_learned" not in info_later  # not scored yet
+    assert later_model.calls == 0
+    scores = later.flush()
+    assert later_model.calls == 1  # the whole rollout in one call
+    np.testing.assert_allclose(scores.total, np.stack(expected))
+    np.testing.assert_allclose(scores.env, np.stack(env_rewards))
+    np.testing.assert_allclose(scores.learned, np.stack(learned))
+    np.testing.assert_array_equal(scores.scored, np.stack(scored))
+    assert not scores.scored.all()  # the autoreset steps are no transitions
+    assert later.flush().total.shape == (0, 3)  # nothing new since
+    with pytest.raises(RuntimeError, match="defer=True"):
+        now.flush()
+
+
+def test_a_deferred_wrapper_must_be_the_outermost_reward_wrapper():
+    deferred = vector.LearnedReward(_bandits(), PreviousObsReward(), defer=True)
+    assert vector.deferred_reward(deferred) is deferred
+    assert vector.deferred_reward(_bandits()) is None
+    assert vector.deferred_reward(vector.LearnedReward(_bandits(), PreviousObsReward())) is None
+    with pytest.raises(ValueError, match="outermost"):
+        vector.deferred_reward(vector.NormalizeReward(deferred))
+    with pytest.raises(ValueError, match="each step's reward"):
+        vector.refuse_deferred(deferred, "SB3")
+
+
+def test_the_wrapper_closes_only_a_model_it_built():
+    model = PreviousObsReward()
+    env = vector.LearnedReward(_bandits(), model)
+    env.close()
+    assert model.closed == 0  # the caller's model: the caller closes it
+    built = vector.LearnedReward(_bandits(), "constant:value=1")
+    closes = []
+    built.model.close = lambda: closes.append(1)
+    built.close()
+    assert closes == [1]
+
+
+def test_unparsed_text_is_no_transition():
+    envs = SyncVectorEnv([lambda: wrappers.TextInterface(gym.make("rewardgym/Bandit-Bernoulli2-v0"))
+                          for _ in range(2)])
+    seen = []
+
+    class Texts:
+        needs_frames = False
+
+        def __call__(self, batch):
+            seen.append(list(batch.action))
+            return np.ones(len(batch))
+
+    env = vector.LearnedReward(envs, Texts())
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(("arm 1", "what?"))
+    assert seen == [["arm 1"]] and info["invalid_action"][1]
+    np.testing.assert_array_equal(info["_reward_learned"], [True, False])
+    assert reward[1] == 0.0
+    _, _, _, _, info = env.step(("arm 0", None))  # no text at all: the turn passes
+    assert seen[-1] == ["arm 0"] and info["invalid_action"][1]
+
+
+@pytest.mark.parametrize("make_wrapper", [
+    lambda env: vector.LearnedReward(env, PreviousObsReward()),
+    lambda env: vector.LearnedReward(env, PreviousObsReward(), defer=True),
+    lambda env: vector.PotentialShaping(env, lambda obs, infos: np.asarray(obs["last_reward"]).reshape(-1)),
+    lambda env: vector.NormalizeReward(env),
+])
+@pytest.mark.parametrize("checkpoint", [5, 7])  # at an episode's end (autoreset pending), and inside one
+def test_wrapper_state_continues_the_run_exactly(make_wrapper, checkpoint):
+    actions = np.random.default_rng(1).integers(0, 2, (16, 3))
+
+    def play(env, steps):
+        out = []
+        for a in steps:
+            _, reward, _, _, info = env.step(a)
+            out.append((reward.copy(), {k: np.array(v) for k, v in info.items() if k.startswith("reward")}))
+        if getattr(env, "defer", False):
+            out.append(env.flush().total)
+        return out
+
+    whole = make_wrapper(_bandits())
+    whole.reset(seed=2)
+    play(whole, actions[:checkpoint])
+    wrapper_state = whole.get_wrapper_state()
+    env_state = [whole.unwrapped.get_state(i) for i in range(3)]
+    expected = play(whole, actions[checkpoint:])
+
+    resumed = make_wrapper(_bandits())
+    resumed.reset(seed=99)  # another start; the saved state replaces it
+    for i, state in enumerate(env_state):
+        resumed.unwrapped.set_state(i, state)
+    resumed.set_wrapper_state(wrapper_state)
+    got = play(resumed, actions[checkpoint:])
+    for (r1, i1), (r2, i2) in zip(expected[:-1], got[:-1]):
+        np.testing.assert_array_equal(r1, r2)
+        assert i1.keys() == i2.keys() and all(np.array_equal(i1[k], i2[k]) for k in i1)
+    np.testing.assert_array_equal(np.asarray(expected[-1][0] if isinstance(expected[-1], tuple) else expected[-1]),
+                                  np.asarray(got[-1][0] if isinstance(got[-1], tuple) else got[-1]))
+
+
+def test_count_discount_state_cannot_be_saved():
+    with pytest.raises(NotImplementedError, match="cannot be saved"):
+        vector.CountDiscount(_bandits()).get_wrapper_state()

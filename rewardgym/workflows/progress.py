@@ -22,8 +22,8 @@ def fit_progress_model(demos_path: str | Path, out_path: str | Path, *, encoder:
     Returns ``{"path", "encoder", "epochs", "train_episodes", "val_episodes", "voc", "voc_std", "start",
     "end", "mae", "final_loss"}``, the VOC and Φ figures measured on the held-out episodes.
     """
+    model = ProgressModel(encoder, keys=keys, device=device)  # a device torch lacks fails before any reading
     demos = load_demos(demos_path)
-    model = ProgressModel(encoder, keys=keys, device=device)
     history = model.fit(demos, epochs, val_fraction=val_fraction, seed=seed, progress=progress)
     model.save(out_path)
     metrics = model.config["metrics"]

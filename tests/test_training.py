@@ -1,0 +1,164 @@
+"""The one reward path of `rewardgym train`: a --reward spec is built once, reaches every kind of agent through
+LearnedReward, and is closed once, on Ctrl-C too; devices an agent cannot use are one line and exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rewardgym.cli import main
+from rewardgym.rewards import spec as spec_module
+from rewardgym.testing import save_tiny_causal_lm
+
+
+class CountingReward:
+    """A reward model that counts how often it is built, called and closed; it can raise Ctrl-C mid-run."""
+
+    needs_frames = False
+    built = calls = closed = 0
+    interrupt_at: int | None = None
+    batch_sizes: list[int] = []
+
+    def __init__(self, value: float = 0.25):
+        CountingReward.built += 1
+        self.value = value
+
+    def __call__(self, batch):
+        cls = CountingReward  # one set of counters, for the subclass below too
+        cls.calls += 1
+        cls.batch_sizes.append(len(batch))
+        if cls.interrupt_at is not None and cls.calls >= cls.interrupt_at:
+            raise KeyboardInterrupt
+        return np.full(len(batch), self.value, dtype=np.float32)
+
+    def close(self):
+        CountingReward.closed += 1
+
+
+class PreviousObservationReward(CountingReward):
+    """Pays the reward shown in ``s`` (the previous observation): right only if the wrapper knows ``s``."""
+
+    def __call__(self, batch):
+        super().__call__(batch)
+        return np.asarray(batch.obs["last_reward"], dtype=np.float32).reshape(len(batch))
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    registry = spec_module.REWARDS.copy()
+    registry.register("counting", CountingReward)
+    registry.register("previous-obs", PreviousObservationReward)
+    monkeypatch.setattr(spec_module, "REWARDS", registry)
+    for name, value in (("built", 0), ("calls", 0), ("closed", 0), ("interrupt_at", None), ("batch_sizes", [])):
+        monkeypatch.setattr(CountingReward, name, value)
+    return CountingReward
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+BANDIT = ["rewardgym/Bandit-Bernoulli2-v0", "--env-kwargs", "horizon=20"]
+
+
+def agent_args(agent: str, tiny_lm) -> list[str]:
+    return {
+        "ppo": [*BANDIT, "--agent", "ppo", "--steps", "128", "--num-envs", "4", "--config", "num_steps=16"],
+        "sb3": [*BANDIT, "--agent", "sb3", "--steps", "128", "--num-envs", "4", "--config", "algo=A2C", "n_steps=8"],
+        "thompson": [*BANDIT, "--agent", "thompson", "--steps", "128", "--num-envs", "4"],
+        # a free-text world: every command is a move (a bandit would refuse the random model's text)
+        "llm-grpo": ["rewardgym/Text-Treasure-v0", "--env-kwargs", "n_rooms=2", "n_objects=2", "quest_length=1",
+                     "--agent", "llm-grpo", "--model", str(tiny_lm), "--steps", "8",
+                     "--num-envs", "4", "--device", "cpu", "--config", "group_size=2", "groups_per_batch=2",
+                     "max_new_tokens=2", "max_turns=2"],
+    }[agent]
+
+
+AGENTS = ["ppo", "sb3", "thompson", "llm-grpo"]
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_reward_spec_is_built_once_scores_the_run_and_is_closed_once(agent, counting, tiny_lm, tmp_path):
+    code = main(["train", *agent_args(agent, tiny_lm), "--out", str(tmp_path), "--no-progress",
+                 "--reward", "counting:value=0.25"])
+    assert code == 0
+    assert counting.built == 1 and counting.closed == 1 and counting.calls >= 1
+    (run_dir,) = tmp_path.iterdir()
+    assert json.loads((run_dir / "config.json").read_text())["reward"] == "counting:value=0.25"
+    if agent in ("ppo", "llm-grpo"):  # deferred: one call scores a whole rollout
+        assert max(counting.batch_sizes) > 4
+    else:  # step by step: one call per vector step, the whole batch of envs at once
+        assert max(counting.batch_sizes) == 4
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_ctrl_c_saves_the_final_checkpoint_and_closes_the_model_once(agent, counting, tiny_lm, tmp_path, capsys):
+    counting.interrupt_at = 1  # Ctrl-C while the first batch is scored
+    code = main(["train", *agent_args(agent, tiny_lm), "--out", str(tmp_path), "--no-progress",
+                 "--reward", "counting"])
+    assert code == 130
+    assert counting.built == 1 and counting.closed == 1
+    (run_dir,) = tmp_path.iterdir()
+    assert (run_dir / "checkpoints" / "final" / "agent.json").is_file()
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_eval_does_not_build_the_reward_model(counting, tiny_lm, tmp_path):
+    assert main(["train", *agent_args("ppo", tiny_lm), "--out", str(tmp_path), "--no-progress",
+                 "--reward", "counting"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert main(["eval", str(run_dir), "--episodes", "4"]) == 0
+    assert counting.built == 1 and counting.closed == 1
+
+
+def test_a_resumed_run_builds_and_closes_the_model_once_and_matches_the_whole_run(counting, tiny_lm, tmp_path):
+    import shutil
+
+    import torch
+
+    from rewardgym.agents import load_agent
+
+    args = ["train", "rewardgym/Bandit-Meta2-v0", "--agent", "ppo", "--steps", "256", "--num-envs", "4",
+            "--no-progress", "--config", "num_steps=16", "--checkpoint-every", "64", "--reward", "previous-obs"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    (whole,) = (tmp_path / "a").iterdir()
+    interrupted = tmp_path / "b" / whole.name
+    shutil.copytree(whole, interrupted)
+    for name in ("final", "step_256", "step_192"):  # resume at step 128: mid-episode (20-pull episodes)
+        shutil.rmtree(interrupted / "checkpoints" / name)
+    assert main(["train", "--resume", str(interrupted), "--no-progress"]) == 0
+    assert counting.built == 2 and counting.closed == 2  # once per command
+    a, b = load_agent(whole / "checkpoints/final"), load_agent(interrupted / "checkpoints/final")
+    for (name, x), y in zip(a.policy.state_dict().items(), b.policy.state_dict().values()):
+        assert torch.equal(x, y), name  # the deferred learned reward's wrapper resumed with its s
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([*BANDIT, "--agent", "ppo", "--device", "cuda:99"], "CUDA"),
+    ([*BANDIT, "--agent", "sb3", "--device", "cuda:99"], "CUDA"),
+    ([*BANDIT, "--agent", "ppo", "--device", "gpu"], "bad device 'gpu'"),
+    ([*BANDIT, "--agent", "thompson", "--device", "cuda"], "runs on the CPU only"),
+])
+def test_a_device_the_agent_cannot_use_is_one_line(argv, message, tmp_path, capsys):
+    assert main(["train", *argv, "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing was started
+
+
+def test_llm_agent_device_and_fit_progress_device(tiny_lm, tmp_path, capsys):
+    assert main(["train", "rewardgym/Bandit-Meta2-v0", "--agent", "llm-grpo", "--model", str(tiny_lm),
+                 "--device", "cuda:99", "--out", str(tmp_path / "runs"), "--no-progress"]) == 2
+    assert "CUDA" in capsys.readouterr().err
+    assert main(["fit-progress", str(tmp_path / "no-demos"), "--out", str(tmp_path / "m"), "--device", "cuda:99"]) == 2
+    err = capsys.readouterr().err
+    assert "CUDA" in err and err.count("\n") == 1
+
+
+def test_unknown_settings_name_the_agents_settings(tmp_path, capsys):
+    assert main(["train", *BANDIT, "--agent", "ppo", "--config", "num_step=3", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no setting 'num_step'" in err and "num_steps" in err
