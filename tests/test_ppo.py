@@ -536,3 +536,138 @@ def test_running_statistics_are_saved_and_checked_on_load(tmp_path):
     shutil.copy(tmp_path / "a" / "agent.json", tmp_path / "plain" / "agent.json")
     with pytest.raises(ValueError, match="does not match agent.json: obs_rms is missing"):
         load_agent(tmp_path / "plain", envs)
+
+
+# -- the loss, by hand ------------------------------------------------------------------------
+def test_policy_loss_is_the_pessimistic_clipped_surrogate():
+    from rewardgym.agents.ppo import policy_loss
+
+    # ratio 1.5 (beyond 1 + 0.2) and 0.5 (below 1 - 0.2), each with a positive and a negative advantage
+    ratio = torch.tensor([1.5, 1.5, 0.5, 0.5], requires_grad=True)
+    advantages = torch.tensor([2.0, -2.0, 2.0, -2.0])
+    per_sample = [
+        max(-2.0 * 1.5, -2.0 * 1.2),   # -2.4: the gain from raising a good action is capped (clipped)
+        max(2.0 * 1.5, 2.0 * 1.2),     # 3.0: a bad action made likelier is paid for in full
+        max(-2.0 * 0.5, -2.0 * 0.8),   # -1.0: a good action made rarer is paid for in full
+        max(2.0 * 0.5, 2.0 * 0.8),     # 1.6: the gain from making a bad action rarer is capped
+    ]
+    loss = policy_loss(ratio, advantages, clip_coef=0.2)
+    assert loss.item() == pytest.approx(np.mean(per_sample))
+    loss.backward()
+    # only unclipped terms pass a gradient: d/dρ of −Âρ / 4 samples
+    np.testing.assert_allclose(ratio.grad.numpy(), [0.0, 0.5, -0.5, 0.0])
+    inside = policy_loss(torch.tensor([1.1, 0.9]), torch.tensor([1.0, 1.0]), clip_coef=0.2)
+    assert inside.item() == pytest.approx(-1.0)  # within the clip range the surrogate is −Âρ
+
+
+def test_value_loss_clips_around_the_rollouts_values():
+    from rewardgym.agents.ppo import value_loss
+
+    new, old, returns = torch.tensor([3.0, 5.0]), torch.tensor([1.0, 3.9]), torch.tensor([4.0, 4.0])
+    # sample 0: unclipped (3 − 4)² = 1; clipped 1 + 0.5 = 1.5, (1.5 − 4)² = 6.25 -> the max, 6.25
+    # sample 1: unclipped (5 − 4)² = 1; clipped 3.9 + 0.5 = 4.4, (4.4 − 4)² = 0.16 -> the max, 1
+    assert value_loss(new, old, returns, clip_coef=0.5).item() == pytest.approx(0.5 * (6.25 + 1.0) / 2)
+    assert value_loss(new, old, returns, clip_coef=None).item() == pytest.approx(0.5 * (1.0 + 1.0) / 2)
+    new = torch.tensor([3.0], requires_grad=True)
+    value_loss(new, torch.tensor([1.0]), torch.tensor([4.0]), clip_coef=0.5).backward()
+    assert new.grad.item() == 0.0  # the clipped term wins, and it does not depend on the new value
+
+
+def test_total_loss_rewards_entropy():
+    from rewardgym.agents.ppo import total_loss
+
+    entropy = torch.tensor(3.0, requires_grad=True)
+    loss = total_loss(torch.tensor(1.0), torch.tensor(2.0), entropy, ent_coef=0.1, vf_coef=0.5)
+    assert loss.item() == pytest.approx(1.0 - 0.1 * 3.0 + 0.5 * 2.0)
+    loss.backward()
+    assert entropy.grad.item() == pytest.approx(-0.1)  # descending the loss raises the entropy
+
+
+def test_advantages_are_normalised_per_minibatch():
+    from rewardgym.agents.ppo import normalize_advantages
+
+    out = normalize_advantages(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    std = np.std([1, 2, 3, 4], ddof=1)  # torch's unbiased std, as CleanRL
+    np.testing.assert_allclose(out.numpy(), (np.array([1, 2, 3, 4]) - 2.5) / (std + 1e-8), rtol=1e-6)
+
+
+def _first_minibatch(agent, envs, steps):
+    """The flattened first rollout of a fresh run and the loss of all of it as one minibatch, before any update."""
+    run = agent._start_run(envs, steps)
+    rollout = agent._collect(run)
+    batch = agent.flatten(rollout, rollout.rewards)
+    return batch, agent.minibatch_loss(batch, torch.arange(len(batch)))
+
+
+class MaskedImageEnv(MaskedChoiceEnv):
+    """MaskedChoiceEnv seen through an image as well: the policy has a CNN, so even on CPU it acts in torch."""
+
+    def __init__(self, mask_in: str = "obs"):
+        super().__init__(mask_in)
+        image = spaces.Box(0, 255, (36, 36, 1), np.uint8)
+        parts = dict(self.observation_space.spaces) if mask_in == "obs" else {"x": self.observation_space}
+        self.observation_space = spaces.Dict({**parts, "image": image})
+
+    def _obs(self):
+        obs, info = super()._obs()
+        obs = dict(obs) if isinstance(obs, dict) else {"x": obs}
+        obs["image"] = np.full((36, 36, 1), 40 * int(self.mask.sum()), np.uint8)
+        return obs, info
+
+
+@pytest.mark.parametrize("mask_in", ["obs", "info"])
+@pytest.mark.parametrize("env_class", [MaskedChoiceEnv, MaskedImageEnv])  # the NumPy and the torch rollout
+def test_the_first_minibatch_is_on_policy(mask_in, env_class):
+    """Before any update the policy is the one that acted: ratio 1, approx KL 0, nothing clipped. A loss that
+    scores actions differently from the rollout (a mask dropped, another network) shows up here."""
+    envs = gym.vector.SyncVectorEnv([lambda: env_class(mask_in) for _ in range(4)])
+    agent = make_agent("ppo", envs, seed=0, device="cpu", **FAST)
+    assert agent.policy.encoder.shared == (env_class is MaskedImageEnv)
+    batch, (loss, parts, kl) = _first_minibatch(agent, envs, 64)
+    assert batch.masks is not None and not batch.masks.all()  # the masks were recorded and restrict choices
+    old_kl, approx_kl, clipfrac = kl.tolist()
+    assert abs(old_kl) < 1e-6 and abs(approx_kl) < 1e-6 and clipfrac == 0.0  # float32 rounding only
+    assert torch.isfinite(loss)
+
+
+def test_minibatch_loss_normalises_the_advantages_it_is_given():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, device="cpu", **FAST)
+    batch, (_, parts, _) = _first_minibatch(agent, envs, 32)
+    assert batch.numbers[:, 2].mean().abs() > 0.1  # raw advantages are not centred
+    # at ratio 1 the surrogate is −mean(Â): zero once the minibatch's advantages are normalised
+    assert abs(parts[0].item()) < 1e-5
+    agent.config.norm_adv = False
+    _, parts, _ = agent.minibatch_loss(batch, torch.arange(len(batch)))
+    assert parts[0].item() == pytest.approx(-batch.numbers[:, 2].mean().item(), rel=1e-4)
+
+
+@pytest.mark.parametrize("target_kl, epochs", [(1e-12, 1), (1e9, 4), (None, 4)])
+def test_target_kl_stops_the_epochs_once_the_policy_moved_too_far(target_kl, epochs):
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, num_steps=32, num_minibatches=2, update_epochs=4, target_kl=target_kl)
+    logged = []
+    agent.learn(envs, 64, progress=False, callbacks=[logged.append])
+    assert logged[-1]["update_epochs_run"] == epochs
+
+
+def test_gae_cuts_at_an_episode_end_inside_a_rollout_of_valid_steps():
+    # one env, three steps, all valid (a step counter rather than NEXT_STEP autoreset): the episode
+    # terminates at step 1, so step 0 bootstraps from V(obs_1) and step 1 carries nothing over.
+    gamma, lam = 0.9, 0.5
+    rewards = np.array([[1.0], [2.0], [3.0]], np.float32)
+    values = np.array([[0.5], [1.0], [2.0]], np.float32)
+    terminated = np.array([[False], [True], [False]])
+    truncated = np.zeros((3, 1), bool)
+    valid = np.ones((3, 1), bool)
+    advantages, _ = compute_gae(rewards, values, terminated, truncated, valid, np.array([4.0], np.float32),
+                                gamma, lam)
+    a2 = 3.0 + 0.9 * 4.0 - 2.0                  # 4.6
+    a1 = 2.0 - 1.0                              # terminated: no bootstrap, nothing from step 2
+    a0 = (1.0 + 0.9 * 1.0 - 0.5) + 0.45 * a1    # 1.4 + 0.45
+    np.testing.assert_allclose(advantages[:, 0], [a0, a1, a2], rtol=1e-6)
+    # truncated instead: step 1 bootstraps from V(obs_2), still nothing carried across the end
+    advantages, _ = compute_gae(rewards, values, np.zeros((3, 1), bool), terminated, valid,
+                                np.array([4.0], np.float32), gamma, lam)
+    b1 = 2.0 + 0.9 * 2.0 - 1.0
+    np.testing.assert_allclose(advantages[:, 0], [(1.0 + 0.9 * 1.0 - 0.5) + 0.45 * b1, b1, a2], rtol=1e-6)
