@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
+from gymnasium import spaces
 
 __all__ = ["map_batch", "copy_batch", "take", "row", "merge_rows", "scatter", "concat", "stack_items",
            "add_batch_axis", "batch_size", "VectorInfos", "env_info", "end_values"]
@@ -32,8 +33,9 @@ def _is_structure(value: Any) -> bool:
 
 def map_batch(fn: Callable[..., Any], batch: Any, *others: Any, space: Any = None) -> Any:
     """``fn(leaf, *matching leaves of others)`` over every leaf of ``batch``, in its structure."""
-    from gymnasium import spaces
-
+    if space is None and type(batch) is dict:  # the common case first: a Dict batch of arrays
+        return {key: fn(value, *(o[key] for o in others)) if type(value) is np.ndarray
+                else map_batch(fn, value, *(o[key] for o in others)) for key, value in batch.items()}
     if isinstance(space, spaces.Dict) or (space is None and isinstance(batch, Mapping)):
         keys = space.spaces if space is not None else batch
         return {key: map_batch(fn, batch[key], *(o[key] for o in others),
@@ -68,9 +70,20 @@ def take(batch: Any, rows: np.ndarray | Sequence[int], space: Any = None) -> Any
     return map_batch(pick, batch, space=space)
 
 
-def row(batch: Any, i: int, space: Any = None) -> Any:
-    """Env ``i``'s item of a batch, copied out (an array, a dict or tuple of them, or one text)."""
-    return map_batch(lambda leaf: np.array(leaf[i]) if isinstance(leaf, np.ndarray) else leaf[i], batch, space=space)
+def row(batch: Any, i: int, space: Any = None, copy: bool = True) -> Any:
+    """Env ``i``'s item of a batch (an array or NumPy scalar, a dict or tuple of them, or one text).
+
+    Arrays are copied out unless ``copy=False``, which gives views into the batch.
+    """
+    if space is None and type(batch) is dict:  # a Dict batch, the single envs' every step: no closures
+        return {key: (leaf[i].copy() if copy and leaf.ndim > 1 else leaf[i]) if type(leaf) is np.ndarray
+                else row(leaf, i, copy=copy) for key, leaf in batch.items()}
+
+    def pick(leaf: Any) -> Any:
+        item = leaf[i]
+        return np.array(item) if copy and isinstance(item, np.ndarray) else item
+
+    return map_batch(pick, batch, space=space)
 
 
 def merge_rows(batch: Any, other: Any, mask: np.ndarray, space: Any = None) -> Any:
@@ -147,16 +160,16 @@ def env_info(info: Mapping[str, Any], num_envs: int, i: int) -> dict[str, Any]:
     """The info dict env ``i`` would have returned on its own (see :class:`VectorInfos`)."""
     out: dict[str, Any] = {}
     for key, value in info.items():
-        if key.startswith("_") and key[1:] in info:
+        if key[:1] == "_" and key[1:] in info:
             continue  # a mask, not data
-        mask = info.get(f"_{key}")
+        mask = info.get("_" + key)
         if mask is not None and not mask[i]:
             continue
-        if isinstance(value, Mapping):
-            out[key] = env_info(value, num_envs, i)
-        elif isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == num_envs:
+        if type(value) is np.ndarray and value.ndim >= 1 and len(value) == num_envs:
             item = value[i]
             out[key] = item.item() if isinstance(item, np.generic) else item
+        elif isinstance(value, Mapping):
+            out[key] = env_info(value, num_envs, i)
         elif mask is not None and isinstance(value, (list, tuple)) and len(value) == num_envs:
             out[key] = value[i]
         else:

@@ -27,6 +27,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rewardgym._batch import env_info, row
 from rewardgym.envs import rng
 
 
@@ -107,16 +108,6 @@ def masked_info(values: dict[str, np.ndarray], ended: np.ndarray, end_values: di
     return info
 
 
-def _unbatch_info(info: dict[str, np.ndarray]) -> dict[str, Any]:
-    out = {}
-    for key, value in info.items():
-        if key.startswith("_") or not info["_" + key][0]:
-            continue
-        item = value[0]
-        out[key] = item.item() if isinstance(item, np.generic) else item
-    return out
-
-
 def _check_seed(seed: Any) -> None:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
@@ -151,7 +142,7 @@ class CoreEnv(gym.Env):
         self.core.reset(np.ones(1, dtype=bool), key)
         self._started = True
         self._needs_reset = False
-        return _unbatch(self.core.observe()), _unbatch_info(self.core.info(np.zeros(1, dtype=bool)))
+        return row(self.core.observe(), 0, copy=False), env_info(self.core.info(np.zeros(1, dtype=bool)), 1, 0)
 
     def step(self, action):
         if self._needs_reset:
@@ -161,8 +152,8 @@ class CoreEnv(gym.Env):
         reward, terminated, truncated = self.core.step(np.asarray(action)[None], self._one)
         ended = terminated | truncated
         self._needs_reset = bool(ended[0])
-        info = _unbatch_info(self.core.info(ended))
-        return _unbatch(self.core.observe()), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+        info = env_info(self.core.info(ended), 1, 0)
+        return row(self.core.observe(), 0, copy=False), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
     def _valid(self, action) -> bool:
         # A plain int in a Discrete space is the common case; Space.contains costs more than a small step.
@@ -189,12 +180,6 @@ class CoreEnv(gym.Env):
         self.core.set_state(0, state["core"])
         self._needs_reset = bool(state["needs_reset"])
         self._started = True
-
-
-def _unbatch(obs: Any) -> Any:
-    if isinstance(obs, dict):
-        return {k: v[0] for k, v in obs.items()}
-    return obs[0]
 
 
 class CoreVectorEnv(VectorEnv):

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardgym._batch import row
 from rewardgym.rewards.transitions import Transitions
 from rewardgym.reward_models.synthesis._worker import MAX_MESSAGE_BYTES, check_code
 
@@ -277,15 +278,9 @@ def load_reward_code(path: str, timeout_s: float = 10.0, memory_mb: int = 1024) 
 # -- batches -> single transitions -------------------------------------------------------------
 def transitions_to_list(batch: Transitions) -> list[tuple[Any, Any, Any, dict]]:
     """Split a batch into ``(obs, action, next_obs, info)`` tuples, as a single env would give them."""
-    return [(_row(batch.obs, i), _row(batch.action, i), _row(batch.next_obs, i), _plain_info(batch.infos[i]))
+    # copies, not views of the whole batch
+    return [(row(batch.obs, i), row(batch.action, i), row(batch.next_obs, i), _plain_info(batch.infos[i]))
             for i in range(len(batch))]
-
-
-def _row(batched: Any, i: int) -> Any:
-    if isinstance(batched, Mapping):
-        return {key: _row(value, i) for key, value in batched.items()}
-    item = batched[i]
-    return np.array(item) if isinstance(item, np.ndarray) else item  # a copy: no view of the whole batch
 
 
 _PLAIN = (str, int, float, bool, type(None), np.ndarray, np.generic)
