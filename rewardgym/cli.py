@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reward-mode", choices=("add", "replace"), default="add",
                    help="add the learned reward to the env's, or replace it (default add)")
     p.add_argument("--reward-coef", type=float, default=1.0, help="weight of the learned reward (default 1)")
+    p.add_argument("--reward-env-coef", type=float, default=1.0,
+                   help="weight of the env's own reward in --reward-mode add (default 1; Motif's alpha_ext)")
     p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help=f"env steps (default {DEFAULT_STEPS})")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default: the agent's)")
@@ -256,7 +258,7 @@ def cmd_train(args) -> int:
         raise UsageError(f"agent {args.agent!r} needs --model (a folder with a transformers causal LM, or a hub id)")
     num_envs = args.num_envs or spec.default_num_envs
     env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, args.reward, args.reward_mode,
-                                       args.reward_coef)
+                                       args.reward_coef, args.reward_env_coef)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError, OSError) as exc:  # OSError: a model folder that cannot be loaded
@@ -267,7 +269,7 @@ def cmd_train(args) -> int:
     write_config(run_dir, {
         "env_id": args.env_id, "env_kwargs": env_kwargs, "num_envs": num_envs, "agent": args.agent,
         "agent_config": agent_config, "reward": args.reward, "reward_mode": args.reward_mode,
-        "reward_coef": args.reward_coef, "steps": args.steps, "seed": args.seed, "device": args.device,
+        "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps, "seed": args.seed, "device": args.device,
         "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
@@ -276,7 +278,7 @@ def cmd_train(args) -> int:
 
 
 def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,
-                   reward_mode: str = "add", reward_coef: float = 1.0):
+                   reward_mode: str = "add", reward_coef: float = 1.0, reward_env_coef: float = 1.0):
     """``(env, reward model)``: the envs of ``spec``'s kind, with the learned reward when one is given."""
     from rewardgym.workflows.training import with_learned_reward
 
@@ -289,7 +291,7 @@ def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any],
         env.close()
         raise
     try:
-        return with_learned_reward(env, spec, model, reward_mode, reward_coef), model
+        return with_learned_reward(env, spec, model, reward_mode, reward_coef, reward_env_coef), model
     except ValueError as exc:  # a model the env cannot serve (frames without rgb_array rendering)
         _close(env, model)
         raise UsageError(f"--reward: {exc}") from None
@@ -330,7 +332,7 @@ def _resume(args) -> int:
     spec = _agent_class(config["agent"]).spec
     env, reward_model = _training_envs(spec, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}),
                                        config.get("reward"), config.get("reward_mode", "add"),
-                                       config.get("reward_coef", 1.0))
+                                       config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0))
     try:
         agent = load_agent(checkpoint, env)
         if not agent.unfinished_steps:

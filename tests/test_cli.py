@@ -54,6 +54,19 @@ def test_train_with_a_reward_spec(tmp_path, capsys):
     assert json.loads((run_dir / "config.json").read_text())["reward"] == "constant:value=1"
 
 
+def test_reward_env_coef_weighs_the_env_reward(tmp_path):
+    # Bernoulli arms pay 0 or 1: with the env's reward weighted 10 and a learned 0.5, every step pays 0.5 or 10.5
+    args = ["train", "rewardgym/Bandit-Bernoulli5-v0", "--agent", "uniform", "--steps", "400", "--num-envs", "4",
+            "--env-kwargs", "horizon=50", "--out", str(tmp_path), "--no-progress", "--reward", "constant:value=0.5",
+            "--reward-env-coef", "10"]
+    assert main(args) == 0
+    (run_dir,) = tmp_path.iterdir()
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    env, total = float(rows[-1]["reward_env_per_step"]), float(rows[-1]["reward_per_step"])
+    assert 0 < env < 1 and total == pytest.approx(10 * env + 0.5)
+    assert json.loads((run_dir / "config.json").read_text())["reward_env_coef"] == 10.0
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "rewardgym/Bandit-Nope-v0", "--agent", "ucb"], "Bandit-Nope"),
     (["train", "rewardgym/Bandit-Bernoulli10-v0", "--agent", "nope"], "unknown agent 'nope'"),
