@@ -269,8 +269,8 @@ def cmd_train(args) -> int:
     write_config(run_dir, {
         "env_id": args.env_id, "env_kwargs": env_kwargs, "num_envs": num_envs, "agent": args.agent,
         "agent_config": agent_config, "reward": args.reward, "reward_mode": args.reward_mode,
-        "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps, "seed": args.seed, "device": args.device,
-        "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
+        "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps,
+        "seed": args.seed, "device": args.device, "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)

@@ -164,18 +164,20 @@ class EpisodeTracker:
         self.window = MetricsWindow(window)
 
     def update(self, reward, terminated, truncated, info: dict) -> list[tuple[int, dict[str, float]]]:
+        # this runs at every env step: np.add.reduce and np.count_nonzero are what .sum() computes, without
+        # its Python layer
         live = ~self.restarting
         live_reward = np.asarray(reward, dtype=np.float64) * live
         self.returns += live_reward
         self.lengths += live
-        sums = {"reward": float(live_reward.sum())}
+        sums = {"reward": float(np.add.reduce(live_reward))}
         for key in self.step_keys:
             if key in info:
                 sums[key] = float(np.asarray(info[key], dtype=np.float64) @ live)
-        self.window.add_steps(int(live.sum()), sums)
+        self.window.add_steps(np.count_nonzero(live), sums)
         ended = (np.asarray(terminated) | np.asarray(truncated)) & live
         finished = []
-        if ended.any():
+        if np.count_nonzero(ended):
             for i in np.flatnonzero(ended):
                 episode = {"return": float(self.returns[i]), "length": int(self.lengths[i])}
                 episode.update(end_values(info, len(self.returns), int(i)))

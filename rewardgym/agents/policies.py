@@ -199,7 +199,6 @@ class CategoricalActions:
         self.num_outputs = int(nvec.sum())
         self.start = start.astype(np.int64)
         self.padded = bool((nvec != self.width).any())
-        self._dims_np = np.arange(self.dims)[None, :]
         if self.padded:  # where each padded slot reads from the flat logits; the extra last column is padding
             offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
             slots = np.full((self.dims, self.width), self.num_outputs)
@@ -226,25 +225,32 @@ class CategoricalActions:
             action = (log_probs - gumbel).argmax(dim=-1)
         return action, log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1).sum(-1)
 
-    def sample_numpy(self, flat: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
-                     deterministic: bool):
-        """:meth:`sample` in NumPy, for the CPU rollout (the normalisation does not move the argmax)."""
-        batch = len(flat)
+    def _logits_numpy(self, flat: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """(..., n) flat logits -> (..., D, W), masked and padded, for any leading shape."""
         if mask is not None:
             flat = np.where(mask, flat, np.float32(_MASKED_LOGIT))
         if self.padded:
-            flat = np.concatenate([flat, np.full((batch, 1), _MASKED_LOGIT, flat.dtype)], axis=1)[:, self.slots_np]
-        logits = flat.reshape(batch, self.dims, self.width)
+            padding = np.full((*flat.shape[:-1], 1), _MASKED_LOGIT, flat.dtype)
+            flat = np.concatenate([flat, padding], axis=-1)[..., self.slots_np]
+        return flat.reshape(*flat.shape[:-1], self.dims, self.width)
+
+    def draw_numpy(self, flat: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
+                   deterministic: bool) -> np.ndarray:
+        """:meth:`sample`'s actions in NumPy, for the CPU rollout (the normalisation does not move the argmax)."""
+        logits = self._logits_numpy(flat, mask)
         if deterministic:
-            action = logits.argmax(axis=-1)
-        else:
-            with np.errstate(divide="ignore"):  # U = 0 gives G = -inf: never a pick
-                gumbel = -np.log(-np.log(rng.random(logits.shape, dtype=np.float32)))
-            action = (logits + gumbel).argmax(axis=-1)
+            return logits.argmax(axis=-1)
+        with np.errstate(divide="ignore"):  # U = 0 gives G = -inf: never a pick
+            minus_gumbel = np.log(-np.log(rng.random(logits.shape, dtype=np.float32)))
+        return (logits - minus_gumbel).argmax(axis=-1)  # argmax(logits + G), bit for bit
+
+    def log_prob_numpy(self, flat: np.ndarray, action: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """:meth:`sample`'s log-probs in NumPy, for any leading shape (one step's batch or a whole rollout)."""
+        logits = self._logits_numpy(flat, mask)
         peak = logits.max(axis=-1)
         log_norm = peak + np.log(np.exp(logits - peak[..., None]).sum(axis=-1))
-        picked = logits[np.arange(batch)[:, None], self._dims_np, action]
-        return action, (picked - log_norm).sum(axis=-1)
+        picked = np.take_along_axis(logits, action[..., None], axis=-1)[..., 0]
+        return (picked - log_norm).sum(axis=-1)
 
     def log_prob_entropy(self, params: torch.Tensor, action: torch.Tensor, mask):
         log_probs = self._log_probs(params, mask)
@@ -280,14 +286,17 @@ class GaussianActions:
         z = (action - mean) / log_std.exp()
         return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
-    def sample_numpy(self, params: tuple[np.ndarray, np.ndarray], mask, rng: np.random.Generator,
-                     deterministic: bool):
-        """:meth:`sample` in NumPy, for the CPU rollout."""
+    def draw_numpy(self, params: tuple[np.ndarray, np.ndarray], mask, rng: np.random.Generator,
+                   deterministic: bool) -> np.ndarray:
+        """:meth:`sample`'s actions in NumPy, for the CPU rollout."""
         mean, log_std = params
-        std = np.exp(log_std)
-        action = mean if deterministic else mean + std * rng.standard_normal(mean.shape, dtype=np.float32)
-        z = (action - mean) / std
-        return action, (-0.5 * z * z - log_std - np.float32(0.5 * math.log(2 * math.pi))).sum(axis=-1)
+        return mean if deterministic else mean + np.exp(log_std) * rng.standard_normal(mean.shape, dtype=np.float32)
+
+    def log_prob_numpy(self, params: tuple[np.ndarray, np.ndarray], action: np.ndarray, mask) -> np.ndarray:
+        """:meth:`sample`'s log-probs in NumPy, for any leading shape (one step's batch or a whole rollout)."""
+        mean, log_std = params
+        z = (action - mean) / np.exp(log_std)
+        return (-0.5 * z * z - log_std - np.float32(0.5 * math.log(2 * math.pi))).sum(axis=-1)
 
     def log_prob_entropy(self, params, action, mask):
         mean, log_std = params
@@ -360,7 +369,10 @@ class NumpyActorCritic:
     policy's share of a step. Actor and critic run as one network: the first layers stacked
     (they read the same features), every later layer and the heads ``block_diag(actor,
     critic)``, so one matrix product per layer gives ``[actor output | value]``. Same weights,
-    same sampling rule (Gumbel-max, masks, Gaussian); the update runs in torch.
+    same sampling rule (Gumbel-max, masks, Gaussian); the update runs in torch. The rollout
+    draws each step's actions (:meth:`draw`) and scores them after it, all steps in one go
+    (:meth:`log_prob`): NumPy's cost is per call, so 128 calls on 4 rows cost far more than one
+    on 512. :meth:`act` does both for one batch.
     """
 
     def __init__(self, policy: ActorCritic):
@@ -376,8 +388,9 @@ class NumpyActorCritic:
         self.log_std = None if policy.log_std is None else policy.log_std.detach().numpy().copy()
         self.dist = policy.dist
 
-    def act(self, parts: dict[str, np.ndarray], mask: np.ndarray | None, rng: np.random.Generator,
-            deterministic: bool = False):
+    def draw(self, parts: dict[str, np.ndarray], mask: np.ndarray | None, rng: np.random.Generator,
+             deterministic: bool = False):
+        """Actions, the actor's output (what :meth:`log_prob` scores them from) and values."""
         x = parts[VECTOR]
         last = len(self.layers) - 1
         for i, (weight, bias) in enumerate(self.layers):
@@ -385,8 +398,16 @@ class NumpyActorCritic:
             if i < last:
                 x = self.activation(x)
         out, value = x[:, :-1], x[:, -1].copy()
-        params = out if self.log_std is None else (out, self.log_std)
-        action, log_prob = self.dist.sample_numpy(params, mask, rng, deterministic)
-        return action, log_prob.astype(np.float32), value
+        return self.dist.draw_numpy(self._params(out), mask, rng, deterministic), out, value
 
+    def log_prob(self, out: np.ndarray, action: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """log π(action) from the actor's output, for any leading shape: the rollout scores all its steps at once."""
+        return self.dist.log_prob_numpy(self._params(out), action, mask).astype(np.float32, copy=False)
 
+    def act(self, parts: dict[str, np.ndarray], mask: np.ndarray | None, rng: np.random.Generator,
+            deterministic: bool = False):
+        action, out, value = self.draw(parts, mask, rng, deterministic)
+        return action, self.log_prob(out, action, mask), value
+
+    def _params(self, out: np.ndarray):
+        return out if self.log_std is None else (out, self.log_std)

@@ -29,8 +29,9 @@ transitions and PPO has them scored in one batch before GAE (the VLM-RM pattern)
 
 Device: observations are preprocessed (flattened, one-hot) in NumPy once per step. On CPU an
 MLP policy acts in NumPy on a snapshot of the weights (torch's per-op dispatch dominates at
-rollout sizes); elsewhere the rollout runs on the agent's device, each step copying the
-observation there once and the action back once. Rewards and flags stay on the host.
+rollout sizes) and scores the rollout's log-probs in one batch after it; elsewhere the rollout
+runs on the agent's device, each step copying the observation there once and the action back
+once. Rewards and flags stay on the host.
 The networks are in :mod:`rewardgym.agents.policies`, checkpoints in
 :mod:`rewardgym.agents.ppo_checkpoint`.
 """
@@ -148,16 +149,17 @@ def compute_gae(
         δ_t = r_t + γ V(obs_{t+1}) (1 − terminated_t) − V(obs_t)
         Â_t = δ_t + γλ (1 − done_t) Â_{t+1}
     """
-    num_steps = rewards.shape[0]
     advantages = np.zeros_like(values)
     last = np.zeros_like(next_value)
     not_terminated = 1.0 - np.asarray(terminated, dtype=values.dtype)
     not_done = 1.0 - np.asarray(np.logical_or(terminated, truncated), dtype=values.dtype)
     valid = np.asarray(valid, dtype=values.dtype)
-    for t in reversed(range(num_steps)):
-        following = next_value if t == num_steps - 1 else values[t + 1]
-        delta = rewards[t] + gamma * following * not_terminated[t] - values[t]
-        last = (delta + gamma * gae_lambda * not_done[t] * last) * valid[t]
+    following = np.concatenate([values[1:], next_value[None]])  # V(obs_{t+1})
+    # only the recursion is sequential: δ and the carry factor of every step in one go
+    deltas = rewards + gamma * following * not_terminated - values
+    carry = gamma * gae_lambda * not_done
+    for t in reversed(range(len(deltas))):
+        last = (deltas[t] + carry[t] * last) * valid[t]
         advantages[t] = last
     return advantages, advantages + values
 
@@ -233,6 +235,7 @@ class Rollout:
         self.masks: list[np.ndarray | None] = []
         self.actions: list[Any] = []
         self.log_probs: list[Any] = []
+        self.outputs: list[np.ndarray] = []  # a NumPy actor's, for the log-probs it scores after the rollout
         self.values: list[Any] = []
         self.rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
         self.terminated = np.zeros((num_steps, num_envs), dtype=bool)
@@ -257,10 +260,15 @@ class Batch:
     obs: dict[str, torch.Tensor]
     actions: torch.Tensor
     masks: torch.Tensor | None
-    numbers: torch.Tensor  # (size, 4): old log-prob, old value, advantage, return; one gather per minibatch
+    numbers: torch.Tensor  # (size, 4): old log-prob, old value, advantage, return; one gather for all four
 
     def __len__(self) -> int:
         return len(self.numbers)
+
+    def __getitem__(self, index: torch.Tensor | slice) -> Batch:
+        """The rows ``index`` picks: a gather for an index tensor, views for a slice."""
+        return Batch(obs={key: value[index] for key, value in self.obs.items()}, actions=self.actions[index],
+                     masks=None if self.masks is None else self.masks[index], numbers=self.numbers[index])
 
 
 class PPO:
@@ -459,7 +467,11 @@ class PPO:
         numpy_rollout = self.device.type == "cpu" and not self.policy.encoder.shared
         with torch.no_grad():
             if numpy_rollout:  # on CPU an MLP acts in NumPy: one matrix product per layer, no torch dispatch
-                self._rollout_steps(run, rollout, NumpyActorCritic(self.policy), self.np_random, on_device=False)
+                policy = NumpyActorCritic(self.policy)
+                self._rollout_steps(run, rollout, policy, self.np_random, on_device=False)
+                # every step's log-prob in one go: a NumPy call costs about as much for 4 rows as for 512
+                rollout.log_probs = list(policy.log_prob(np.stack(rollout.outputs), np.stack(rollout.actions),
+                                                         rollout.stacked_masks()))
             else:
                 self._rollout_steps(run, rollout, self.policy, self.generator, on_device=True)
             rollout.next_value = self.policy.value(self._to_device(run.obs))
@@ -479,14 +491,15 @@ class PPO:
             if on_device:
                 obs = self._to_device(run.obs)  # the step's one host-to-device copy
                 action, log_prob, value = policy.act(obs, self._mask_to_device(run.mask), rng)
+                rollout.log_probs.append(log_prob)
             else:
                 obs = run.obs
-                action, log_prob, value = policy.act(obs, run.mask, rng)
+                action, out, value = policy.draw(obs, run.mask, rng)
+                rollout.outputs.append(out)  # scored into log-probs after the rollout (_collect)
             rollout.obs.append(obs)
             rollout.masks.append(run.mask)
             rollout.valid[t] = run.valid
             rollout.actions.append(action)
-            rollout.log_probs.append(log_prob)
             rollout.values.append(value)
             next_obs, reward, terminated, truncated, info = env.step(dist.to_env(action))  # one device-to-host copy
             rollout.rewards[t], rollout.terminated[t], rollout.truncated[t] = reward, terminated, truncated
@@ -509,11 +522,18 @@ class PPO:
         losses = torch.zeros(3, device=self.device)  # policy loss, value loss, entropy: sums over minibatches
         kl_sums = torch.zeros(3, device=self.device)  # old approx KL, approx KL, clip fraction: sums over epochs
         count = epochs = 0
+        # tensor_split's sections: the first size % num_minibatches ones a row longer
+        share, extra = divmod(size, num_minibatches)
+        edges = [i * share + min(i, extra) for i in range(num_minibatches + 1)]
+        minibatches = [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
         for _ in range(c.update_epochs):
-            order = torch.randperm(size, generator=self.generator, device=self.device)
-            for minibatch in order.tensor_split(num_minibatches):
-                loss, parts, kl = self.minibatch_loss(batch, minibatch)
-                self.optimizer.zero_grad()
+            # shuffle the whole batch once (one gather per tensor), so each minibatch is a slice of views
+            shuffled = batch[torch.randperm(size, generator=self.generator, device=self.device)]
+            for minibatch in minibatches:
+                # only the epoch's last minibatch's KL is logged (and stopped on): the others skip computing it
+                loss, parts, kl = self.minibatch_loss(shuffled, minibatch, with_kl=minibatch is minibatches[-1])
+                for parameter in self._parameters:  # optimizer.zero_grad(), without its per-call overhead
+                    parameter.grad = None
                 loss.backward()
                 nn.utils.clip_grad_norm_(self._parameters, c.max_grad_norm, foreach=True)  # trick 6
                 self.optimizer.step()
@@ -552,23 +572,22 @@ class PPO:
                                  torch.from_numpy(returns.reshape(-1)).to(device)], dim=1)[keep],
         )
 
-    def minibatch_loss(self, batch: Batch, minibatch: torch.Tensor):
-        """The loss of one minibatch, ``[policy loss, value loss, entropy]`` (detached) and :func:`kl_stats`."""
-        c = self.config
-        new_log_prob, entropy, new_value = self.policy.evaluate_actions(
-            {key: value[minibatch] for key, value in batch.obs.items()}, batch.actions[minibatch],
-            None if batch.masks is None else batch.masks[minibatch])
-        old_log_prob, old_value, advantages, returns = batch.numbers[minibatch].unbind(1)
+    def minibatch_loss(self, batch: Batch, minibatch: torch.Tensor | slice, with_kl: bool = True):
+        """The loss of one minibatch, ``[policy loss, value loss, entropy]`` (detached) and :func:`kl_stats`
+        (None without ``with_kl``: only each epoch's last minibatch's is logged)."""
+        c, rows = self.config, batch[minibatch]
+        new_log_prob, entropy, new_value = self.policy.evaluate_actions(rows.obs, rows.actions, rows.masks)
+        old_log_prob, old_value, advantages, returns = rows.numbers.unbind(1)
         log_ratio = new_log_prob - old_log_prob
         ratio = log_ratio.exp()
-        if c.norm_adv and len(minibatch) > 1:  # trick 2
+        if c.norm_adv and len(rows) > 1:  # trick 2
             advantages = normalize_advantages(advantages)
         pg_loss = policy_loss(ratio, advantages, c.clip_coef)  # trick 3
         v_loss = value_loss(new_value, old_value, returns, c.clip_coef if c.clip_vloss else None)  # trick 4
         entropy_mean = entropy.mean()
         loss = total_loss(pg_loss, v_loss, entropy_mean, c.ent_coef, c.vf_coef)  # trick 5
         parts = torch.stack([pg_loss.detach(), v_loss.detach(), entropy_mean.detach()])
-        return loss, parts, kl_stats(log_ratio, ratio, c.clip_coef)
+        return loss, parts, kl_stats(log_ratio, ratio, c.clip_coef) if with_kl else None
 
     def scale_rewards(self, rewards: np.ndarray, rollout: Rollout, run: Run) -> np.ndarray:
         """``norm_reward``: each step's rewards over the running std of the discounted return, clipped.
