@@ -65,7 +65,7 @@ def test_ppo_learns_cartpole():
     assert after > 100, (before, after)  # 5x the near-uniform policy; 500 is the cap
     assert logged[-1]["step"] == 40_960
     for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "explained_variance",
-                "steps_per_s", "mean_return", "learning_rate"):
+                "steps_per_s", "mean_return", "learning_rate", "old_approx_kl", "update_epochs_run"):
         assert np.isfinite(logged[-1][key]), key
     assert logged[-1]["learning_rate"] < logged[0]["learning_rate"]  # annealed
 
@@ -457,7 +457,7 @@ def test_norm_obs_normalises_what_the_policy_reads_and_acting_leaves_the_statist
     agent.learn(envs, 3 * 64, progress=False)
     stats = agent.obs_rms
     # every observation a rollout step saw, reset ones included, is in the statistics (1e-4 is the prior count)
-    assert stats.count == pytest.approx(1e-4 + 4 * (1 + 3 * 16))
+    assert stats.count == pytest.approx(1e-4 + 4 * (1 + 3 * 16), rel=0, abs=1e-9)
     assert 900 < stats.mean[0] < 1100 and 40 ** 2 < stats.var[0] < 70 ** 2
     obs = np.array([[1000.0], [1050.0], [1e6]], np.float32)
     expected = np.clip((obs - stats.mean) / np.sqrt(stats.var + 1e-8), -10, 10)
@@ -571,6 +571,10 @@ def test_value_loss_clips_around_the_rollouts_values():
     new = torch.tensor([3.0], requires_grad=True)
     value_loss(new, torch.tensor([1.0]), torch.tensor([4.0]), clip_coef=0.5).backward()
     assert new.grad.item() == 0.0  # the clipped term wins, and it does not depend on the new value
+    # a value that fell below old − ε: new 1, old 3, return 0 -> unclipped 1, clipped 2.5² = 6.25
+    down = value_loss(torch.tensor([1.0]), torch.tensor([3.0]), torch.tensor([0.0]), clip_coef=0.5)
+    assert down.item() == pytest.approx(0.5 * 6.25)
+    assert value_loss(torch.tensor([2.0, 0.0]), None, torch.tensor([0.0, 0.0]), None).item() == pytest.approx(1.0)
 
 
 def test_total_loss_rewards_entropy():
@@ -671,3 +675,180 @@ def test_gae_cuts_at_an_episode_end_inside_a_rollout_of_valid_steps():
                                 np.array([4.0], np.float32), gamma, lam)
     b1 = 2.0 + 0.9 * 2.0 - 1.0
     np.testing.assert_allclose(advantages[:, 0], [(1.0 + 0.9 * 1.0 - 0.5) + 0.45 * b1, b1, a2], rtol=1e-6)
+
+
+def test_kl_stats_by_hand():
+    from rewardgym.agents.ppo import kl_stats
+
+    ratio = torch.tensor([0.5, 1.0, 1.25, 1.5])  # 1.25 - 1 is exactly the clip coefficient below
+    log_ratio = ratio.log()
+    old_kl, approx_kl, clipfrac = kl_stats(log_ratio, ratio, clip_coef=0.25).tolist()
+    assert old_kl == pytest.approx(-log_ratio.mean().item())
+    assert approx_kl == pytest.approx(((ratio - 1) - log_ratio).mean().item()) and approx_kl > 0
+    assert clipfrac == pytest.approx(0.5)  # 0.5 and 1.5 are outside [0.75, 1.25]; 1.25 itself is not
+
+
+# -- what an update does with its minibatches -----------------------------------------------
+class Recording:
+    """Wraps an agent's flatten and minibatch_loss to keep what each update saw."""
+
+    def __init__(self, agent):
+        self.batches, self.calls = [], []
+        flatten, loss = agent.flatten, agent.minibatch_loss
+
+        def record_flatten(*args):
+            self.batches.append(flatten(*args))
+            return self.batches[-1]
+
+        def record_loss(batch, minibatch, with_kl=True):
+            out = loss(batch, minibatch, with_kl=True)
+            self.calls.append((batch[minibatch].numbers.clone(), out[1].clone(), out[2].clone(), with_kl))
+            return out[0], out[1], out[2] if with_kl else None
+
+        agent.flatten, agent.minibatch_loss = record_flatten, record_loss
+
+
+def test_each_epoch_uses_every_transition_once_and_the_logs_are_means_of_the_minibatches():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, num_steps=21, num_minibatches=3, update_epochs=3)
+    seen = Recording(agent)
+    logged = []
+    agent.learn(envs, 42, progress=False, callbacks=[logged.append])
+    (batch,) = seen.batches
+    sizes = [len(part) for part in torch.arange(len(batch)).tensor_split(3)]  # as even as can be
+    assert len(batch) % 3 and [len(numbers) for numbers, *_ in seen.calls] == sizes * 3
+    for epoch in range(3):
+        rows = torch.cat([numbers for numbers, *_ in seen.calls[3 * epoch:3 * epoch + 3]])
+        assert torch.equal(rows[rows[:, 2].argsort()], batch.numbers[batch.numbers[:, 2].argsort()])  # a permutation
+    metrics = logged[-1]
+    parts = torch.stack([p for _, p, _, _ in seen.calls])
+    for i, key in enumerate(("policy_loss", "value_loss", "entropy")):
+        assert metrics[key] == pytest.approx(parts[:, i].mean().item(), rel=1e-5)
+    # KL and clip fraction: the last minibatch of each epoch, averaged over the epochs
+    last = torch.stack([kl for _, _, kl, with_kl in seen.calls if with_kl])
+    assert len(last) == 3 and [with_kl for *_, with_kl in seen.calls] == [False, False, True] * 3
+    for i, key in enumerate(("old_approx_kl", "approx_kl", "clipfrac")):
+        assert metrics[key] == pytest.approx(last[:, i].mean().item(), rel=1e-5, abs=1e-8)
+    values, returns = batch.numbers[:, 1], batch.numbers[:, 3]
+    assert metrics["explained_variance"] == pytest.approx(1 - ((returns - values).var() / returns.var()).item(),
+                                                          rel=1e-5)
+
+
+def test_the_learning_rate_falls_linearly_to_zero():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, learning_rate=0.01, **FAST)
+    assert agent.optimizer.param_groups[0]["lr"] == 0.01 and agent.optimizer.param_groups[0]["eps"] == 1e-5
+    logged = []
+    agent.learn(envs, 5 * 32, progress=False, callbacks=[logged.append])
+    np.testing.assert_allclose([m["learning_rate"] for m in logged], [0.01 * (1 - k / 5) for k in range(5)])
+    constant = make_agent("ppo", envs, seed=0, learning_rate=0.01, anneal_lr=False, **FAST)
+    constant.learn(envs, 64, progress=False, callbacks=[logged.append])
+    assert logged[-1]["learning_rate"] == 0.01
+
+
+def test_clip_vloss_and_norm_adv_settings_reach_the_loss():
+    from rewardgym.agents.ppo import value_loss
+
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, device="cpu", **FAST)
+    batch, _ = _first_minibatch(agent, envs, 32)
+    batch.numbers[:, 1] += 3.0  # old values far from the current ones: clipping the value loss matters
+    with torch.no_grad():
+        _, _, new_value = agent.policy.evaluate_actions(batch.obs, batch.actions, batch.masks)
+    for clip in (True, False):
+        agent.config.clip_vloss = clip
+        _, parts, _ = agent.minibatch_loss(batch, torch.arange(len(batch)))
+        expected = value_loss(new_value, batch.numbers[:, 1], batch.numbers[:, 3], 0.2 if clip else None)
+        assert parts[1].item() == pytest.approx(expected.item(), rel=1e-5)
+    # two rows are normalised (to ±0.7071 at ratio 1: the surrogate is 0); one row is left alone
+    _, two, _ = agent.minibatch_loss(batch, torch.arange(2))
+    assert abs(two[0].item()) < 1e-5
+    _, one, _ = agent.minibatch_loss(batch, torch.arange(1))
+    assert one[0].item() == pytest.approx(-batch.numbers[0, 2].item(), rel=1e-5)
+
+
+def test_partial_info_masks_allow_every_action_where_no_mask_was_given():
+    envs = gym.vector.SyncVectorEnv([lambda: MaskedChoiceEnv("info") for _ in range(3)])
+    agent = make_agent("ppo", envs, seed=0)
+    mask = np.array([[True, False, False, False]] * 3)
+    got = agent.action_mask(None, {"action_mask": mask, "_action_mask": np.array([True, False, True])})
+    np.testing.assert_array_equal(got, [[True, False, False, False], [True] * 4, [True, False, False, False]])
+    np.testing.assert_array_equal(agent.action_mask(None, {"action_mask": mask}), mask)
+    with pytest.raises(ValueError, match="action_mask has 3 entries per row, the action space needs 4"):
+        agent.action_mask(None, {"action_mask": mask[:, :3]})
+    boxes = make_agent("ppo", gym.vector.SyncVectorEnv([BoundedActionEnv]), seed=0)
+    with pytest.raises(ValueError, match="action masks need Discrete or MultiDiscrete actions"):
+        boxes.action_mask(None, {"action_mask": mask[:1]})
+
+
+class ResetSeeds(gym.vector.SyncVectorEnv):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seeds = []
+
+    def reset(self, *, seed=None, options=None):
+        self.seeds.append(seed)
+        return super().reset(seed=seed, options=options)
+
+
+def test_runs_reset_with_the_seed_plus_the_steps_so_far_and_callbacks_can_stop_them():
+    envs = ResetSeeds([lambda: gym.make("CartPole-v1") for _ in range(2)])
+    agent = make_agent("ppo", envs, seed=3, **FAST)
+    agent.learn(envs, 64, progress=False)
+    logged = []
+    agent.learn(envs, 320, progress=False, callbacks=[logged.append, lambda m: m["step"] < 128])
+    assert envs.seeds == [3, 3 + 64]
+    assert [m["step"] for m in logged] == [96, 128]  # the callback said stop at step 128
+    assert 0 < logged[-1]["steps_per_s"] < 1e7 and agent.global_step == 128
+
+
+def test_long_runs_log_about_200_times_and_always_the_last_iteration():
+    envs = gym.make_vec("CartPole-v1", num_envs=1, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, num_steps=1, num_minibatches=1, update_epochs=1)  # 1 is allowed
+    logged = []
+    agent.learn(envs, 401, progress=False, callbacks=[logged.append])
+    steps = [int(m["step"]) for m in logged]
+    assert steps == [*range(2, 401, 2), 401]
+
+
+def test_cpu_rollouts_sample_in_numpy_and_evaluation_and_act_are_seeded():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    before = agent.np_random.bit_generator.state["state"]["state"]
+    agent.learn(envs, 32, progress=False)
+    assert agent.np_random.bit_generator.state["state"]["state"] != before  # the NumPy policy drew the actions
+    from rewardgym.agents.base import evaluate_agent
+
+    twin = load_agent_copy(agent, envs)
+    assert agent.evaluate(envs, 6, seed=7, deterministic=True) == evaluate_agent(twin, envs, 6, seed=7,
+                                                                                deterministic=True)
+    obs, _ = envs.reset(seed=1)
+    torch.manual_seed(1)
+    first = agent.act(obs)
+    torch.manual_seed(2)  # the global torch RNG plays no part: the agent samples from its own generator
+    assert np.array_equal(first, twin.act(obs))
+
+
+def load_agent_copy(agent, envs):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        agent.save(folder)
+        return load_agent(folder, envs)
+
+
+def test_constructor_checks():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    with pytest.raises(ValueError, match="give an env, or observation_space and action_space"):
+        PPO(observation_space=envs.single_observation_space)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        make_agent("ppo", envs, activation="sigmoid")
+    agent = make_agent("ppo", envs, hidden_sizes=[32], num_steps=1, num_minibatches=1, update_epochs=1)
+    assert agent.config.hidden_sizes == (32,) and agent.config.to_json()["hidden_sizes"] == [32]
+    assert agent.policy.actor_body[0].out_features == 32
+    resumed = PPO(observation_space=envs.single_observation_space, action_space=envs.single_action_space,
+                  num_steps=16)
+    with pytest.raises(ValueError, match="total_steps must be >= 1"):
+        resumed.learn(envs, 0)
+    agent.learn(envs, 1, progress=False)
+    assert agent.global_step == 2  # one step of two envs

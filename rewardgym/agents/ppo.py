@@ -518,6 +518,8 @@ class PPO:
             rewards = self.scale_rewards(rewards, rollout, run)
         batch = self.flatten(rollout, rewards)
         size = len(batch)
+        if size == 0:  # every step of the rollout was a reset step (num_steps 1): nothing to learn from
+            return {"learning_rate": self.optimizer.param_groups[0]["lr"], "update_epochs_run": 0}
         num_minibatches = min(c.num_minibatches, size)
         losses = torch.zeros(3, device=self.device)  # policy loss, value loss, entropy: sums over minibatches
         kl_sums = torch.zeros(3, device=self.device)  # old approx KL, approx KL, clip fraction: sums over epochs
