@@ -852,3 +852,73 @@ def test_constructor_checks():
         resumed.learn(envs, 0)
     agent.learn(envs, 1, progress=False)
     assert agent.global_step == 2  # one step of two envs
+
+
+def test_the_same_seed_learns_the_same_weights():
+    def run():
+        envs = gym.make_vec("rewardgym/Bandit-Meta2-v0", num_envs=2)
+        agent = make_agent("ppo", envs, seed=5, **FAST)
+        agent.learn(envs, 96, progress=False)
+        return agent.policy.state_dict()
+
+    first, second = run(), run()
+    assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+@pytest.mark.parametrize("minibatches, epochs", [(1, 1), (3, 3)])
+def test_one_minibatch_logs_its_own_losses(minibatches, epochs):
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, num_steps=16, num_minibatches=minibatches, update_epochs=epochs)
+    seen = Recording(agent)
+    logged = []
+    agent.learn(envs, 32, progress=False, callbacks=[logged.append])
+    (batch,) = seen.batches
+    assert batch.numbers.shape[0] == len(batch) and len(batch) <= 32
+    parts = torch.stack([p for _, p, _, _ in seen.calls])
+    assert logged[-1]["policy_loss"] == pytest.approx(parts[:, 0].mean().item(), rel=1e-5, abs=1e-8)
+    assert logged[-1]["update_epochs_run"] == epochs
+
+
+def test_the_first_step_of_a_run_is_a_transition():
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    run = agent._start_run(envs, 32)
+    rollout = agent._collect(run)
+    assert rollout.valid[0].all() and rollout.valid.dtype == bool
+    resets = (rollout.terminated | rollout.truncated)[:-1].sum()
+    assert len(agent.flatten(rollout, rollout.rewards)) == 32 - resets  # every step but the reset steps
+
+
+def test_resume_without_env_state_restarts_its_bookkeeping(tmp_path):
+    """Envs without get_state continue from fresh episodes: masks from the info, normalisation updated, returns
+    restarted (MaskedChoiceEnv raises on a masked action)."""
+    envs = gym.vector.SyncVectorEnv([lambda: MaskedChoiceEnv("info") for _ in range(2)])
+    agent = make_agent("ppo", envs, seed=0, norm_obs=True, norm_reward=True, **FAST)
+    agent.learn(envs, 4 * 32, progress=False, callbacks=[lambda m: agent.save(tmp_path) if m["step"] == 64 else None])
+    resumed = load_agent(tmp_path, envs)
+    count = resumed.obs_rms.count
+    logged = []
+    resumed.learn(envs, progress=False, callbacks=[logged.append])
+    assert [m["step"] for m in logged] == [96, 128]
+    assert resumed.obs_rms.count == pytest.approx(count + 2 + 2 * 32)  # the fresh reset counts, then 32 steps
+    three = gym.vector.SyncVectorEnv([lambda: MaskedChoiceEnv("info") for _ in range(3)])
+    with pytest.raises(ValueError, match="the checkpoint's run used 2 envs, this env has 3"):
+        load_agent(tmp_path).learn(three)
+
+
+def test_norm_reward_below_the_clip_and_negative_rewards():
+    from rewardgym.agents.ppo import Rollout, Run
+
+    agent = make_agent("ppo", gym.make("CartPole-v1"), norm_reward=True, gamma=0.0, clip_reward=1.5, **FAST)
+    rollout = Rollout(num_steps=4, num_envs=1)
+    rollout.valid[:, 0] = True
+    rewards = np.array([[2.0], [-2.0], [2.0], [-20.0]], np.float32)
+    run = Run(env=None, obs={}, mask=None, valid=np.ones(1, bool), tracker=None, iteration=0, num_iterations=1,
+              start_step=0, discounted_return=np.zeros(1))
+    scaled = agent.scale_rewards(rewards, rollout, run)
+    reference, expected = RunningMeanStd(epsilon=1e-4), []
+    for reward in rewards[:, 0]:  # γ = 0: the "return" is the reward itself
+        reference.update(np.array([reward]))
+        expected.append(np.clip(reward / np.sqrt(reference.var + 1e-8), -1.5, 1.5))
+    np.testing.assert_allclose(scaled[:, 0], expected, rtol=1e-6)
+    assert -1.5 < scaled[1, 0] < 0 and scaled[3, 0] == np.float32(-1.5)  # scaled, and clipped from below
