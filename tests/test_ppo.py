@@ -922,3 +922,42 @@ def test_norm_reward_below_the_clip_and_negative_rewards():
         expected.append(np.clip(reward / np.sqrt(reference.var + 1e-8), -1.5, 1.5))
     np.testing.assert_allclose(scaled[:, 0], expected, rtol=1e-6)
     assert -1.5 < scaled[1, 0] < 0 and scaled[3, 0] == np.float32(-1.5)  # scaled, and clipped from below
+
+
+def test_rollout_masks_fill_steps_without_one_with_allow_all():
+    from rewardgym.agents.ppo import Rollout
+
+    rollout = Rollout(num_steps=2, num_envs=2)
+    assert rollout.stacked_masks() is None
+    mask = np.array([[True, False], [False, True]])
+    rollout.masks = [None, mask]
+    np.testing.assert_array_equal(rollout.stacked_masks(), [np.ones((2, 2), bool), mask])
+
+
+def test_a_resumed_run_from_fresh_episodes_is_reproducible_and_learn_returns_the_agent(tmp_path):
+    envs = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    assert agent.learn(envs, 4 * 32, progress=False,
+                       callbacks=[lambda m: agent.save(tmp_path) if m["step"] == 64 else None]) is agent
+    weights = []
+    for _ in range(2):
+        resumed = load_agent(tmp_path, envs)
+        resumed.learn(envs, progress=False)
+        weights.append(resumed.policy.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the fresh episodes are seeded
+    assert agent.learn(envs, 64, progress=False, callbacks=[lambda m: False]) is agent  # stopped, still the agent
+
+
+def test_loading_checks_the_agent_kind_and_the_config(tmp_path):
+    import json
+
+    envs = gym.make_vec("rewardgym/Bandit-Bernoulli2-v0", num_envs=2)
+    rewardgym.make_agent("thompson", envs).save(tmp_path / "bandit")
+    with pytest.raises(ValueError, match="holds a 'thompson' agent, not 'ppo'"):
+        PPO.load(tmp_path / "bandit")
+    make_agent("ppo", envs, **FAST).save(tmp_path / "ppo")
+    meta = json.loads((tmp_path / "ppo" / "agent.json").read_text())
+    meta["config"]["num_step"] = 3
+    (tmp_path / "ppo" / "agent.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"ppo/agent.json has a bad config"):
+        PPO.load(tmp_path / "ppo")

@@ -155,6 +155,8 @@ def test_count_keys_are_hashable_for_any_observation():
     assert hash(key) == hash(default_count_key({"a": np.array([[1.0]]), "b": [np.array([1, 2]), 3]}, {}))
     assert default_count_key(obs, {"message": np.frombuffer(b"hi", np.uint8)}) != key
     assert default_count_key(np.int64(3), {}) == 3
+    assert default_count_key({"a": 1}, {}) != default_count_key({"a": 2}, {})  # values count, not just keys
+    assert default_count_key([1, 2], {}) != default_count_key([1, 3], {})
 
 
 @pytest.mark.parametrize("text", ["None", "none", "NULL", "null"])
