@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
     p.add_argument("--device", default="auto", help="where a transformers LLM runs (default auto)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the server's key")
+    p.add_argument("--sandbox", choices=("os", "trusted"), default="os",
+                   help="os: the OS sandbox, refused where the machine lacks a layer of it (default); "
+                        "trusted: process limits only, for code you trust")
+
+    p = sub.add_parser("sandbox-check", help="show which layers of the reward-code sandbox this machine provides")
+    p.add_argument("--sandbox", choices=("os", "trusted"), default="os", help="the mode to check (default os)")
 
     p = sub.add_parser("reward-eval", help="judge a reward model on expert and random rollouts before training on it")
     p.add_argument("env_id", help="a rewardgym id; families with a scripted expert (Manip, Dungeon, GUI, Text) get "
@@ -218,11 +224,12 @@ def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any]):
 
 def _reward_model(spec: str):
     """The learned reward of ``--reward``, built once for the whole run."""
+    from rewardgym.reward_models.synthesis.sandbox import RewardCodeError
     from rewardgym.rewards import make_reward
 
     try:
         return make_reward(spec)
-    except (ValueError, TypeError, OSError) as exc:  # OSError: a checkpoint folder that cannot be loaded
+    except (ValueError, TypeError, OSError, RewardCodeError) as exc:  # OSError: an unloadable checkpoint folder
         raise UsageError(f"--reward: {str(exc).splitlines()[0]}") from None
 
 
@@ -445,6 +452,7 @@ def cmd_synthesize_reward(args) -> int:
 
     import rewardgym  # noqa: F401  (registers the ids)
     from rewardgym.reward_models.llm import make_llm
+    from rewardgym.reward_models.synthesis.sandbox import RewardCodeError
     from rewardgym.workflows.synthesis import synthesize_reward
 
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
@@ -454,9 +462,14 @@ def cmd_synthesize_reward(args) -> int:
         llm = make_llm(args.llm, device=args.device, api_key_env=args.api_key_env)
     except (ValueError, OSError) as exc:
         raise UsageError(f"--llm: {str(exc).splitlines()[0]}") from None
-    result = synthesize_reward(args.env_id, llm, iterations=args.iterations, candidates=args.candidates,
-                               train_steps=args.train_steps, eval_episodes=args.eval_episodes,
-                               num_envs=args.num_envs, seed=args.seed, out=args.out, env_kwargs=env_kwargs)
+    try:
+        result = synthesize_reward(args.env_id, llm, iterations=args.iterations, candidates=args.candidates,
+                                   train_steps=args.train_steps, eval_episodes=args.eval_episodes,
+                                   num_envs=args.num_envs, seed=args.seed, out=args.out, env_kwargs=env_kwargs,
+                                   sandbox=args.sandbox)
+    except RewardCodeError as exc:  # the sandbox cannot run on this machine
+        print(f"rewardgym: {exc}", file=sys.stderr)
+        return 1
     failed = sum(c.status != "trained" for c in result.candidates)
     print(f"{len(result.candidates)} candidates, {failed} of them failed (extraction, validation or training); "
           f"run folder: {result.run_dir}")
@@ -466,6 +479,25 @@ def cmd_synthesize_reward(args) -> int:
     best = result.best
     print(f"best: iteration {best.iteration}, candidate {best.index}, success rate {result.score:.2f}; "
           f"use it with --reward reward-code:{result.run_dir / 'best_reward.py'}")
+    return 0
+
+
+def cmd_sandbox_check(args) -> int:
+    from rewardgym.reward_models.synthesis._worker import LAYERS
+    from rewardgym.reward_models.synthesis.sandbox import RewardCodeError, sandbox_layers
+
+    try:
+        layers = sandbox_layers(args.sandbox)
+    except RewardCodeError as exc:
+        print(f"rewardgym: the {args.sandbox} sandbox cannot run here: {exc}", file=sys.stderr)
+        return 1
+    width = max(map(len, LAYERS))
+    for layer in LAYERS:
+        print(f"{layer:<{width}}  {'active' if layer in layers else 'OFF   '}  {layers.get(layer, '')}")
+    missing = [layer for layer in LAYERS if layer not in layers]
+    print(f"sandbox={args.sandbox}: " + ("every layer is active; a test reward scored correctly" if not missing
+                                         else f"{len(missing)} of {len(LAYERS)} layers off (sandbox=trusted "
+                                              f"runs only code you trust)"))
     return 0
 
 
@@ -529,7 +561,7 @@ def _check_plot_path(path: Path) -> None:
 
 COMMANDS = {"list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play,
             "collect-demos": cmd_collect_demos, "fit-progress": cmd_fit_progress, "reward-eval": cmd_reward_eval,
-            "synthesize-reward": cmd_synthesize_reward}
+            "synthesize-reward": cmd_synthesize_reward, "sandbox-check": cmd_sandbox_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,6 @@ from rewardgym.reward_models.synthesis import (
     extract_code,
     pruned_source,
 )
-from rewardgym.reward_models.synthesis.sandbox import _WORKER
 from rewardgym.workflows.synthesis import synthesize_reward
 from rewardgym.wrappers.vector import LearnedReward
 
@@ -106,50 +106,31 @@ def test_runtime_failures_are_clear_errors(code, reason, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # nothing written where the caller runs
 
 
-def test_infinite_loop_times_out_and_the_worker_restarts():
+def test_infinite_loop_times_out_and_the_worker_goes_on():
     code = body("if obs['goal'][0] > 5:\n    while True:\n        pass\nreturn 1.0, {}")
     with SandboxedReward(code, timeout_s=1.0) as model:
+        process = model._process
         started = time.monotonic()
         with pytest.raises(RewardCodeError, match="timed out after 1 s"):
             model.score([({"goal": np.full(1, 9.0)}, 0, {}, {})])
         assert time.monotonic() - started < 5
-        assert model._process is None  # killed
+        # the call's process was killed; the worker was not
         np.testing.assert_array_equal(model.score([({"goal": np.zeros(1)}, 0, {}, {})]), [1.0])
-        assert model.restarts == 1
+        assert model._process is process and model.restarts == 0
 
 
-def test_a_crashed_worker_is_restarted(good_model):
+def test_a_dead_worker_is_restarted(good_model):
     good_model._process.kill()
     good_model._process.wait()
     with pytest.raises(RewardCodeError, match="worker died"):
-        good_model._request(("score", transitions(1)), restart=False)
+        good_model._request(b"S", 1, pickle.dumps(transitions(1)), restart=False)
     assert len(good_model.score(transitions(3))) == 3
+    assert good_model.restarts == 1
 
 
 def test_errors_at_definition_time():
     with pytest.raises(RewardCodeError, match="while defining the code: ZeroDivisionError"):
         SandboxedReward("SCALE = 1 / 0\n" + GOOD)
-
-
-def test_os_limits_block_files_and_processes(tmp_path):
-    """The containment that holds even if the Python-level checks were bypassed."""
-    script = textwrap.dedent(f"""
-        import os, subprocess, sys
-        sys.path.insert(0, {str(_WORKER.parent)!r})
-        from _worker import _limit_process
-        _limit_process(5, 256 * 2**20)
-        for attempt in (lambda: open("out.txt", "w"), lambda: os.open("other.txt", os.O_CREAT | os.O_WRONLY),
-                        lambda: bytearray(2**30)):
-            try:
-                attempt()
-                print("allowed")
-            except (OSError, MemoryError) as error:
-                print(type(error).__name__)
-    """)
-    done = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60, env={"OPENBLAS_NUM_THREADS": "1"})
-    assert done.stdout.split() == ["OSError", "OSError", "MemoryError"], done.stderr
-    assert list(tmp_path.iterdir()) == []
 
 
 # -- extraction ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import numpy as np
 from rewardgym._batch import stack_items
 from rewardgym.agents import make_agent
 from rewardgym.reward_models.synthesis.prompt import build_prompt, extract_code
-from rewardgym.reward_models.synthesis.sandbox import RewardCodeError, SandboxedReward
+from rewardgym.reward_models.synthesis.sandbox import RewardCodeError, SandboxedReward, sandbox_layers
 from rewardgym.rewards.transitions import Transitions
 from rewardgym.workflows.runs import new_run_dir
 from rewardgym.wrappers.vector import LearnedReward
@@ -79,7 +79,7 @@ def synthesize_reward(env_id: str, llm: Any, *, iterations: int = 3, candidates:
                       eval_episodes: int = 20, num_envs: int = 8, seed: int = 0, out: str | Path | None = None,
                       progress: bool = True, env_kwargs: dict[str, Any] | None = None,
                       ppo_config: dict[str, Any] | None = None, max_new_tokens: int = 1024,
-                      temperature: float = 1.0, timeout_s: float = 10.0) -> SynthesisResult:
+                      temperature: float = 1.0, timeout_s: float = 10.0, sandbox: str = "os") -> SynthesisResult:
     """Search for a reward for ``env_id`` with an LLM, Eureka style; every candidate runs sandboxed.
 
     Args:
@@ -99,6 +99,8 @@ def synthesize_reward(env_id: str, llm: Any, *, iterations: int = 3, candidates:
             ``reward_mode`` are set here).
         max_new_tokens, temperature: passed to ``llm.generate``.
         timeout_s: the sandbox's wall-clock limit per scoring round trip.
+        sandbox: ``"os"`` (the OS sandbox; refused up front, before any LLM call, where the machine
+            lacks a layer of it) or ``"trusted"`` (process limits only); see :class:`SandboxedReward`.
 
     Returns:
         A :class:`SynthesisResult`; ``code`` and ``score`` are ``None`` when no candidate trained.
@@ -112,6 +114,7 @@ def synthesize_reward(env_id: str, llm: Any, *, iterations: int = 3, candidates:
         raise ValueError("iterations, candidates, train_steps and eval_episodes must be >= 1")
     if not callable(getattr(llm, "generate", None)):
         raise TypeError(f"llm must have a generate(prompts, ...) method, got {type(llm).__name__}")
+    sandbox_layers(sandbox)  # RewardCodeError now, not once per candidate, where the sandbox cannot run
     env_kwargs = dict(env_kwargs or {})
     config = {**DEFAULT_PPO_CONFIG, **(ppo_config or {})}
     run_dir = _run_dir(out, env_id, seed)
@@ -136,7 +139,7 @@ def synthesize_reward(env_id: str, llm: Any, *, iterations: int = 3, candidates:
                 candidate = Candidate(iteration, index, answer)
                 started = time.monotonic()
                 _evaluate_candidate(candidate, probe, env_id, env_kwargs, config, train_steps, eval_episodes,
-                                    num_envs, seed, timeout_s)
+                                    num_envs, seed, timeout_s, sandbox)
                 candidate.seconds = time.monotonic() - started
                 _save_candidate(folder, candidate)
                 if progress:
@@ -190,13 +193,14 @@ def _generate(llm: Any, prompt: list[dict[str, str]], k: int, max_new_tokens: in
 
 
 def _evaluate_candidate(candidate: Candidate, probe: gym.Env, env_id: str, env_kwargs: dict, config: dict,
-                        train_steps: int, eval_episodes: int, num_envs: int, seed: int, timeout_s: float) -> None:
+                        train_steps: int, eval_episodes: int, num_envs: int, seed: int, timeout_s: float,
+                        sandbox: str) -> None:
     candidate.code = extract_code(candidate.answer)
     if candidate.code is None:
         candidate.status, candidate.error = "extraction", "no ```python block defining compute_reward in the answer"
         return
     try:
-        model = SandboxedReward(candidate.code, timeout_s=timeout_s)
+        model = SandboxedReward(candidate.code, timeout_s=timeout_s, sandbox=sandbox)
     except RewardCodeError as error:
         candidate.status, candidate.error = "validation", str(error)
         return

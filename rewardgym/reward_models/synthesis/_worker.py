@@ -1,35 +1,44 @@
-"""The sandbox worker: runs LLM-written ``compute_reward`` code in its own process.
+"""The sandbox worker: runs LLM-written ``compute_reward`` code in its own confined process.
 
-This file is run *by path* (``python -I _worker.py``), not imported as part of rewardgym, so the
-worker process holds nothing but the standard library, NumPy and the code under test. The parent
-(:mod:`rewardgym.reward_models.synthesis.sandbox`) imports :func:`check_code` and the limits from
-here, so the static check is the same on both sides.
+This file is run *by path* (``python -I _worker.py CONFIG``), not imported as part of rewardgym,
+so the worker holds nothing but the standard library, NumPy, ``pyseccomp`` and the code under
+test. The parent (:mod:`rewardgym.reward_models.synthesis.sandbox`) imports :func:`check_code`,
+:func:`check_result` and the limits from here, so both sides apply the same rules.
+
+The worker process is a *zygote* that never runs untrusted code itself. It confines itself first
+(``_confine.py``: namespaces, an empty read-only root, no capabilities), then for every request
+forks a child that sets hard rlimits and a seccomp filter, closes every descriptor but its reply
+pipe, and only then executes the code (its top level included) and scores the transitions. The
+child exits after the one request: nothing it does (memory, files in the scratch dir, descriptors,
+threads) survives into the next call; the zygote empties the scratch dir after each one.
 
 Protocol, over the worker's stdin/stdout (each message: 8-byte big-endian length, then payload):
 
-* parent -> worker: a pickle of ``("load", code)`` or ``("score", [(obs, action, next_obs, info), ...])``
-  (the parent is trusted, so pickle is fine in this direction);
+* worker -> parent, once at start: JSON ``{"ok": true, "layers": {layer: description}}`` or
+  ``{"ok": false, "layer": ..., "error": ...}`` when a layer of the OS sandbox is not available;
+* parent -> worker: a 13-byte header (payload length, kind ``b"L"`` or ``b"S"``, transition count)
+  and the payload: the code as UTF-8 (load) or a pickle of ``[(obs, action, next_obs, info), ...]``
+  (score), which only the confined child unpickles (the parent is trusted, so pickle is fine in
+  this direction);
 * worker -> parent: UTF-8 JSON ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. JSON, never
-  pickle, because if the code under test ever escaped the Python-level restrictions, it could write
-  anything to this pipe, and unpickling would hand it the parent.
-
-Containment, in layers (see ``docs/reward_code.md``): the AST check and restricted builtins are
-what keep honest-but-sloppy code on the rails; the process boundary and the ``resource`` limits
-set in :func:`_limit_process` (CPU seconds, address space, no new files, no file writes, no new
-processes) are what contain code that gets past them.
+  pickle: the reply is written by the untrusted child, and the parent treats it as hostile.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
+import importlib.util
 import json
 import math
 import numbers
 import os
 import pickle
+import select
+import shutil
+import signal
 import struct
 import sys
+import time
 import traceback
 
 # Attribute names that lead out of the sandbox (frames, code objects, a class's subclasses) or to
@@ -53,8 +62,21 @@ _SAFE_BUILTIN_NAMES = (
     "True", "False", "None",
 )
 
-MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+# The sandbox's layers, in the order the worker reports them and `rewardgym sandbox-check` prints them.
+LAYERS = ("user namespace", "mount namespace", "pid namespace", "network namespace", "ipc namespace",
+          "uts namespace", "capabilities", "seccomp", "rlimits", "file descriptors")
+LEAF = "\0leaf"  # marks an array (or list) of a batch sent whole: {LEAF: array}
+MAX_MESSAGE_BYTES = 512 * 1024 * 1024  # a request (the parent's transitions)
+MAX_COMPONENTS = 32  # distinct component names per batch
+MAX_NAME_CHARS = 64  # characters of a component name
+MAX_ERROR_CHARS = 4000  # characters of an error message
 CODE_FILENAME = "<reward code>"
+
+
+def max_reply_bytes(transitions: int) -> int:
+    """The largest reply a well-formed score of ``transitions`` transitions can be."""
+    # a float as JSON is at most 24 characters (plus separator); names are sent once per batch
+    return 16_384 + MAX_COMPONENTS * (MAX_NAME_CHARS * 6 + 4) + transitions * 26 * (1 + MAX_COMPONENTS)
 
 
 def check_code(code: str) -> ast.Module:
@@ -111,57 +133,6 @@ def safe_builtins() -> dict:
     return table
 
 
-def _limit_process(cpu_seconds: float, memory_bytes: int) -> None:
-    """OS-level limits: the real containment. Best effort where the platform lacks a limit."""
-    import resource
-    import signal
-
-    def limit(kind: str, soft: int, hard: int | None = None) -> None:
-        if hasattr(resource, kind):
-            current_hard = resource.getrlimit(getattr(resource, kind))[1]
-            hard = current_hard if hard is None else hard
-            if current_hard != resource.RLIM_INFINITY:
-                soft, hard = min(soft, current_hard), min(hard, current_hard)
-            with contextlib.suppress(ValueError, OSError):  # a limit the platform refuses stays as it was
-                resource.setrlimit(getattr(resource, kind), (soft, hard))
-
-    # Address space: what the interpreter and NumPy already map, plus the allowance.
-    try:
-        with open("/proc/self/statm") as statm:
-            mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        mapped = 0
-    limit("RLIMIT_AS", mapped + memory_bytes)
-    # CPU seconds are cumulative per process: the soft limit is re-armed before each request
-    # (see _arm_cpu), the hard limit is a backstop for the worker's whole life.
-    limit("RLIMIT_CPU", int(math.ceil(cpu_seconds)) + 1, int(math.ceil(cpu_seconds)) * 1000 + 60)
-    # No writes to files (EFBIG instead of SIGXFSZ's default of killing the process).
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    limit("RLIMIT_FSIZE", 0, 0)
-    # No new processes (ignored for root) and no new file descriptors: open(), sockets and pipes
-    # fail with EMFILE, whatever route the code found to them.
-    limit("RLIMIT_NPROC", 0, 0)
-    limit("RLIMIT_NOFILE", _lowest_free_fd(), _lowest_free_fd())
-
-
-def _lowest_free_fd() -> int:
-    fd = os.open(os.devnull, os.O_RDONLY)
-    os.close(fd)
-    return fd
-
-
-def _arm_cpu(cpu_seconds: float) -> None:
-    import resource
-
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    spent = used.ru_utime + used.ru_stime
-    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    soft = int(math.ceil(spent + cpu_seconds))
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-
-
 def _is_number(value) -> bool:
     import numpy as np
 
@@ -187,10 +158,14 @@ def check_result(result) -> tuple[float, dict[str, float]]:
         raise ValueError(f"the reward must be finite, got {reward}")
     if not isinstance(components, dict):
         raise ValueError(f"the components must be a dict of name -> float, got {_describe(components)}")
+    if len(components) > MAX_COMPONENTS:
+        raise ValueError(f"at most {MAX_COMPONENTS} components are allowed, got {len(components)}")
     out = {}
     for name, value in components.items():
         if not isinstance(name, str):
             raise ValueError(f"component names must be str, got {_describe(name)}")
+        if not 0 < len(name) <= MAX_NAME_CHARS:
+            raise ValueError(f"component names must have 1 to {MAX_NAME_CHARS} characters, got {len(name)}")
         if not _is_number(value):
             raise ValueError(f"component {name!r} must be a float, got {_describe(value)}")
         value = float(value.item() if hasattr(value, "item") else value)
@@ -211,88 +186,358 @@ def _user_traceback(error: BaseException, code: str) -> str:
     return f"{type(error).__name__}: {error}{where}"
 
 
-class _Worker:
-    def __init__(self, cpu_seconds: float):
+
+
+def _row(node, i: int):
+    """Transition ``i`` of a batch sent whole ({LEAF: array} leaves in dicts and tuples), as a single env gives it."""
+    if type(node) is dict:
+        if LEAF in node:
+            item = node[LEAF][i]
+            return item.copy() if type(item).__name__ == "ndarray" else item
+        return {key: _row(value, i) for key, value in node.items()}
+    if type(node) is tuple:
+        return tuple(_row(value, i) for value in node)
+    raise ValueError(f"not a batch sent whole: {type(node).__name__}")
+
+
+# -- the zygote and its children -------------------------------------------------------------------
+_SIGNALS = {signal.SIGKILL: "SIGKILL", signal.SIGXCPU: "SIGXCPU", signal.SIGSEGV: "SIGSEGV",
+            signal.SIGABRT: "SIGABRT", signal.SIGBUS: "SIGBUS", signal.SIGSYS: "SIGSYS", signal.SIGXFSZ: "SIGXFSZ"}
+
+
+def _frame(data: bytes) -> bytes:
+    return struct.pack(">Q", len(data)) + data
+
+
+def _error(message: str, **extra) -> bytes:
+    return json.dumps({"ok": False, "error": message[:MAX_ERROR_CHARS], **extra}).encode()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class Zygote:
+    """Holds the code and the confinement settings; runs each request in a fresh, confined child.
+
+    The child of the next request is forked, confined and left waiting for it as soon as the last
+    one has been answered (and reaped, and the scratch dir emptied), so the fork is not on the
+    request's critical path. Its stdin is a pipe from the zygote (the request), its stdout a pipe
+    to it (the reply); it has no other descriptor but ``/dev/null``.
+    """
+
+    def __init__(self, config: dict, confine, rules, scratch: str, base_memory: int, devnull: int):
         import numpy as np
 
-        self.cpu_seconds = cpu_seconds
-        self.globals_template = {"__builtins__": safe_builtins(), "np": np, "numpy": np, "math": math}
-        self.code = ""
-        self.function = None
+        self.config, self.confine, self.rules, self.scratch = config, confine, rules, scratch
+        self.timeout_s = float(config["timeout_s"])
+        self.cpu_seconds = math.ceil(self.timeout_s) + 1  # a backstop: the wall-clock deadline comes first
+        self.memory_limit = base_memory + int(config["memory_bytes"])
+        builtins_ = safe_builtins() if config["restrict_python"] else __builtins__
+        self.globals_template = {"__builtins__": builtins_, "np": np, "numpy": np, "math": math}
+        self.code, self.compiled = "", None
+        self.devnull = devnull
+        self.child: tuple[int, int, int] | None = None  # pid, request pipe, reply pipe
+        self.finishing: tuple[int, float] | None = None  # the child that answered: pid, start time
 
-    def load(self, code: str) -> dict:
+    def handle(self, kind: bytes, count: int, payload: bytes) -> bytes:
+        self.finish()
+        if kind == b"L":
+            self._discard_child()
+            code = payload.decode("utf-8", errors="replace")
+            try:
+                tree = check_code(code) if self.config["restrict_python"] else ast.parse(code, CODE_FILENAME)
+                compiled = compile(tree, CODE_FILENAME, "exec")
+            except (ValueError, SyntaxError) as error:  # SyntaxError: unrestricted code that does not parse
+                return _error(str(error))
+            self.code, self.compiled = code, compiled
+            return self._call(b"L", b"", 0)
+        if self.compiled is None:
+            return _error("no reward code loaded")
+        return self._call(kind, payload, count)
+
+    # -- the zygote's side of a call ----------------------------------------------------------
+    def _spawn(self) -> None:
+        to_child, request = os.pipe()
+        reply, from_child = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which exits
+            try:
+                self._child(to_child, from_child)
+            finally:
+                os._exit(70)
+        os.close(to_child)
+        os.close(from_child)
+        self.child = (pid, request, reply)
+
+    def _discard_child(self) -> None:
+        if self.child is not None:
+            pid, request, reply = self.child
+            self.child = None
+            os.close(request)
+            os.close(reply)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+    def _call(self, kind: bytes, payload: bytes, count: int) -> bytes:
+        if self.child is None:
+            self._spawn()
+        pid, request, reply = self.child
+        self.child = None
+        started = time.monotonic()
+        reason = None
         try:
-            tree = check_code(code)
-            namespace = dict(self.globals_template)
-            _arm_cpu(self.cpu_seconds)
-            exec(compile(tree, CODE_FILENAME, "exec"), namespace)
-        except ValueError as error:
-            return {"ok": False, "error": str(error)}
+            _write_all(request, struct.pack(">Qc", len(payload), kind))
+            _write_all(request, payload)
+        except OSError:  # the child died before reading its request (e.g. a limit at start-up)
+            pass
+        finally:
+            os.close(request)
+        limit = max_reply_bytes(count)
+        data = bytearray()
+        try:
+            while True:
+                left = started + self.timeout_s - time.monotonic()
+                if left <= 0 or not select.select([reply], [], [], left)[0]:
+                    reason = f"timed out after {self.timeout_s:g} s (the call was killed)"
+                    break
+                chunk = os.read(reply, 1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+                if len(data) > limit:
+                    reason = f"the reward code's reply is over {limit} bytes"
+                    break
+        finally:
+            os.close(reply)
+        if reason is None and data:  # answered: reaped (and the scratch dir emptied) after the reply is sent
+            self.finishing = (pid, started)
+            return bytes(data)
+        status, usage = self._reap(pid, started, kill=reason is not None)
+        self._wipe_scratch()
+        return _error(reason if reason is not None else self._death(status, usage))
+
+    def prepare(self) -> None:
+        """After a reply: fork, confine and park the next request's child (off the next call's critical path)."""
+        if self.child is None and self.compiled is not None:
+            self._spawn()
+
+    def finish(self) -> None:
+        """Before a request: reap the child that answered the last one and empty the scratch dir.
+
+        So the code of one call never runs beside another's, nor sees its files. (The parked child
+        may have been forked before: until it gets its request it runs only the zygote's code.)
+        """
+        if self.finishing is not None:
+            pid, started = self.finishing
+            self.finishing = None
+            # It has replied: a little time to exit, then it is killed (a reply does not buy it the deadline).
+            self._reap(pid, min(started, time.monotonic() - self.timeout_s + 0.05), kill=False)
+            self._wipe_scratch()
+
+    def _reap(self, child: int, started: float, kill: bool) -> tuple[int, object]:
+        """Wait for the child (it may have closed its pipe and kept running): kill it at the deadline."""
+        if not kill:
+            try:
+                exited = os.pidfd_open(child)
+            except (AttributeError, OSError):  # Linux < 5.3: poll
+                exited = None
+            try:
+                while True:
+                    pid, status, usage = os.wait4(child, os.WNOHANG)
+                    left = started + self.timeout_s - time.monotonic()
+                    if pid or left <= 0:
+                        break
+                    if exited is None:
+                        time.sleep(min(left, 0.001))
+                    else:
+                        select.select([exited], [], [], left)
+            finally:
+                if exited is not None:
+                    os.close(exited)
+            if pid:
+                return status, usage
+        os.kill(child, signal.SIGKILL)
+        _, status, usage = os.wait4(child, 0)
+        return status, usage
+
+    def _death(self, status: int, usage) -> str:
+        cpu = usage.ru_utime + usage.ru_stime
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            name = _SIGNALS.get(number, f"signal {number}")
+            if number in (signal.SIGKILL, signal.SIGXCPU) and cpu >= self.cpu_seconds - 0.05:
+                return f"CPU time limit exceeded ({cpu:.1f} s of CPU; the call was killed by {name})"
+            if number == signal.SIGKILL:
+                return f"timed out after {self.timeout_s:g} s (the call was killed)"
+            return f"the reward code crashed ({name}); it may have run out of memory " \
+                   f"(memory_mb={self.config['memory_bytes'] >> 20})"
+        return f"the reward code exited with status {os.WEXITSTATUS(status)} without a reply"
+
+    def _wipe_scratch(self) -> None:
+        """Empty the scratch dir, whatever modes the last call left on what it made there."""
+        os.chmod(self.scratch, 0o700)
+        for root, dirs, _ in os.walk(self.scratch):
+            for name in dirs:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    try:
+                        os.chmod(path, 0o700)
+                    except OSError:
+                        continue
+        for entry in os.scandir(self.scratch):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    continue
+
+    # -- the child: confine, then wait for the request and run the code --------------------------
+    def _child(self, request: int, reply: int) -> None:
+        os.dup2(request, 0)
+        os.dup2(reply, 1)
+        os.dup2(self.devnull, 2)
+        self.confine.close_fds((0, 1, 2))
+        os.chdir(self.scratch)
+        self.confine.limit_resources(memory_bytes=self.memory_limit, cpu_seconds=self.cpu_seconds,
+                                     file_bytes=int(self.config["scratch_bytes"]), open_files=16)
+        if self.rules is not None:
+            self.confine.install_seccomp(self.rules)
+        # Only now does the untrusted code run: its top level, while the child waits for its request
+        # (so that the call's own latency does not include it), then compute_reward on the request.
+        namespace = dict(self.globals_template)
+        try:
+            exec(self.compiled, namespace)
+            failure = None
         except BaseException as error:  # noqa: BLE001 - any failure of untrusted code is reported, not fatal
-            return {"ok": False, "error": f"while defining the code: {_user_traceback(error, code)}"}
+            failure = _error(f"while defining the code: {_user_traceback(error, self.code)}")
+        try:
+            header = _read_exactly(0, 9)
+            if header is None:
+                os._exit(0)
+            size, kind = struct.unpack(">Qc", header)
+            payload = _read_exactly(0, size)
+            if payload is None:
+                os._exit(0)
+            transitions = pickle.loads(payload) if kind != b"L" else None  # the parent's data: trusted
+            del payload
+            if kind == b"B":  # whole arrays: split into transitions here, where it costs the parent nothing
+                obs, action, next_obs, infos = transitions
+                transitions = [(_row(obs, i), _row(action, i), _row(next_obs, i), info) for i, info in enumerate(infos)]
+            result = failure or self._run(namespace, transitions)
+        except MemoryError:
+            result = _error(f"MemoryError: the transitions or the reward code's results did not fit in "
+                            f"memory_mb={self.config['memory_bytes'] >> 20}")
+        _write_all(1, result)
+        os.close(1)  # the zygote sees the end of the reply now, not after this process's memory is torn down
+        os._exit(0)
+
+    def _run(self, namespace: dict, transitions: list | None) -> bytes:
         function = namespace.get("compute_reward")
         if not callable(function):
-            return {"ok": False, "error": "compute_reward is not a function"}
-        self.code, self.function = code, function
-        return {"ok": True}
-
-    def score(self, transitions: list) -> dict:
-        if self.function is None:
-            return {"ok": False, "error": "no reward code loaded"}
-        rewards, components = [], []
-        _arm_cpu(self.cpu_seconds)
+            return _error("compute_reward is not a function")
+        if transitions is None:  # a load: the code defines compute_reward
+            return json.dumps({"ok": True}).encode()
+        rewards, rows, names = [], [], {}
         for index, (obs, action, next_obs, info) in enumerate(transitions):
             try:
-                result = self.function(obs, action, next_obs, info)
+                result = function(obs, action, next_obs, info)
             except BaseException as error:  # noqa: BLE001 - SystemExit, MemoryError, ... all become reports
-                return {"ok": False, "error": f"transition {index}: {_user_traceback(error, self.code)}",
-                        "index": index}
+                return _error(f"transition {index}: {_user_traceback(error, self.code)}", index=index)
             try:
                 reward, parts = check_result(result)
             except ValueError as error:
-                return {"ok": False, "error": f"transition {index}: {error}", "index": index}
+                return _error(f"transition {index}: {error}", index=index)
+            for name in parts:
+                names.setdefault(name, len(names))
+            if len(names) > MAX_COMPONENTS:
+                return _error(f"transition {index}: more than {MAX_COMPONENTS} distinct component names in a batch",
+                              index=index)
             rewards.append(reward)
-            components.append(parts)
-        return {"ok": True, "rewards": rewards, "components": components}
+            rows.append(parts)
+        order = list(names)
+        values = [[parts.get(name) for name in order] for parts in rows]
+        return json.dumps({"ok": True, "rewards": rewards, "names": order, "values": values}).encode()
 
 
-def _read_exactly(stream, size: int) -> bytes | None:
-    data = b""
+# -- start-up --------------------------------------------------------------------------------------
+def _load_confine():
+    spec = importlib.util.spec_from_file_location("_rewardgym_confine", os.path.join(os.path.dirname(__file__),
+                                                                                       "_confine.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    data = bytearray()
     while len(data) < size:
-        chunk = stream.read(size - len(data))
+        chunk = os.read(fd, min(size - len(data), 1 << 20))
         if not chunk:
             return None
         data += chunk
-    return data
+    return bytes(data)
 
 
 def main() -> None:
-    cpu_seconds, memory_bytes = float(sys.argv[1]), int(sys.argv[2])
-    # The protocol gets its own descriptors; fd 1 then points at stderr so that stray writes
-    # (C extensions, an escaped print) cannot corrupt the replies.
-    requests = os.fdopen(os.dup(0), "rb", buffering=0)
-    replies = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    worker = _Worker(cpu_seconds)
-    _limit_process(cpu_seconds, memory_bytes)
+    config = json.loads(sys.argv[1])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    sys.dont_write_bytecode = True
+    confine = _load_confine()
+    devnull = os.open(os.devnull, os.O_RDWR)  # before the root (and its /dev) goes away
+    layers: dict[str, str] = {}
+    try:
+        if config["sandbox"] == "os":
+            # Before NumPy is imported: unshare(CLONE_NEWUSER) needs a single-threaded process.
+            layers.update(confine.enter_namespaces())
+            rules, count = confine.seccomp_filter()
+            import numpy  # noqa: F401 - loaded before the old root goes away
+            base_memory = _mapped_bytes()
+            layers.update(confine.build_root(config["root"], int(config["scratch_bytes"])))
+            layers.update(confine.drop_privileges())
+            scratch = confine.SCRATCH
+            layers["seccomp"] = f"{count} rules: no exec, fork, threads, sockets, ptrace, signals, SysV IPC, " \
+                                f"mounts, namespaces or raised limits (EPERM); other ABIs killed"
+        else:
+            rules, scratch = None, config["root"]
+            import numpy  # noqa: F401
+            base_memory = _mapped_bytes()
+            os.chdir(scratch)
+        layers["rlimits"] = "per call: hard = soft for every limit; address space, CPU seconds, file size, " \
+                            "16 descriptors, no processes"
+        layers["file descriptors"] = "per call: only the reply pipe (stdin and stderr are /dev/null)"
+        zygote = Zygote(config, confine, rules, scratch, base_memory, devnull)
+    except confine.Unavailable as error:
+        _write_all(1, _frame(json.dumps({"ok": False, "layer": error.layer, "error": error.reason}).encode()))
+        return
+    requests, replies = os.dup(0), os.dup(1)
+    for fd in (0, 1, 2):  # occupied, so that no pipe of a call lands on them
+        os.dup2(zygote.devnull, fd)
+    confine.close_fds((0, 1, 2, requests, replies, zygote.devnull))
+    _write_all(replies, _frame(json.dumps({"ok": True, "layers": layers}).encode()))
     while True:
-        header = _read_exactly(requests, 8)
+        header = _read_exactly(requests, 13)
         if header is None:
             return
-        payload = _read_exactly(requests, struct.unpack(">Q", header)[0])
+        size, kind, count = struct.unpack(">QcI", header)
+        payload = _read_exactly(requests, size) if size <= MAX_MESSAGE_BYTES else None
         if payload is None:
             return
-        kind, argument = pickle.loads(payload)
-        reply = worker.load(argument) if kind == "load" else worker.score(argument)
-        try:
-            data = json.dumps(reply).encode()
-        except (TypeError, ValueError) as error:
-            data = json.dumps({"ok": False, "error": f"unserialisable reply: {error}"}).encode()
-        replies.write(struct.pack(">Q", len(data)) + data)
-
+        _write_all(replies, _frame(zygote.handle(kind, count, payload)))
+        zygote.prepare()
+        zygote.finish()
 
 if __name__ == "__main__":
     main()

@@ -1,17 +1,20 @@
-"""``SandboxedReward``: LLM-written reward code as a reward model, run in a contained worker process.
+"""``SandboxedReward``: LLM-written reward code as a reward model, run in an OS sandbox.
 
 Eureka (Ma et al. 2023) and Text2Reward (Xie et al. 2023) have an LLM write the reward as Python,
 ``compute_reward(obs, action, next_obs, info) -> (reward, {component: value})``, and run it in the
-training process. Neither sandboxes it; rewardgym does, because generated code can loop forever,
-allocate without bound, import ``os`` or reach the interpreter's internals by accident as easily as
-by design. The worker (``_worker.py``) is a separate interpreter; this module starts it, feeds it
-batches, enforces the wall-clock timeout and turns every failure into a :class:`RewardCodeError`.
+training process. Neither sandboxes it; rewardgym does, and assumes the code is hostile: Python
+cannot sandbox Python, so the containment is the operating system's (``_confine.py``: Linux
+namespaces, an empty read-only root, seccomp-bpf, hard rlimits, a fresh process per call; see
+``docs/reward_code.md``). This module starts the worker (``_worker.py``), feeds it batches, holds
+every read and write to a deadline, checks every reply as hostile, and turns every failure into
+a :class:`RewardCodeError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import pickle
 import select
@@ -27,14 +30,27 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym._batch import row
+from rewardgym._batch import map_batch, row
 from rewardgym.rewards.transitions import Transitions
-from rewardgym.reward_models.synthesis._worker import MAX_MESSAGE_BYTES, check_code
+from rewardgym.reward_models.synthesis._worker import (
+    LAYERS,
+    LEAF,
+    MAX_COMPONENTS,
+    MAX_ERROR_CHARS,
+    MAX_MESSAGE_BYTES,
+    MAX_NAME_CHARS,
+    check_code,
+    max_reply_bytes,
+)
 
-__all__ = ["RewardCodeError", "SandboxedReward", "check_reward_code", "load_reward_code"]
+__all__ = ["SANDBOXES", "RewardCodeError", "SandboxedReward", "check_reward_code", "load_reward_code",
+           "sandbox_layers"]
 
 _WORKER = Path(__file__).with_name("_worker.py")
-
+SANDBOXES = ("os", "trusted")
+SCRATCH_BYTES = 1 << 20  # the worker's writable scratch dir (a tmpfs), emptied after every call
+START_TIMEOUT_S = 60.0  # the worker's start-up (an interpreter, NumPy, the namespaces)
+GRACE_S = 2.0  # the worker's own bookkeeping on top of a call's timeout (reaping, emptying the scratch dir)
 
 class RewardCodeError(RuntimeError):
     """Reward code that was refused, failed, timed out, ran out of memory or returned a malformed value.
@@ -55,65 +71,90 @@ def check_reward_code(code: str) -> None:
 
 
 class SandboxedReward:
-    """A reward model whose ``compute_reward`` runs in a separate, resource-limited process.
+    """A reward model whose ``compute_reward`` runs in an operating-system sandbox.
 
     ``model(batch)`` sends the batch's transitions to the worker in chunks of ``chunk_size`` (one
-    round trip per chunk, so the IPC cost per transition is small) and returns the ``(B,)`` float32
-    rewards. The per-transition components of the last batch are kept in :attr:`last_components`,
-    and running statistics over every batch since :meth:`reset_stats` in :meth:`component_stats`
-    (Eureka's reward reflection reads them).
+    round trip per chunk) and returns the ``(B,)`` float32 rewards. Every chunk runs in a fresh
+    process forked for it, so nothing the code does survives into the next call. The
+    per-transition components of the last batch are kept in :attr:`last_components`, and running
+    statistics over every batch since :meth:`reset_stats` in :meth:`component_stats` (Eureka's
+    reward reflection reads them). :attr:`layers` says which layers of the sandbox are active.
 
     Args:
         code: Python source defining ``compute_reward(obs, action, next_obs, info) -> (float, dict)``.
-            ``math``, ``numpy`` and ``np`` are in scope; ``import`` statements are refused.
-        timeout_s: wall-clock seconds per chunk, enforced by killing the worker; also its CPU-time
-            allowance per chunk.
-        memory_mb: address space the worker may map beyond what the interpreter and NumPy use.
+            ``math``, ``numpy`` and ``np`` are in scope.
+        timeout_s: wall-clock seconds per chunk, enforced by killing the process that runs it; also
+            its CPU-time allowance.
+        memory_mb: address space the code may map beyond what the interpreter and NumPy use.
         chunk_size: transitions per round trip.
+        sandbox: ``"os"`` (default) runs the code in new user, mount, PID, network, IPC and UTS
+            namespaces with an empty read-only root, no capabilities, a seccomp filter and hard
+            rlimits, and refuses to run at all where the machine cannot provide one of them;
+            ``"trusted"`` runs it with the rlimits and the process boundary only, for code you
+            trust on a machine without them.
+        restrict_python: refuse imports, dunder attributes and the like before running, and give
+            the code a restricted set of builtins (default). This keeps honest code on the rails
+            and its errors clear; it is not what contains hostile code (the OS sandbox is).
+            ``False`` runs it with Python's full builtins, imports included.
 
     Raises:
-        RewardCodeError: on construction, when the code fails the static check or fails to define
-            ``compute_reward``; when called, when it raises, times out, runs out of memory or
-            returns something other than ``(finite float, {str: finite float})``. The worker is
-            restarted on the next call after a crash or a timeout.
+        RewardCodeError: on construction, when the sandbox is not available, the code fails the
+            static check or fails to define ``compute_reward``; when called, when it raises, times
+            out, runs out of memory, crashes or returns something other than
+            ``(finite float, {str: finite float})``, or when the worker's reply is malformed. The
+            worker is restarted on the next call if it died.
     """
 
     needs_frames = False
 
-    def __init__(self, code: str, *, timeout_s: float = 10.0, memory_mb: int = 1024, chunk_size: int = 2048):
-        check_reward_code(code)
+    def __init__(self, code: str, *, timeout_s: float = 10.0, memory_mb: int = 1024, chunk_size: int = 2048,
+                 sandbox: str = "os", restrict_python: bool = True):
+        if restrict_python:
+            check_reward_code(code)
+        elif not isinstance(code, str):
+            raise RewardCodeError(f"reward code must be a str, got {type(code).__name__}")
+        if sandbox not in SANDBOXES:
+            raise ValueError(f"sandbox must be one of {', '.join(SANDBOXES)}, got {sandbox!r}")
         if not timeout_s > 0 or int(memory_mb) < 1 or int(chunk_size) < 1:
             raise ValueError("timeout_s, memory_mb and chunk_size must be positive")
-        self.code = code
+        self.code, self.sandbox, self.restrict_python = code, sandbox, bool(restrict_python)
         self.timeout_s, self.memory_mb, self.chunk_size = float(timeout_s), int(memory_mb), int(chunk_size)
         self.last_components: dict[str, np.ndarray] = {}
+        self.layers: dict[str, str] = {}
         self.restarts = 0
         self._process: subprocess.Popen | None = None
         self._stderr = None
-        self._workdir: str | None = None
+        self._root: str | None = None
         self.reset_stats()
         self._start()
 
     # -- the reward model -------------------------------------------------------------------
     def __call__(self, batch: Transitions) -> np.ndarray:
-        return self.score(transitions_to_list(batch))
+        """Score a batch: sent as whole arrays (cheap to pickle) and split into transitions in the sandbox."""
+        infos = [_plain_info(info) for info in batch.infos]
+        payloads = []
+        for start in range(0, len(batch), self.chunk_size):
+            part = slice(start, start + self.chunk_size)
+            columns = tuple(map_batch(lambda leaf: {LEAF: leaf[part]}, value)  # noqa: B023 - used at once
+                            for value in (batch.obs, batch.action, batch.next_obs))
+            payloads.append((b"B", len(infos[part]), (*columns, infos[part])))
+        return self._score(payloads)
 
     def score(self, transitions: Sequence[tuple[Any, Any, Any, dict]]) -> np.ndarray:
         """Rewards for ``(obs, action, next_obs, info)`` tuples of single transitions."""
-        rewards: list[float] = []
-        components: list[dict[str, float]] = []
-        for start in range(0, len(transitions), self.chunk_size):
-            chunk = list(transitions[start:start + self.chunk_size])
-            reply = self._request(("score", chunk))
-            if len(reply.get("rewards", ())) != len(chunk) or len(reply.get("components", ())) != len(chunk):
-                self._kill()
-                raise RewardCodeError("the sandbox worker sent a malformed reply")
-            rewards += reply["rewards"]
-            components += reply["components"]
-        out = np.asarray(rewards, dtype=np.float32)
-        if not np.all(np.isfinite(out)):  # finite float64 can overflow float32
-            raise RewardCodeError("the reward does not fit in float32 (|reward| > 3.4e38)")
-        self.last_components = _columns(components)
+        return self._score([(b"S", len(chunk), chunk) for chunk in (
+            list(transitions[start:start + self.chunk_size]) for start in range(0, len(transitions), self.chunk_size))])
+
+    def _score(self, chunks: list[tuple[bytes, int, Any]]) -> np.ndarray:
+        rewards: list[np.ndarray] = []
+        columns: list[dict[str, np.ndarray]] = []
+        for kind, count, data in chunks:
+            reply = self._request(kind, count, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+            chunk_rewards, chunk_columns = parse_scores(reply, count)
+            rewards.append(chunk_rewards)
+            columns.append(chunk_columns)
+        out = np.concatenate(rewards) if rewards else np.zeros(0, np.float32)
+        self.last_components = _merge_columns(columns, [len(r) for r in rewards])
         self._update_stats(out, self.last_components)
         return out
 
@@ -154,50 +195,84 @@ class SandboxedReward:
 
     # -- the worker -------------------------------------------------------------------------
     def _start(self) -> None:
-        self._workdir = tempfile.mkdtemp(prefix="reward-code-")
+        self._root = tempfile.mkdtemp(prefix="reward-code-")
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker; closed in _kill
-        # A bare environment: one BLAS thread (the limits forbid new threads later on), nothing else
+        config = {"sandbox": self.sandbox, "timeout_s": self.timeout_s, "memory_bytes": self.memory_mb << 20,
+                  "scratch_bytes": SCRATCH_BYTES, "root": self._root, "restrict_python": self.restrict_python}
+        # A bare environment: one BLAS thread (the sandbox forbids new threads), nothing else
         # inherited; -I ignores PYTHON* variables and user site-packages.
-        env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LC_ALL": "C"}
-        self._process = subprocess.Popen(
-            [sys.executable, "-I", str(_WORKER), repr(self.timeout_s), str(self.memory_mb * 1024 * 1024)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=self._workdir, env=env,
-            close_fds=True)
+        env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LC_ALL": "C",
+               "TMPDIR": "/scratch"}
         try:
-            self._request(("load", self.code), restart=False, timeout=max(self.timeout_s, 30.0))
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", str(_WORKER), json.dumps(config)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self._stderr, cwd=self._root, env=env, close_fds=True)
+            os.set_blocking(self._process.stdin.fileno(), False)
+            hello = self._reply(time.monotonic() + START_TIMEOUT_S, MAX_ERROR_CHARS * 8)
+            if not hello.get("ok"):
+                layer, reason = _text(hello.get("layer")), _text(hello.get("error"))
+                raise RewardCodeError(
+                    f"the OS sandbox is not available on this machine: {layer}: {reason}. Run "
+                    f"`rewardgym sandbox-check` for details; sandbox='trusted' runs code you trust without it")
+            layers = hello.get("layers")
+            if not isinstance(layers, dict) or set(layers) - set(LAYERS):
+                raise RewardCodeError("the sandbox worker sent a malformed greeting")
+            self.layers = {name: _text(layers[name]) for name in LAYERS if name in layers}
+            self._check(self._request(b"L", 0, self.code.encode(), restart=False))
         except RewardCodeError:
             self._kill()
             raise
+        except OSError as error:
+            self._kill()
+            raise RewardCodeError(f"could not start the sandbox worker: {error}") from None
 
-    def _request(self, message: tuple[str, Any], *, restart: bool = True, timeout: float | None = None) -> dict:
+    def _request(self, kind: bytes, count: int, payload: bytes, *, restart: bool = True) -> dict:
         if restart and (self._process is None or self._process.poll() is not None):
             self.restarts += 1
             self._kill()
             self._start()
+        if len(payload) > MAX_MESSAGE_BYTES:
+            raise RewardCodeError(f"a chunk of {count} transitions is {len(payload) >> 20} MiB, over the sandbox's "
+                                  f"{MAX_MESSAGE_BYTES >> 20} MiB; lower chunk_size")
+        deadline = time.monotonic() + self.timeout_s + GRACE_S
+        self._send(struct.pack(">QcI", len(payload), kind, count) + payload, deadline)
+        return self._check(self._reply(deadline, max_reply_bytes(count)))
+
+    def _send(self, data: bytes, deadline: float) -> None:
         process = self._process
-        assert process is not None and process.stdin is not None and process.stdout is not None
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            process.stdin.write(struct.pack(">Q", len(payload)) + payload)
-            process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise RewardCodeError(self._death_notice()) from None
-        deadline = time.monotonic() + (self.timeout_s if timeout is None else timeout)
-        header = self._read(8, deadline)
-        size = struct.unpack(">Q", header)[0]
-        if size > MAX_MESSAGE_BYTES:
+        assert process is not None and process.stdin is not None
+        fd, view = process.stdin.fileno(), memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                self._kill()
+                raise RewardCodeError(f"timed out after {self.timeout_s:g} s sending to the sandbox worker "
+                                      f"(it was killed)")
+            try:
+                view = view[os.write(fd, view[:1 << 20]):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise RewardCodeError(self._death_notice()) from None
+
+    def _reply(self, deadline: float, limit: int) -> dict:
+        """One framed JSON reply, read to ``deadline``, at most ``limit`` bytes; a dict or an error."""
+        size = struct.unpack(">Q", self._read(8, deadline))[0]
+        if size > limit:
             self._kill()
-            raise RewardCodeError("the sandbox worker sent an oversized reply")
+            raise RewardCodeError(f"the sandbox worker sent a reply of {size} bytes, over the {limit} allowed")
         try:
             reply = json.loads(self._read(size, deadline))
-        except ValueError:
-            self._kill()
-            raise RewardCodeError("the sandbox worker sent a malformed reply") from None
+        except (ValueError, RecursionError):
+            raise RewardCodeError("the sandbox worker sent a malformed reply (not JSON)") from None
         if not isinstance(reply, dict):
-            self._kill()
-            raise RewardCodeError("the sandbox worker sent a malformed reply")
-        if not reply.get("ok"):
-            raise RewardCodeError(str(reply.get("error", "unknown error")))
+            raise RewardCodeError("the sandbox worker sent a malformed reply (not an object)")
+        return reply
+
+    @staticmethod
+    def _check(reply: dict) -> dict:
+        if reply.get("ok") is not True:
+            raise RewardCodeError(_text(reply.get("error", "unknown error")))
         return reply
 
     def _read(self, size: int, deadline: float) -> bytes:
@@ -209,7 +284,7 @@ class SandboxedReward:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 self._kill()
-                raise RewardCodeError(f"timed out after {self.timeout_s:g} s (the worker was killed)")
+                raise RewardCodeError(f"timed out after {self.timeout_s:g} s (the sandbox worker was killed)")
             chunk = os.read(fd, min(size - len(data), 1 << 20))
             if not chunk:
                 raise RewardCodeError(self._death_notice())
@@ -218,7 +293,13 @@ class SandboxedReward:
 
     def _death_notice(self) -> str:
         process = self._process
-        code = process.wait(timeout=5) if process is not None else None
+        code = None
+        if process is not None:
+            try:
+                code = process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
         reason = {-9: "killed (SIGKILL)", -24: "CPU time limit exceeded (SIGXCPU)"}.get(code, f"exit status {code}")
         tail = ""
         if self._stderr is not None:
@@ -232,7 +313,7 @@ class SandboxedReward:
         process, self._process = self._process, None
         if process is not None:
             if process.poll() is None:
-                process.kill()
+                process.kill()  # its child, PID 1 of the sandbox, dies with it, and so does all else in it
             process.wait()
             for stream in (process.stdin, process.stdout):
                 with contextlib.suppress(OSError, AttributeError):
@@ -240,12 +321,12 @@ class SandboxedReward:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
 
     def close(self) -> None:
-        """Stop the worker process."""
+        """Stop the worker and every process in its sandbox."""
         self._kill()
 
     def __enter__(self) -> SandboxedReward:
@@ -260,19 +341,77 @@ class SandboxedReward:
 
     def __repr__(self) -> str:
         first = next((line for line in self.code.splitlines() if line.startswith("def ")), "")
-        return f"SandboxedReward({first.rstrip(':')!r})"
+        return f"SandboxedReward({first.rstrip(':')!r}, sandbox={self.sandbox!r})"
 
 
-def load_reward_code(path: str, timeout_s: float = 10.0, memory_mb: int = 1024) -> SandboxedReward:
-    """The ``reward-code`` spec: ``reward-code:PATH;timeout_s=10;memory_mb=1024`` -> :class:`SandboxedReward`.
+def load_reward_code(path: str, timeout_s: float = 10.0, memory_mb: int = 1024, sandbox: str = "os") -> SandboxedReward:
+    """The ``reward-code`` spec, ``reward-code:PATH;timeout_s=10;memory_mb=1024;sandbox=os``.
 
     ``PATH`` is a Python file defining ``compute_reward``, e.g. a ``best_reward.py`` left by
-    :func:`~rewardgym.reward_models.synthesis.synthesize_reward`.
+    :func:`~rewardgym.workflows.synthesis.synthesize_reward`.
     """
     file = Path(str(path)).expanduser()
     if not file.is_file():
         raise ValueError(f"reward code file {str(path)!r} does not exist")
-    return SandboxedReward(file.read_text(), timeout_s=timeout_s, memory_mb=memory_mb)
+    return SandboxedReward(file.read_text(), timeout_s=timeout_s, memory_mb=memory_mb, sandbox=sandbox)
+
+
+def sandbox_layers(sandbox: str = "os") -> dict[str, str]:
+    """Start a worker with a trivial reward, score one transition, return the layers it reports.
+
+    Raises :class:`RewardCodeError` (saying which layer is missing) where the machine cannot
+    provide the ``"os"`` sandbox. ``rewardgym sandbox-check`` prints this.
+    """
+    code = "def compute_reward(obs, action, next_obs, info):\n    return float(obs), {'obs': float(obs)}\n"
+    with SandboxedReward(code, timeout_s=10, sandbox=sandbox) as model:
+        if model.score([(2.0, 0, 0.0, {})]).tolist() != [2.0]:
+            raise RewardCodeError("the sandbox worker scored a test transition wrongly")
+        return dict(model.layers)
+
+
+def parse_scores(reply: Mapping[str, Any], count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The ``(count,)`` float32 rewards and the components of a worker's reply, checked as hostile input.
+
+    The reply is ``{"rewards": [float] * count, "names": [str] * k, "values": [[float | None] * k] * count}``
+    with at most :data:`MAX_COMPONENTS` distinct names of at most :data:`MAX_NAME_CHARS` characters;
+    anything else is a :class:`RewardCodeError`.
+    """
+    rewards, names, values = reply.get("rewards"), reply.get("names"), reply.get("values")
+    if not (isinstance(rewards, list) and len(rewards) == count and all(type(v) in (int, float) for v in rewards)):
+        raise RewardCodeError(f"the sandbox worker sent a malformed reply: not {count} rewards")
+    if not (isinstance(names, list) and len(names) <= MAX_COMPONENTS and len(set(map(repr, names))) == len(names)
+            and all(isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS for name in names)):
+        raise RewardCodeError(f"the sandbox worker sent a malformed reply: component names must be at most "
+                              f"{MAX_COMPONENTS} distinct strings of 1 to {MAX_NAME_CHARS} characters")
+    if not (isinstance(values, list) and len(values) == count
+            and all(isinstance(line, list) and len(line) == len(names)
+                    and all(v is None or type(v) in (int, float) for v in line) for line in values)):
+        raise RewardCodeError("the sandbox worker sent a malformed reply: components are not a table of numbers")
+    try:
+        totals = np.array(rewards, dtype=np.float64)
+        table = np.array([[math.nan if v is None else v for v in line] for line in values],
+                         dtype=np.float64).reshape(count, len(names))
+    except (OverflowError, ValueError):
+        raise RewardCodeError("the sandbox worker sent a malformed reply: a number out of range") from None
+    if not np.all(np.abs(totals) <= np.finfo(np.float32).max):  # also catches inf and nan
+        raise RewardCodeError("the reward must be finite and fit in float32 (|reward| <= 3.4e38)")
+    if not np.all(np.isfinite(table) | np.isnan(table)) or np.any(np.isinf(table)):
+        raise RewardCodeError("the sandbox worker sent a malformed reply: a component is not finite")
+    return totals.astype(np.float32), {name: table[:, j].copy() for j, name in enumerate(names)}
+
+
+def _merge_columns(chunks: list[dict[str, np.ndarray]], sizes: list[int]) -> dict[str, np.ndarray]:
+    """Each chunk's components -> one (B,) array per name (NaN where a chunk lacked it)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    names = sorted({name for chunk in chunks for name in chunk})
+    return {name: np.concatenate([chunk.get(name, np.full(size, np.nan)) for chunk, size in zip(chunks, sizes)])
+            for name in names}
+
+
+def _text(value: Any) -> str:
+    """A worker-supplied string, bounded; anything else as its type's name."""
+    return value[:MAX_ERROR_CHARS] if isinstance(value, str) else f"<{type(value).__name__}>"
 
 
 # -- batches -> single transitions -------------------------------------------------------------
@@ -297,9 +436,3 @@ def _plain_info(info: Mapping[str, Any]) -> dict:
         elif isinstance(value, (list, tuple)) and all(isinstance(v, _PLAIN) for v in value):
             out[key] = list(value)
     return out
-
-
-def _columns(components: list[dict[str, float]]) -> dict[str, np.ndarray]:
-    """Per-transition component dicts -> one (B,) array per name (NaN where a transition lacked it)."""
-    names = sorted({name for parts in components for name in parts})
-    return {name: np.array([parts.get(name, np.nan) for parts in components], dtype=np.float64) for name in names}
