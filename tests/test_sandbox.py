@@ -293,3 +293,41 @@ def test_a_machine_without_user_namespaces_is_refused_unless_trusted(tmp_path):
                                "unshare(CLONE_NEWUSER) failed: Operation not permitted")
     assert "sandbox='trusted'" in lines[0]
     assert lines[1] == "trusted: [2.0] ['file descriptors', 'rlimits']"
+
+
+def test_sandbox_check_command_lists_every_layer(capsys):
+    from rewardgym.cli import main
+
+    assert main(["sandbox-check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0].strip() for line in out[:len(LAYERS)]] == list(LAYERS)
+    assert all(" active " in line for line in out[:len(LAYERS)])
+    assert out[-1] == "sandbox=os: every layer is active; a test reward scored correctly"
+
+
+def test_train_with_reward_code_runs_end_to_end_in_the_sandbox(tmp_path, capsys):
+    """PPO scores each rollout in one sandboxed call; the reward replaces the env's."""
+    from rewardgym.cli import main
+
+    reward = tmp_path / "reward.py"
+    reward.write_text("def compute_reward(obs, action, next_obs, info):\n"
+                      "    return float(action == 1), {'picked_one': float(action == 1)}\n")
+    code = main(["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ppo", "--steps", "512", "--num-envs", "4",
+                 "--reward", f"reward-code:{reward}", "--reward-mode", "replace", "--out", str(tmp_path / "run"),
+                 "--no-progress", "--config", "num_steps=64"])
+    out = capsys.readouterr().out
+    assert code == 0
+    [run] = (tmp_path / "run").iterdir()
+    assert (run / "checkpoints" / "final").is_dir() and "reward-code" in (run / "config.json").read_text()
+    assert "reward_learned_per_step" in out
+
+
+def test_a_refused_reward_code_spec_is_one_line_on_the_command_line(tmp_path, capsys):
+    from rewardgym.cli import main
+
+    reward = tmp_path / "reward.py"
+    reward.write_text("import os\ndef compute_reward(obs, action, next_obs, info):\n    return 0.0, {}\n")
+    code = main(["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ppo", "--steps", "256",
+                 "--reward", f"reward-code:{reward}", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "import statements are not allowed" in err
