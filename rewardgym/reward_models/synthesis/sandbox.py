@@ -202,7 +202,7 @@ class SandboxedReward:
         # A bare environment: one BLAS thread (the sandbox forbids new threads), nothing else
         # inherited; -I ignores PYTHON* variables and user site-packages.
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LC_ALL": "C",
-               "TMPDIR": "/scratch"}
+               "TMPDIR": "/scratch" if self.sandbox == "os" else self._root}
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-I", str(_WORKER), json.dumps(config)], stdin=subprocess.PIPE,
