@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium import spaces
 
 from rewardgym.cli import main
 from rewardgym.rewards import spec as spec_module
@@ -45,6 +47,38 @@ class PreviousObservationReward(CountingReward):
         return np.asarray(batch.obs["last_reward"], dtype=np.float32).reshape(len(batch))
 
 
+class SayAnything(gym.Env):
+    """A text game where any reply is a move (a random model's text included); an episode is three moves."""
+
+    observation_space = spaces.Discrete(4)
+    action_space = spaces.Discrete(1)
+
+    def __init__(self):
+        self.t = 0
+        self.text_adapter = self
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return 0, {}
+
+    def step(self, action):
+        self.t += 1
+        return self.t, 0.0, self.t >= 3, False, {}
+
+    def instruction(self) -> str:
+        return "Say anything."
+
+    def describe(self, obs=None, info=None) -> str:
+        return f"Move {self.t}."
+
+    def parse(self, text: str) -> int:
+        return 0
+
+
+gym.register("rewardgym-test/SayAnything-v0", entry_point=SayAnything)
+
+
 @pytest.fixture
 def counting(monkeypatch):
     registry = spec_module.REWARDS.copy()
@@ -69,9 +103,8 @@ def agent_args(agent: str, tiny_lm) -> list[str]:
         "ppo": [*BANDIT, "--agent", "ppo", "--steps", "128", "--num-envs", "4", "--config", "num_steps=16"],
         "sb3": [*BANDIT, "--agent", "sb3", "--steps", "128", "--num-envs", "4", "--config", "algo=A2C", "n_steps=8"],
         "thompson": [*BANDIT, "--agent", "thompson", "--steps", "128", "--num-envs", "4"],
-        # a free-text world: every command is a move (a bandit would refuse the random model's text)
-        "llm-grpo": ["rewardgym/Text-Treasure-v0", "--env-kwargs", "n_rooms=2", "n_objects=2", "quest_length=1",
-                     "--agent", "llm-grpo", "--model", str(tiny_lm), "--steps", "8",
+        # every reply is a move (a bandit would refuse the random model's text)
+        "llm-grpo": ["rewardgym-test/SayAnything-v0", "--agent", "llm-grpo", "--model", str(tiny_lm), "--steps", "8",
                      "--num-envs", "4", "--device", "cpu", "--config", "group_size=2", "groups_per_batch=2",
                      "max_new_tokens=2", "max_turns=2"],
     }[agent]

@@ -20,6 +20,8 @@ from rewardgym._files import read_json
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "learning_curve.png"
+SAMPLES_FILE = "samples.jsonl"  # what an LLM agent wrote, a few episodes per batch
+SAMPLES_MAX_BYTES = 50 * 1024 * 1024
 CHECKPOINTS = "checkpoints"
 FINAL_CHECKPOINT = "checkpoints/final"
 
@@ -88,6 +90,23 @@ class RunLogger:
             for key, value in metrics.items():
                 if key != "step":
                     self._writer.add_scalar(f"train/{key}", value, step)
+
+    def on_samples(self, step: int, samples: list[dict[str, Any]]) -> None:
+        """Episodes an LLM agent sampled at ``step``: appended to samples.jsonl and TensorBoard's text tab.
+
+        The file stops growing at :data:`SAMPLES_MAX_BYTES` (it says so in its last line).
+        """
+        path = self.run_dir / SAMPLES_FILE
+        size = path.stat().st_size if path.exists() else 0
+        if size < SAMPLES_MAX_BYTES:
+            lines = "".join(json.dumps({"step": step, **sample}, default=str) + "\n" for sample in samples)
+            if size + len(lines) >= SAMPLES_MAX_BYTES:
+                lines = json.dumps({"step": step, "note": f"samples stop here: the file reached its cap of "
+                                                           f"{SAMPLES_MAX_BYTES} bytes"}) + "\n"
+            with open(path, "a") as f:
+                f.write(lines)
+        if self._writer is not None:
+            self._writer.add_text("samples", _samples_markdown(samples), step)
 
     def _write_csv(self, mode: str, rows: list[dict[str, float]] | None = None) -> None:
         with open(self.run_dir / METRICS_FILE, mode, newline="") as f:
@@ -170,3 +189,20 @@ def plot_learning_curve(run_dir: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _samples_markdown(samples: list[dict[str, Any]], width: int = 400) -> str:
+    """Sampled episodes as Markdown for TensorBoard's text tab (each text cut to ``width`` characters)."""
+
+    def cut(text: str) -> str:
+        text = str(text).replace("\n", " ")
+        return text if len(text) <= width else text[:width] + "..."
+
+    parts = []
+    for sample in samples:
+        parts.append(f"**seed {sample.get('seed')}, return {sample.get('return', 0):.3g}**\n")
+        for k, turn in enumerate(sample.get("turns", [])):
+            parts.append(f"{k + 1}. *env:* {cut(turn['observation'])}  \n*reply:* `{cut(turn['reply'])}`  \n"
+                         f"*read:* `{turn['command'] or '(nothing)'}`, reward {turn['reward']:.3g}, "
+                         f"advantage {turn['advantage']:.3g}\n")
+    return "\n".join(parts)

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from rewardgym.envs.language import InvalidCommand, TextAdapter
+from rewardgym.envs.language import InvalidCommand, TextAdapter, read_reply
 
 CHARSET = string.printable
 
@@ -17,7 +17,10 @@ class TextInterface(gym.Wrapper):
     """Turns an env with a language interface (``env.unwrapped.text_adapter``) into a text game.
 
     Observation: ``Text`` — the instruction and first view on reset, then what the player sees
-    after each action. Action: ``Text`` — a command the family's parser reads (bandits: "arm 3").
+    after each action. Action: ``Text`` — a command the family's parser reads (bandits: "arm 3"),
+    or a free-form reply that holds one: it is read as a person would read it
+    (:func:`~rewardgym.envs.language.read_reply`: an ``<answer>`` tag, else the first command at
+    the start of the reply), and ``info["command"]`` is the text that was read.
     Reward, termination and info are the wrapped env's. Text the parser does not understand is
     game feedback, never an exception: the env does not step, the reward is 0, and
     ``info["invalid_action"]`` is True with the message in ``info["feedback"]``. So is an
@@ -41,14 +44,12 @@ class TextInterface(gym.Wrapper):
         return text[: self.observation_space.max_length], {**info, "invalid_action": False}
 
     def step(self, action: str):
-        try:
-            if not isinstance(action, str):  # e.g. None from an agent with nothing to say this turn
-                raise InvalidCommand(f"Expected a text command, got {type(action).__name__}.")
-            parsed = self.adapter.parse(action)
+        try:  # None (an agent with nothing to say this turn) is an invalid command too
+            parsed, command = read_reply(action, self.adapter.parse)
         except InvalidCommand as feedback:
-            info = {**self._info, "invalid_action": True, "feedback": str(feedback)}
+            info = {**self._info, "invalid_action": True, "feedback": str(feedback), "command": ""}
             return str(feedback), 0.0, False, False, info
         obs, reward, terminated, truncated, info = self.env.step(parsed)
         self._info = info
         text = self.adapter.describe(obs, info)[: self.observation_space.max_length]
-        return text, reward, terminated, truncated, {**info, "invalid_action": False}
+        return text, reward, terminated, truncated, {**info, "invalid_action": False, "command": command}

@@ -36,7 +36,11 @@ _USER, _ASSISTANT, _OBSERVATION = "\x1fUSER\x1f", "\x1fASSISTANT\x1f", "\x1fOBSE
 
 
 def extract_action(response: str) -> str:
-    """The command in a response: the last ``<answer>...</answer>`` when there is one, else the whole text."""
+    """The last ``<answer>...</answer>`` of a response when there is one, else the whole text.
+
+    Training and :meth:`LLMAgent.act` hand the whole reply to the env, which reads the command in
+    it (:func:`rewardgym.envs.language.read_reply`); this is for callers that want the tag alone.
+    """
     answers = _ANSWER.findall(response)
     return (answers[-1] if answers else response).strip()
 
@@ -104,7 +108,9 @@ class Episode:
     mask: list[int] = field(default_factory=list)
     turn_spans: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each turn's generation
     rewards: list[float] = field(default_factory=list)  # per turn, format penalty included
-    responses: list[str] = field(default_factory=list)
+    observations: list[str] = field(default_factory=list)  # what the env said before each turn
+    responses: list[str] = field(default_factory=list)  # what the model wrote
+    commands: list[str] = field(default_factory=list)  # what the env read in it ("" when nothing)
     invalid: list[bool] = field(default_factory=list)
     success: bool | None = None
     terminated: bool = False
@@ -194,7 +200,8 @@ class Generator:
 
 def collect_episodes(envs: VectorEnv, episodes: list[Episode], generate: Generator, chat: ChatFormat, *,
                      format_penalty: float, max_turns: int | None, max_context_tokens: int,
-                     greedy: bool = False, on_episode: Callable[[Episode], None] | None = None) -> RolloutStats:
+                     greedy: bool = False, on_episode: Callable[[Episode], None] | None = None,
+                     max_invalid_turns: int | None = None) -> RolloutStats:
     """Play ``episodes`` (each resets with its own seed) on the text envs of ``envs``, one generation batch per turn.
 
     ``envs`` is a vector env of text envs (:func:`~rewardgym.agents.llm.grpo.text_envs` makes one).
@@ -204,8 +211,9 @@ def collect_episodes(envs: VectorEnv, episodes: list[Episode], generate: Generat
     unparsed text without stepping (a NEXT_STEP env first autoresets, which is no transition
     either). A response the env cannot parse (``info["invalid_action"]``) costs
     ``format_penalty``; the episode goes on from the env's feedback. An episode ends when the
-    env ends it, after ``max_turns`` turns, or when another turn would not fit in
-    ``max_context_tokens`` (both counted as truncation).
+    env ends it, after ``max_turns`` turns, after ``max_invalid_turns`` unreadable replies in a
+    row (an env that is never stepped would otherwise never end it), or when another turn would
+    not fit in ``max_context_tokens`` (all three counted as truncation).
 
     A learned reward on ``envs`` reaches the episodes as every reward does: in each step's
     reward, or, when it is deferred (``LearnedReward(defer=True)``), from one ``flush()`` at the
@@ -236,8 +244,9 @@ def collect_episodes(envs: VectorEnv, episodes: list[Episode], generate: Generat
             stats.generate_s += time.perf_counter() - began
             texts = [generate.tokenizer.decode(response, skip_special_tokens=True) for response in responses]
             actions: list[str | None] = [None] * num_envs
-            for slot, text in zip(slots, texts):
-                actions[slot] = extract_action(text)
+            for slot, text in zip(slots, texts):  # the env reads the command in the reply (read_reply)
+                actions[slot] = text
+                wave[slot].observations.append(str(observations[slot]))
             began = time.perf_counter()
             observations, reward, terminated, truncated, info = envs.step(tuple(actions))
             stats.env_s += time.perf_counter() - began
@@ -251,6 +260,7 @@ def collect_episodes(envs: VectorEnv, episodes: list[Episode], generate: Generat
                 invalid = bool(step_info.get("invalid_action", False))
                 episode.rewards.append(float(reward[slot]) - (format_penalty if invalid else 0.0))
                 episode.responses.append(text)
+                episode.commands.append(str(step_info.get("command", "")))
                 episode.invalid.append(invalid)
                 if "success" in step_info:
                     episode.success = bool(step_info["success"])
@@ -261,7 +271,9 @@ def collect_episodes(envs: VectorEnv, episodes: list[Episode], generate: Generat
                 following = [] if ended else chat.between(observations[slot], generate.ended(response))
                 out_of_room = len(episode.ids) + len(following) + generate.max_new_tokens > max_context_tokens
                 out_of_turns = max_turns is not None and episode.turns >= max_turns
-                if ended or out_of_room or out_of_turns:
+                stuck = bool(max_invalid_turns) and episode.turns >= max_invalid_turns and all(
+                    episode.invalid[-max_invalid_turns:])
+                if ended or out_of_room or out_of_turns or stuck:
                     episode.terminated = bool(terminated[slot])
                     episode.truncated = not episode.terminated
                     if on_episode is not None:

@@ -58,7 +58,6 @@ from rewardgym.agents.llm.episodes import (
     Episode,
     Generator,
     collect_episodes,
-    extract_action,
     token_advantages,
 )
 
@@ -86,6 +85,7 @@ class LLMConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     max_turns: int | None = None
+    max_invalid_turns: int | None = 3  # an episode ends (truncated) after this many unreadable replies in a row
     max_context_tokens: int = 4096
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
     format_penalty: float = 0.1
@@ -112,6 +112,7 @@ class LLMConfig:
     gradient_checkpointing: bool | str = "auto"
     device: str = "auto"
     seed: int = 0
+    samples_per_batch: int = 4  # episodes of each batch handed to callbacks' on_samples (samples.jsonl)
 
     def check(self) -> None:
         check_estimator(self.estimator, self.group_size)
@@ -122,6 +123,8 @@ class LLMConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_turns is not None and self.max_turns < 1:
             raise ValueError(f"max_turns must be >= 1 or None, got {self.max_turns}")
+        if self.max_invalid_turns is not None and self.max_invalid_turns < 1:
+            raise ValueError(f"max_invalid_turns must be >= 1 or None, got {self.max_invalid_turns}")
         if not self.temperature > 0:
             raise ValueError(f"training samples from the policy: temperature must be > 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
@@ -241,6 +244,7 @@ class LLMAgent:
         self.global_step = 0
         self.updates = 0
         self._target_step: int | None = None
+        self._turn_advantages: list[np.ndarray] = []  # the last update's, per episode and turn (for samples)
 
     # -- the model ----------------------------------------------------------------------
     def _load_model(self, name: str, adapter: Path | None):
@@ -307,15 +311,15 @@ class LLMAgent:
 
     # -- acting -------------------------------------------------------------------------
     def act(self, obs, *, deterministic: bool = False, info: dict | None = None):
-        """One turn for each observation in a batch (or one observation); returns the commands."""
+        """One turn for each observation in a batch (or one observation); returns the replies for a text env."""
         single = isinstance(obs, str)
         texts = [obs] if single else [str(o) for o in obs]
         responses = self.generator([self.chat.opening(t) for t in texts], greedy=deterministic)
-        actions = [extract_action(self.tokenizer.decode(r, skip_special_tokens=True)) for r in responses]
+        actions = [self.tokenizer.decode(r, skip_special_tokens=True) for r in responses]  # the env reads them
         return actions[0] if single else tuple(actions)
 
     def rollout(self, env, seeds: Sequence[int], *, greedy: bool = False, groups: Sequence[int] | None = None,
-                torch_seed: int | None = None) -> tuple[list[Episode], Any]:
+                torch_seed: int | None = None, on_episode=None) -> tuple[list[Episode], Any]:
         """Play one episode per seed on ``env`` (text envs); returns the episodes and timing stats."""
         import torch
 
@@ -327,7 +331,8 @@ class LLMAgent:
             torch.manual_seed(int(self.rng.integers(2**31)) if torch_seed is None else torch_seed)
             stats = collect_episodes(envs, episodes, self.generator, self.chat,
                                      format_penalty=self.config.format_penalty, max_turns=self.config.max_turns,
-                                     max_context_tokens=self.config.max_context_tokens, greedy=greedy)
+                                     max_context_tokens=self.config.max_context_tokens, greedy=greedy,
+                                     on_episode=on_episode, max_invalid_turns=self.config.max_invalid_turns)
         return episodes, stats
 
     def evaluate(self, env, episodes: int, *, seed: int | None = None, deterministic: bool = True) -> dict:
@@ -360,31 +365,37 @@ class LLMAgent:
         started, steps_at_start, episodes = time.perf_counter(), self.global_step, 0
         with Progress(self._target_step, progress, desc=self.name) as bar:
             bar.update(self.global_step)
-            while self.global_step < self._target_step:
-                metrics = self._iteration(envs)
+            while self.global_step < self._target_step:  # whole batches: at most one batch past the target
+                metrics, samples = self._iteration(envs, on_episode=lambda episode: bar.update(episode.turns))
                 episodes += self.config.groups_per_batch * self.config.group_size
                 metrics["episodes"] = float(episodes)
                 metrics["steps_per_s"] = (self.global_step - steps_at_start) / max(time.perf_counter() - started, 1e-9)
-                bar.update(int(metrics.pop("_steps")), metrics)
+                metrics.pop("_steps")
+                bar.update(0, metrics)
+                for callback in callbacks:  # what the model wrote, for the run folder (RunLogger.on_samples)
+                    if samples and callable(getattr(callback, "on_samples", None)):
+                        callback.on_samples(self.global_step, samples)
                 if any(callback(metrics) is False for callback in callbacks):
                     break
         if self.global_step >= self._target_step:
             self._target_step = None
         return self
 
-    def _iteration(self, envs: list[gym.Env]) -> dict[str, float]:
-        """One batch: rollout, update, and the batch's metrics (means over its episodes)."""
+    def _iteration(self, envs: list[gym.Env], on_episode=None) -> tuple[dict[str, float], list[dict]]:
+        """One batch: rollout, update; the batch's metrics (means over its episodes) and sampled episodes."""
         c = self.config
         seeds = self.rng.integers(0, TRAIN_SEEDS, size=c.groups_per_batch)
         began = time.perf_counter()
         episodes, stats = self.rollout(envs, np.repeat(seeds, c.group_size),
-                                       groups=np.repeat(np.arange(c.groups_per_batch), c.group_size))
+                                       groups=np.repeat(np.arange(c.groups_per_batch), c.group_size),
+                                       on_episode=on_episode)
         rollout_s = time.perf_counter() - began
         began = time.perf_counter()
         update = self._update(episodes)
         update_s = time.perf_counter() - began
         self.global_step += stats.turns
         returns = self._group_returns(episodes)
+        samples = [episode_record(e, a) for e, a in zip(episodes[:c.samples_per_batch], self._turn_advantages)]
         return {
             "step": float(self.global_step), "updates": float(self.updates), "_steps": stats.turns,
             **episode_metrics(episodes),
@@ -392,7 +403,7 @@ class LLMAgent:
             "zero_variance_groups": float(np.mean(returns.std(axis=1) == 0)),
             **update, "tokens_per_s": _rate(stats), "env_steps_per_s": stats.turns / max(rollout_s + update_s, 1e-9),
             "rollout_s": rollout_s, "update_s": update_s,
-        }
+        }, samples
 
     def _group_returns(self, episodes: list[Episode]) -> np.ndarray:
         """The batch's episode returns as (groups, group size); episodes are stored group after group."""
@@ -415,6 +426,7 @@ class LLMAgent:
             if c.estimator == "reinforce":
                 self.baseline.update(returns)
             per_turn = [np.full(e.turns, a) for e, a in zip(episodes, advantages)]
+        self._turn_advantages = [np.asarray(a, dtype=np.float64) for a in per_turn]
         return [token_advantages(e, a) for e, a in zip(episodes, per_turn)]
 
     def _batch(self, episodes: Sequence[Episode], *extra: Sequence[np.ndarray]):
@@ -610,6 +622,16 @@ def aggregate(per_token, mask, aggregation: str, norm: float):
     if aggregation == "sequence":
         return (masked.sum(1) / mask.sum(1).clamp(min=1)).sum() / norm
     return masked.sum() / norm
+
+
+def episode_record(episode: Episode, advantages: Sequence[float]) -> dict:
+    """One episode as a JSON-ready record: each turn's observation, reply, the command read, reward, advantage."""
+    turns = [{"observation": o, "reply": r, "command": c, "invalid": bool(i), "reward": float(w),
+              "advantage": float(a)}
+             for o, r, c, i, w, a in zip(episode.observations, episode.responses, episode.commands, episode.invalid,
+                                         episode.rewards, advantages)]
+    return {"seed": int(episode.seed), "group": int(episode.group), "return": episode.total_reward,
+            "success": episode.success, "turns": turns}
 
 
 def episode_metrics(episodes: Sequence[Episode]) -> dict[str, float]:

@@ -8,10 +8,14 @@ anything else is :class:`~rewardgym.envs.language.InvalidCommand` with the list 
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from rewardgym.envs.language import InvalidCommand
+from rewardgym.envs.textworlds.parser import parse as parse_command
 from rewardgym.envs.textworlds.parser import words_of
+
+_CHARSET = frozenset(string.printable) - frozenset("\r\x0b\x0c")  # what the env's Text action space holds
 
 
 HOW_TO_PLAY = ("Type commands such as 'look', 'go north' (or 'n'), 'take the red key', 'open the fridge', "
@@ -43,8 +47,11 @@ class TextWorldText:
     def parse(self, text: str) -> Any:
         if not isinstance(text, str):
             raise InvalidCommand(f"Expected text, got {type(text).__name__}.")
-        if self.env.action_mode == "text":
-            return text
+        if self.env.action_mode == "text":  # the env reads the text itself; what it cannot read is not a turn
+            command = parse_command(text)
+            if isinstance(command, str):
+                raise InvalidCommand(command)
+            return "".join(ch for ch in text if ch in _CHARSET).strip()
         choices = self.env.choices()
         words = words_of(text)
         if len(words) == 1 and words[0].isdigit() and int(words[0]) < len(choices):
