@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
     p.add_argument("--device", default="auto", help="where a transformers LLM runs (default auto)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the server's key")
+    p.add_argument("--max-new-tokens", type=_positive_int, default=1024, metavar="N",
+                   help="the longest answer the LLM may write (1024)")
     p.add_argument("--sandbox", choices=("os", "trusted"), default="os",
                    help="os: the OS sandbox, refused where the machine lacks a layer of it (default); "
                         "trusted: process limits only, for code you trust")
@@ -466,7 +468,7 @@ def cmd_synthesize_reward(args) -> int:
         result = synthesize_reward(args.env_id, llm, iterations=args.iterations, candidates=args.candidates,
                                    train_steps=args.train_steps, eval_episodes=args.eval_episodes,
                                    num_envs=args.num_envs, seed=args.seed, out=args.out, env_kwargs=env_kwargs,
-                                   sandbox=args.sandbox)
+                                   max_new_tokens=args.max_new_tokens, sandbox=args.sandbox)
     except RewardCodeError as exc:  # the sandbox cannot run on this machine
         print(f"rewardgym: {exc}", file=sys.stderr)
         return 1

@@ -15,3 +15,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory):
+    """GGUF models are converted once per session into a private cache, never into the user's home."""
+    import os
+
+    previous = os.environ.get("REWARDGYM_CACHE")
+    os.environ["REWARDGYM_CACHE"] = str(tmp_path_factory.mktemp("rewardgym-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("REWARDGYM_CACHE", None)
+    else:
+        os.environ["REWARDGYM_CACHE"] = previous
