@@ -403,7 +403,21 @@ class LLMAgent:
             "zero_variance_groups": float(np.mean(returns.std(axis=1) == 0)),
             **update, "tokens_per_s": _rate(stats), "env_steps_per_s": stats.turns / max(rollout_s + update_s, 1e-9),
             "rollout_s": rollout_s, "update_s": update_s,
+            "update_tokens_per_s": sum(len(e.ids) for e in episodes) * c.update_epochs / max(update_s, 1e-9),
+            "peak_memory_mb": self._peak_memory_mb(),
         }, samples
+
+    def _peak_memory_mb(self) -> float:
+        """The process's peak resident memory (CPU) or the device's peak allocation (CUDA), in MiB."""
+        import torch
+
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        try:
+            import resource
+        except ImportError:  # not on this platform
+            return float("nan")
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
     def _group_returns(self, episodes: list[Episode]) -> np.ndarray:
         """The batch's episode returns as (groups, group size); episodes are stored group after group."""

