@@ -33,6 +33,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:,])\s")
 MAX_PREFIX_WORDS = 8
 
 
+def answer_in(text: str) -> str | None:
+    """The content of the last ``<answer>...</answer>`` in ``text``, or None when there is none."""
+    answers = _ANSWER.findall(text)
+    return answers[-1] if answers else None
+
+
 def read_reply(reply: str, parse: Callable[[str], Any]) -> tuple[Any, str]:
     """The action a free-form reply names, read the way a person would; returns it and the text read.
 
@@ -46,9 +52,9 @@ def read_reply(reply: str, parse: Callable[[str], Any]) -> tuple[Any, str]:
     """
     if not isinstance(reply, str):
         raise InvalidCommand(f"Expected a text command, got {type(reply).__name__}.")
-    answers = _ANSWER.findall(reply)
-    if answers:
-        command = answers[-1].strip()
+    answer = answer_in(reply)
+    if answer is not None:
+        command = answer.strip()
         return parse(command), command
     first_error = None
     for candidate in _leading_commands(reply):

@@ -14,7 +14,6 @@ model always sees exactly the tokens it is trained on.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 from gymnasium.vector import VectorEnv
 
 from rewardgym._batch import VectorInfos
+from rewardgym.envs.language import answer_in
 from rewardgym.wrappers.vector import deferred_reward
 
 # Used when a tokenizer has no chat template (a base model): plain "Role: text" lines.
@@ -31,7 +31,6 @@ FALLBACK_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n\n{% endfor %}"
     "{% if add_generation_prompt %}Assistant:{% endif %}"
 )
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _USER, _ASSISTANT, _OBSERVATION = "\x1fUSER\x1f", "\x1fASSISTANT\x1f", "\x1fOBSERVATION\x1f"
 
 
@@ -41,8 +40,8 @@ def extract_action(response: str) -> str:
     Training and :meth:`LLMAgent.act` hand the whole reply to the env, which reads the command in
     it (:func:`rewardgym.envs.language.read_reply`); this is for callers that want the tag alone.
     """
-    answers = _ANSWER.findall(response)
-    return (answers[-1] if answers else response).strip()
+    answer = answer_in(response)
+    return (response if answer is None else answer).strip()
 
 
 class ChatFormat:

@@ -7,19 +7,18 @@ import re
 import numpy as np
 
 from rewardgym.envs.bandits.core import BanditCore
-from rewardgym.envs.language import InvalidCommand
+from rewardgym.envs.language import InvalidCommand, answer_in
 
 # "3", "arm 3", "pull 3", "Pull arm #3.", "<answer>arm 3</answer>"
 _ACTION = re.compile(r"^\s*(?:pull\s+)?(?:the\s+)?(?:arm\s*)?#?\s*(-?\d+)\s*[.!]?\s*$", re.IGNORECASE)
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 
 
 def parse_arm(text: str, n_arms: int) -> int:
     """The arm named by ``text``; raises :class:`InvalidCommand` with a message a player can act on."""
     if not isinstance(text, str):
         raise InvalidCommand(f"Expected text, got {type(text).__name__}.")
-    answer = _ANSWER.search(text)
-    match = _ACTION.match(answer.group(1) if answer else text)
+    answer = answer_in(text)
+    match = _ACTION.match(text if answer is None else answer)
     if match is None:
         raise InvalidCommand(f"I don't understand {text.strip()[:60]!r}. Answer with an arm number "
                              f"from 0 to {n_arms - 1}, like 'arm 2'.")

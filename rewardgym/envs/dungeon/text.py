@@ -13,13 +13,12 @@ an action name of the env ("NE", "PICKUP") or a NetHack keystroke ("k", "y", ","
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
-from rewardgym.envs.language import InvalidCommand
+from rewardgym.envs.language import InvalidCommand, answer_in
 
 # Words for each command (lowercase, spaces collapsed); the action names and keys are added below.
 _WORDS: dict[str, tuple[str, ...]] = {
@@ -37,7 +36,6 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "LOOK": ("look", "look here", "look around"),
 }
 _MOVE_VERBS = ("go ", "move ", "walk ", "head ", "step ", "run ")
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _KEYS = {a.key: a.name for a in C.ACTIONS}  # NetHack keystrokes, case-sensitive
 _LOOKUP = {word: name for name, words in _WORDS.items() for word in words}
 _LOOKUP.update({name.lower(): name for name in C.ACTION_INDEX if len(name) > 1})
@@ -47,8 +45,8 @@ def command_name(text: str) -> str:
     """The action name (``"NE"``, ``"PICKUP"``, ...) that ``text`` names; raises :class:`InvalidCommand`."""
     if not isinstance(text, str):
         raise InvalidCommand(f"Expected text, got {type(text).__name__}.")
-    answer = _ANSWER.search(text)
-    raw = (answer.group(1) if answer else text).strip()
+    answer = answer_in(text)
+    raw = (text if answer is None else answer).strip()
     if len(raw) == 1:
         if raw in _KEYS:
             return _KEYS[raw]

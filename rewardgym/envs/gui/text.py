@@ -32,11 +32,10 @@ import numpy as np
 
 from rewardgym.envs.gui.screen import COORD_KINDS, KEYS, VERBS, Command, Screen
 from rewardgym.envs.gui.widgets import ROLE_NAMES, Element, Role
-from rewardgym.envs.language import InvalidCommand
+from rewardgym.envs.language import InvalidCommand, answer_in
 
 
 _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*;?\s*$", re.DOTALL)
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _KEY_NAMES = {key.lower(): key for key in KEYS} | {
     "return": "Enter", "esc": "Escape", "left": "ArrowLeft", "right": "ArrowRight", "up": "ArrowUp",
     "down": "ArrowDown", "del": "Delete", " ": "Space", "space": "Space"}
@@ -54,8 +53,8 @@ def parse_command(text: Any) -> Command:
     """The :class:`Command` that ``text`` names; :class:`InvalidCommand` with feedback otherwise."""
     if not isinstance(text, str):
         raise InvalidCommand(f"Expected a command as text, got {type(text).__name__}. {_USAGE}")
-    answer = _ANSWER.search(text)
-    body = (answer.group(1) if answer else text).strip().strip("`").strip()
+    answer = answer_in(text)
+    body = (text if answer is None else answer).strip().strip("`").strip()
     match = _CALL.match(body)
     if match is None:
         raise InvalidCommand(f"I don't understand {text.strip()[:60]!r}. {_USAGE}")

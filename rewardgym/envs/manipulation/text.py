@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym.envs.language import InvalidCommand
+from rewardgym.envs.language import InvalidCommand, answer_in
 from rewardgym.envs.manipulation.scene import TABLE_TOP
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
 _UNIT = r"(?:\s*(cm|m)\b)?"
 _MOVE_XYZ = re.compile(rf"^(?:move|go)\s*\(?\s*({_NUMBER}){_UNIT}\s*[, ]\s*({_NUMBER}){_UNIT}\s*[, ]\s*"
@@ -99,8 +98,8 @@ class GripperText:
         """The action ``text`` names, float32 (4,); raises :class:`InvalidCommand` with feedback otherwise."""
         if not isinstance(text, str):
             raise InvalidCommand(f"Expected text, got {type(text).__name__}. {HELP}")
-        answer = _ANSWER.search(text)
-        command = " ".join((answer.group(1) if answer else text).lower().replace(",", " , ").split())
+        answer = answer_in(text)
+        command = " ".join((text if answer is None else answer).lower().replace(",", " , ").split())
         command = command.strip(" .!")
         grip = self.task.gripper_command()
         if command in _SIMPLE:
