@@ -12,6 +12,10 @@ unreadable replies cost the format penalty (0.1) and an episode ends after 3 of 
 full fine-tune in float32 (AdamW), GRPO advantages over groups of ``--group-size`` episodes that
 share a seed, ``--groups`` groups per batch, 8 new tokens a turn, temperature 1.
 
+``--task meta2`` is the multi-turn one: ``rewardgym/Bandit-Meta2-v0`` with five pulls an episode
+(new arms every episode, so pulling the arm that paid is what earns), ``max_turns=5``; its figure
+is the mean return.
+
 Every ``--eval-every`` updates and at the end: the greedy policy on ``--eval-episodes`` held-out
 seeds — its format-error rate (unreadable replies over all replies) and its success rate — next
 to the training batch's own figures. Training stops after ``--minutes`` of wall time. The goal
@@ -31,7 +35,10 @@ import torch
 import rewardgym  # noqa: F401 - registers the ids
 from rewardgym.agents.llm import LLMAgent
 
-ENV_ID, ENV_KWARGS = "rewardgym/Bandit-Bernoulli2-v0", {"horizon": 1, "instance_seed": 0}
+TASKS = {  # name: (env id, env kwargs, max_turns)
+    "one-pull": ("rewardgym/Bandit-Bernoulli2-v0", {"horizon": 1, "instance_seed": 0}, 1),
+    "meta2": ("rewardgym/Bandit-Meta2-v0", {"horizon": 5}, 5),
+}
 
 
 def main() -> None:
@@ -44,15 +51,18 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--groups", type=int, default=2)
     parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--task", choices=sorted(TASKS), default="one-pull")
     parser.add_argument("--out", default="llm_learning.png")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {args.threads} torch threads, model {args.model}")
+    env_id, env_kwargs, max_turns = TASKS[args.task]
+    print(f"task {args.task}: {env_id} {env_kwargs}")
     num_envs = args.group_size * args.groups
-    envs = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="sync", **ENV_KWARGS)
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
     started = time.perf_counter()
     agent = LLMAgent(envs, model=args.model, group_size=args.group_size, groups_per_batch=args.groups,
-                     max_new_tokens=8, learning_rate=args.learning_rate, device="cpu", seed=0)
+                     max_new_tokens=8, max_turns=max_turns, learning_rate=args.learning_rate, device="cpu", seed=0)
     print(f"loaded in {time.perf_counter() - started:.1f} s")
     rows: list[dict[str, float]] = []
 
@@ -61,7 +71,9 @@ def main() -> None:
         row = {"update": update, "minutes": (time.perf_counter() - started) / 60,
                "train_format_error": train.get("format_error_rate", float("nan")),
                "train_success": train.get("success_rate", float("nan")),
+               "train_return": train.get("mean_return", float("nan")),
                "eval_format_error": result["format_error_rate"], "eval_success": result.get("success_rate", 0.0),
+               "eval_return": result["mean_return"],
                "update_s": train.get("update_s", float("nan")), "rollout_s": train.get("rollout_s", float("nan")),
                "tokens_per_s": train.get("tokens_per_s", float("nan"))}
         rows.append(row)
@@ -86,13 +98,13 @@ def main() -> None:
     first, final = rows[0], rows[-1]
     print(f"greedy format errors {first['eval_format_error']:.2f} -> {final['eval_format_error']:.2f}, "
           f"greedy success {first['eval_success']:.2f} -> {final['eval_success']:.2f} after {updates} updates "
-          f"({final['minutes']:.1f} min)")
+          f"({final['minutes']:.1f} min); greedy mean return {first['eval_return']:.3g} -> {final['eval_return']:.3g}")
     print(f"goal (format errors near 0, greedy success >= 0.9): "
           f"{'met' if final['eval_format_error'] <= 0.1 and final['eval_success'] >= 0.9 else 'not met'}")
-    plot(rows, args.out)
+    plot(rows, args.out, args.task)
 
 
-def plot(rows: list[dict[str, float]], out: str) -> None:
+def plot(rows: list[dict[str, float]], out: str, task: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,11 +114,12 @@ def plot(rows: list[dict[str, float]], out: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key, label in (("eval_format_error", "format errors (greedy, held out)"),
                        ("eval_success", "success (greedy, held out)"),
-                       ("train_format_error", "format errors (training batch)")):
+                       ("train_format_error", "format errors (training batch, sampled)"),
+                       ("train_return", "mean return (training batch)"),
+                       ("eval_return", "mean return (greedy, held out)")):
         ax.plot(updates, [r[key] for r in rows], marker="o", label=label)
     ax.set_xlabel("updates")
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title("SmolLM2-135M, llm-grpo, one-pull bandit, CPU")
+    ax.set_title(f"SmolLM2-135M, llm-grpo, {task}, CPU")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
