@@ -115,16 +115,18 @@ def plot(rows: list[dict[str, float]], out: str, task: str) -> None:
     for key, label in (("eval_format_error", "format errors (greedy, held out)"),
                        ("eval_success", "success (greedy, held out)"),
                        ("train_format_error", "format errors (training batch, sampled)"),
+                       ("train_success", "success (training batch, sampled)"),
                        ("train_return", "mean return (training batch)"),
                        ("eval_return", "mean return (greedy, held out)")):
-        ax.plot(updates, [r[key] for r in rows], marker="o", label=label)
+        values = [r.get(key, float("nan")) for r in rows]
+        if not all(np.isnan(values)):
+            ax.plot(updates, values, marker="o", label=label)
     ax.set_xlabel("updates")
     ax.set_title(f"SmolLM2-135M, llm-grpo, {task}, CPU")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     print(f"curve: {out}")
-    np.save(out.rsplit(".", 1)[0] + ".npy", np.array([[r[k] for k in rows[0]] for r in rows]))
 
 
 if __name__ == "__main__":
