@@ -147,3 +147,35 @@ def test_filter_groups_drops_a_constant_return_group(tiny_lm, envs, monkeypatch)
         out = agent._update(episodes)
         assert sorted(seen) == expected_members
         assert out["filtered_episodes"] == (2.0 if filter_groups else 0.0)
+
+
+def test_an_episode_of_unreadable_replies_ends_after_max_invalid_turns(tiny_lm):
+    """A random model's text names no arm: the bandit is never stepped, and the episode stops after 3 turns."""
+    envs = gym.make_vec("rewardgym/Bandit-Bernoulli2-v0", num_envs=2, vectorization_mode="sync", horizon=50)
+    agent = agent_for(tiny_lm, envs, max_invalid_turns=3, max_new_tokens=3)
+    episodes, stats = agent.rollout(envs, [0, 1])
+    for episode in episodes:
+        if all(episode.invalid):
+            assert episode.turns == 3 and episode.truncated and not episode.terminated
+            assert episode.commands == ["", "", ""] and len(episode.observations) == 3
+    envs.close()
+
+
+def test_samples_reach_the_run_folder_with_a_cap(tmp_path, monkeypatch):
+    import json
+
+    from rewardgym.workflows import runs
+
+    monkeypatch.setattr(runs, "SAMPLES_MAX_BYTES", 2000)
+    logger = runs.RunLogger(tmp_path, tensorboard=True)
+    sample = {"seed": 1, "group": 0, "return": 1.0, "success": True,
+              "turns": [{"observation": "Pull 1 of 1.", "reply": "arm 1\nbecause", "command": "arm 1",
+                         "invalid": False, "reward": 1.0, "advantage": 0.5}]}
+    for step in range(20):
+        logger.on_samples(step, [sample, sample])
+    logger.close()
+    lines = [json.loads(line) for line in (tmp_path / runs.SAMPLES_FILE).read_text().splitlines()]
+    assert lines[0] == {"step": 0, **sample}
+    assert "cap" in lines[-1]["note"] and sum("note" in line for line in lines) == 1
+    assert (tmp_path / runs.SAMPLES_FILE).stat().st_size < 2000 + 600
+    assert any(path.name.startswith("events.out.tfevents") for path in tmp_path.iterdir())
