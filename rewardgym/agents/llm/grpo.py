@@ -23,8 +23,9 @@ value network. Top to bottom, one iteration of :meth:`LLMAgent.learn` is
 
 Memory and speed: LoRA adapters through peft (``lora_rank > 0``; the frozen base then serves
 as π_ref with the adapters switched off, so KL costs no second model), gradient
-checkpointing and bf16 autocast on CUDA (``"auto"``), micro-batches of ``micro_batch_size``
-sequences for the forward passes.
+checkpointing (``"auto"``: on CUDA, and on the CPU for models of 10M parameters or more), bf16
+autocast on CUDA (``"auto"``), micro-batches of ``micro_batch_size`` sequences for the forward
+passes.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ from rewardgym.agents.llm.episodes import (
     collect_episodes,
     token_advantages,
 )
+
+CHECKPOINTING_MIN_PARAMETERS = 10_000_000  # gradient_checkpointing="auto" turns it on from this size (or on CUDA)
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are playing a game in turns. Each turn you see what the game shows you; reply with your next "
@@ -227,7 +230,9 @@ class LLMAgent:
         self.device = resolve_device(c.device)
         cuda = self.device.type == "cuda"
         self.bf16 = (cuda and torch.cuda.is_bf16_supported()) if c.bf16 == "auto" else bool(c.bf16)
-        self.checkpointing = cuda if c.gradient_checkpointing == "auto" else bool(c.gradient_checkpointing)
+        # "auto": on CUDA, and for real models on the CPU too (decided once the model is loaded)
+        self.checkpointing: bool | None = (
+            (True if cuda else None) if c.gradient_checkpointing == "auto" else bool(c.gradient_checkpointing))
         if adapter is not None and not c.lora_rank:
             raise ValueError("adapter= is a saved LoRA adapter: it needs lora_rank > 0")
         self.tokenizer, self.model = self._load_model(c.model, adapter=None if adapter is None else Path(adapter))
@@ -274,6 +279,10 @@ class LLMAgent:
             for param in model.parameters():  # adapters train in fp32 even over a bf16 base
                 if param.requires_grad:
                     param.data = param.data.float()
+        if self.checkpointing is None:
+            # Measured on SmolLM2-135M (8 sequences of 700 tokens, CPU): the update's peak memory
+            # 8.9 GB -> 2.8 GB for about 2% more time; a tiny model has nothing to save.
+            self.checkpointing = sum(p.numel() for p in model.parameters()) >= CHECKPOINTING_MIN_PARAMETERS
         if self.checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         return tokenizer, model.to(self.device)
