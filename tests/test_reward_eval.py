@@ -296,3 +296,31 @@ def test_console_error_is_one_line():
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip().startswith("rewardgym: error: unknown reward 'nope'")
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_verdict_from_pearson_and_auroc():
+    from rewardgym.workflows.reward_eval import RewardReport
+
+    def verdict(pearson, auroc, length=None):
+        return RewardReport("env", "r", 0, [], math.nan, math.nan, 0, pearson, math.nan, auroc,
+                            length_baseline=length or {}).verdict
+
+    assert verdict(-0.999, 0.0)[0] == "inverted" and "opposite" in verdict(-0.999, 0.0)[1]
+    assert verdict(0.9, 0.2)[0] == "inverted"  # ranks failures above successes
+    assert verdict(0.9, 0.9) == ("good", "Pearson 0.900, AUROC 0.900: it ranks episodes as the true return does")
+    assert verdict(0.9, math.nan)[0] == "good"  # AUROC undefined: Pearson decides
+    assert verdict(0.4, 0.9)[0] == "weak" and verdict(0.9, 0.6)[0] == "weak"
+    assert "episode length alone does as well" in verdict(0.9, 0.9, {"pearson": 0.95, "auroc": 1.0})[1]
+    assert "length" not in verdict(0.9, 0.9, {"pearson": 0.5, "auroc": 1.0})[1]
+    assert verdict(math.nan, math.nan)[0] == "unknown"
+
+
+def test_the_readme_text_embedding_example_is_a_good_reward():
+    """Text-Treasure: the state form pays for lingering (inverted); the delta form ranks episodes rightly."""
+    lingering = evaluate_reward("rewardgym/Text-Treasure-v0", "text-embedding:goal=take the treasure",
+                                episodes=10, progress=False)
+    delta = evaluate_reward("rewardgym/Text-Treasure-v0", "text-embedding:goal=take the treasure;form=delta",
+                            episodes=10, progress=False)
+    assert lingering.verdict[0] == "inverted" and lingering.pearson < 0
+    assert delta.verdict[0] == "good" and delta.pearson > 0.5 and delta.auroc > 0.7
+    assert "verdict: good" in delta.summary() and delta.to_dict()["verdict"]["verdict"] == "good"

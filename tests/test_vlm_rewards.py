@@ -90,10 +90,10 @@ def _frames(n: int, height: int = 40, width: int = 48, seed: int = 0) -> np.ndar
     return np.clip(smooth + rng.normal(0, 8, smooth.shape), 0, 255).astype(np.uint8)
 
 
-def _batch(frames=None, next_obs=None, infos=None, size=None) -> Transitions:
+def _batch(frames=None, next_obs=None, infos=None, size=None, obs=None) -> Transitions:
     size = size or (len(frames) if frames is not None else len(next_obs))
     done = np.zeros(size, dtype=bool)
-    return Transitions(None, np.zeros(size), next_obs, done, done, infos or [{}] * size, frames)
+    return Transitions(obs, np.zeros(size), next_obs, done, done, infos or [{}] * size, frames)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -354,6 +354,23 @@ def test_text_reward_ranks_the_goal_text_first(encoder):
     x, g, b = encoder.encode(texts), encoder.encode(["take the key"])[0], encoder.encode(["you are in a room"])[0]
     u = (g - b) / np.linalg.norm(g - b)
     np.testing.assert_allclose(projected(_batch(next_obs=texts)), 1 - 0.5 * ((x - g) @ u) ** 2, atol=1e-5)
+
+
+def test_text_reward_forms_pay_the_change_not_the_state(encoder):
+    state = TextEmbeddingReward("take the key", model=encoder)
+    before, after = ["you are in a room", "you take the key"], ["you take the key", "you take the key"]
+    r_before, r_after = state(_batch(next_obs=before)), state(_batch(next_obs=after))
+    delta = TextEmbeddingReward("take the key", model=encoder, form="delta")
+    np.testing.assert_allclose(delta(_batch(obs=before, next_obs=after)), r_after - r_before, atol=1e-6)
+    assert delta(_batch(obs=after, next_obs=after))[1] == 0.0  # lingering in goal-like text earns nothing
+    potential = TextEmbeddingReward("take the key", model=encoder, form="potential", gamma=0.9)
+    np.testing.assert_allclose(potential(_batch(obs=before, next_obs=after)), 0.9 * r_after - r_before, atol=1e-6)
+    with pytest.raises(ValueError, match="text of s is not in the transition"):  # infos describe s' only
+        delta(_batch(obs=np.zeros((1, 3)), next_obs=np.zeros((1, 3)), infos=[{"message": "you take the key"}]))
+    with pytest.raises(ValueError, match="form must be one of"):
+        TextEmbeddingReward("take the key", model=encoder, form="sum")
+    with pytest.raises(ValueError, match="gamma"):
+        TextEmbeddingReward("take the key", model=encoder, form="potential", gamma=0.0)
 
 
 def _nle_message(text: str) -> np.ndarray:

@@ -57,17 +57,18 @@ def _info_message(info: Mapping[str, Any]) -> str | None:
     return None
 
 
-def transition_texts(batch: Transitions, source: Source = "auto") -> list[str]:
-    """The text of each ``s′`` in ``batch``: ``(B,)`` str.
+def transition_texts(batch: Transitions, source: Source = "auto", *, before: bool = False) -> list[str]:
+    """The text of each ``s′`` in ``batch`` (of each ``s`` with ``before=True``): ``(B,)`` str.
 
     * ``"obs"``: the observation is text (``batch.next_obs`` a sequence of str).
     * ``"message"``: the latest message: the ``message`` key of a ``Dict`` observation
-      (NLE's NUL-padded uint8 bytes), else ``info["message"]``, else ``info["feedback"]``.
+      (NLE's NUL-padded uint8 bytes), else ``info["message"]``, else ``info["feedback"]``
+      (infos describe ``s′`` only, so ``before=True`` needs one of the first two).
     * ``"auto"``: ``"obs"`` when the observation is text, else ``"message"``.
     """
     if source not in ("auto", "obs", "message"):
         raise ValueError(f"source must be 'auto', 'obs' or 'message', got {source!r}")
-    obs = batch.next_obs
+    obs = batch.obs if before else batch.next_obs
     if source in ("auto", "obs") and _is_texts(obs):
         return [str(item) for item in obs]
     if source == "obs":
@@ -77,6 +78,10 @@ def transition_texts(batch: Transitions, source: Source = "auto") -> list[str]:
         )
     if isinstance(obs, Mapping) and "message" in obs:
         return [_decode(row) for row in np.asarray(obs["message"])]
+    if before:
+        raise ValueError("the text of s is not in the transition (the message is only in the info, which "
+                         "describes s′): form='delta' and 'potential' need text observations or a "
+                         "'message' observation key")
     texts = []
     for info in batch.infos:
         text = _info_message(info)
@@ -87,6 +92,9 @@ def transition_texts(batch: Transitions, source: Source = "auto") -> list[str]:
             )
         texts.append(text)
     return texts
+
+
+FORMS = ("state", "delta", "potential")
 
 
 class TextEmbeddingReward:
@@ -109,6 +117,12 @@ class TextEmbeddingReward:
         device: where the encoder runs (``"cpu"`` by default: the model is small); ignored
             with a built encoder.
         batch_size: texts per forward pass; ignored with a built encoder.
+        form: ``"state"`` (default): ``R(s′)``, the similarity of where the step led — dense, but
+            an agent can farm it by lingering in text that resembles the goal; ``"delta"``:
+            ``R(s′) − R(s)``, which sums to ``R(s_T) − R(s_0)`` over an episode, so only getting
+            closer pays; ``"potential"``: ``γR(s′) − R(s)`` (Ng et al.'s shaping with Φ = R), the
+            same with a small cost for each step.
+        gamma: γ of ``form="potential"``.
 
     Embeddings are cached per text (:class:`~rewardgym.reward_models.embeddings.TextEncoder`),
     so a message seen before costs a dictionary lookup.
@@ -125,9 +139,16 @@ class TextEmbeddingReward:
         model: str | os.PathLike | TextEncoder | None = None,
         device: str = "cpu",
         batch_size: int = 64,
+        form: str = "state",
+        gamma: float = 0.99,
     ) -> None:
         if source not in ("auto", "obs", "message"):
             raise ValueError(f"source must be 'auto', 'obs' or 'message', got {source!r}")
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+        if not 0.0 < float(gamma) <= 1.0:
+            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        self.form, self.gamma = form, float(gamma)
         self.goal_prompts = as_prompts(goal, "goal")
         self.baseline_prompts = None if baseline is None else as_prompts(baseline, "baseline")
         self.alpha = float(alpha)
@@ -148,12 +169,17 @@ class TextEmbeddingReward:
         return vlm_rm_reward(self.encoder.encode(list(texts)), self.goal_embedding, self.direction, self.alpha)
 
     def __call__(self, batch: Transitions) -> np.ndarray:
-        """``(B,)`` float32 rewards of the text of each ``s′``."""
-        return self.score_texts(transition_texts(batch, self.source))
+        """``(B,)`` float32 rewards of the text of each ``s′`` (and ``s``, for ``delta`` and ``potential``)."""
+        after = self.score_texts(transition_texts(batch, self.source))
+        if self.form == "state":
+            return after
+        before = self.score_texts(transition_texts(batch, self.source, before=True))
+        scale = self.gamma if self.form == "potential" else 1.0
+        return (scale * after - before).astype(np.float32)
 
 
     def __repr__(self) -> str:
         return (
             f"TextEmbeddingReward(goal={self.goal_prompts!r}, baseline={self.baseline_prompts!r},"
-            f" alpha={self.alpha}, source={self.source!r}, model={self.encoder.model_name!r})"
+            f" alpha={self.alpha}, source={self.source!r}, form={self.form!r}, model={self.encoder.model_name!r})"
         )

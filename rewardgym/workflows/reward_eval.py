@@ -44,6 +44,10 @@ POLICIES = ("expert", "random")
 
 
 # -- statistics ---------------------------------------------------------------------------
+# Thresholds of RewardReport.verdict.
+VERDICT = {"inverted_pearson": -0.3, "inverted_auroc": 0.3, "good_pearson": 0.5, "good_auroc": 0.7}
+
+
 def rankdata(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Ranks 1..n of ``values``; tied values share the mean of the ranks they span.
 
@@ -205,6 +209,33 @@ class RewardReport:
         return out
 
     @property
+    def verdict(self) -> tuple[str, str]:
+        """``(good | weak | inverted | unknown, why)`` from Pearson and AUROC (thresholds in :data:`VERDICT`).
+
+        ``inverted``: the learned return falls as the true return rises (Pearson <= -0.3) or ranks
+        failures above successes (AUROC <= 0.3) — training on it teaches the opposite of the task.
+        ``good``: Pearson >= 0.5 and, where defined, AUROC >= 0.7. ``weak``: in between. When
+        episode length alone (the ``length only`` column) does at least as well, the reason says so.
+        """
+        pearson_, auroc_ = self.pearson, self.auroc
+        figures = f"Pearson {_fmt(pearson_)}, AUROC {_fmt(auroc_)}"
+        if math.isnan(pearson_) and math.isnan(auroc_):
+            return "unknown", "neither Pearson nor AUROC is defined here (see the notes)"
+        if (not math.isnan(pearson_) and pearson_ <= VERDICT["inverted_pearson"]) or (
+                not math.isnan(auroc_) and auroc_ <= VERDICT["inverted_auroc"]):
+            return "inverted", (f"{figures}: the learned return rises where the true one falls; training "
+                                f"on it would teach the opposite of the task")
+        good = (not math.isnan(pearson_) and pearson_ >= VERDICT["good_pearson"]
+                and (math.isnan(auroc_) or auroc_ >= VERDICT["good_auroc"]))
+        why = f"{figures}: " + ("it ranks episodes as the true return does" if good else
+                               "it follows the true return only loosely")
+        length = self.length_baseline
+        if good and length and all(not math.isnan(length.get(k, math.nan)) and length[k] >= value
+                                   for k, value in (("pearson", pearson_), ("auroc", auroc_)) if not math.isnan(value)):
+            why += "; but episode length alone does as well here, so this shows little beyond it"
+        return ("good" if good else "weak"), why
+
+    @property
     def trace(self) -> EpisodeScore | None:
         """The episode whose rewards are plotted step by step: the first expert one, else the first."""
         return next((e for e in self.episodes if e.policy == "expert"), self.episodes[0] if self.episodes else None)
@@ -224,12 +255,15 @@ class RewardReport:
                 "policy": trace.policy, "seed": trace.seed, "first_success": trace.first_success,
                 "learned": trace.learned.tolist(), "true": trace.true.tolist()},
             "notes": list(self.notes),
+            "verdict": dict(zip(("verdict", "why"), self.verdict)),
         }
 
     def summary(self) -> str:
         """A readable table of the metrics, the per-policy means and the notes."""
         counts = " + ".join(f"{v['episodes']} {k}" for k, v in self.policies.items())
-        lines = [f"reward {self.reward} on {self.env_id}", f"episodes: {counts}, seeds from {self.seed}", ""]
+        verdict, why = self.verdict
+        lines = [f"reward {self.reward} on {self.env_id}", f"episodes: {counts}, seeds from {self.seed}",
+                 f"verdict: {verdict} ({why})", ""]
         metrics = [
             (f"VOC: per-step reward vs time (expert, {self.voc_episodes} ep.)", self.voc, None),
             ("VOC: cumulative reward vs time (expert)", self.voc_cumulative, None),
