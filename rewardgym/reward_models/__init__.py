@@ -27,6 +27,7 @@ _LAZY_EXPORTS = {
     "CLIPReward": "rewardgym.reward_models.vlm",
     "TextEncoder": "rewardgym.reward_models.embeddings",
     "TextEmbeddingReward": "rewardgym.reward_models.text",
+    "EpisodicNovelty": "rewardgym.reward_models.novelty",
     "RewardEnsemble": "rewardgym.reward_models.ensemble",
     # progress models (progress.py): Φ(observation, task) learned from demonstrations
     "ProgressModel": "rewardgym.reward_models.progress",

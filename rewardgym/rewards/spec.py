@@ -248,5 +248,6 @@ for _name, _target in {
     "progress": "rewardgym.reward_models.progress:make_progress_reward",    # Φ learned from demonstrations
     "llm-feedback": "rewardgym.reward_models.llm.intrinsic:make_llm_feedback",  # Motif / ONI
     "reward-code": "rewardgym.reward_models.synthesis.sandbox:load_reward_code",  # LLM-written, sandboxed
+    "novelty": "rewardgym.reward_models.novelty:EpisodicNovelty",           # episodic count bonus: the baseline
 }.items():
     register_reward(_name, _target)
