@@ -112,3 +112,29 @@ def _same(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def test_the_text_interface_passes_gymnasiums_checker(family):
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
+    env_id, _, _ = family
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Text spaces' sampling warnings
+        check_env(TextInterface(gym.make(env_id)), skip_render_check=True)
+
+
+def test_text_interfaces_in_a_vector_env_read_replies_as_a_single_one_does():
+    def make():
+        return TextInterface(gym.make("rewardgym/Text-Treasure-v0"))
+
+    single, vector = make(), gym.vector.SyncVectorEnv([make, make])
+    text, _ = single.reset(seed=3)
+    assert list(vector.reset(seed=[3, 3])[0]) == [text, text]
+    for reply in ["look\nIt is dark.", "zzz", "<answer>go north</answer> maybe", "inventory, then look"]:
+        text, reward, _, _, info = single.step(reply)
+        texts, rewards, _, _, infos = vector.step((reply, reply))
+        assert list(texts) == [text, text] and list(rewards) == [reward, reward]
+        assert list(infos["command"]) == [info["command"]] * 2 and list(infos["invalid_action"]) == [
+            info["invalid_action"]] * 2

@@ -13,7 +13,7 @@ from rewardgym.envs.language import InvalidCommand, TextAdapter, read_reply
 CHARSET = string.printable
 
 
-class TextInterface(gym.Wrapper):
+class TextInterface(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Turns an env with a language interface (``env.unwrapped.text_adapter``) into a text game.
 
     Observation: ``Text`` — the instruction and first view on reset, then what the player sees
@@ -28,6 +28,7 @@ class TextInterface(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, max_length: int = 8192):
+        gym.utils.RecordConstructorArgs.__init__(self, max_length=max_length)  # so env.spec can remake it
         super().__init__(env)
         adapter = getattr(env.unwrapped, "text_adapter", None)
         if not isinstance(adapter, TextAdapter):
