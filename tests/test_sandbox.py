@@ -331,3 +331,25 @@ def test_a_refused_reward_code_spec_is_one_line_on_the_command_line(tmp_path, ca
                  "--reward", f"reward-code:{reward}", "--out", str(tmp_path / "run"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "import statements are not allowed" in err
+
+
+def test_a_child_that_lingers_after_replying_cannot_reach_the_next_call():
+    """Call 1 replies, then keeps writing a file; the next call's code (its top level included) never sees it."""
+    code = textwrap.dedent("""
+        import json, os, time
+        SEEN_AT_LOAD = os.path.exists("late.txt")
+        def compute_reward(obs, action, next_obs, info):
+            if float(obs) == 1.0:
+                os.write(1, json.dumps({"ok": True, "rewards": [0.0], "names": ["seen"], "values": [[0.0]]}).encode())
+                os.close(1)
+                for _ in range(300):
+                    open("late.txt", "w").write("x")
+                    time.sleep(0.001)
+                os._exit(0)
+            return 0.0, {"seen": float(SEEN_AT_LOAD or os.path.exists("late.txt"))}
+    """)
+    with SandboxedReward(code, restrict_python=False) as model:
+        for _ in range(3):
+            model.score([(1.0, 0, 0.0, {})])
+            model.score([(0.0, 0, 0.0, {})])
+            assert model.last_components["seen"].tolist() == [0.0]

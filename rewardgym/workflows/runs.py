@@ -22,7 +22,6 @@ METRICS_FILE = "metrics.csv"
 CURVE_FILE = "learning_curve.png"
 SAMPLES_FILE = "samples.jsonl"  # what an LLM agent wrote, a few episodes per batch
 SAMPLES_MAX_BYTES = 50 * 1024 * 1024
-_CAPPED = b'bytes"}'  # how the cap's note line ends
 CHECKPOINTS = "checkpoints"
 FINAL_CHECKPOINT = "checkpoints/final"
 
@@ -67,7 +66,6 @@ class RunLogger:
         self.rows: list[dict[str, float]] = []
         self._fields: list[str] = []
         self._writer = None
-        self._samples_capped: bool | None = None
         if resume_step is not None and (self.run_dir / METRICS_FILE).is_file():
             with open(self.run_dir / METRICS_FILE, newline="") as f:
                 self._fields = list(csv.DictReader(f).fieldnames or [])
@@ -96,17 +94,15 @@ class RunLogger:
     def on_samples(self, step: int, samples: list[dict[str, Any]]) -> None:
         """Episodes an LLM agent sampled at ``step``: appended to samples.jsonl and TensorBoard's text tab.
 
-        The file stops growing at :data:`SAMPLES_MAX_BYTES` (it says so in its last line).
+        The file stops growing once it reaches :data:`SAMPLES_MAX_BYTES` (its last line says so).
         """
         path = self.run_dir / SAMPLES_FILE
-        if self._samples_capped is None:  # a resumed run may have filled the file already
-            self._samples_capped = path.exists() and path.read_bytes()[-300:].rstrip().endswith(_CAPPED)
-        if not self._samples_capped:
+        size = path.stat().st_size if path.exists() else 0
+        if size < SAMPLES_MAX_BYTES:  # the batch that reaches the cap is the last, and says so
             lines = "".join(json.dumps({"step": step, **sample}, default=str) + "\n" for sample in samples)
-            if (path.stat().st_size if path.exists() else 0) + len(lines) >= SAMPLES_MAX_BYTES:
-                lines = json.dumps({"step": step, "note": f"samples stop here: the file reached its cap of "
-                                                           f"{SAMPLES_MAX_BYTES} bytes"}) + "\n"
-                self._samples_capped = True
+            if size + len(lines) >= SAMPLES_MAX_BYTES:
+                lines += json.dumps({"step": step, "note": f"samples stop here: the file reached its cap of "
+                                                            f"{SAMPLES_MAX_BYTES} bytes"}) + "\n"
             with open(path, "a") as f:
                 f.write(lines)
         if self._writer is not None:

@@ -1,7 +1,7 @@
 """Operating-system confinement for the reward-code worker (Linux).
 
 Loaded by path by ``_worker.py`` (like it, it holds only the standard library, ``ctypes`` and,
-for seccomp, ``pyseccomp``), and imported by the parent for the names of the layers. The threat
+for seccomp, ``pyseccomp``); the parent never imports it. The threat
 model is in ``docs/reward_code.md``: the code under test is assumed to hold full Python, ``os``
 and ``ctypes`` included, so every layer here is enforced by the kernel, never by Python.
 

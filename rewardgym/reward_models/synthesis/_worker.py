@@ -189,7 +189,10 @@ def _user_traceback(error: BaseException, code: str) -> str:
 
 
 def _row(node, i: int):
-    """Transition ``i`` of a batch sent whole ({LEAF: array} leaves in dicts and tuples), as a single env gives it."""
+    """Transition ``i`` of a batch sent whole ({LEAF: array} leaves in dicts and tuples), as a single env gives it.
+
+    ``rewardgym._batch.row``'s job, written again because this file may import nothing of rewardgym.
+    """
     if type(node) is dict:
         if LEAF in node:
             item = node[LEAF][i]
@@ -223,15 +226,18 @@ class Zygote:
     """Holds the code and the confinement settings; runs each request in a fresh, confined child.
 
     The child of the next request is forked, confined and left waiting for it as soon as the last
-    one has been answered (and reaped, and the scratch dir emptied), so the fork is not on the
-    request's critical path. Its stdin is a pipe from the zygote (the request), its stdout a pipe
-    to it (the reply); it has no other descriptor but ``/dev/null``.
+    one has been answered, so the fork is not on the request's critical path; it runs no reward
+    code until its request comes, which is only after the last call's child is reaped and the
+    scratch dir emptied. Its stdin is a pipe from the zygote (the request), its stdout a pipe to
+    it (the reply); it has no other descriptor but ``/dev/null``.
     """
 
-    def __init__(self, config: dict, confine, rules, scratch: str, base_memory: int, devnull: int):
+    def __init__(self, config: dict, confine, seccomp_program: bytes | None, scratch: str, base_memory: int,
+                 devnull: int):
         import numpy as np
 
-        self.config, self.confine, self.rules, self.scratch = config, confine, rules, scratch
+        self.config, self.confine, self.scratch = config, confine, scratch
+        self.seccomp_program = seccomp_program  # None: no seccomp (sandbox="trusted")
         self.timeout_s = float(config["timeout_s"])
         self.cpu_seconds = math.ceil(self.timeout_s) + 1  # a backstop: the wall-clock deadline comes first
         self.memory_limit = base_memory + int(config["memory_bytes"])
@@ -405,16 +411,8 @@ class Zygote:
         os.chdir(self.scratch)
         self.confine.limit_resources(memory_bytes=self.memory_limit, cpu_seconds=self.cpu_seconds,
                                      file_bytes=int(self.config["scratch_bytes"]), open_files=16)
-        if self.rules is not None:
-            self.confine.install_seccomp(self.rules)
-        # Only now does the untrusted code run: its top level, while the child waits for its request
-        # (so that the call's own latency does not include it), then compute_reward on the request.
-        namespace = dict(self.globals_template)
-        try:
-            exec(self.compiled, namespace)
-            failure = None
-        except BaseException as error:  # noqa: BLE001 - any failure of untrusted code is reported, not fatal
-            failure = _error(f"while defining the code: {_user_traceback(error, self.code)}")
+        if self.seccomp_program is not None:
+            self.confine.install_seccomp(self.seccomp_program)
         try:
             header = _read_exactly(0, 9)
             if header is None:
@@ -428,7 +426,9 @@ class Zygote:
             if kind == b"B":  # whole arrays: split into transitions here, where it costs the parent nothing
                 obs, action, next_obs, infos = transitions
                 transitions = [(_row(obs, i), _row(action, i), _row(next_obs, i), info) for i, info in enumerate(infos)]
-            result = failure or self._run(namespace, transitions)
+            # Only now does the untrusted code run, its top level included: the request comes once the
+            # last call's process is dead and the scratch dir emptied, never beside them.
+            result = self._run(transitions)
         except MemoryError:
             result = _error(f"MemoryError: the transitions or the reward code's results did not fit in "
                             f"memory_mb={self.config['memory_bytes'] >> 20}")
@@ -436,7 +436,12 @@ class Zygote:
         os.close(1)  # the zygote sees the end of the reply now, not after this process's memory is torn down
         os._exit(0)
 
-    def _run(self, namespace: dict, transitions: list | None) -> bytes:
+    def _run(self, transitions: list | None) -> bytes:
+        namespace = dict(self.globals_template)
+        try:
+            exec(self.compiled, namespace)
+        except BaseException as error:  # noqa: BLE001 - any failure of untrusted code is reported, not fatal
+            return _error(f"while defining the code: {_user_traceback(error, self.code)}")
         function = namespace.get("compute_reward")
         if not callable(function):
             return _error("compute_reward is not a function")
@@ -502,7 +507,7 @@ def main() -> None:
         if config["sandbox"] == "os":
             # Before NumPy is imported: unshare(CLONE_NEWUSER) needs a single-threaded process.
             layers.update(confine.enter_namespaces())
-            rules, count = confine.seccomp_filter()
+            seccomp_program, count = confine.seccomp_filter()
             import numpy  # noqa: F401 - loaded before the old root goes away
             base_memory = _mapped_bytes()
             layers.update(confine.build_root(config["root"], int(config["scratch_bytes"])))
@@ -511,14 +516,14 @@ def main() -> None:
             layers["seccomp"] = f"{count} rules: no exec, fork, threads, sockets, ptrace, signals, SysV IPC, " \
                                 f"mounts, namespaces or raised limits (EPERM); other ABIs killed"
         else:
-            rules, scratch = None, config["root"]
+            seccomp_program, scratch = None, config["root"]
             import numpy  # noqa: F401
             base_memory = _mapped_bytes()
             os.chdir(scratch)
         layers["rlimits"] = "per call: hard = soft for every limit; address space, CPU seconds, file size, " \
                             "16 descriptors, no processes"
-        layers["file descriptors"] = "per call: only the reply pipe (stdin and stderr are /dev/null)"
-        zygote = Zygote(config, confine, rules, scratch, base_memory, devnull)
+        layers["file descriptors"] = "per call: only the request and reply pipes (stderr is /dev/null)"
+        zygote = Zygote(config, confine, seccomp_program, scratch, base_memory, devnull)
     except confine.Unavailable as error:
         _write_all(1, _frame(json.dumps({"ok": False, "layer": error.layer, "error": error.reason}).encode()))
         return

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym._batch import map_batch, row
+from rewardgym._batch import map_batch
 from rewardgym.rewards.transitions import Transitions
 from rewardgym.reward_models.synthesis._worker import (
     LAYERS,
@@ -379,8 +379,9 @@ def parse_scores(reply: Mapping[str, Any], count: int) -> tuple[np.ndarray, dict
     rewards, names, values = reply.get("rewards"), reply.get("names"), reply.get("values")
     if not (isinstance(rewards, list) and len(rewards) == count and all(type(v) in (int, float) for v in rewards)):
         raise RewardCodeError(f"the sandbox worker sent a malformed reply: not {count} rewards")
-    if not (isinstance(names, list) and len(names) <= MAX_COMPONENTS and len(set(map(repr, names))) == len(names)
-            and all(isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS for name in names)):
+    if not (isinstance(names, list) and len(names) <= MAX_COMPONENTS
+            and all(isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS for name in names)
+            and len(set(names)) == len(names)):
         raise RewardCodeError(f"the sandbox worker sent a malformed reply: component names must be at most "
                               f"{MAX_COMPONENTS} distinct strings of 1 to {MAX_NAME_CHARS} characters")
     if not (isinstance(values, list) and len(values) == count
@@ -395,7 +396,7 @@ def parse_scores(reply: Mapping[str, Any], count: int) -> tuple[np.ndarray, dict
         raise RewardCodeError("the sandbox worker sent a malformed reply: a number out of range") from None
     if not np.all(np.abs(totals) <= np.finfo(np.float32).max):  # also catches inf and nan
         raise RewardCodeError("the reward must be finite and fit in float32 (|reward| <= 3.4e38)")
-    if not np.all(np.isfinite(table) | np.isnan(table)) or np.any(np.isinf(table)):
+    if np.any(np.isinf(table)):  # NaN marks a component a transition did not report
         raise RewardCodeError("the sandbox worker sent a malformed reply: a component is not finite")
     return totals.astype(np.float32), {name: table[:, j].copy() for j, name in enumerate(names)}
 
@@ -414,14 +415,7 @@ def _text(value: Any) -> str:
     return value[:MAX_ERROR_CHARS] if isinstance(value, str) else f"<{type(value).__name__}>"
 
 
-# -- batches -> single transitions -------------------------------------------------------------
-def transitions_to_list(batch: Transitions) -> list[tuple[Any, Any, Any, dict]]:
-    """Split a batch into ``(obs, action, next_obs, info)`` tuples, as a single env would give them."""
-    # copies, not views of the whole batch
-    return [(row(batch.obs, i), row(batch.action, i), row(batch.next_obs, i), _plain_info(batch.infos[i]))
-            for i in range(len(batch))]
-
-
+# -- what crosses into the sandbox ------------------------------------------------------------
 _PLAIN = (str, int, float, bool, type(None), np.ndarray, np.generic)
 
 
