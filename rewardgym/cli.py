@@ -270,7 +270,7 @@ def cmd_train(args) -> int:
                                        args.reward_coef, args.reward_env_coef)
     try:
         agent = cls(env, **agent_config)
-    except (TypeError, ValueError, OSError) as exc:  # OSError: a model folder that cannot be loaded
+    except (TypeError, ValueError, OSError, ImportError) as exc:  # OSError: an unloadable model folder
         _close(env, reward_model)
         raise UsageError(f"agent {args.agent!r}: {str(exc).splitlines()[0]}") from None
 

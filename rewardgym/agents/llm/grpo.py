@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from rewardgym._torch import load_pretrained, resolve_device
+from rewardgym._torch import load_pretrained, locate_model, resolve_device
 from rewardgym.agents.base import AgentSpec, Callback, Progress, read_agent_file, write_agent_file
 from rewardgym.agents.llm.advantages import (
     KL_ESTIMATORS,
@@ -72,6 +72,7 @@ TRAIN_SEEDS = 500_000  # task seeds for training are drawn below this; evaluatio
 EVAL_SEED = 1_000_000
 MODEL_DIR, OPTIMIZER_FILE = "model", "optimizer.pt"
 AGGREGATIONS = ("sequence", "token", "constant")
+GENERATION_BACKENDS = ("transformers", "vllm")
 _AUTO_AGGREGATION = {"grpo": "sequence", "dr-grpo": "constant", "rloo": "token", "reinforce": "token"}
 _HINT = "Pass --model (model=) a local folder with a transformers causal LM and its tokenizer, or a hub id."
 
@@ -116,6 +117,8 @@ class LLMConfig:
     device: str = "auto"
     seed: int = 0
     samples_per_batch: int = 4  # episodes of each batch handed to callbacks' on_samples (samples.jsonl)
+    generation_backend: str = "transformers"  # or "vllm" (CUDA; the vllm extra): rollouts sampled by a vLLM engine
+    vllm_gpu_memory_utilization: float = 0.3  # the share of GPU memory the vLLM engine may take
 
     def check(self) -> None:
         check_estimator(self.estimator, self.group_size)
@@ -149,6 +152,11 @@ class LLMConfig:
                              f"({self.group_size * self.groups_per_batch})")
         if self.lora_rank < 0:
             raise ValueError(f"lora_rank must be >= 0 (0: train every weight), got {self.lora_rank}")
+        if self.generation_backend not in GENERATION_BACKENDS:
+            raise ValueError(f"generation_backend must be one of {', '.join(GENERATION_BACKENDS)}, "
+                             f"got {self.generation_backend!r}")
+        if not 0 < self.vllm_gpu_memory_utilization < 1:
+            raise ValueError(f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization}")
 
     @property
     def aggregation(self) -> str:
@@ -235,6 +243,13 @@ class LLMAgent:
             (True if cuda else None) if c.gradient_checkpointing == "auto" else bool(c.gradient_checkpointing))
         if adapter is not None and not c.lora_rank:
             raise ValueError("adapter= is a saved LoRA adapter: it needs lora_rank > 0")
+        if c.generation_backend == "vllm":  # before the model loads: the likelier problems, said at once
+            from rewardgym.agents.llm.vllm_generation import import_vllm
+
+            import_vllm()
+            if not cuda:
+                raise ValueError(f'generation_backend="vllm" runs on a CUDA GPU; this agent is on '
+                                 f'{self.device.type} (use generation_backend="transformers")')
         self.tokenizer, self.model = self._load_model(c.model, adapter=None if adapter is None else Path(adapter))
         self.reference = None
         if c.kl_coef > 0 and not c.lora_rank:
@@ -242,8 +257,7 @@ class LLMAgent:
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
                                            lr=c.learning_rate, weight_decay=c.weight_decay)
         self.chat = ChatFormat(self.tokenizer, c.system_prompt)
-        self.generator = Generator(self.model, self.tokenizer, max_new_tokens=c.max_new_tokens,
-                                   temperature=c.temperature, top_p=c.top_p, autocast=self._autocast)
+        self.generator = self._generator()
         self.rng = np.random.default_rng(c.seed)
         self.baseline = RunningBaseline(c.baseline_momentum)
         self.global_step = 0
@@ -286,6 +300,23 @@ class LLMAgent:
         if self.checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         return tokenizer, model.to(self.device)
+
+    def _generator(self):
+        """What samples the rollouts: the trained model itself, or a vLLM engine kept in sync with it."""
+        c = self.config
+        generator = Generator(self.model, self.tokenizer, max_new_tokens=c.max_new_tokens,
+                              temperature=c.temperature, top_p=c.top_p, autocast=self._autocast)
+        if c.generation_backend == "transformers":
+            return generator
+        from rewardgym.agents.llm.vllm_generation import VLLMGenerator
+
+        vllm = VLLMGenerator(locate_model(c.model, "causal LM"), self.tokenizer, max_new_tokens=c.max_new_tokens,
+                             temperature=c.temperature, top_p=c.top_p, end_ids=generator.end_ids,
+                             dtype="bfloat16" if self.bf16 else "float32",
+                             gpu_memory_utilization=c.vllm_gpu_memory_utilization,
+                             max_model_len=c.max_context_tokens, seed=c.seed)
+        vllm.weights_changed(self.model)  # a LoRA adapter or resumed weights differ from the folder's
+        return vllm
 
     def _autocast(self):
         import torch
@@ -522,6 +553,10 @@ class LLMAgent:
                 for key in totals:
                     totals[key] += stats[key]
         self.model.eval()
+        if steps:
+            changed = getattr(self.generator, "weights_changed", None)
+            if changed is not None:  # a separate generation engine (vLLM) takes the new weights
+                changed(self.model)
         out = {"filtered_episodes": float(len(episodes) - len(keep))}
         if steps:
             out.update({key: totals[key] / steps for key in ("loss", "clip_fraction", "grad_norm")})
