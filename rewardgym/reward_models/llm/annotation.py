@@ -95,6 +95,8 @@ _PREFERENCE_WORDS = {
     "none": 0.5, "neither": 0.5, "tie": 0.5, "equal": 0.5, "both": 0.5, "same": 0.5,
 }  # fmt: skip
 _YES_NO_WORDS = {"yes": 1.0, "y": 1.0, "true": 1.0, "no": 0.0, "n": 0.0, "false": 0.0}
+_YES_NO_OPTIONS = {"yes": 1.0, "no": 0.0}  # constrained answers (LLMAnnotator with an LLM that can choose)
+_PREFERENCE_OPTIONS = {"1": 1.0, "2": 0.0, "None": 0.5}
 
 
 def _answer_span(text: str) -> str:
@@ -199,22 +201,48 @@ class LLMAnnotator(_CachedAnnotator):
         goal: the game's goal in words, stated in every prompt.
         max_new_tokens: answer length (short: the prompts ask for a tagged one-word answer).
         temperature: 0.1 as in Motif.
+        constrained: ``"auto"`` (default): when the LLM can score given answers
+            (``choose``, a local transformers model), the label is the likeliest allowed answer
+            after ``<answer>`` — yes/no, or 1/2/None — so a small model that writes prose
+            instead of the tag still gives a label; other LLMs (servers) generate a reply
+            that is parsed, and an unreadable one is counted invalid. ``False`` always parses.
     """
 
-    def __init__(self, llm: LLM, goal: str, max_new_tokens: int = 32, temperature: float = 0.1) -> None:
+    def __init__(self, llm: LLM, goal: str, max_new_tokens: int = 32, temperature: float = 0.1,
+                 constrained: bool | str = "auto") -> None:
         super().__init__()
         self.llm = llm
         self.goal = str(goal)
         self.max_new_tokens = int(max_new_tokens)
         self.temperature = float(temperature)
+        if constrained not in (True, False, "auto"):
+            raise ValueError(f"constrained must be True, False or 'auto', got {constrained!r}")
+        can_choose = callable(getattr(llm, "choose", None))
+        if constrained is True and not can_choose:
+            raise ValueError(f"constrained=True needs an LLM with choose() (a local transformers model), "
+                             f"not {type(llm).__name__}")
+        self.constrained = can_choose if constrained == "auto" else bool(constrained)
 
     def _label_messages(self, messages: list[str]) -> list[float | None]:
         prompts = [oni_message_prompt(self.goal, message) for message in messages]
+        if self.constrained:
+            return self._choose(prompts, _YES_NO_OPTIONS)
         return self._ask(prompts, parse_yes_no)
 
     def _label_pairs(self, pairs: list[Pair]) -> list[float | None]:
         prompts = [motif_pair_prompt(self.goal, first, second) for first, second in pairs]
+        if self.constrained:
+            return self._choose(prompts, _PREFERENCE_OPTIONS)
         return self._ask(prompts, parse_preference)
+
+    def _choose(self, prompts: list[list[dict]], options: dict[str, float]) -> list[float | None]:
+        """The label of the answer the model finds likeliest among ``options`` (never malformed)."""
+        scores = self.llm.choose(prompts, list(options), prefix="<answer>")
+        labels = list(options.values())
+        with self._lock:
+            self.stats.queries += len(prompts)
+            self.stats.valid += len(prompts)
+        return [labels[int(k)] for k in np.argmax(scores, axis=1)]
 
     def _ask(self, prompts: list[list[dict]], parse) -> list[float | None]:
         answers = self.llm.generate(prompts, max_new_tokens=self.max_new_tokens, temperature=self.temperature)
@@ -234,22 +262,39 @@ class LLMAnnotator(_CachedAnnotator):
         return labels
 
 
-class EmbeddingAnnotator(_CachedAnnotator):
-    """The offline annotator: ELLM-style cosine similarity of a message with the goal (ONI's baseline).
+#: What a step that changed nothing says, in any game: messages closer to these than to the goal
+#: are not progress ("You can't move diagonally into an intact doorway." is near a goal about doors).
+FAILURE_TEXTS = ("You can't do that.", "Nothing happens.", "There is nothing here.", "That is not possible.",
+                 "I don't understand that.")
 
-    A message is helpful (label 1) when ``cos(e(message), e(goal)) > threshold``; of a pair,
-    the message more similar to the goal is preferred, a tie (within ``margin``) is ½.
+
+class EmbeddingAnnotator(_CachedAnnotator):
+    """The offline annotator: ELLM-style cosine similarity of a message with the goal (ONI's baseline),
+    made contrastive.
+
+    A message's score is ``cos(e(m), e(goal)) − max_a cos(e(m), e(a))`` over the ``avoid``
+    texts (generic failure messages, plus whatever the task's near misses are, e.g. "There is
+    a staircase up here." for a goal about the staircase down). A message is helpful (label 1)
+    when its similarity with the goal is above ``threshold`` *and* its score above
+    ``contrast``; of a pair, the message with the higher score is preferred, a tie (within
+    ``margin``) is ½. Similarity alone cannot tell "up" from "down", and it rewards failure
+    messages that share the goal's words; the contrast is what removes them.
 
     Args:
         goal: the goal in words.
         encoder: anything with ``encode(list[str]) -> (N, D)`` unit vectors, e.g. a
             :class:`~rewardgym.reward_models.embeddings.TextEncoder`; ``None`` builds the
             default all-MiniLM-L6-v2 one.
-        threshold: similarity above which a message is helpful.
-        margin: similarity difference below which a pair is a tie.
+        threshold: similarity with the goal above which a message can be helpful.
+        margin: score difference below which a pair is a tie.
+        avoid: texts that are not progress (default :data:`FAILURE_TEXTS`); task-specific
+            ones are added to these with ``avoid=FAILURE_TEXTS + (...)``. ``()`` turns the
+            contrast off (plain similarity, the old behaviour).
+        contrast: how much closer to the goal than to every ``avoid`` text a helpful message is.
     """
 
-    def __init__(self, goal: str, encoder: Any = None, threshold: float = 0.3, margin: float = 0.02) -> None:
+    def __init__(self, goal: str, encoder: Any = None, threshold: float = 0.3, margin: float = 0.02,
+                 avoid: Sequence[str] = FAILURE_TEXTS, contrast: float = 0.1) -> None:
         super().__init__()
         if encoder is None:
             from rewardgym.reward_models.embeddings import TextEncoder
@@ -259,23 +304,38 @@ class EmbeddingAnnotator(_CachedAnnotator):
         self.encoder = encoder
         self.threshold = float(threshold)
         self.margin = float(margin)
+        self.avoid = tuple(str(a) for a in avoid)
+        self.contrast = float(contrast)
         self.goal_embedding = np.asarray(encoder.encode([self.goal]), dtype=np.float32)[0]
+        self.avoid_embeddings = (np.asarray(encoder.encode(list(self.avoid)), dtype=np.float32) if self.avoid
+                                 else np.zeros((0, len(self.goal_embedding)), dtype=np.float32))
 
     def similarity(self, messages: Sequence[str]) -> np.ndarray:
         """``cos(e(message), e(goal))`` of each message, ``(N,)``."""
+        return self.similarities(messages)[0]
+
+    def similarities(self, messages: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(similarity with the goal, score)`` of each message, each ``(N,)`` (see the class)."""
         if not messages:
-            return np.zeros(0, dtype=np.float32)
-        return np.asarray(self.encoder.encode(list(messages)), dtype=np.float32) @ self.goal_embedding
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
+        embeddings = np.asarray(self.encoder.encode(list(messages)), dtype=np.float32)
+        goal = embeddings @ self.goal_embedding
+        if not len(self.avoid_embeddings):
+            return goal, goal
+        return goal, goal - (embeddings @ self.avoid_embeddings.T).max(axis=1)
+
+    def score(self, messages: Sequence[str]) -> np.ndarray:
+        """The contrastive score of each message, ``(N,)``."""
+        return self.similarities(messages)[1]
 
     def _label_messages(self, messages: list[str]) -> list[float | None]:
-        labels = (self.similarity(messages) > self.threshold).astype(float).tolist()
+        goal, score = self.similarities(messages)
+        labels = ((goal > self.threshold) & (score > (self.contrast if len(self.avoid) else -np.inf)))
         self._count(len(messages))
-        return labels
+        return labels.astype(float).tolist()
 
     def _label_pairs(self, pairs: list[Pair]) -> list[float | None]:
-        first = self.similarity([a for a, _ in pairs])
-        second = self.similarity([b for _, b in pairs])
-        difference = first - second
+        difference = self.score([a for a, _ in pairs]) - self.score([b for _, b in pairs])
         labels = np.where(np.abs(difference) <= self.margin, 0.5, (difference > 0).astype(float))
         self._count(len(pairs))
         return labels.tolist()
@@ -320,6 +380,8 @@ class AnnotatorFactory:
         device: device of a ``transformers:`` LLM.
         api_key_env: the environment variable holding an ``openai:`` server's API key, read
             where the annotator is built.
+        avoid: task-specific texts that are not progress, added to the embedding annotator's
+            :data:`FAILURE_TEXTS` (its contrast; see :class:`EmbeddingAnnotator`).
     """
 
     goal: str
@@ -327,6 +389,7 @@ class AnnotatorFactory:
     encoder: Any = None
     device: str = "auto"
     api_key_env: str = "OPENAI_API_KEY"
+    avoid: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.goal = str(self.goal)
@@ -346,7 +409,7 @@ class AnnotatorFactory:
         """Build the annotator (loading its weights, if any)."""
         if isinstance(self.annotator, str):
             if self.annotator == "embedding":
-                return EmbeddingAnnotator(self.goal, self.encoder)
+                return EmbeddingAnnotator(self.goal, self.encoder, avoid=FAILURE_TEXTS + tuple(self.avoid))
             from rewardgym.reward_models.llm import make_llm
 
             return LLMAnnotator(make_llm(self.annotator, device=self.device, api_key_env=self.api_key_env), self.goal)

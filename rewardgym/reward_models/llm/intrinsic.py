@@ -36,7 +36,12 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardgym.rewards.transitions import Transitions
-from rewardgym.reward_models.llm.annotation import AnnotationService, AnnotatorFactory, EmbeddingAnnotator
+from rewardgym.reward_models.llm.annotation import (
+    FAILURE_TEXTS,
+    AnnotationService,
+    AnnotatorFactory,
+    EmbeddingAnnotator,
+)
 from rewardgym.reward_models.text import Source, transition_texts
 from rewardgym.rewards.transforms import EpisodeCounts, RewardStandardizer, quantile_threshold
 
@@ -45,6 +50,7 @@ __all__ = [
     "ClassifierReward",
     "BradleyTerryReward",
     "LLMFeedbackReward",
+    "fit_preferences",
     "make_annotator_llm",
     "make_llm_feedback",
 ]
@@ -212,7 +218,9 @@ class LLMFeedbackReward:
             (``transformers:PATH_OR_HUB_ID``, ``openai:URL#MODEL``), an
             :class:`~rewardgym.reward_models.llm.base.LLM`, any annotator object
             (``label_messages``/``label_pairs``), or an
-            :class:`~rewardgym.reward_models.llm.annotation.AnnotatorFactory`.
+            :class:`~rewardgym.reward_models.llm.annotation.AnnotatorFactory`; ``None``: no
+            labels are asked for and ``model`` is used as given (Motif's offline phase, see
+            :func:`fit_preferences`).
         model: ``"lookup"``, ``"classifier"`` (labels of single messages, ONI) or
             ``"bradley-terry"`` (pairwise preferences, Motif), or a built model.
         beta: count-discount exponent β (Motif: 3; 0 disables the discount).
@@ -234,6 +242,8 @@ class LLMFeedbackReward:
             started locally unless ``ray.init`` was called first, e.g. to join a cluster).
         service_options: keyword arguments of the service, e.g. ``{"max_pending": 10_000}``,
             or for Ray ``{"num_gpus": 1, "max_in_flight": 2}``.
+        avoid: for the embedding annotator, texts that are not progress, added to its generic
+            failure messages (see :class:`~rewardgym.reward_models.llm.annotation.EmbeddingAnnotator`).
 
     Episode counts: row ``i`` of the batch is taken to be env ``i``; a row's counts restart
     after a transition that terminated or truncated it. Call :meth:`close` to stop the
@@ -248,7 +258,7 @@ class LLMFeedbackReward:
                  beta: float = 3.0, epsilon: float | None = None, normalize: bool | None = None,
                  source: Source = "auto", encoder: Any = None, batch_size: int = 100,
                  pairs_per_message: int = 2, window: int = 10_000, seed: int = 0, service: ServiceName = "thread",
-                 service_options: dict[str, Any] | None = None) -> None:
+                 service_options: dict[str, Any] | None = None, avoid: Sequence[str] = ()) -> None:
         if epsilon is not None and not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon is a quantile in [0, 1], got {epsilon}")
         if beta < 0:
@@ -262,17 +272,22 @@ class LLMFeedbackReward:
         self.goal = str(goal)
         self._encoder = encoder
         self.model = self._build_model(model)
-        recipe = annotator
-        if not isinstance(recipe, AnnotatorFactory):
-            recipe = AnnotatorFactory(self.goal, annotator, encoder)
-        self.annotator = recipe if service == "ray" else self._build_annotator(recipe)
+        self.avoid = tuple(avoid)
+        if annotator is None:  # offline: the model was trained beforehand (Motif), nothing is labelled here
+            self.annotator = None
+        else:
+            recipe = annotator
+            if not isinstance(recipe, AnnotatorFactory):
+                recipe = AnnotatorFactory(self.goal, annotator, encoder, avoid=self.avoid)
+            self.annotator = recipe if service == "ray" else self._build_annotator(recipe)
         pairwise = self.model.kind == "pairs"
         self.beta = float(beta)
         self.epsilon = (0.5 if pairwise else None) if epsilon is None else float(epsilon)
         self.normalize = pairwise if normalize is None else bool(normalize)
         self.source = source
         self.pairs_per_message = int(pairs_per_message)
-        self.service = self._build_service(service, batch_size, service_options or {})
+        self.service = (None if self.annotator is None else
+                        self._build_service(service, batch_size, service_options or {}))
         self.standardizer = RewardStandardizer()
         self.recent: deque[float] = deque(maxlen=int(window))
         self.counts: EpisodeCounts | None = None
@@ -302,7 +317,7 @@ class LLMFeedbackReward:
     def _build_annotator(self, recipe: AnnotatorFactory) -> Any:
         """The annotator, built here; the embedding annotator shares the model's encoder."""
         if isinstance(recipe.annotator, str) and recipe.annotator == "embedding" and recipe.encoder is None:
-            return EmbeddingAnnotator(recipe.goal, self.encoder)
+            return EmbeddingAnnotator(recipe.goal, self.encoder, avoid=FAILURE_TEXTS + tuple(recipe.avoid))
         return recipe()
 
     def _build_service(self, service: ServiceName, batch_size: int, options: dict[str, Any]) -> Any:
@@ -322,7 +337,7 @@ class LLMFeedbackReward:
     def submit(self, texts: Sequence[str]) -> None:
         """Queue the new non-empty messages (or, for Bradley-Terry, pairs with earlier ones)."""
         new = [t for t in dict.fromkeys(texts) if t and t not in self._known]
-        if not new:
+        if not new or self.service is None:
             return
         if self.model.kind == "messages":
             self.service.submit(new)
@@ -338,7 +353,7 @@ class LLMFeedbackReward:
 
     def learn(self) -> int:
         """Train on the labels that have arrived; return how many."""
-        labelled = self.service.collect()
+        labelled = self.service.collect() if self.service is not None else []
         if labelled:
             items, labels = zip(*labelled)
             self.model.update(list(items), list(labels))
@@ -370,13 +385,16 @@ class LLMFeedbackReward:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait for the pending labels and train on them (for evaluation and tests)."""
+        if self.service is None:
+            return True
         done = self.service.wait(timeout)
         self.learn()
         return done
 
     def close(self) -> None:
         """Stop the annotation service (its thread, or its Ray actor)."""
-        self.service.close()
+        if self.service is not None:
+            self.service.close()
 
     def __repr__(self) -> str:
         return (
@@ -384,6 +402,34 @@ class LLMFeedbackReward:
             f" annotator={type(self.annotator).__name__}, service={type(self.service).__name__},"
             f" beta={self.beta}, epsilon={self.epsilon})"
         )
+
+
+def fit_preferences(messages: Sequence[str], annotator: Any, pairs: int = 1000, seed: int = 0,
+                    encoder: Any = None, model: BradleyTerryReward | None = None) -> BradleyTerryReward:
+    """Motif's offline phase: a Bradley-Terry reward distilled from preferences over a message dataset.
+
+    ``pairs`` random pairs of distinct messages (from the unique non-empty ``messages``, e.g.
+    those a random or exploring policy saw) are each labelled once by ``annotator``
+    (``label_pairs``; unanswered pairs are dropped) and the model is fitted on them. Use it
+    online without further labels: ``LLMFeedbackReward(goal, annotator=None, model=fitted)``.
+    """
+    unique = sorted({m for m in messages if m})
+    if len(unique) < 2:
+        raise ValueError(f"fit_preferences needs at least two distinct messages, got {len(unique)}")
+    rng = random.Random(seed)
+    sampled = [tuple(rng.sample(unique, 2)) for _ in range(int(pairs))]
+    labels = annotator.label_pairs(sampled)
+    kept = [(pair, label) for pair, label in zip(sampled, labels) if label is not None]
+    if not kept:
+        raise ValueError("the annotator answered none of the pairs")
+    if model is None:
+        if encoder is None:
+            from rewardgym.reward_models.embeddings import TextEncoder
+
+            encoder = TextEncoder()
+        model = BradleyTerryReward(encoder)
+    model.update([pair for pair, _ in kept], [label for _, label in kept])
+    return model
 
 
 def make_annotator_llm(annotator: str, device: str = "auto", api_key_env: str = "OPENAI_API_KEY") -> Any:
@@ -408,14 +454,16 @@ def make_llm_feedback(goal: str, annotator: str = "embedding", model: str = "loo
                       epsilon: float | None = None, normalize: bool | None = None, source: Source = "auto",
                       device: str = "auto", api_key_env: str = "OPENAI_API_KEY",
                       batch_size: int = 100, service: ServiceName = "thread",
-                      annotator_gpus: float = 0) -> LLMFeedbackReward:
+                      annotator_gpus: float = 0, avoid: str = "") -> LLMFeedbackReward:
     """The ``llm-feedback`` spec: ``llm-feedback:goal=...;annotator=...;model=...;beta=3;epsilon=0.5``.
 
     ``service=ray`` runs the annotator in a Ray actor, which builds it (an LLM spec is read
     there, so its weights load in the actor); ``annotator_gpus`` is the actor's GPU share.
+    ``avoid=TEXT|TEXT``: near misses the embedding annotator must not reward (its contrast).
     """
+    avoid_texts = tuple(a.strip() for a in str(avoid).split("|") if a.strip())
     if service == "ray":
-        recipe = AnnotatorFactory(goal, annotator, device=device, api_key_env=api_key_env)
+        recipe = AnnotatorFactory(goal, annotator, device=device, api_key_env=api_key_env, avoid=avoid_texts)
         return LLMFeedbackReward(goal, recipe, model, beta=beta, epsilon=epsilon, normalize=normalize,
                                  source=source, batch_size=batch_size, service="ray",
                                  service_options={"num_gpus": annotator_gpus})
@@ -423,4 +471,4 @@ def make_llm_feedback(goal: str, annotator: str = "embedding", model: str = "loo
         raise ValueError("annotator_gpus is the Ray actor's GPU share: it needs service=ray")
     llm = make_annotator_llm(annotator, device=device, api_key_env=api_key_env)
     return LLMFeedbackReward(goal, llm, model, beta=beta, epsilon=epsilon, normalize=normalize, source=source,
-                             batch_size=batch_size, service=service)
+                             batch_size=batch_size, service=service, avoid=avoid_texts)

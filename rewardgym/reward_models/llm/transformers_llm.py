@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from rewardgym._torch import load_pretrained, resolve_device
 from rewardgym.reward_models.llm.base import Prompt, as_messages
@@ -76,6 +79,40 @@ class TransformersLLM:
             )
         new_tokens = generated[:, tokens["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def choose(self, prompts: list[str | list[dict]], options: Sequence[str], *, prefix: str = "") -> np.ndarray:
+        """Log-probability of each option as the reply to each prompt, ``(N, K)``: constrained answers.
+
+        The model reads the formatted prompt, then ``prefix`` (e.g. ``"<answer>"``, the start of
+        the reply the prompt asks for), and each option's tokens are scored (summed log-probs).
+        Unlike parsing a free reply, this always gives an answer: what a small model prefers
+        among the allowed ones (the label a yes/no or 1/2/None prompt asks for).
+        """
+        import torch
+
+        if not options:
+            raise ValueError("choose needs at least one option")
+        heads = [self.tokenizer(self.format(prompt) + prefix, add_special_tokens=not self.tokenizer.chat_template)
+                 ["input_ids"] for prompt in prompts]
+        tails = [self.tokenizer(option, add_special_tokens=False)["input_ids"] for option in options]
+        rows = [(head, tail) for head in heads for tail in tails]
+        scores = np.zeros(len(rows))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(rows), self.batch_size * len(options)):
+            chunk = rows[start : start + self.batch_size * len(options)]
+            width = max(len(h) + len(t) for h, t in chunk)
+            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, (head, tail) in enumerate(chunk):  # right padding: positions stay those of an unpadded prompt
+                ids[row, : len(head) + len(tail)] = torch.as_tensor(head + tail)
+                attention[row, : len(head) + len(tail)] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=attention.to(self.device)).logits
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+            for row, (head, tail) in enumerate(chunk):
+                positions = torch.arange(len(head) - 1, len(head) + len(tail) - 1)
+                scores[start + row] = float(logp[row, positions, torch.as_tensor(tail)].sum())
+        return scores.reshape(len(prompts), len(options))
 
     def __repr__(self) -> str:
         return f"TransformersLLM(model={self.model_name!r}, device={str(self.device)!r}, batch_size={self.batch_size})"
