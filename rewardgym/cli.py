@@ -175,19 +175,36 @@ def cmd_list(args) -> int:
 
     from rewardgym.registration import ENVS
 
+    multiagent = args.family is None or args.family.lower() in ("multiagent", "multi-agent")
     entries = [e for e in ENVS if args.family is None or e.family.lower() == args.family.lower()]
-    if not entries:
-        families = sorted({e.family for e in ENVS})
+    if not entries and not multiagent:
+        families = sorted({e.family for e in ENVS} | {"MultiAgent"})
         raise UsageError(f"no family {args.family!r}; families: {', '.join(families)}")
-    rows = [("id", "family", "observation", "action", "description")]
-    for entry in entries:
-        env = gym.make(entry.id)
-        rows.append((entry.id, entry.family, space_summary(env.observation_space),
-                     space_summary(env.action_space), entry.description))
-        env.close()
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    if entries:
+        rows = [("id", "family", "observation", "action", "description")]
+        for entry in entries:
+            env = gym.make(entry.id)
+            rows.append((entry.id, entry.family, space_summary(env.observation_space),
+                         space_summary(env.action_space), entry.description))
+            env.close()
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    if multiagent:
+        from rewardgym.envs.multiagent import ENVS as MULTIAGENT, make
+
+        print("\nmulti-agent (PettingZoo parallel API: rewardgym.envs.multiagent.make(NAME); "
+              "make_aec, make_vec(NAME, num_games))" if entries else "multi-agent (PettingZoo parallel API)")
+        rows = [("name", "agents", "observation (each)", "action (each)", "description")]
+        for name, description in MULTIAGENT.items():
+            env = make(name)
+            agent = env.possible_agents[0]
+            rows.append((name, str(len(env.possible_agents)), space_summary(env.observation_space(agent)),
+                         space_summary(env.action_space(agent)), description))
+            env.close()
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
     return 0
 
 

@@ -1,0 +1,128 @@
+"""Multi-agent envs: PettingZoo's own API and seed tests, batched == single games, the market's payouts by hand.
+
+PettingZoo's test functions ship with the package the envs are built on; running them on every
+multi-agent id is how a PettingZoo env shows it follows the conventions.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+
+from rewardgym.cli import main
+from rewardgym.envs.multiagent import ENVS, env_module, make, make_aec, make_vec
+from rewardgym.envs.multiagent.bandit_market import BanditMarketCore
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():  # PettingZoo suggests Box observations; ours are Dicts of Boxes, as NLE's
+        warnings.filterwarnings("ignore", message="Observation", category=UserWarning)
+        yield
+
+
+@pytest.mark.parametrize("name", sorted(ENVS))
+def test_pettingzoo_api_and_seed_tests(name):
+    module = env_module(name)
+    parallel_api_test(module.parallel_env(), num_cycles=300)
+    parallel_seed_test(module.parallel_env)
+    api_test(module.env(), num_cycles=300)
+    env = make(name)
+    assert env.metadata["name"] == name and env.possible_agents
+    agent = env.possible_agents[0]
+    assert env.observation_space(agent) is env.observation_space(agent)
+    assert env.action_space(agent) is env.action_space(agent)
+    env.reset(seed=0)
+    assert env.state_space.contains(env.state())
+    assert make_aec(name).possible_agents == env.possible_agents
+
+
+@pytest.mark.parametrize("name", sorted(ENVS))
+def test_batched_games_replay_single_games(name):
+    games, seed = 4, 7
+    vec = make_vec(name, games, horizon=12)
+    singles = [make(name, horizon=12) for _ in range(games)]
+    obs, infos = vec.reset(seed=seed)
+    single = [env.reset(seed=seed + g) for g, env in enumerate(singles)]
+    rng = np.random.default_rng(0)
+    for step in range(12):
+        for g, (env, (o, info)) in enumerate(zip(singles, single)):
+            for a, agent in enumerate(env.possible_agents):
+                for key, value in o[agent].items():
+                    np.testing.assert_array_equal(obs[key][g, a], value, err_msg=f"{key}, game {g}, step {step}")
+                assert infos["success"][g, a] == info[agent]["success"]
+        np.testing.assert_array_equal(vec.state(), np.stack([env.state() for env in singles]))
+        actions = rng.integers(0, vec.single_action_space.n, (games, vec.n_agents))
+        obs, rewards, terminations, truncations, infos = vec.step(actions)
+        single = []
+        for g, env in enumerate(singles):
+            o, r, te, tr, info = env.step({agent: int(actions[g, a]) for a, agent in enumerate(env.possible_agents)})
+            np.testing.assert_array_equal(rewards[g], [r[agent] for agent in env.possible_agents])
+            np.testing.assert_array_equal(terminations[g], [te[agent] for agent in env.possible_agents])
+            single.append((o, info))
+    assert terminations.all() and not any(env.agents for env in singles)  # everyone leaves at the horizon
+    obs, rewards, *_ = vec.step(np.zeros((games, vec.n_agents), np.int64))  # NEXT_STEP: the games restart
+    assert (rewards == 0).all() and (obs["steps_left"] == 12).all() and vec.active.all()
+
+
+def test_market_payouts_regret_and_success_by_hand():
+    core = BanditMarketCore(2, n_agents=3, n_arms=4, horizon=5, collision="split")
+    core.reset(np.ones(2, bool), np.array([1, 2], np.uint64))
+    core.state.means[:] = [1.0, 1.0, 0.0, 0.5]  # arms 0 and 1 always pay, arm 2 never
+    acting = np.ones((2, 3), bool)
+    reward, terminated, _ = core.step(np.array([[0, 0, 1], [0, 1, 3]]), acting)
+    np.testing.assert_allclose(reward, [[0.5, 0.5, 1.0], [1.0, 1.0, reward[1, 2]]])
+    assert reward[1, 2] in (0.0, 1.0)
+    share = (1.0 + 1.0 + 0.5) / 3  # the team optimum (top three arms, one agent each), per agent
+    np.testing.assert_allclose(core.state.regret, [[share - 0.5, share - 0.5, share - 1.0],
+                                                   [share - 1.0, share - 1.0, share - 0.5]])
+    np.testing.assert_array_equal(core.state.success, [[False, False, True], [True, True, True]])
+    np.testing.assert_array_equal(core.state.load, [[2, 1, 0, 0], [1, 1, 0, 1]])
+    assert not terminated.any()
+
+    zero = BanditMarketCore(1, n_agents=3, n_arms=3, horizon=5, collision="zero")
+    zero.reset(np.ones(1, bool), np.array([1], np.uint64))
+    zero.state.means[:] = 1.0
+    reward, _, _ = zero.step(np.array([[2, 2, 0]]), np.ones((1, 3), bool))
+    np.testing.assert_allclose(reward, [[0.0, 0.0, 1.0]])  # a collision pays nobody
+
+    # an agent that is not acting changes nothing, and a game with nobody acting stays as it was
+    before = core.get_state(1)
+    core.step(np.array([[2, 2, 2], [0, 0, 0]]), np.array([[True, False, False], [False, False, False]]))
+    after = core.get_state(1)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert core.state.last_arm[0].tolist() == [2, 0, 1] and core.state.load[0].tolist() == [0, 0, 1, 0]
+
+
+def test_bad_actions_and_arguments_are_clear_errors():
+    env = make("bandit_market_v0")
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step({"player_0": 0})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="player_1 is not in its action space"):
+        env.step({"player_0": 0, "player_1": 9, "player_2": 0})
+    with pytest.raises(ValueError, match="no action for player_2"):
+        env.step({"player_0": 0, "player_1": 1})
+    with pytest.raises(ValueError, match="not playing"):
+        env.step({"player_0": 0, "player_1": 1, "player_2": 2, "player_9": 0})
+    vec = make_vec("bandit_market_v0", 2)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
+        vec.step(np.zeros((3, 3), np.int64))
+    with pytest.raises(ValueError, match="outside the action space"):
+        vec.step(np.full((2, 3), 5))
+    with pytest.raises(ValueError, match="n_arms must be >= n_agents"):
+        make("bandit_market_v0", n_agents=4, n_arms=3)
+    with pytest.raises(ValueError, match="collision must be"):
+        make("bandit_market_v0", collision="bounce")
+    with pytest.raises(ValueError, match="unknown multi-agent env"):
+        make("chess_v9")
+
+
+def test_list_shows_the_multiagent_section(capsys):
+    assert main(["list", "--family", "multiagent"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ENVS) and "Discrete(5)" in out
