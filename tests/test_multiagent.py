@@ -126,3 +126,15 @@ def test_list_shows_the_multiagent_section(capsys):
     assert main(["list", "--family", "multiagent"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ENVS) and "Discrete(5)" in out
+
+
+def test_supersuit_vectorises_the_parallel_env():
+    import supersuit as ss
+
+    env = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(make("bandit_market_v0", horizon=4)), 2,
+                                num_cpus=0, base_class="gymnasium")
+    obs, _ = env.reset(seed=0)
+    assert obs["counts"].shape == (6, 5)  # 2 games x 3 agents, one row each
+    for step in range(4):
+        obs, rewards, terminations, truncations, _ = env.step(np.arange(6) % 5)
+        assert rewards.shape == (6,) and terminations.all() == (step == 3)
