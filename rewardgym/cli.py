@@ -7,6 +7,7 @@ A wrong argument is one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -40,6 +41,9 @@ def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rewardgym", description="Embodied-agent RL environments with learned rewards.")
+    from rewardgym._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"rewardgym {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     p = sub.add_parser("list", help="list the registered environments")
@@ -79,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first seed (default: the run's seed + 1000000, a held-out range)")
     p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default min(episodes, 16))")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=None,
+                      help="act by each action distribution's mode (the default where the agent has one: "
+                           "ppo, sb3, llm-*)")
+    mode.add_argument("--stochastic", dest="deterministic", action="store_false",
+                      help="sample actions from the policy")
 
     p = sub.add_parser("play", help="play an environment in the terminal (type quit to stop)")
     p.add_argument("env_id")
@@ -391,14 +401,23 @@ def cmd_eval(args) -> int:
         env.close()
         raise UsageError(f"cannot load the agent: {exc}") from None
     seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
+    has_mode = "deterministic" in inspect.signature(agent.evaluate).parameters
+    if args.deterministic is not None and not has_mode:
+        env.close()
+        raise UsageError(f"agent {config['agent']!r} has no deterministic mode: it evaluates as it acts "
+                         f"(drop --deterministic/--stochastic)")
+    deterministic = (True if args.deterministic is None else args.deterministic) if has_mode else None
     try:
-        result = agent.evaluate(env, args.episodes, seed=seed)
+        options = {} if deterministic is None else {"deterministic": deterministic}
+        result = agent.evaluate(env, args.episodes, seed=seed, **options)
     finally:
         env.close()
+    policy = {None: "as it acts", True: "deterministic", False: "stochastic"}[deterministic]
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({**result, "policy": policy}, indent=2))
     else:
-        print(f"{config['agent']} on {config['env_id']}, {result['episodes']} episodes from seed {seed}:")
+        print(f"{config['agent']} on {config['env_id']}, {result['episodes']} episodes from seed {seed}, "
+              f"{policy} policy:")
         for key, value in result.items():
             print(f"  {key:<20} {value:.4g}")
     return 0

@@ -42,6 +42,33 @@ def test_train_then_eval(tmp_path, capsys):
     assert result["episodes"] == 20 and result["cumulative_regret"] < 100 and result["success_rate"] > 0.5
     assert main(["eval", str(run_dir), "--episodes", "4"]) == 0
     assert "cumulative_regret" in capsys.readouterr().out
+    assert main(["eval", str(run_dir), "--episodes", "4", "--deterministic"]) == 2  # Thompson has no mode
+    assert "no deterministic mode" in capsys.readouterr().err
+
+
+def test_eval_is_deterministic_by_default_and_says_so(tmp_path, capsys):
+    assert main(["train", "CartPole-v1", "--agent", "ppo", "--steps", "2048", "--num-envs", "4", "--out", str(tmp_path),
+                 "--no-progress", "--config", "num_steps=128"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    capsys.readouterr()
+    results = {}
+    for flags in ([], ["--deterministic"], ["--stochastic"]):
+        assert main(["eval", str(run_dir), "--episodes", "8", "--seed", "5", "--json", *flags]) == 0
+        results[" ".join(flags)] = json.loads(capsys.readouterr().out)
+    assert results[""] == results["--deterministic"] and results[""]["policy"] == "deterministic"
+    assert results["--stochastic"]["policy"] == "stochastic"
+    assert results["--stochastic"]["mean_return"] != results[""]["mean_return"]  # a barely trained policy: they differ
+    assert main(["eval", str(run_dir), "--episodes", "2", "--stochastic"]) == 0
+    assert "stochastic policy" in capsys.readouterr().out.splitlines()[0]
+    with pytest.raises(SystemExit) as exit_:  # argparse: not both
+        main(["eval", str(run_dir), "--deterministic", "--stochastic"])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("rewardgym 0.")
 
 
 def test_train_with_a_reward_spec(tmp_path, capsys):
