@@ -6,6 +6,7 @@ multi-agent id is how a PettingZoo env shows it follows the conventions.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -138,3 +139,59 @@ def test_supersuit_vectorises_the_parallel_env():
     for step in range(4):
         obs, rewards, terminations, truncations, _ = env.step(np.arange(6) % 5)
         assert rewards.shape == (6,) and terminations.all() == (step == 3)
+
+
+def test_every_seat_is_a_row_of_a_gymnasium_vector_env():
+    from rewardgym.wrappers.multiagent import AgentsAsEnvs
+
+    games = make_vec("bandit_market_v0", 2, horizon=3)
+    rows = AgentsAsEnvs(games)
+    assert rows.num_envs == 6 and rows.single_action_space == games.single_action_space
+    obs, info = rows.reset(seed=3)
+    reference = make_vec("bandit_market_v0", 2, horizon=3)
+    ref_obs, _ = reference.reset(seed=3)
+    actions = np.array([0, 0, 1, 2, 3, 4])
+    obs, reward, terminated, truncated, info = rows.step(actions)
+    ref_obs, ref_reward, *_ = reference.step(actions.reshape(2, 3))
+    for key in ref_obs:  # row g * A + a is agent a of game g
+        np.testing.assert_array_equal(obs[key], ref_obs[key].reshape(6, *ref_obs[key].shape[2:]))
+    np.testing.assert_array_equal(reward, ref_reward.reshape(6))
+    assert info["success"].shape == (6,) and info["_success"].all() and rows.state().shape[0] == 6
+    with pytest.raises(ValueError, match=r"shape \(6,\)"):
+        rows.step(np.zeros((2, 3), np.int64))
+
+
+def test_an_agent_leaving_early_is_refused_not_faked():
+    from rewardgym.wrappers.multiagent import AgentsAsEnvs
+
+    class Games:  # two agents; agent 1 leaves at the first step while agent 0 plays on
+        num_games, n_agents, possible_agents = 1, 2, ["player_0", "player_1"]
+        single_observation_space = make_vec("bandit_market_v0", 1, n_agents=2).single_observation_space
+        single_action_space = make_vec("bandit_market_v0", 1, n_agents=2).single_action_space
+        active = np.ones((1, 2), bool)
+
+        def step(self, actions):
+            self.active = np.array([[True, False]])
+            done = np.array([[False, True]])
+            return {}, np.zeros((1, 2)), done, np.zeros((1, 2), bool), {}
+
+    with pytest.raises(NotImplementedError, match="end together"):
+        AgentsAsEnvs(Games()).step(np.zeros(2, np.int64))
+
+
+def test_train_and_eval_a_multiagent_id_from_the_command_line(tmp_path, capsys):
+    args = ["train", "bandit_market_v0", "--steps", "1200", "--num-envs", "4", "--out", str(tmp_path), "--no-progress"]
+    assert main([*args, "--agent", "thompson", "--reward", "constant:value=1", "--reward-mode", "replace"]) == 0
+    (run,) = tmp_path.iterdir()
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[-1].split(",")[rows[0].split(",").index("reward_per_step")] == "1.0"  # every seat got the learned reward
+    assert main(["train", "bandit_market_v0", "--agent", "ppo", "--steps", "1536", "--num-envs", "4",
+                 "--out", str(tmp_path / "ppo"), "--no-progress", "--config", "num_steps=128"]) == 0
+    (ppo_run,) = (tmp_path / "ppo").iterdir()
+    capsys.readouterr()
+    assert main(["eval", str(ppo_run), "--episodes", "12", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 12 and result["policy"] == "deterministic" and "cumulative_regret" in result
+    assert main(["train", "bandit_market_v0", "--agent", "ppo", "--env-kwargs", "n_arms=1", "--out",
+                 str(tmp_path / "bad")]) == 2
+    assert "bad --env-kwargs for bandit_market_v0: n_arms must be" in capsys.readouterr().err

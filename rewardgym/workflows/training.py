@@ -31,11 +31,16 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
 
     ``spec.env_interface == "text"`` gives a ``SyncVectorEnv`` of ``TextInterface`` envs (text in,
     text out); otherwise the id's native vector env when it has one, else a ``SyncVectorEnv``.
+    A multi-agent name (``bandit_market_v0``) gives ``num_envs`` games with every seat a row
+    (``wrappers.multiagent.AgentsAsEnvs``): independent learners sharing one policy.
     """
     import gymnasium as gym
 
+    from rewardgym.envs.multiagent import ENVS as MULTIAGENT
     from rewardgym.wrappers.text import TextInterface
 
+    if env_id.removeprefix("rewardgym/") in MULTIAGENT:
+        return _multiagent_envs(spec, env_id, num_envs, env_kwargs or {})
     options: dict[str, Any] = {}
     if spec.env_interface == "text":
         options = {"vectorization_mode": "sync", "wrappers": [TextInterface]}
@@ -50,6 +55,19 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     except (TypeError, ValueError) as exc:
         if spec.env_interface == "text" and "language interface" in str(exc):
             raise ValueError(f"{env_id} has no language interface, so agent {spec.name!r} cannot play it") from None
+        raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
+
+
+def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: dict[str, Any]):
+    """``num_games`` games of a multi-agent env, every seat a row (independent learners sharing one policy)."""
+    from rewardgym.envs.multiagent import make_vec
+    from rewardgym.wrappers.multiagent import AgentsAsEnvs
+
+    if spec.env_interface == "text":
+        raise ValueError(f"{env_id} has no language interface yet, so agent {spec.name!r} cannot play it")
+    try:
+        return AgentsAsEnvs(make_vec(env_id.removeprefix("rewardgym/"), num_games, **env_kwargs))
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
 
 

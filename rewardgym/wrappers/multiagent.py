@@ -1,0 +1,74 @@
+"""Every seat of every game as one row of a Gymnasium vector env: independent learners with shared parameters.
+
+``AgentsAsEnvs(make_vec("bandit_market_v0", G))`` is a ``gymnasium.vector.VectorEnv`` of
+``G × A`` rows, row ``g·A + a`` being agent ``a`` of game ``g``. Any single-agent vector learner
+(rewardgym's PPO, ``LearnedReward``, the evaluation loop) then trains one policy that plays
+every seat — independent PPO with parameter sharing, the agent's seat one-hot in its
+observation telling the policy which seat it plays. Each row's reward is that agent's own.
+
+Exact for games whose agents all end together (the bandit market): the game restarts on the
+next step (NEXT_STEP autoreset) for all its rows at once. An agent that left before the others
+would sit in its row with zero reward until its game restarts; such envs need their idle rows
+masked out of learning, which this adapter refuses rather than fakes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+
+class AgentsAsEnvs(VectorEnv):
+    """A multi-agent vector env (arrays on (game, agent) axes) as a vector env of G·A rows."""
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, games):
+        self.games = games
+        self.n_games, self.n_agents = games.num_games, games.n_agents
+        self.num_envs = self.n_games * self.n_agents
+        self.single_observation_space = games.single_observation_space
+        self.single_action_space = games.single_action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.possible_agents = games.possible_agents
+
+    def _rows(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {key: value.reshape(self.num_envs, *value.shape[2:]) for key, value in obs.items()}
+
+    def _infos(self, info: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        everyone = np.ones(self.num_envs, dtype=bool)
+        out: dict[str, np.ndarray] = {}
+        for key, value in info.items():
+            out[key] = np.asarray(value).reshape(self.num_envs)
+            out["_" + key] = everyone
+        return out
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.games.reset(seed=seed, options=options)
+        return self._rows(obs), self._infos(info)
+
+    def step(self, actions):
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},) (games x agents), got {actions.shape}")
+        playing = self.games.active.copy()
+        obs, reward, terminated, truncated, info = self.games.step(actions.reshape(self.n_games, self.n_agents))
+        ended = terminated | truncated
+        games_going_on = self.games.active.any(axis=1)
+        if (ended & playing & games_going_on[:, None]).any():
+            raise NotImplementedError("an agent left its game before the others: AgentsAsEnvs needs games whose "
+                                      "agents end together")
+        shape = (self.num_envs,)
+        return (self._rows(obs), reward.reshape(shape), terminated.reshape(shape), truncated.reshape(shape),
+                self._infos(info))
+
+    def state(self) -> np.ndarray:
+        """Each row's game state (for a centralised critic), (G·A, S)."""
+        return np.repeat(self.games.state(), self.n_agents, axis=0)
+
+    def close(self, **kwargs) -> None:
+        self.games.close()
