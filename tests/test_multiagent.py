@@ -184,7 +184,8 @@ def test_train_and_eval_a_multiagent_id_from_the_command_line(tmp_path, capsys):
     assert main([*args, "--agent", "thompson", "--reward", "constant:value=1", "--reward-mode", "replace"]) == 0
     (run,) = tmp_path.iterdir()
     rows = (run / "metrics.csv").read_text().splitlines()
-    assert rows[-1].split(",")[rows[0].split(",").index("reward_per_step")] == "1.0"  # every seat got the learned reward
+    column = rows[0].split(",").index("reward_per_step")
+    assert rows[-1].split(",")[column] == "1.0"  # every seat got the learned reward
     assert main(["train", "bandit_market_v0", "--agent", "ppo", "--steps", "1536", "--num-envs", "4",
                  "--out", str(tmp_path / "ppo"), "--no-progress", "--config", "num_steps=128"]) == 0
     (ppo_run,) = (tmp_path / "ppo").iterdir()
