@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,8 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rewardgym {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    p = sub.add_parser("list", help="list the registered environments")
-    p.add_argument("--family", help="only this family (e.g. Bandit)")
+    p = sub.add_parser("list", help="list the registered environments",
+                       description="Every id with its family, action space and task, 100 columns wide; "
+                                   "--long adds the observation spaces. Example: rewardgym list --long "
+                                   "rewardgym/Dungeon-Room5x5-v0")
+    p.add_argument("ids", nargs="*", metavar="ID", help="only these ids (default: all)")
+    p.add_argument("--family", help="only this family (e.g. Bandit, Dungeon, MultiAgent)")
+    p.add_argument("--long", action="store_true", help="every space in full, one block per id")
 
     p = sub.add_parser("train", help="train an agent and leave a run folder")
     p.add_argument("env_id", nargs="?", help="a rewardgym id (rewardgym list) or any Gymnasium id")
@@ -180,42 +186,67 @@ def _int(text: str) -> int:
 
 
 # -- commands ------------------------------------------------------------------------------
+LIST_WIDTH = 100  # rewardgym list fits a terminal of this width (details: --long)
+
+
 def cmd_list(args) -> int:
     import gymnasium as gym
 
+    from rewardgym.envs.multiagent import ENVS as MULTIAGENT
+    from rewardgym.envs.multiagent import make
     from rewardgym.registration import ENVS
 
-    multiagent = args.family is None or args.family.lower() in ("multiagent", "multi-agent")
-    entries = [e for e in ENVS if args.family is None or e.family.lower() == args.family.lower()]
-    if not entries and not multiagent:
-        families = sorted({e.family for e in ENVS} | {"MultiAgent"})
-        raise UsageError(f"no family {args.family!r}; families: {', '.join(families)}")
-    if entries:
-        rows = [("id", "family", "observation", "action", "description")]
-        for entry in entries:
+    family = None if args.family is None else args.family.lower().replace("-", "")
+    wanted = set(args.ids)
+    known = {e.id for e in ENVS} | set(MULTIAGENT)
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise UsageError(f"no environment {unknown[0]!r} (rewardgym list shows the ids)")
+    rows = []  # (id, family, observation, action, description)
+    for entry in ENVS:
+        if (family is None or entry.family.lower() == family) and (not wanted or entry.id in wanted):
             env = gym.make(entry.id)
             rows.append((entry.id, entry.family, space_summary(env.observation_space),
                          space_summary(env.action_space), entry.description))
             env.close()
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
-    if multiagent:
-        from rewardgym.envs.multiagent import ENVS as MULTIAGENT, make
-
-        print("\nmulti-agent (PettingZoo parallel API: rewardgym.envs.multiagent.make(NAME); "
-              "make_aec, make_vec(NAME, num_games))" if entries else "multi-agent (PettingZoo parallel API)")
-        rows = [("name", "agents", "observation (each)", "action (each)", "description")]
-        for name, description in MULTIAGENT.items():
+    for name, description in MULTIAGENT.items():
+        if (family is None or family == "multiagent") and (not wanted or name in wanted):
             env = make(name)
             agent = env.possible_agents[0]
-            rows.append((name, str(len(env.possible_agents)), space_summary(env.observation_space(agent)),
+            rows.append((name, "MultiAgent", space_summary(env.observation_space(agent)),
                          space_summary(env.action_space(agent)), description))
             env.close()
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    if not rows:
+        families = sorted({e.family for e in ENVS} | {"MultiAgent"})
+        raise UsageError(f"no family {args.family!r}; families: {', '.join(families)}")
+    if args.long:
+        for env_id, fam, observation, action, description in rows:
+            print(f"{env_id}  ({fam})")
+            for label, text in (("task", description), ("observation", observation), ("action", action)):
+                print(_wrapped(f"  {label}: ", text))
+            print()
+        return 0
+    width_id = max(len(r[0]) for r in rows)
+    width_action = max(len(r[3]) for r in rows)
+    room = max(LIST_WIDTH - width_id - width_action - 6, 20)
+    current = None
+    for env_id, fam, _, action, description in rows:
+        if fam != current:
+            current = fam
+            print(("" if env_id == rows[0][0] else "\n") + fam + (
+                " (PettingZoo parallel envs: rewardgym.envs.multiagent.make(NAME); train takes NAME)"
+                if fam.startswith("MultiAgent") else ""))
+        text = description if len(description) <= room else description[: room - 1] + "…"
+        print(f"  {env_id.ljust(width_id)}  {action.ljust(width_action)}  {text}")
     return 0
+
+
+def _wrapped(head: str, text: str) -> str:
+    """``head + text`` wrapped at LIST_WIDTH, continuation lines indented under the text."""
+    import textwrap
+
+    return textwrap.fill(text, LIST_WIDTH, initial_indent=head, subsequent_indent=" " * len(head),
+                         break_on_hyphens=False)
 
 
 def space_summary(space) -> str:
@@ -609,6 +640,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rewardgym: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output was piped into a reader that stopped (| head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,22 @@ def test_list_prints_every_id(capsys):
     for env_id in rewardgym.ENV_IDS:
         assert env_id in out
     assert "Discrete(10)" in out and "Bandit" in out
+    assert max(len(line) for line in out.splitlines()) <= 100  # fits a terminal; --long has the rest
+
+
+def test_list_long_and_ids(capsys):
+    assert main(["list", "--long", "rewardgym/Dungeon-Room5x5-v0", "bandit_market_v0"]) == 0
+    out = capsys.readouterr().out
+    assert "tty_cursor:Box(2)" in out and "seat:Box(3)" in out and "Bandit-Bernoulli2" not in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert main(["list", "rewardgym/Nope-v0"]) == 2
+    assert "no environment 'rewardgym/Nope-v0'" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    out = subprocess.run(f"{sys.executable} -m rewardgym.cli list | head -1", shell=True, capture_output=True,
+                         text=True)
+    assert out.stdout.strip() == "Bandit" and "Traceback" not in out.stderr
 
 
 def test_train_then_eval(tmp_path, capsys):
