@@ -28,15 +28,33 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
-    """``["horizon=50", "drift=0.1"]`` -> ``{"horizon": 50, "drift": 0.1}``, values read as in reward specs."""
+    """``["horizon=50", "drift=0.1"]`` -> ``{"horizon": 50, "drift": 0.1}``, values read as in reward specs.
+
+    A value of comma-separated words (no spaces) is a list: ``hidden_sizes=128,128`` ->
+    ``(128, 128)``, ``observation_keys=glyphs_crop,blstats`` -> ``("glyphs_crop", "blstats")``;
+    a value starting with ``[`` or ``{`` is JSON.
+    """
     from rewardgym.rewards import parse_value
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
             raise UsageError(f"{what} must be KEY=VALUE, got {item!r}")
-        out[key.strip().replace("-", "_")] = parse_value(value)
+        text = value.strip()
+        if text[:1] in ("[", "{"):
+            try:
+                out[key] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{what} {key}: not valid JSON ({exc.msg} at character {exc.pos})") from None
+        elif "," in text and not any(c.isspace() for c in text):
+            parts = text.split(",")
+            if not all(parts):
+                raise UsageError(f"{what} {key}: an empty item in the list {text!r}")
+            out[key] = tuple(parse_value(part) for part in parts)
+        else:
+            out[key] = parse_value(value)
     return out
 
 
@@ -303,6 +321,10 @@ def cmd_train(args) -> int:
         return _resume(args)
     if not args.env_id or not args.agent:
         raise UsageError("train needs ENV_ID and --agent (or --resume RUN_DIR)")
+    out = Path(args.out)
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise UsageError(f"--out {args.out}: {blocker} is a file, not a folder")
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
     agent_config = parse_assignments(args.config, "--config")
     cls = _agent_class(args.agent)

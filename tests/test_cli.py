@@ -81,6 +81,41 @@ def test_eval_is_deterministic_by_default_and_says_so(tmp_path, capsys):
     assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--config", "ent_coef=abc"], "ent_coef must be a number, got 'abc'"),
+    (["--config", "num_steps=1e3"], "num_steps must be an integer, got 1000.0"),
+    (["--config", "hidden_sizes=[32,"], "hidden_sizes: not valid JSON"),
+    (["--config", "hidden_sizes=32,,32"], "an empty item"),
+    (["--config", "hidden_sizes=a,b"], "hidden_sizes must be a list of an integer"),
+    (["--out", "FILE"], "is a file, not a folder"),
+    (["--out", "FILE/sub"], "is a file, not a folder"),
+])  # fmt: skip
+def test_train_settings_of_the_wrong_type_are_one_line(tmp_path, capsys, argv, message):
+    (tmp_path / "file").write_text("")
+    argv = [a.replace("FILE", str(tmp_path / "file")) for a in argv]
+    args = ["train", "CartPole-v1", "--agent", "ppo", "--steps", "64", "--no-progress"]
+    if "--out" not in argv:
+        args += ["--out", str(tmp_path / "runs")]
+    assert main([*args, *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_lists_and_json_reach_envs_and_agents(tmp_path):
+    from rewardgym.cli import parse_assignments
+
+    assert parse_assignments(["observation_keys=glyphs_crop,blstats", "hidden_sizes=[64, 64]", "goal=a, b",
+                              "x=1"], "--config") == {
+        "observation_keys": ("glyphs_crop", "blstats"), "hidden_sizes": [64, 64], "goal": "a, b", "x": 1}
+    assert main(["train", "rewardgym/Dungeon-Room5x5-v0", "--agent", "ppo", "--steps", "256", "--num-envs", "2",
+                 "--env-kwargs", "observation_keys=glyphs_crop,blstats", "--config", "num_steps=64",
+                 "hidden_sizes=32,32", "--out", str(tmp_path), "--no-progress"]) == 0
+    (run,) = tmp_path.iterdir()
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_kwargs"]["observation_keys"] == ["glyphs_crop", "blstats"]
+    assert config["agent_config"]["hidden_sizes"] == [32, 32]
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])

@@ -92,6 +92,67 @@ class Agent(Protocol):
     def load(cls, path, env=None) -> Agent: ...
 
 
+def check_field_types(config: Any) -> None:
+    """``ValueError`` naming the first field of a config dataclass whose value has the wrong type.
+
+    Settings arrive from the command line and from JSON as ints, floats, bools, strings and
+    lists; a float field takes an int, a tuple field a list. A wrong type fails here, at the
+    start, with the setting's name — not halfway through training inside torch.
+    """
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value, hint = getattr(config, field.name), hints.get(field.name, Any)
+        if not _matches(value, hint):
+            raise ValueError(f"{field.name} must be {_describe(hint)}, got {value!r}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, (bool, np.bool_))
+    if hint is int:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if hint is float:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (tuple, list):
+        if not isinstance(value, (tuple, list)):
+            return False
+        item = args[0] if args else Any
+        return all(_matches(v, item) for v in value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True  # a type this check does not know: left to the code that uses it
+
+
+def _describe(hint: Any) -> str:
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args)
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "none"}
+    if hint in names:
+        return names[hint]
+    if origin in (tuple, list):
+        return f"a list of {_describe(args[0]) if args else 'values'} (A,B,...)"
+    return getattr(hint, "__name__", str(hint))
+
+
 def as_vector_env(env: gym.Env | VectorEnv) -> VectorEnv:
     """``env`` itself if it is a VectorEnv, else a one-env SyncVectorEnv around it."""
     if isinstance(env, VectorEnv):

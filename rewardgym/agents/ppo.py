@@ -55,7 +55,15 @@ from torch import nn
 from rewardgym._batch import add_batch_axis
 from rewardgym._torch import resolve_device
 from rewardgym.agents import ppo_checkpoint as checkpoint
-from rewardgym.agents.base import AgentSpec, Callback, EpisodeTracker, Progress, as_vector_env, evaluate_agent
+from rewardgym.agents.base import (
+    AgentSpec,
+    Callback,
+    EpisodeTracker,
+    Progress,
+    as_vector_env,
+    check_field_types,
+    evaluate_agent,
+)
 from rewardgym.agents.policies import (
     ACTIVATIONS,
     MASK_KEY,
@@ -109,6 +117,9 @@ class PPOConfig:
     clip_reward: float = 10.0       # ... then clip them to [-clip_reward, clip_reward]
 
     def __post_init__(self) -> None:
+        if isinstance(self.hidden_sizes, list):
+            self.hidden_sizes = tuple(self.hidden_sizes)
+        check_field_types(self)
         for name in ("num_steps", "num_minibatches", "update_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -45,7 +45,14 @@ import gymnasium as gym
 import numpy as np
 
 from rewardgym._torch import load_pretrained, locate_model, resolve_device
-from rewardgym.agents.base import AgentSpec, Callback, Progress, read_agent_file, write_agent_file
+from rewardgym.agents.base import (
+    AgentSpec,
+    Callback,
+    Progress,
+    check_field_types,
+    read_agent_file,
+    write_agent_file,
+)
 from rewardgym.agents.llm.advantages import (
     KL_ESTIMATORS,
     RunningBaseline,
@@ -121,6 +128,7 @@ class LLMConfig:
     vllm_gpu_memory_utilization: float = 0.3  # the share of GPU memory the vLLM engine may take
 
     def check(self) -> None:
+        check_field_types(self)
         check_estimator(self.estimator, self.group_size)
         positive = ("group_size", "groups_per_batch", "max_new_tokens", "max_context_tokens", "update_epochs",
                     "minibatches", "micro_batch_size")
