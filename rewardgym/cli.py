@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
     p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="agent config overrides")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-preset", action="store_true",
+                   help="ignore the tuned settings for this env and agent (rewardgym/workflows/presets.py)")
     p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="STEPS",
                    help="save checkpoints/step_<N> every STEPS env steps, keeping the last 3 (default: a tenth "
                         "of --steps; 0: only the final checkpoint)")
@@ -313,6 +315,7 @@ def _reward_model(spec: str):
 
 def cmd_train(args) -> int:
     from rewardgym import __version__
+    from rewardgym.workflows.presets import preset_for
     from rewardgym.workflows.runs import FINAL_CHECKPOINT, new_run_dir, write_config
 
     if args.resume:
@@ -328,6 +331,14 @@ def cmd_train(args) -> int:
     env_kwargs = parse_assignments(args.env_kwargs, "--env-kwargs")
     agent_config = parse_assignments(args.config, "--config")
     cls = _agent_class(args.agent)
+    preset = None if args.no_preset else preset_for(args.env_id, cls.spec.name)
+    if preset is not None:  # the command line wins, key by key
+        env_kwargs = {**preset.env_kwargs, **env_kwargs}
+        agent_config = {**preset.config, **agent_config}
+        if args.num_envs is None and preset.num_envs:
+            args.num_envs = preset.num_envs
+        print(f"preset {preset.pattern} / {preset.agent}: {preset.config} ({preset.why}); --no-preset to drop it",
+              file=sys.stderr)
     spec = cls.spec
     if spec.settings is not None:
         unknown = sorted(set(agent_config) - spec.settings)
@@ -360,6 +371,7 @@ def cmd_train(args) -> int:
         "agent_config": agent_config, "reward": args.reward, "reward_mode": args.reward_mode,
         "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps,
         "seed": args.seed, "device": args.device, "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
+        "preset": None if preset is None else preset.pattern,
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)

@@ -203,3 +203,23 @@ def test_play_to_the_end_reports_the_episode():
     out = subprocess.run([*CLI, "play", "rewardgym/Bandit-Meta2-v0", "--seed", "3"], input="0\n" * 20,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "Episode over. Total reward" in out.stdout and "regret" in out.stdout
+
+
+def test_presets_are_used_recorded_and_overridable(tmp_path, capsys):
+    from rewardgym.workflows.presets import PRESETS, preset_for
+
+    assert preset_for("rewardgym/Manip-ReachDense-v0", "ppo").num_envs == 8
+    assert preset_for("rewardgym/Manip-ReachDense-v0", "sb3") is None and preset_for("CartPole-v1", "ppo") is None
+    assert all(p.why for p in PRESETS)  # every row says where its settings come from
+    base = ["train", "rewardgym/Manip-Reach-v0", "--agent", "ppo", "--steps", "512", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert "preset rewardgym/Manip-Reach*" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "b"), "--config", "num_steps=32", "--num-envs", "4"]) == 0
+    assert main([*base, "--out", str(tmp_path / "c"), "--no-preset"]) == 0
+    configs = {name: json.loads(next((tmp_path / name).iterdir()).joinpath("config.json").read_text())
+               for name in "abc"}
+    assert configs["a"]["preset"] == "rewardgym/Manip-Reach*" and configs["a"]["num_envs"] == 8
+    assert configs["a"]["agent_config"]["num_steps"] == 64 and configs["a"]["agent_config"]["norm_obs"] is True
+    assert configs["b"]["agent_config"]["num_steps"] == 32 and configs["b"]["num_envs"] == 4  # the command line wins
+    assert configs["b"]["agent_config"]["update_epochs"] == 10
+    assert configs["c"]["preset"] is None and "norm_obs" not in configs["c"]["agent_config"]
