@@ -59,7 +59,14 @@ def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="rewardgym", description="Embodied-agent RL environments with learned rewards.")
+    parser = _Parser(prog="rewardgym", description="Embodied-agent RL environments with learned rewards.",
+                     epilog="Examples:\n"
+                            "  rewardgym list\n"
+                            "  rewardgym train rewardgym/Bandit-Meta5-v0 --agent ppo --steps 100000\n"
+                            "  rewardgym eval runs/Bandit-Meta5-v0-ppo-s0-<date-time>\n"
+                            "  rewardgym play rewardgym/Text-Cooking-v0\n"
+                            "rewardgym COMMAND --help says more about each command.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     from rewardgym._version import __version__
 
     parser.add_argument("--version", action="version", version=f"rewardgym {__version__}")
@@ -73,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", help="only this family (e.g. Bandit, Dungeon, MultiAgent)")
     p.add_argument("--long", action="store_true", help="every space in full, one block per id")
 
-    p = sub.add_parser("train", help="train an agent and leave a run folder")
+    p = sub.add_parser("train", help="train an agent and leave a run folder",
+                       description="Train an agent on an env (with a learned reward if --reward is given) and "
+                                   "leave a run folder: config.json, metrics.csv, TensorBoard events, checkpoints, "
+                                   "learning_curve.png. Example: rewardgym train rewardgym/Manip-Reach-v0 --agent "
+                                   "ppo --steps 100000 --reward 'progress:models/reach-progress;scale=10'")
     p.add_argument("env_id", nargs="?", help="a rewardgym id (rewardgym list) or any Gymnasium id")
     p.add_argument("--agent", help="ppo, sb3, ucb, thompson, epsilon-greedy, greedy, uniform, linucb, "
                                    "llm-grpo, llm-dr-grpo, llm-rloo, llm-reinforce")
@@ -87,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reward-env-coef", type=float, default=1.0,
                    help="weight of the env's own reward in --reward-mode add (default 1; Motif's alpha_ext)")
     p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help=f"env steps (default {DEFAULT_STEPS})")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
-    p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default: the agent's)")
+    p.add_argument("--seed", type=_non_negative_int, default=0,
+                   help="seed of the agent and of the envs' first episodes (default 0)")
+    p.add_argument("--num-envs", type=_positive_int,
+                   help="parallel envs (default: the preset's, else the agent's; games for a multi-agent env)")
     p.add_argument("--device", default="auto", help="torch agents: auto, cpu, cuda, cuda:1 ... (default auto)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder (default runs/)")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
@@ -102,9 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="finish the run in RUN_DIR from its latest checkpoint (its env, agent and settings)")
 
-    p = sub.add_parser("eval", help="evaluate a trained run")
-    p.add_argument("run_dir")
-    p.add_argument("--episodes", type=_positive_int, default=100)
+    p = sub.add_parser("eval", help="evaluate a trained run",
+                       description="Play the run's final checkpoint on held-out seeds and report return, length, "
+                                   "success and the env's own end-of-episode values, on the env's own reward. "
+                                   "Example: rewardgym eval runs/Bandit-Meta5-v0-ppo-s0-<date-time> --episodes 200")
+    p.add_argument("run_dir", help="a run folder written by rewardgym train")
+    p.add_argument("--episodes", type=_positive_int, default=100, help="episodes to play (default 100)")
     p.add_argument("--seed", type=_non_negative_int,
                    help="first seed (default: the run's seed + 1000000, a held-out range)")
     p.add_argument("--num-envs", type=_positive_int, help="parallel envs (default min(episodes, 16))")
@@ -116,10 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--stochastic", dest="deterministic", action="store_false",
                       help="sample actions from the policy")
 
-    p = sub.add_parser("play", help="play an environment in the terminal (type quit to stop)")
-    p.add_argument("env_id")
-    p.add_argument("--seed", type=_non_negative_int)
-    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE")
+    p = sub.add_parser("play", help="play an environment in the terminal (type quit to stop)",
+                       description="Play an env with a language interface yourself, through the text an LLM agent "
+                                   "reads: type commands (or NetHack keys in the dungeon); 'quit' stops. "
+                                   "Example: rewardgym play rewardgym/Dungeon-Gold-v0 --seed 3")
+    p.add_argument("env_id", help="a rewardgym id with a language interface (bandits, dungeon, text worlds, GUI)")
+    p.add_argument("--seed", type=_non_negative_int, help="the episode's seed (default: a fresh one)")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
 
     p = sub.add_parser("collect-demos", help="record episodes of the scripted expert in a demo folder")
     p.add_argument("env_id", help="a rewardgym id with a scripted expert (e.g. rewardgym/Manip-Push-v0)")
