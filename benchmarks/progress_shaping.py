@@ -28,53 +28,25 @@ import tempfile
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
-from curves import learn_curve, marks, plot_runs  # benchmarks/curves.py: the script's folder is on sys.path
+from curves import marks, plot_runs  # benchmarks/curves.py: the script's folder is on sys.path
 
-import rewardgym
-from rewardgym.reward_models.progress import ProgressModel
-from rewardgym.wrappers.vector import LearnedReward
+from rewardgym.workflows import showcase
 
-NUM_ENVS = 8
-PPO_CONFIG = {"num_steps": 64, "num_minibatches": 8, "update_epochs": 10, "learning_rate": 3e-4, "ent_coef": 0.0,
-              "norm_obs": True, "device": "cpu"}
-TEST_SEED = 1_000_000
-GAMMA = PPO_CONFIG.get("gamma", 0.99)
-# What Φ reads. The expert's velocities and fingers also change along every demo, and Φ would
-# extrapolate them arbitrarily on a learning policy's states; the goals are what progress is about.
-KEYS = ["goal_delta"]
+NUM_ENVS = 8  # the Reach preset's (rewardgym/workflows/presets.py), as are PPO's settings
+GAMMA = showcase.GAMMA
 
 
-def fit_model(env_id: str, demos: int, folder: Path, keys: list[str] | None = KEYS, seed: int = 0) -> dict:
-    """Collect expert demos of ``env_id`` and fit a state progress model on ``keys`` into ``folder/model``."""
-    demo_folder = folder / "demos"
-    rewardgym.collect_demos(env_id, demos, demo_folder, progress=False)
-    model = ProgressModel("state", keys=keys)
-    start = time.perf_counter()
-    model.fit(rewardgym.load_demos(demo_folder), seed=seed, progress=False)
-    seconds = time.perf_counter() - start
-    model.save(folder / "model")
-    test = folder / "test_demos"
-    rewardgym.collect_demos(env_id, 20, test, seed=TEST_SEED, progress=False)
-    return {"path": folder / "model", "seconds": seconds, **model.config["metrics"],
-            "test_voc": model.evaluate(rewardgym.load_demos(test))["voc"]}
+def fit_model(env_id: str, demos: int, folder: Path) -> dict:
+    """Collect expert demos of ``env_id`` and fit a progress model on goal_delta (the showcase's)."""
+    return {**showcase.fit_progress_model(env_id, demos, folder), "path": folder / "model"}
 
 
 def train(env_id: str, steps: int, seed: int, reward: str | None, episodes: int) -> dict:
-    """One PPO run; returns the training curve (steps, success rate) and the final test success."""
-    envs = gym.make_vec(env_id, num_envs=NUM_ENVS, vectorization_mode="sync")
-    if reward is not None:  # the progress shaping, scored once per rollout as `rewardgym train --reward` does
-        envs = LearnedReward(envs, reward, defer=True)
-    agent = rewardgym.make_agent("ppo", envs, seed=seed, **PPO_CONFIG)
-    curve, seconds = learn_curve(agent, envs, steps)
-    envs.close()
-    test_envs = gym.make_vec(env_id, num_envs=10, vectorization_mode="sync")
-    test = agent.evaluate(test_envs, episodes, seed=TEST_SEED, deterministic=True)
-    test_envs.close()
-    return {"curve": curve, "seconds": seconds, "test_success": test["success_rate"],
-            "steps": agent.global_step}
+    """One PPO run (the showcase's): the training curve as an array, the test success."""
+    run = showcase.train_ppo(env_id, steps, seed, reward, episodes, num_envs=NUM_ENVS)
+    return {**run, "curve": np.asarray(run["curve"])}
 
 
 def plot(results: dict[str, list[dict]], env_id: str, path: Path) -> None:

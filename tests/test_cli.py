@@ -223,3 +223,16 @@ def test_presets_are_used_recorded_and_overridable(tmp_path, capsys):
     assert configs["b"]["agent_config"]["num_steps"] == 32 and configs["b"]["num_envs"] == 4  # the command line wins
     assert configs["b"]["agent_config"]["update_epochs"] == 10
     assert configs["c"]["preset"] is None and "norm_obs" not in configs["c"]["agent_config"]
+
+
+def test_showcase_runs_the_whole_loop(tmp_path, capsys):
+    out = tmp_path / "showcase"
+    assert main(["showcase", "--out", str(out), "--steps", "1024", "--seeds", "0", "--demos", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "1/3" in printed and "3/3" in printed and "plot:" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["summary"]) == {"sparse reward", "sparse + progress shaping"}
+    assert all(len(runs) == 1 and runs[0]["steps"] >= 1024 for runs in results["runs"].values())
+    assert (out / "showcase.png").read_bytes()[:4] == b"\x89PNG" and (out / "model").is_dir()
+    (tmp_path / "file").write_text("")
+    assert main(["showcase", "--out", str(tmp_path / "file")]) == 2
