@@ -59,7 +59,7 @@ def train_ppo(env_id: str, steps: int, seed: int, reward: str | None, episodes: 
     import gymnasium as gym
     import torch
 
-    import rewardgym
+    from rewardgym.agents import make_agent
     from rewardgym.rewards import make_reward
     from rewardgym.workflows.presets import preset_for
     from rewardgym.wrappers.vector import LearnedReward
@@ -73,7 +73,7 @@ def train_ppo(env_id: str, steps: int, seed: int, reward: str | None, episodes: 
         model = make_reward(reward)
         envs = LearnedReward(envs, model, defer=True)
     curve: list[tuple[float, float]] = []
-    agent = rewardgym.make_agent("ppo", envs, seed=seed, **config)
+    agent = make_agent("ppo", envs, seed=seed, **config)
     started = time.perf_counter()
     agent.learn(envs, steps, progress=False,
                 callbacks=[lambda m: curve.append((m["step"], m["success_rate"])) if "success_rate" in m else None])
