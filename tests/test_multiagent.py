@@ -196,3 +196,48 @@ def test_train_and_eval_a_multiagent_id_from_the_command_line(tmp_path, capsys):
     assert main(["train", "bandit_market_v0", "--agent", "ppo", "--env-kwargs", "n_arms=1", "--out",
                  str(tmp_path / "bad")]) == 2
     assert "bad --env-kwargs for bandit_market_v0: n_arms must be" in capsys.readouterr().err
+
+
+def test_a_centralised_critic_reads_the_state_and_the_actor_does_not():
+    import torch
+
+    from rewardgym.agents.policies import ActorCritic, NumpyActorCritic, ObservationPreprocessor
+    from rewardgym.wrappers.multiagent import AgentsAsEnvs
+
+    rows = AgentsAsEnvs(make_vec("bandit_market_v0", 3), state_key="state")
+    obs, _ = rows.reset(seed=0)
+    np.testing.assert_array_equal(obs["state"], np.repeat(rows.games.state(), 3, axis=0))
+    for _ in range(4):
+        obs, *_ = rows.step(np.arange(9) % 5)
+    space = rows.single_observation_space
+    policy = ActorCritic(space, rows.single_action_space, None, "tanh", 0, torch.device("cpu"), critic_only=("state",))
+    pre = ObservationPreprocessor(space, ("state",))
+    parts = pre(obs)
+    state_width = int(np.prod(space["state"].shape))
+    assert pre.actor_width == pre.vector_width - state_width and pre.vector_keys[-1] == "state"
+    other = {"vector": parts["vector"].copy()}
+    other["vector"][:, pre.actor_width:] += 5.0  # another global state, the same local observations
+    with torch.no_grad():
+        tensors = {k: torch.from_numpy(v) for k, v in parts.items()}
+        changed = {k: torch.from_numpy(v) for k, v in other.items()}
+        logits, value = policy._params(policy.encoder(tensors)), policy.value(tensors)
+        assert torch.equal(logits, policy._params(policy.encoder(changed)))  # the actor never reads the state
+        assert not torch.allclose(value, policy.value(changed))  # the critic does
+        # the NumPy rollout network (actor and critic fused) agrees with torch
+        _, out, numpy_value = NumpyActorCritic(policy).draw(parts, None, np.random.default_rng(0))
+        np.testing.assert_allclose(out, logits.numpy(), atol=1e-5)
+        np.testing.assert_allclose(numpy_value, value.numpy(), atol=1e-5)
+
+
+def test_mappo_trains_saves_and_evaluates_from_the_command_line(tmp_path, capsys):
+    args = ["train", "bandit_market_v0", "--agent", "mappo", "--steps", "1536", "--num-envs", "4", "--no-progress",
+            "--config", "num_steps=128", "norm_obs=true"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    saved = json.loads((run / "checkpoints" / "final" / "agent.json").read_text())
+    assert saved["agent"] == "mappo" and saved["config"]["critic_only_keys"] == ["state"]
+    capsys.readouterr()
+    assert main(["eval", str(run), "--episodes", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 8
+    assert main(["train", "CartPole-v1", "--agent", "mappo", "--out", str(tmp_path / "bad")]) == 2
+    assert "MAPPO trains on multi-agent envs" in capsys.readouterr().err

@@ -21,6 +21,7 @@ AGENTS = Registry("agent", {
     "thompson": "rewardgym.agents.bandits:Thompson",
     "linucb": "rewardgym.agents.bandits:LinUCB",
     "ppo": "rewardgym.agents.ppo:PPO",
+    "mappo": "rewardgym.agents.mappo:MAPPO",
     "sb3": "rewardgym.agents.sb3:SB3Agent",
     "llm-grpo": "rewardgym.agents.llm:LLMAgent",
     "llm-dr-grpo": "rewardgym.agents.llm:LLMDrGRPO",

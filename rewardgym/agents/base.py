@@ -51,6 +51,8 @@ class AgentSpec:
             (``LearnedReward(defer=True)``, the agent calls ``flush()``) rather than at each step.
         takes_device: the constructor takes ``device=`` (``--device``).
         takes_model: the constructor needs ``model=`` (``--model``), a transformers causal LM.
+        global_state: on a multi-agent env, each agent's observation also carries the game's
+            ``state()`` under the key ``state`` (a centralised critic's input: MAPPO).
     """
 
     name: str
@@ -60,6 +62,7 @@ class AgentSpec:
     deferred_rewards: bool = False
     takes_device: bool = False
     takes_model: bool = False
+    global_state: bool = False
 
 
 @runtime_checkable

@@ -109,16 +109,31 @@ class ObservationPreprocessor:
     """Batched observations (arrays, or a Dict's arrays) -> the parts the network reads, in NumPy.
 
     ``{"vector": (B, F) float32}`` holds every non-image part flattened (discrete parts one-hot)
-    and concatenated; ``{"image/<key>": (B, H, W, C) uint8}`` holds each image part. The arrays
-    are always fresh copies, since envs may reuse their observation buffers. Preprocessing has
-    no weights, so it runs once per step on the host for the rollout and the update alike.
+    and concatenated, the ``critic_only`` keys last (the actor reads the first ``actor_width``
+    columns, the critic all of them: MAPPO's centralised critic); ``{"image/<key>": (B, H, W, C)
+    uint8}`` holds each image part. The arrays are always fresh copies, since envs may reuse
+    their observation buffers. Preprocessing has no weights, so it runs once per step on the
+    host for the rollout and the update alike.
     """
 
-    def __init__(self, space: spaces.Space):
+    def __init__(self, space: spaces.Space, critic_only: Sequence[str] = ()):
         self.leaves = observation_leaves(space)
         self.image_keys = [key for key, sub in self.leaves.items() if is_image_space(sub)]
-        self.vector_keys = [key for key in self.leaves if key not in self.image_keys]
+        critic_only = tuple(critic_only)
+        missing = [key for key in critic_only if key not in self.leaves]
+        if critic_only and None in self.leaves:
+            raise ValueError(f"critic_only_keys {list(critic_only)} name keys of a Dict observation, and this one is "
+                             f"a {type(space).__name__} (MAPPO trains on multi-agent envs, whose rows carry 'state')")
+        if missing:
+            raise ValueError(f"critic_only_keys: the observation has no key {missing[0]!r} "
+                             f"(its keys: {', '.join(str(k) for k in self.leaves)})")
+        if critic_only and self.image_keys:
+            raise ValueError("critic_only_keys needs observations without images (the image trunk is shared)")
+        # the critic-only parts go last, so that the actor reads a prefix of the vector
+        self.vector_keys = ([key for key in self.leaves if key not in self.image_keys and key not in critic_only]
+                            + list(critic_only))
         self.vector_width = sum(flat_size(self.leaves[key]) for key in self.vector_keys)
+        self.actor_width = self.vector_width - sum(flat_size(self.leaves[key]) for key in critic_only)
 
     def __call__(self, obs) -> dict[str, np.ndarray]:
         try:
@@ -155,9 +170,11 @@ class ObservationEncoder(nn.Module):
     trunk is shared, as CleanRL's Atari PPO.
     """
 
-    def __init__(self, space: spaces.Space, activation: type[nn.Module], generator: torch.Generator):
+    def __init__(self, space: spaces.Space, activation: type[nn.Module], generator: torch.Generator,
+                 critic_only: Sequence[str] = ()):
         super().__init__()
-        pre = ObservationPreprocessor(space)
+        pre = ObservationPreprocessor(space, critic_only)
+        self.actor_width = pre.actor_width if critic_only else None  # None: the actor reads every feature
         self.images = nn.ModuleDict({f"{IMAGE_PREFIX}{key}": NatureCNN(pre.leaves[key], generator)
                                      for key in pre.image_keys})
         width = pre.vector_width
@@ -325,24 +342,29 @@ class ActorCritic(nn.Module):
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
-                 hidden_sizes: Sequence[int] | None, activation: str, seed: int, device: torch.device):
+                 hidden_sizes: Sequence[int] | None, activation: str, seed: int, device: torch.device,
+                 critic_only: Sequence[str] = ()):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
         self.activation = activation
         layer = ACTIVATIONS[activation]
-        self.encoder = ObservationEncoder(observation_space, layer, generator)
+        self.encoder = ObservationEncoder(observation_space, layer, generator, critic_only)
         self.dist = action_distribution(action_space, device)
         hidden = hidden_sizes if hidden_sizes is not None else (() if self.encoder.shared else (64, 64))
         sizes = [self.encoder.out_features, *hidden]
-        self.actor_body = mlp(sizes, layer, generator)
+        self.actor_width = self.encoder.actor_width  # None, or the features the actor may read (MAPPO)
+        actor_sizes = [self.actor_width or sizes[0], *sizes[1:]]
+        self.actor_body = mlp(actor_sizes, layer, generator)
         self.critic_body = mlp(sizes, layer, generator)
-        self.actor_head = layer_init(nn.Linear(sizes[-1], self.dist.num_outputs), 0.01, generator)
+        self.actor_head = layer_init(nn.Linear(actor_sizes[-1], self.dist.num_outputs), 0.01, generator)
         self.critic_head = layer_init(nn.Linear(sizes[-1], 1), 1.0, generator)
         self.log_std = nn.Parameter(torch.zeros(self.dist.num_outputs)) if isinstance(
             self.dist, GaussianActions) else None
         self.to(device)
 
     def _params(self, features: torch.Tensor):
+        if self.actor_width is not None:  # the critic-only columns are the critic's alone
+            features = features[..., : self.actor_width]
         out = self.actor_head(self.actor_body(features))
         return out if self.log_std is None else (out, self.log_std)
 
@@ -381,7 +403,11 @@ class NumpyActorCritic:
         actor = [m for m in policy.actor_body if isinstance(m, nn.Linear)] + [policy.actor_head]
         critic = [m for m in policy.critic_body if isinstance(m, nn.Linear)] + [policy.critic_head]
         with torch.no_grad():
-            self.layers = [((torch.cat([a.weight, c.weight]) if i == 0 else torch.block_diag(a.weight, c.weight))
+            first = actor[0].weight
+            if policy.actor_width is not None:  # zeros where the critic-only features come in: the actor ignores them
+                first = torch.cat([first, first.new_zeros(first.shape[0], critic[0].weight.shape[1] - first.shape[1])],
+                                  dim=1)
+            self.layers = [((torch.cat([first, c.weight]) if i == 0 else torch.block_diag(a.weight, c.weight))
                             .T.numpy().copy(), torch.cat([a.bias, c.bias]).numpy().copy())
                            for i, (a, c) in enumerate(zip(actor, critic))]
         self.activation = np.tanh if policy.activation == "tanh" else (lambda x: np.maximum(x, 0))

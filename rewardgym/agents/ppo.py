@@ -115,10 +115,14 @@ class PPOConfig:
     clip_obs: float = 10.0          # ... then clip it to [-clip_obs, clip_obs]
     norm_reward: bool = False       # divide rewards by the running std of the discounted return
     clip_reward: float = 10.0       # ... then clip them to [-clip_reward, clip_reward]
+    critic_only_keys: tuple[str, ...] = ()  # observation keys the critic reads and the actor does not (MAPPO)
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden_sizes, list):
             self.hidden_sizes = tuple(self.hidden_sizes)
+        if isinstance(self.critic_only_keys, (str, list)):
+            self.critic_only_keys = (self.critic_only_keys,) if isinstance(self.critic_only_keys, str) else tuple(
+                self.critic_only_keys)
         check_field_types(self)
         for name in ("num_steps", "num_minibatches", "update_epochs"):
             if int(getattr(self, name)) < 1:
@@ -127,6 +131,7 @@ class PPOConfig:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if self.hidden_sizes is not None:
             self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+
         for name in ("clip_obs", "clip_reward"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -134,6 +139,7 @@ class PPOConfig:
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["hidden_sizes"] = None if self.hidden_sizes is None else list(self.hidden_sizes)
+        out["critic_only_keys"] = list(self.critic_only_keys)
         return out
 
 
@@ -304,7 +310,8 @@ class PPO:
             raise ValueError("give an env, or observation_space and action_space")
         self.observation_space, self.action_space = observation_space, action_space
         self.device = resolve_device(c.device)
-        self.policy = ActorCritic(observation_space, action_space, c.hidden_sizes, c.activation, c.seed, self.device)
+        self.policy = ActorCritic(observation_space, action_space, c.hidden_sizes, c.activation, c.seed, self.device,
+                                  critic_only=c.critic_only_keys)
         self._parameters = list(self.policy.parameters())
         self.optimizer = torch.optim.Adam(self._parameters, lr=c.learning_rate, eps=1e-5, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(c.seed)
@@ -312,7 +319,7 @@ class PPO:
         self.global_step = 0
         self._run: Run | None = None
         self._saved_run: dict[str, Any] | None = None  # a mid-run checkpoint's run, until learn() resumes it
-        self.preprocess = ObservationPreprocessor(observation_space)
+        self.preprocess = ObservationPreprocessor(observation_space, c.critic_only_keys)
         if c.norm_obs and not self.preprocess.vector_keys:
             raise ValueError("norm_obs normalises the non-image part of observations, and this space has none")
         self.obs_rms = RunningMeanStd((self.preprocess.vector_width,), epsilon=1e-4) if c.norm_obs else None

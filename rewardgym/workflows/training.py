@@ -59,16 +59,18 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
 
 
 def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: dict[str, Any]):
-    """``num_games`` games of a multi-agent env, every seat a row (independent learners sharing one policy)."""
+    """``num_games`` games of a multi-agent env, every seat a row (one policy shared by every seat); with
+    the game's state in each row for an agent with a centralised critic (``spec.global_state``: MAPPO)."""
     from rewardgym.envs.multiagent import make_vec
     from rewardgym.wrappers.multiagent import AgentsAsEnvs
 
     if spec.env_interface == "text":
         raise ValueError(f"{env_id} has no language interface yet, so agent {spec.name!r} cannot play it")
     try:
-        return AgentsAsEnvs(make_vec(env_id.removeprefix("rewardgym/"), num_games, **env_kwargs))
+        games = make_vec(env_id.removeprefix("rewardgym/"), num_games, **env_kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
+    return AgentsAsEnvs(games, state_key="state" if spec.global_state else None)
 
 
 def with_learned_reward(env, spec: AgentSpec, model: RewardModel, mode: str = "add", coef: float = 1.0,

@@ -6,6 +6,9 @@
 every seat — independent PPO with parameter sharing, the agent's seat one-hot in its
 observation telling the policy which seat it plays. Each row's reward is that agent's own.
 
+``state_key="state"`` adds each game's ``state()`` to every one of its rows' observations, for
+a centralised critic (MAPPO reads it; its actor does not).
+
 Exact for games whose agents all end together (the bandit market): the game restarts on the
 next step (NEXT_STEP autoreset) for all its rows at once. An agent that left before the others
 would sit in its row with zero reward until its game restarts; such envs need their idle rows
@@ -17,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -26,18 +30,27 @@ class AgentsAsEnvs(VectorEnv):
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, games):
+    def __init__(self, games, state_key: str | None = None):
         self.games = games
         self.n_games, self.n_agents = games.num_games, games.n_agents
         self.num_envs = self.n_games * self.n_agents
+        self.state_key = state_key
         self.single_observation_space = games.single_observation_space
+        if state_key is not None:  # every row also sees its game's state() (a centralised critic's input)
+            if state_key in games.single_observation_space.spaces:
+                raise ValueError(f"the observation already has a key {state_key!r}")
+            self.single_observation_space = spaces.Dict({**games.single_observation_space.spaces,
+                                                         state_key: games.state_space})
         self.single_action_space = games.single_action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.possible_agents = games.possible_agents
 
     def _rows(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {key: value.reshape(self.num_envs, *value.shape[2:]) for key, value in obs.items()}
+        rows = {key: value.reshape(self.num_envs, *value.shape[2:]) for key, value in obs.items()}
+        if self.state_key is not None:
+            rows[self.state_key] = self.state()
+        return rows
 
     def _infos(self, info: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         everyone = np.ones(self.num_envs, dtype=bool)

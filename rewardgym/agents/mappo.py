@@ -1,0 +1,34 @@
+"""MAPPO: PPO whose critic also reads the game's global state (Yu et al. 2022, "The Surprising
+Effectiveness of PPO in Cooperative Multi-Agent Games").
+
+It is :class:`~rewardgym.agents.ppo.PPO` with one change, ``critic_only_keys=("state",)``: every
+agent's row of the multi-agent env carries the game's ``state()`` under the observation key
+``state`` (``AgentsAsEnvs(games, state_key="state")``, which ``rewardgym train`` builds for this
+agent), the critic reads it, the actor does not — centralised training, decentralised
+execution. The actor is shared by every seat (parameter sharing, the seat one-hot in its
+observation), as in the paper's MAPPO with shared parameters. Everything else — the losses,
+GAE, normalisation, checkpoints — is PPO's, in ``ppo.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from rewardgym.agents.base import AgentSpec
+from rewardgym.agents.ppo import PPO, PPOConfig
+
+STATE_KEY = "state"
+
+
+class MAPPO(PPO):
+    """PPO with a centralised critic on the ``state`` observation key (see the module docstring)."""
+
+    spec: ClassVar[AgentSpec] = AgentSpec("mappo", settings=frozenset(f.name for f in dataclasses.fields(PPOConfig)),
+                                          default_num_envs=4, deferred_rewards=True, takes_device=True,
+                                          global_state=True)
+    name: ClassVar[str] = spec.name
+
+    def __init__(self, env: Any = None, **config: Any):
+        config.setdefault("critic_only_keys", (STATE_KEY,))
+        super().__init__(env, **config)
