@@ -148,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="showcase", metavar="DIR",
                    help="where the demos, the model, the plot and the results go (default showcase/)")
     p.add_argument("--steps", type=_positive_int, default=100_000, help="env steps per PPO run (default 100000)")
-    p.add_argument("--seeds", type=_non_negative_int, nargs="+", default=[0, 1], help="PPO seeds (default 0 1)")
-    p.add_argument("--demos", type=_positive_int, default=48, help="expert demos to fit the model on (default 48)")
+    p.add_argument("--seeds", type=_non_negative_int, nargs="+", default=[0, 1, 2], help="PPO seeds (default 0 1 2)")
+    p.add_argument("--demos", type=_positive_int, default=60, help="expert demos to fit the model on (default 60)")
 
     p = sub.add_parser("collect-demos", help="record episodes of the scripted expert in a demo folder")
     p.add_argument("env_id", help="a rewardgym id with a scripted expert (e.g. rewardgym/Manip-Push-v0)")

@@ -117,7 +117,7 @@ def plot_showcase(results: dict[str, list[dict]], path: Path, title: str) -> Non
     plt.close(fig)
 
 
-def run_showcase(out: str | Path, steps: int = 100_000, seeds: Sequence[int] = (0, 1), demos: int = 48,
+def run_showcase(out: str | Path, steps: int = 100_000, seeds: Sequence[int] = (0, 1, 2), demos: int = 60,
                  scale: float = 10.0, episodes: int = 50, workers: int | None = None, echo=print) -> dict[str, Any]:
     """The whole showcase (see the module docstring); writes ``out/`` and returns the results."""
     out = Path(out)
