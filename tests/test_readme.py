@@ -21,5 +21,5 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
     commands = re.findall(r"```bash\n([^\n]*python3 -m venv [^\n]*)\n```", README.read_text())
     assert len(commands) == 2
     main_job, tests = commands
-    assert "rewardgym train" in main_job and tests.endswith("pytest") and "libosmesa6" in tests
+    assert main_job.endswith("rewardgym showcase") and tests.endswith("pytest") and "libosmesa6" in tests
     assert tests in (README.parent / ".ci" / "run").read_text()
