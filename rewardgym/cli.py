@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
     p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="agent config overrides")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="torch threads for this run (default: torch's, every core); give 1 when several "
+                        "trainings share the machine, or their threads fight for the cores (6x slower measured)")
     p.add_argument("--no-preset", action="store_true",
                    help="ignore the tuned settings for this env and agent (rewardgym/workflows/presets.py)")
     p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="STEPS",
@@ -348,6 +351,10 @@ def cmd_train(args) -> int:
     from rewardgym.workflows.presets import preset_for
     from rewardgym.workflows.runs import FINAL_CHECKPOINT, new_run_dir, write_config
 
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.resume:
         if args.env_id or args.agent:
             raise UsageError("--resume takes the env and agent from the run folder; give no ENV_ID or --agent")

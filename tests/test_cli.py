@@ -236,3 +236,15 @@ def test_showcase_runs_the_whole_loop(tmp_path, capsys):
     assert (out / "showcase.png").read_bytes()[:4] == b"\x89PNG" and (out / "model").is_dir()
     (tmp_path / "file").write_text("")
     assert main(["showcase", "--out", str(tmp_path / "file")]) == 2
+
+
+def test_threads_sets_torchs_thread_count(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ucb", "--steps", "100", "--threads", "1",
+                     "--out", str(tmp_path), "--no-progress"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
