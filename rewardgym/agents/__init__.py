@@ -14,6 +14,7 @@ from rewardgym._registry import Registry
 from rewardgym.agents.base import Agent, AgentSpec, EpisodeTracker, evaluate_agent, read_agent_file
 
 AGENTS = Registry("agent", {
+    "random": "rewardgym.agents.random_agent:RandomAgent",
     "uniform": "rewardgym.agents.bandits:Uniform",
     "greedy": "rewardgym.agents.bandits:Greedy",
     "epsilon-greedy": "rewardgym.agents.bandits:EpsilonGreedy",

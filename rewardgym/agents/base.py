@@ -350,11 +350,11 @@ def learn_loop(agent, env: VectorEnv, total_steps: int, *, callbacks: Iterable[C
     log_interval = log_interval or max(1, iterations // 100)
     callbacks = list(callbacks)
     tracker = EpisodeTracker(n)
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     start, metrics = time.perf_counter(), {}
     with Progress(iterations * n, progress) as bar:
         for it in range(1, iterations + 1):
-            obs, reward, terminated, truncated, info = env.step(agent.act(obs))
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs, info=info))
             tracker.update(reward, terminated, truncated, info)
             if it % log_interval and it != iterations:
                 bar.update(n)
