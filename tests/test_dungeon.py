@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 import subprocess
 import sys
 
@@ -801,3 +802,14 @@ def test_unique_rows_is_exact():
     first, inverse = unique_rows(rows)
     np.testing.assert_array_equal(rows[first][inverse], rows)
     assert len(first) == len(np.unique(rows, axis=0))
+
+
+@pytest.mark.parametrize(("env_id", "kwargs", "message"), [
+    ("rewardgym/Dungeon-Room5x5-v0", {"crop_size": 5}, "crop_size=5 does nothing without a *_crop"),
+    ("rewardgym/Dungeon-Score-v0", {"room_size": 9}, "do nothing with layout='dungeon'"),
+    ("rewardgym/Dungeon-Score-v0", {"room_monsters": 2}, "do nothing with layout='dungeon'"),
+])  # fmt: skip
+def test_arguments_that_would_do_nothing_are_errors(env_id, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gym.make(env_id, **kwargs)
+    gym.make(env_id, observation_keys=("glyphs_crop", "blstats"), crop_size=5).close()  # with a crop key it counts

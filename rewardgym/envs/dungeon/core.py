@@ -252,6 +252,13 @@ class DungeonCore(BatchedCore):
         unknown = [k for k in keys if k not in OBSERVATION_KEYS]
         if unknown or not keys or len(set(keys)) != len(keys):
             raise ValueError(f"observation_keys must be distinct names from {OBSERVATION_KEYS}, got {keys!r}")
+        # an argument that would change nothing is a mistake the user should hear about
+        if crop_size != 9 and not any(k.endswith("_crop") for k in keys):
+            raise ValueError(f"crop_size={crop_size} does nothing without a *_crop observation key: add one, "
+                             f"e.g. observation_keys=glyphs_crop,blstats")
+        if layout != "room" and (room_size != 5 or room_random or not room_lit or room_monsters):
+            raise ValueError("room_size, room_random, room_lit and room_monsters shape the room layout: they do "
+                             "nothing with layout='dungeon' (the Room ids, or layout=room)")
         names = C.ACTION_SETS.get(actions) if isinstance(actions, str) else tuple(actions)
         if names is None or not names or any(a not in C.ACTION_INDEX for a in names) or len(set(names)) != len(names):
             raise ValueError(f"actions must be one of {sorted(C.ACTION_SETS)} or distinct names from "
