@@ -26,7 +26,7 @@ from rewardgym.agents.base import (
     as_vector_env,
     evaluate_agent,
     learn_loop,
-    read_agent_file,
+    load_config_agent,
     write_agent_file,
 )
 
@@ -124,10 +124,7 @@ class BanditAgent:
 
     @classmethod
     def load(cls, path: str | Path, env=None) -> BanditAgent:
-        data = read_agent_file(path, cls.name)
-        agent = cls(env, **data["config"])
-        agent.num_timesteps = int(data.get("global_step", 0))
-        return agent
+        return load_config_agent(cls, path, env)
 
 
 def _single_space(env, kind: str) -> spaces.Space:

@@ -367,6 +367,14 @@ def learn_loop(agent, env: VectorEnv, total_steps: int, *, callbacks: Iterable[C
     return metrics
 
 
+def load_config_agent(cls, path: str | Path, env=None):
+    """Rebuild an agent whose whole saved state is its config and step count (bandit baselines, random)."""
+    data = read_agent_file(path, cls.name)
+    agent = cls(env, **data["config"])
+    agent.num_timesteps = int(data.get("global_step", 0))
+    return agent
+
+
 def write_agent_file(path: str | Path, name: str, config: dict[str, Any], **extra: Any) -> Path:
     """Write ``agent.json`` (``{"agent": name, "config": config, **extra}``) into the folder ``path``."""
     path = Path(path)

@@ -22,7 +22,7 @@ from rewardgym.agents.base import (
     as_vector_env,
     evaluate_agent,
     learn_loop,
-    read_agent_file,
+    load_config_agent,
     write_agent_file,
 )
 
@@ -78,10 +78,7 @@ class RandomAgent:
 
     @classmethod
     def load(cls, path: str | Path, env=None) -> RandomAgent:
-        data = read_agent_file(path, cls.name)
-        agent = cls(env, **data["config"])
-        agent.num_timesteps = int(data.get("global_step", 0))
-        return agent
+        return load_config_agent(cls, path, env)
 
 
 def _batch_size(obs: Any) -> int:
