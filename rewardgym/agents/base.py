@@ -156,6 +156,26 @@ def _describe(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
+MASK_KEY = "action_mask"  # where envs mark the valid actions: an observation key, or an info key
+
+
+def read_action_mask(obs: Any, info: dict | None) -> np.ndarray | None:
+    """``(B, n)`` bool: the valid actions from ``obs["action_mask"]`` or a vector env's ``info["action_mask"]``
+    (rows the info gives no mask for allow every action); None when there is no mask."""
+    if isinstance(obs, dict) and MASK_KEY in obs:
+        raw = np.asarray(obs[MASK_KEY])
+    elif info and MASK_KEY in info:
+        raw = np.asarray(info[MASK_KEY])
+        present = info.get("_" + MASK_KEY)
+        if present is not None and not np.all(present):
+            raw = np.where(np.asarray(present)[:, None], raw, True)
+    else:
+        return None
+    if raw.ndim == 1:  # one env's mask
+        raw = raw[None]
+    return raw.reshape(raw.shape[0], -1).astype(bool)
+
+
 def as_vector_env(env: gym.Env | VectorEnv) -> VectorEnv:
     """``env`` itself if it is a VectorEnv, else a one-env SyncVectorEnv around it."""
     if isinstance(env, VectorEnv):

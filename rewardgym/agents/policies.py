@@ -24,10 +24,11 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from rewardgym.agents.base import MASK_KEY
+
 __all__ = ["ActorCritic", "NumpyActorCritic", "ObservationPreprocessor", "CategoricalActions", "GaussianActions",
            "MASK_KEY", "VECTOR", "IMAGE_PREFIX", "is_image_space"]
 
-MASK_KEY = "action_mask"
 _MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, yet 0 * logit stays finite in the entropy
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 

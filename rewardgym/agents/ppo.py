@@ -63,6 +63,7 @@ from rewardgym.agents.base import (
     as_vector_env,
     check_field_types,
     evaluate_agent,
+    read_action_mask,
 )
 from rewardgym.agents.policies import (
     ACTIVATIONS,
@@ -350,20 +351,11 @@ class PPO:
 
     def action_mask(self, obs, info: dict | None) -> np.ndarray | None:
         """The action mask from ``obs["action_mask"]`` or ``info["action_mask"]`` (rows without one allow all)."""
-        if self._has_obs_mask:
-            raw = np.asarray(obs[MASK_KEY])
-        elif info and MASK_KEY in info:
-            raw = np.asarray(info[MASK_KEY])
-            present = info.get("_" + MASK_KEY)
-            if present is not None and not np.all(present):
-                raw = np.where(np.asarray(present)[:, None], raw, True)
-        else:
+        mask = read_action_mask(obs if self._has_obs_mask else None, info)
+        if mask is None:
             return None
         if not isinstance(self.policy.dist, CategoricalActions):
             raise ValueError("action masks need Discrete or MultiDiscrete actions")
-        if raw.ndim == 1:  # one env's mask
-            raw = raw[None]
-        mask = raw.reshape(raw.shape[0], -1).astype(bool)
         if mask.shape[1] != self.policy.dist.num_outputs:
             raise ValueError(f"action_mask has {mask.shape[1]} entries per row, the action space needs "
                              f"{self.policy.dist.num_outputs}")

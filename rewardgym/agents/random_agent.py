@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
 
 from rewardgym.agents.base import (
     AgentSpec,
@@ -23,11 +24,9 @@ from rewardgym.agents.base import (
     evaluate_agent,
     learn_loop,
     load_config_agent,
+    read_action_mask,
     write_agent_file,
 )
-
-MASK_KEY = "action_mask"
-
 
 class RandomAgent:
     spec: ClassVar[AgentSpec] = AgentSpec("random", settings=frozenset({"seed"}), default_num_envs=8)
@@ -43,8 +42,8 @@ class RandomAgent:
             raise ValueError("the random agent draws from the action space, and random text is not a command: give "
                              "the env a discrete action mode (e.g. --env-kwargs action_mode=choice)")
         self.action_space, self.seed = action_space, int(seed)
-        self.action_space.seed(self.seed)
         self.rng = np.random.default_rng(self.seed)
+        self._batched: dict[int, spaces.Space] = {}
         self.num_timesteps = 0
 
     @property
@@ -54,13 +53,15 @@ class RandomAgent:
     def act(self, obs: Any, *, deterministic: bool = False, info: dict | None = None) -> np.ndarray:
         """One uniform action per row of ``obs`` (among the valid ones where a mask says which)."""
         rows = _batch_size(obs)
-        mask = _mask(obs, info)
+        mask = read_action_mask(obs, info)
         if mask is not None and isinstance(self.action_space, spaces.Discrete):
-            mask = np.asarray(mask, dtype=bool).reshape(rows, -1)
             mask = np.where(mask.any(axis=1, keepdims=True), mask, True)  # no valid action: any
             scores = self.rng.random(mask.shape) * mask
             return scores.argmax(axis=1) + int(self.action_space.start)
-        return np.stack([np.asarray(self.action_space.sample()) for _ in range(rows)])
+        if rows not in self._batched:  # the batch's space samples every row in one call
+            self._batched[rows] = batch_space(self.action_space, rows)
+            self._batched[rows].seed(int(self.rng.integers(2**31)))
+        return self._batched[rows].sample()
 
     def learn(self, env, total_steps: int | None, *, callbacks: Iterable[Callback] = (), progress: bool = True):
         """Play ``total_steps`` env steps at random (nothing is learned; the run folder gets its curves)."""
@@ -85,15 +86,3 @@ def _batch_size(obs: Any) -> int:
     if isinstance(obs, dict):
         return len(next(iter(obs.values())))
     return len(obs)
-
-
-def _mask(obs: Any, info: dict | None) -> np.ndarray | None:
-    if isinstance(obs, dict) and MASK_KEY in obs:
-        return np.asarray(obs[MASK_KEY])
-    if info and MASK_KEY in info:
-        mask = np.asarray(info[MASK_KEY])
-        present = info.get("_" + MASK_KEY)
-        if present is not None and not np.all(present):  # rows without a mask allow every action
-            mask = np.where(np.asarray(present)[:, None], mask, True)
-        return mask
-    return None
