@@ -185,16 +185,19 @@ class Generator:
             out = self.model.generate(input_ids=ids.to(device), attention_mask=attention.to(device),
                                       generation_config=self.generation_config(greedy))
         self.model.train(was_training)
-        new = out[:, width:].tolist()
-        ends = set(self.end_ids)
-        responses = []
-        for row in new:  # cut after the first end token; what follows is padding
-            cut = next((k + 1 for k, token in enumerate(row) if token in ends), len(row))
-            responses.append(row[:cut])
-        return responses
+        return cut_after_end(out[:, width:].tolist(), self.end_ids)  # what follows an end token is padding
 
     def ended(self, response: Sequence[int]) -> bool:
         return bool(response) and response[-1] in self.end_ids
+
+    def weights_changed(self, model) -> None:
+        """The trainer updated the weights: nothing to do, this generator samples from the trained model itself."""
+
+
+def cut_after_end(rows: Sequence[Sequence[int]], end_ids: Sequence[int]) -> list[list[int]]:
+    """Each row of generated tokens up to and including its first end token."""
+    ends = set(end_ids)
+    return [list(row[: next((k + 1 for k, token in enumerate(row) if token in ends), len(row))]) for row in rows]
 
 
 def collect_episodes(envs: VectorEnv, episodes: list[Episode], generate: Generator, chat: ChatFormat, *,

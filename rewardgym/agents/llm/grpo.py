@@ -561,10 +561,8 @@ class LLMAgent:
                 for key in totals:
                     totals[key] += stats[key]
         self.model.eval()
-        if steps:
-            changed = getattr(self.generator, "weights_changed", None)
-            if changed is not None:  # a separate generation engine (vLLM) takes the new weights
-                changed(self.model)
+        if steps:  # a separate generation engine (vLLM) takes the new weights; the model's own generate has them
+            self.generator.weights_changed(self.model)
         out = {"filtered_episodes": float(len(episodes) - len(keep))}
         if steps:
             out.update({key: totals[key] / steps for key in ("loss", "clip_fraction", "grad_norm")})

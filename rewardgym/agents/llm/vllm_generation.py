@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rewardgym.agents.llm.episodes import Generator, cut_after_end
+
 _INSTALL = 'generation_backend="vllm" needs vLLM and a CUDA GPU: pip install "rewardgym[vllm]"'
 
 
@@ -115,13 +117,7 @@ class VLLMGenerator:
             self._sync()
         requests = [{"prompt_token_ids": [int(t) for t in prompt]} for prompt in prompts]
         outputs = self.llm.generate(requests, self.sampling_params(greedy), use_tqdm=False)
-        responses = []
-        ends = set(self.end_ids)
-        for output in outputs:  # vLLM keeps the stop token in token_ids; cut after the first, as Generator does
-            row = list(output.outputs[0].token_ids)
-            cut = next((k + 1 for k, token in enumerate(row) if token in ends), len(row))
-            responses.append(row[:cut])
-        return responses
+        # vLLM keeps the stop token in token_ids; cut after the first, as Generator does
+        return cut_after_end([output.outputs[0].token_ids for output in outputs], self.end_ids)
 
-    def ended(self, response: Sequence[int]) -> bool:
-        return bool(response) and response[-1] in self.end_ids
+    ended = Generator.ended
