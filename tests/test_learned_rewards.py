@@ -57,12 +57,14 @@ def test_the_spec_passes_near_misses_to_the_annotator(encoder):
         reward.close()
 
 
-def test_choose_scores_each_option_as_a_forward_pass_does(tiny_lm):
+@pytest.mark.parametrize("options", [["yes", "no", "None"], ["y", "n", "1"]])  # several tokens, or one each
+def test_choose_scores_each_option_as_a_forward_pass_does(tiny_lm, options):
     from rewardgym.reward_models.llm.transformers_llm import TransformersLLM
 
     llm = TransformersLLM(tiny_lm, device="cpu", batch_size=2)
     prompts = ["short", [{"role": "user", "content": "a much longer prompt than the first one"}], "mid prompt"]
-    options = ["yes", "no", "None"]
+    assert all(len(llm.tokenizer(o, add_special_tokens=False)["input_ids"]) == (1 if len(o) == 1 else len(o))
+               for o in options)
     scores = llm.choose(prompts, options, prefix="<answer>")
     assert scores.shape == (3, 3) and np.isfinite(scores).all() and (scores < 0).all()
     for row, prompt in enumerate(prompts):  # by hand: one unpadded sequence per option

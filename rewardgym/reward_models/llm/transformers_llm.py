@@ -95,6 +95,8 @@ class TransformersLLM:
         heads = [self.tokenizer(self.format(prompt) + prefix, add_special_tokens=not self.tokenizer.chat_template)
                  ["input_ids"] for prompt in prompts]
         tails = [self.tokenizer(option, add_special_tokens=False)["input_ids"] for option in options]
+        if all(len(tail) == 1 for tail in tails):  # one token each: one pass over the prompts scores them all
+            return self._next_token_logprobs(heads, [tail[0] for tail in tails])
         rows = [(head, tail) for head in heads for tail in tails]
         scores = np.zeros(len(rows))
         pad = self.tokenizer.pad_token_id
@@ -113,6 +115,27 @@ class TransformersLLM:
                 positions = torch.arange(len(head) - 1, len(head) + len(tail) - 1)
                 scores[start + row] = float(logp[row, positions, torch.as_tensor(tail)].sum())
         return scores.reshape(len(prompts), len(options))
+
+    def _next_token_logprobs(self, heads: list[list[int]], tokens: list[int]) -> np.ndarray:
+        """log p(token | head) for every head and token, ``(N, K)``: one right-padded forward pass per batch."""
+        import torch
+
+        out = np.zeros((len(heads), len(tokens)))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(heads), self.batch_size):
+            chunk = heads[start : start + self.batch_size]
+            width = max(len(head) for head in chunk)
+            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, head in enumerate(chunk):
+                ids[row, : len(head)] = torch.as_tensor(head)
+                attention[row, : len(head)] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=attention.to(self.device)).logits
+            last = torch.as_tensor([len(head) - 1 for head in chunk], device=logits.device)
+            logp = torch.log_softmax(logits[torch.arange(len(chunk), device=logits.device), last].float(), dim=-1)
+            out[start : start + len(chunk)] = logp[:, torch.as_tensor(tokens, device=logits.device)].cpu().numpy()
+        return out
 
     def __repr__(self) -> str:
         return f"TransformersLLM(model={self.model_name!r}, device={str(self.device)!r}, batch_size={self.batch_size})"
