@@ -27,6 +27,7 @@ Motif's defaults: β = 3, ε = the median (0.5), α_int = 0.1 (α_ext = 0.1 on S
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections import deque
@@ -36,12 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardgym.rewards.transitions import Transitions
-from rewardgym.reward_models.llm.annotation import (
-    FAILURE_TEXTS,
-    AnnotationService,
-    AnnotatorFactory,
-    EmbeddingAnnotator,
-)
+from rewardgym.reward_models.llm.annotation import AnnotationService, AnnotatorFactory
 from rewardgym.reward_models.text import Source, transition_texts
 from rewardgym.rewards.transforms import EpisodeCounts, RewardStandardizer, quantile_threshold
 
@@ -317,7 +313,7 @@ class LLMFeedbackReward:
     def _build_annotator(self, recipe: AnnotatorFactory) -> Any:
         """The annotator, built here; the embedding annotator shares the model's encoder."""
         if isinstance(recipe.annotator, str) and recipe.annotator == "embedding" and recipe.encoder is None:
-            return EmbeddingAnnotator(recipe.goal, self.encoder, avoid=FAILURE_TEXTS + tuple(recipe.avoid))
+            recipe = dataclasses.replace(recipe, encoder=self.encoder)
         return recipe()
 
     def _build_service(self, service: ServiceName, batch_size: int, options: dict[str, Any]) -> Any:
