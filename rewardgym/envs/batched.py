@@ -108,9 +108,20 @@ def masked_info(values: dict[str, np.ndarray], ended: np.ndarray, end_values: di
     return info
 
 
-def _check_seed(seed: Any) -> None:
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int; ValueError unless it is a non-negative int."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    return int(seed)
+
+
+def reset_keys(current: np.ndarray, started: bool, seed: int | None = None) -> np.ndarray:
+    """Episode keys for resetting all ``len(current)`` envs (or games) whose keys are ``current``: those of
+    seeds ``seed, seed + 1, ...`` for a seed; else each one's next key (fresh OS entropy on the first reset)."""
+    n = len(current)
+    if seed is not None:
+        return rng.seed_key(check_seed(seed) + np.arange(n, dtype=np.uint64))
+    return rng.next_key(current) if started else rng.fresh_keys(n)
 
 
 class CoreEnv(gym.Env):
@@ -133,13 +144,9 @@ class CoreEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
-            _check_seed(seed)
+            check_seed(seed)
         super().reset(seed=seed)
-        if seed is not None:
-            key = rng.seed_key(np.array([seed]))
-        else:
-            key = rng.next_key(self.core.state.key) if self._started else rng.fresh_keys(1)
-        self.core.reset(np.ones(1, dtype=bool), key)
+        self.core.reset(np.ones(1, dtype=bool), reset_keys(self.core.state.key, self._started, seed))
         self._started = True
         self._needs_reset = False
         return row(self.core.observe(), 0, copy=False), env_info(self.core.info(np.zeros(1, dtype=bool)), 1, 0)
@@ -215,18 +222,17 @@ class CoreVectorEnv(VectorEnv):
             mask = np.asarray(options["reset_mask"], dtype=bool)
             if mask.shape != (self.num_envs,):
                 raise ValueError(f"options['reset_mask'] must have shape ({self.num_envs},), got {mask.shape}")
-        keys = rng.next_key(self.core.state.key) if self._started else rng.fresh_keys(self.num_envs)
+        keys = reset_keys(self.core.state.key, self._started)
         if isinstance(seed, (int, np.integer)):
-            _check_seed(seed)
-            super().reset(seed=int(seed))
-            keys = rng.seed_key(int(seed) + np.arange(self.num_envs, dtype=np.uint64))
+            super().reset(seed=check_seed(seed))
+            keys = reset_keys(self.core.state.key, self._started, seed)
         elif seed is not None:
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
             for i, s in enumerate(seeds):
                 if s is not None:
-                    _check_seed(s)
+                    check_seed(s)
                     keys[i] = rng.seed_key(s)
         if not self._started and not mask.all():
             raise ValueError("the first reset() must reset every env (no reset_mask)")

@@ -25,6 +25,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from rewardgym.envs import rng
+from rewardgym.envs.batched import reset_keys
 
 
 class MultiAgentCore(ABC):
@@ -79,12 +80,6 @@ class MultiAgentCore(ABC):
         return {f.name: np.array(getattr(self.state, f.name)[game]) for f in dataclasses.fields(self.state)}
 
 
-def _check_seed(seed: Any) -> int:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    return int(seed)
-
-
 def agent_names(n_agents: int) -> list[str]:
     return [f"player_{i}" for i in range(n_agents)]
 
@@ -122,11 +117,7 @@ class ParallelCoreEnv(ParallelEnv):
         return self.action_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        if seed is not None:
-            key = rng.seed_key(np.array([_check_seed(seed)]))
-        else:
-            key = rng.next_key(self.core.state.key) if self._started else rng.fresh_keys(1)
-        self.core.reset(np.ones(1, dtype=bool), key)
+        self.core.reset(np.ones(1, dtype=bool), reset_keys(self.core.state.key, self._started, seed))
         self._started = True
         self.agents = list(self.possible_agents)
         return self._observations(), self._infos()
@@ -206,11 +197,7 @@ class MultiAgentVectorEnv:
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if seed is not None:
-            keys = rng.seed_key(_check_seed(seed) + np.arange(self.num_games, dtype=np.uint64))
-        else:
-            keys = rng.next_key(self.core.state.key) if self._started else rng.fresh_keys(self.num_games)
-        self.core.reset(np.ones(self.num_games, dtype=bool), keys)
+        self.core.reset(np.ones(self.num_games, dtype=bool), reset_keys(self.core.state.key, self._started, seed))
         self._started = True
         self.active[:] = True
         self._restart[:] = False
