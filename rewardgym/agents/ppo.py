@@ -119,20 +119,19 @@ class PPOConfig:
     critic_only_keys: tuple[str, ...] = ()  # observation keys the critic reads and the actor does not (MAPPO)
 
     def __post_init__(self) -> None:
-        if isinstance(self.hidden_sizes, list):
-            self.hidden_sizes = tuple(self.hidden_sizes)
-        if isinstance(self.critic_only_keys, (str, list)):
-            self.critic_only_keys = (self.critic_only_keys,) if isinstance(self.critic_only_keys, str) else tuple(
-                self.critic_only_keys)
+        if isinstance(self.critic_only_keys, str):  # one key given alone
+            self.critic_only_keys = (self.critic_only_keys,)
+        for name in ("hidden_sizes", "critic_only_keys"):  # JSON and the command line give lists
+            if isinstance(getattr(self, name), list):
+                setattr(self, name, tuple(getattr(self, name)))
         check_field_types(self)
         for name in ("num_steps", "num_minibatches", "update_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
-        if self.hidden_sizes is not None:
+        if self.hidden_sizes is not None:  # plain ints (NumPy ones would not go into agent.json)
             self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-
         for name in ("clip_obs", "clip_reward"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
