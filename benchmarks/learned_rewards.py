@@ -2,6 +2,7 @@
 
     python benchmarks/learned_rewards.py --task dungeon|text [--seeds 0 1 2 3 4] [--steps N] [--quick]
                                          [--arms extrinsic novelty oni-embedding oni-smollm2 motif-offline]
+                                         [--jobs N]
 
 Tasks (sparse: the env pays only on success; both chosen so that a random policy sometimes
 succeeds and messages say something about progress):
@@ -39,8 +40,15 @@ steps, to check the script.
 
 from __future__ import annotations
 
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM"):
+    os.environ.setdefault(_var, "false" if _var == "TOKENIZERS_PARALLELISM" else "1")  # one thread per run, as torch
+# ruff: noqa: E402  (the thread settings above must come before NumPy's and torch's imports)
+
 import argparse
 import json
+import multiprocessing
 import platform
 import time
 from pathlib import Path
@@ -68,13 +76,15 @@ TASKS = {
         "kwargs": {"layout": "room", "room_size": 15, "room_random": True, "room_lit": False, "actions": "full",
                    "max_steps": 200, "observation_keys": ("chars_crop", "blstats", "message")},
         "policy_keys": ("chars_crop", "blstats"), "goal": "find the staircase down and descend",
-        "avoid": ("going up", "climb upstairs"), "arms": ARMS,
+        "avoid": ("going up", "climb upstairs"), "contrast": 0.1, "arms": ARMS,
     },
     "text": {
         "id": "rewardgym/Text-Coins-v0", "steps": 100_000, "envs": 16,
         "kwargs": {"difficulty": 3, "reward": "sparse", "action_mode": "choice", "observation": "vector",
                    "max_choices": 16, "max_steps": 50, "vectorization_mode": "sync"},
-        "policy_keys": None, "goal": "collect every coin in the house", "avoid": (),
+        "policy_keys": None, "goal": "take a coin",
+        "avoid": ("take a book", "drop a coin", "put a coin on the table", "put a coin in the box", "see a coin",
+                  "carry a coin"), "contrast": 0.0,
         "arms": tuple(a for a in ARMS if a != "oni-smollm2"),
     },
 }
@@ -115,12 +125,18 @@ def reward_model(arm: str, task: dict, shared: dict):
     if arm == "novelty":
         return make_reward("novelty:key=message")
     if arm == "oni-embedding":
-        return LLMFeedbackReward(goal, "embedding", "lookup", avoid=task["avoid"], encoder=shared["encoder"])
+        encoder = shared["encoder"]
+        return LLMFeedbackReward(goal, embedding_annotator(task, encoder), "lookup", encoder=encoder)
     if arm == "oni-smollm2":
         return LLMFeedbackReward(goal, shared["smollm2"], "lookup", encoder=shared["encoder"])
     if arm == "motif-offline":
         return LLMFeedbackReward(goal, None, shared["motif"])
     raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+
+
+def embedding_annotator(task: dict, encoder) -> EmbeddingAnnotator:
+    """The offline annotator of ``task``: its goal phrasing, near misses and contrast."""
+    return EmbeddingAnnotator(task["goal"], encoder, avoid=FAILURE_TEXTS + task["avoid"], contrast=task["contrast"])
 
 
 def train(task: dict, arm: str, seed: int, steps: int, shared: dict) -> dict:
@@ -142,6 +158,28 @@ def train(task: dict, arm: str, seed: int, steps: int, shared: dict) -> dict:
     if reward is not None and callable(getattr(reward, "close", None)):
         reward.close()
     return out
+
+
+_SHARED: dict = {}
+
+
+def _train_job(job: tuple[str, int]) -> tuple[tuple[str, int], dict]:
+    arm, seed = job
+    return job, train(_SHARED["task"], arm, seed, _SHARED["steps"], _SHARED["shared"])
+
+
+class _Serial:
+    """``Pool``'s ``imap_unordered`` in this process, for ``--jobs 1``."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    @staticmethod
+    def imap_unordered(function, items):
+        return map(function, items)
 
 
 def save(out: Path, name: str, task: str, steps: int, seeds: list[int], results: dict,
@@ -203,6 +241,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="env steps per run (default: the task's)")
     parser.add_argument("--dataset-steps", type=int, default=20_000, help="random-play steps for Motif's dataset")
     parser.add_argument("--pairs", type=int, default=2000, help="pairs Motif's offline annotator labels")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at once, one process and one torch thread each (at most the cores)")
     parser.add_argument("--quick", action="store_true", help="2 seeds, a tenth of the steps")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the JSON results")
     parser.add_argument("--plot", help="PNG path (default docs/img/learned_rewards_TASK.png)")
@@ -216,7 +256,8 @@ def main() -> None:
     steps = args.steps or task["steps"] // (10 if args.quick else 1)
     seeds = args.seeds[:2] if args.quick else args.seeds
     started = time.perf_counter()
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread, "
+    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread per run, "
+          f"{args.jobs} run(s) at once, "
           f"{time.strftime('%Y-%m-%d')}")
     print(f"PPO on {task['id']} {task['kwargs']}, {task['envs']} envs, {steps:,} steps per run, seeds {seeds}; "
           f"goal {task['goal']!r}, near misses {task['avoid']}; alpha_ext {ALPHA_EXT}, alpha_int {ALPHA_INT}\n")
@@ -231,23 +272,27 @@ def main() -> None:
     if "motif-offline" in arms:
         began = time.perf_counter()
         messages = random_messages(task, args.dataset_steps, seed=10_000)
-        annotator = EmbeddingAnnotator(task["goal"], shared["encoder"], avoid=FAILURE_TEXTS + task["avoid"])
-        shared["motif"] = fit_preferences(messages, annotator, pairs=args.pairs, seed=0, encoder=shared["encoder"])
+        shared["motif"] = fit_preferences(messages, embedding_annotator(task, shared["encoder"]), pairs=args.pairs,
+                                          seed=0, encoder=shared["encoder"])
         print(f"motif-offline: {len(messages):,} messages ({len(set(messages)):,} distinct) from random play, "
               f"{args.pairs} pairs labelled, Bradley-Terry fitted in {time.perf_counter() - began:.0f} s\n")
 
     out = Path(args.out)
     name = f"learned_rewards_{args.task}{'_quick' if args.quick else ''}"
-    results: dict[str, list[dict]] = {arm: [] for arm in arms}
+    runs: dict[tuple[str, int], dict] = {}
     print(f"{'arm':<16}{'seed':>5}{'wall s':>8}{'success':>9}")
-    for seed in seeds:
-        for arm in arms:
-            run = train(task, arm, seed, steps, shared)
-            results[arm].append(run)
+    jobs = [(arm, seed) for seed in seeds for arm in arms]
+    _SHARED.update(task=task, steps=steps, shared=shared)
+    # Forked workers inherit the encoder and Motif's fitted model; each run uses one torch thread.
+    with multiprocessing.get_context("fork").Pool(args.jobs) if args.jobs > 1 else _Serial() as pool:
+        for (arm, seed), run in pool.imap_unordered(_train_job, jobs):
+            runs[arm, seed] = run
             print(f"{arm:<16}{seed:>5}{run['seconds']:>8.0f}{run['final']:>9.0%}", flush=True)
             if "helpful" in run and seed == seeds[0]:
                 print(f"    labelled helpful ({run['labelled']} labelled): {run['helpful']}")
+            results = {a: [runs[a, s] for s in seeds if (a, s) in runs] for a in arms}
             save(out, name, args.task, steps, seeds, results)  # after every run: a stopped job keeps its runs
+    results = {a: [runs[a, s] for s in seeds] for a in arms}
 
     print(f"\n{'arm':<16}{'IQM success':>12}{'95% CI':>18}{'mean':>8}   per seed")
     summary = {}

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import rewardgym
 from rewardgym.agents import load_agent, make_agent
+from rewardgym.agents.policies import VECTOR as VECTOR_KEY
 from rewardgym.agents.policies import CategoricalActions
 from rewardgym.agents.ppo import PPO, compute_gae
 from rewardgym.cli import main
@@ -398,7 +399,8 @@ def test_ppo_is_registered():
 
 
 @pytest.mark.parametrize("env_fn", [lambda: gym.make_vec("rewardgym/Bandit-Meta5-v0", num_envs=3),
-                                    lambda: gym.vector.SyncVectorEnv([BoundedActionEnv for _ in range(3)])])
+                                    lambda: gym.vector.SyncVectorEnv([BoundedActionEnv for _ in range(3)]),
+                                    lambda: gym.vector.SyncVectorEnv([PickTheRowEnv for _ in range(3)])])
 def test_numpy_and_torch_rollout_networks_agree(env_fn):
     from rewardgym.agents.policies import NumpyActorCritic
 
@@ -961,3 +963,80 @@ def test_loading_checks_the_agent_kind_and_the_config(tmp_path):
     (tmp_path / "ppo" / "agent.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"ppo/agent.json has a bad config"):
         PPO.load(tmp_path / "ppo")
+
+
+# -- choice scoring (DRRN) ----------------------------------------------------------------------
+class PickTheRowEnv(gym.Env):
+    """One-step episodes: ``choices`` holds 6 one-hot rows of 4 kinds, exactly one of kind 0, in one of the
+    slots ``right_slots``; picking that row pays 1. Only reading the rows pays."""
+
+    observation_space = spaces.Dict({"choices": spaces.Box(0.0, 1.0, (6, 4), np.float32),
+                                     "clock": spaces.Box(0.0, 1.0, (1,), np.float32)})
+    action_space = spaces.Discrete(6)
+
+    def __init__(self, right_slots=range(6)):
+        self.right_slots = list(right_slots)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        kinds = self.np_random.integers(1, 4, 6)
+        self.right = int(self.np_random.choice(self.right_slots))
+        kinds[self.right] = 0
+        return {"choices": np.eye(4, dtype=np.float32)[kinds], "clock": np.zeros(1, np.float32)}, {}
+
+    def step(self, action):
+        reward = float(action == self.right)
+        return self.reset()[0], reward, True, False, {}
+
+
+def test_choice_scoring_is_on_where_the_action_indexes_the_choices_and_scores_any_slot_alike():
+    from rewardgym.agents.policies import NumpyActorCritic
+
+    envs = gym.vector.SyncVectorEnv([PickTheRowEnv for _ in range(4)])
+    agent = make_agent("ppo", envs, seed=0, **FAST)
+    assert agent.policy.choices is not None and agent.policy.choices[1:] == (6, 4)
+    assert make_agent("ppo", envs, choice_scoring=False).policy.choices is None
+    assert make_agent("ppo", gym.make_vec("CartPole-v1", num_envs=2)).policy.choices is None
+    with torch.no_grad():
+        for p in agent.policy.parameters():
+            p.normal_(generator=torch.Generator().manual_seed(1))
+    obs, _ = envs.reset(seed=3)
+    perm = np.array([5, 3, 0, 1, 4, 2])
+    shuffled = {"choices": obs["choices"][:, perm], "clock": obs["clock"]}
+    with torch.no_grad():
+        logits = agent.policy._params(agent._to_device(agent.preprocess(obs))[VECTOR_KEY])
+        moved = agent.policy._params(agent._to_device(agent.preprocess(shuffled))[VECTOR_KEY])
+    np.testing.assert_allclose(moved.numpy(), logits.numpy()[:, perm], rtol=1e-5, atol=1e-5)
+    _, out, _ = NumpyActorCritic(agent.policy).draw(agent.preprocess(obs), None, np.random.default_rng(0))
+    np.testing.assert_allclose(out, logits.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_choice_scoring_carries_what_it_learned_in_some_slots_to_the_others():
+    """Trained with the right row only in slots 0-2, tested with it only in slots 3-5: scoring each row with
+    the same weights picks it there too; a logit per slot has learned nothing about slots 3-5."""
+    train = gym.vector.SyncVectorEnv([lambda: PickTheRowEnv(range(3)) for _ in range(8)])
+    test = gym.vector.SyncVectorEnv([lambda: PickTheRowEnv(range(3, 6)) for _ in range(8)])
+    accuracy = {}
+    for choice_scoring in (True, False):
+        agent = make_agent("ppo", train, seed=0, num_steps=32, learning_rate=3e-3, choice_scoring=choice_scoring)
+        agent.learn(train, 8_000, progress=False)
+        obs, _ = test.reset(seed=11)
+        right = 0
+        for _ in range(25):
+            action = agent.act(obs, deterministic=True)
+            right += int(np.sum(obs["choices"][np.arange(8), action, 0]))
+            obs, *_ = test.step(action)
+        accuracy[choice_scoring] = right / 200
+    assert accuracy[True] > 0.95 and accuracy[False] < 0.5, accuracy  # random: 1/6
+
+
+def test_agents_saved_before_choice_scoring_load_without_it(tmp_path):
+    import json
+
+    envs = gym.vector.SyncVectorEnv([PickTheRowEnv for _ in range(2)])
+    make_agent("ppo", envs, choice_scoring=False, **FAST).save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "agent.json").read_text())
+    del meta["config"]["choice_scoring"]
+    (tmp_path / "old" / "agent.json").write_text(json.dumps(meta))
+    loaded = PPO.load(tmp_path / "old")
+    assert loaded.config.choice_scoring is False and loaded.policy.choices is None

@@ -135,6 +135,8 @@ class ObservationPreprocessor:
                             + list(critic_only))
         self.vector_width = sum(flat_size(self.leaves[key]) for key in self.vector_keys)
         self.actor_width = self.vector_width - sum(flat_size(self.leaves[key]) for key in critic_only)
+        ends = np.cumsum([flat_size(self.leaves[key]) for key in self.vector_keys]).tolist()
+        self.columns = {key: slice(end - flat_size(self.leaves[key]), end) for key, end in zip(self.vector_keys, ends)}
 
     def __call__(self, obs) -> dict[str, np.ndarray]:
         try:
@@ -174,7 +176,7 @@ class ObservationEncoder(nn.Module):
     def __init__(self, space: spaces.Space, activation: type[nn.Module], generator: torch.Generator,
                  critic_only: Sequence[str] = ()):
         super().__init__()
-        pre = ObservationPreprocessor(space, critic_only)
+        pre = self.preprocessor = ObservationPreprocessor(space, critic_only)
         self.actor_width = pre.actor_width if critic_only else None  # None: the actor reads every feature
         self.images = nn.ModuleDict({f"{IMAGE_PREFIX}{key}": NatureCNN(pre.leaves[key], generator)
                                      for key in pre.image_keys})
@@ -334,17 +336,52 @@ def action_distribution(space: spaces.Space, device: torch.device):
     raise ValueError(f"PPO supports Discrete, MultiDiscrete and Box actions, not {type(space).__name__}")
 
 
+CHOICES_KEY = "choices"
+CHOICE_WIDTH = 64  # the query's and each choice embedding's width
+
+
+def choice_layout(pre: ObservationPreprocessor, action_space: spaces.Space,
+                  critic_only: Sequence[str] = ()) -> tuple[slice, int, int] | None:
+    """``(columns, K, D)`` when the action is an index into the observation's ``choices`` rows.
+
+    That is a Dict observation with a ``choices`` Box of shape ``(K, D)`` (one feature row per
+    command on offer, as the text worlds' ``action_mode="choice"`` gives), read by the actor,
+    a ``Discrete(K)`` action, and no image in the observation; otherwise None.
+    """
+    space = pre.leaves.get(CHOICES_KEY)
+    if (not isinstance(space, spaces.Box) or len(space.shape) != 2 or pre.image_keys or CHOICES_KEY in critic_only
+            or not isinstance(action_space, spaces.Discrete) or int(action_space.n) != space.shape[0]):
+        return None
+    return pre.columns[CHOICES_KEY], int(space.shape[0]), int(space.shape[1])
+
+
+def score_choices(query, embedded):
+    """Each choice's logit: the dot product of the state's query ``(..., H)`` with its embedding ``(..., K, H)``.
+
+    Works on torch tensors and NumPy arrays alike, so the NumPy rollout scores as the update does.
+    """
+    return (query[..., None, :] * embedded).sum(-1)
+
+
 class ActorCritic(nn.Module):
     """Encoder, then an actor (logits or Gaussian mean) and a critic; CleanRL's layout and init.
 
     ``hidden_sizes`` of the actor's and the critic's MLPs; None: (64, 64) on vector observations,
     none (linear heads on the shared trunk) with an image encoder. The weights are drawn from a
     generator seeded with ``seed``, so the same seed gives the same network.
+
+    **Choice scoring** (``choice_scoring``, on where :func:`choice_layout` finds choices; DRRN,
+    He et al. 2016, "Deep Reinforcement Learning with a Natural Language Action Space"): when
+    the action picks one of the observation's ``choices`` rows, the actor's head gives a query
+    vector instead of one logit per slot, one shared layer embeds every choice row, and a
+    choice's logit is the query's dot product with its embedding. The same weights score a
+    command in any slot, so what is learned about "take the coin" in slot 3 holds in slot 7;
+    a head with a logit per slot must learn each slot apart.
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
                  hidden_sizes: Sequence[int] | None, activation: str, seed: int, device: torch.device,
-                 critic_only: Sequence[str] = ()):
+                 critic_only: Sequence[str] = (), choice_scoring: bool = False):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
         self.activation = activation
@@ -354,19 +391,30 @@ class ActorCritic(nn.Module):
         hidden = hidden_sizes if hidden_sizes is not None else (() if self.encoder.shared else (64, 64))
         sizes = [self.encoder.out_features, *hidden]
         self.actor_width = self.encoder.actor_width  # None, or the features the actor may read (MAPPO)
-        actor_sizes = [self.actor_width or sizes[0], *sizes[1:]]
+        self.choices = choice_layout(self.encoder.preprocessor, action_space, critic_only) if choice_scoring else None
+        # the columns the actor's body reads: not the critic-only ones, nor the choices (they are scored apart)
+        readable = np.arange(self.actor_width or sizes[0])
+        if self.choices:
+            readable = np.setdiff1d(readable, np.arange(sizes[0])[self.choices[0]])
+        self.actor_columns = None if len(readable) == sizes[0] else torch.as_tensor(readable, device=device)
+        actor_sizes = [len(readable), *sizes[1:]]
         self.actor_body = mlp(actor_sizes, layer, generator)
         self.critic_body = mlp(sizes, layer, generator)
-        self.actor_head = layer_init(nn.Linear(actor_sizes[-1], self.dist.num_outputs), 0.01, generator)
+        head = CHOICE_WIDTH if self.choices else self.dist.num_outputs
+        self.actor_head = layer_init(nn.Linear(actor_sizes[-1], head), 0.01, generator)
         self.critic_head = layer_init(nn.Linear(sizes[-1], 1), 1.0, generator)
         self.log_std = nn.Parameter(torch.zeros(self.dist.num_outputs)) if isinstance(
             self.dist, GaussianActions) else None
+        if self.choices:
+            self.choice_embedding = mlp([self.choices[2], CHOICE_WIDTH], layer, generator)
         self.to(device)
 
     def _params(self, features: torch.Tensor):
-        if self.actor_width is not None:  # the critic-only columns are the critic's alone
-            features = features[..., : self.actor_width]
-        out = self.actor_head(self.actor_body(features))
+        out = self.actor_head(self.actor_body(features if self.actor_columns is None
+                                              else features.index_select(-1, self.actor_columns)))
+        if self.choices:
+            columns, k, d = self.choices
+            out = score_choices(out, self.choice_embedding(features[..., columns].unflatten(-1, (k, d))))
         return out if self.log_std is None else (out, self.log_std)
 
     def value(self, obs) -> torch.Tensor:
@@ -405,15 +453,20 @@ class NumpyActorCritic:
         critic = [m for m in policy.critic_body if isinstance(m, nn.Linear)] + [policy.critic_head]
         with torch.no_grad():
             first = actor[0].weight
-            if policy.actor_width is not None:  # zeros where the critic-only features come in: the actor ignores them
-                first = torch.cat([first, first.new_zeros(first.shape[0], critic[0].weight.shape[1] - first.shape[1])],
-                                  dim=1)
+            if policy.actor_columns is not None:  # zeros on the columns the actor does not read
+                first = first.new_zeros(first.shape[0], critic[0].weight.shape[1]).index_copy(
+                    1, policy.actor_columns, first)
             self.layers = [((torch.cat([first, c.weight]) if i == 0 else torch.block_diag(a.weight, c.weight))
                             .T.numpy().copy(), torch.cat([a.bias, c.bias]).numpy().copy())
                            for i, (a, c) in enumerate(zip(actor, critic))]
         self.activation = np.tanh if policy.activation == "tanh" else (lambda x: np.maximum(x, 0))
         self.log_std = None if policy.log_std is None else policy.log_std.detach().numpy().copy()
         self.dist = policy.dist
+        self.choices = policy.choices
+        if self.choices:
+            (embed,) = [m for m in policy.choice_embedding if isinstance(m, nn.Linear)]
+            self.choice_weight = embed.weight.detach().T.numpy().copy()
+            self.choice_bias = embed.bias.detach().numpy().copy()
 
     def draw(self, parts: dict[str, np.ndarray], mask: np.ndarray | None, rng: np.random.Generator,
              deterministic: bool = False):
@@ -425,6 +478,10 @@ class NumpyActorCritic:
             if i < last:
                 x = self.activation(x)
         out, value = x[:, :-1], x[:, -1].copy()
+        if self.choices:
+            columns, k, d = self.choices
+            rows = parts[VECTOR][:, columns].reshape(len(out), k, d)
+            out = score_choices(out, self.activation(rows @ self.choice_weight + self.choice_bias))
         return self.dist.draw_numpy(self._params(out), mask, rng, deterministic), out, value
 
     def log_prob(self, out: np.ndarray, action: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

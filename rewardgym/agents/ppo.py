@@ -16,6 +16,10 @@ The maths follows CleanRL's ``ppo.py``; every trick is named where it happens:
     ``NormalizeObservation`` and ``NormalizeReward`` wrappers. Built in rather than wrapped, so the
     running statistics are saved in checkpoints, a resumed run continues them exactly, and
     ``act`` normalises with them (frozen) outside training.
+11. Choice scoring (``choice_scoring``, DRRN): when the action picks one of the observation's
+    ``choices`` rows (the text worlds' choice mode), each row is embedded by one shared layer and
+    its logit is its dot product with a query from the rest of the observation, so a command
+    is scored alike in whichever slot it appears (:class:`~rewardgym.agents.policies.ActorCritic`).
 
 Plus what CleanRL omits and SB3 does: a *truncated* episode bootstraps from the value of its
 final observation, a *terminated* one does not. Gymnasium's NEXT_STEP autoreset makes this
@@ -117,6 +121,7 @@ class PPOConfig:
     norm_reward: bool = False       # divide rewards by the running std of the discounted return
     clip_reward: float = 10.0       # ... then clip them to [-clip_reward, clip_reward]
     critic_only_keys: tuple[str, ...] = ()  # observation keys the critic reads and the actor does not (MAPPO)
+    choice_scoring: bool = True     # pick among the observation's ``choices`` rows by scoring each (DRRN)
 
     def __post_init__(self) -> None:
         if isinstance(self.critic_only_keys, str):  # one key given alone
@@ -311,7 +316,7 @@ class PPO:
         self.observation_space, self.action_space = observation_space, action_space
         self.device = resolve_device(c.device)
         self.policy = ActorCritic(observation_space, action_space, c.hidden_sizes, c.activation, c.seed, self.device,
-                                  critic_only=c.critic_only_keys)
+                                  critic_only=c.critic_only_keys, choice_scoring=c.choice_scoring)
         self._parameters = list(self.policy.parameters())
         self.optimizer = torch.optim.Adam(self._parameters, lr=c.learning_rate, eps=1e-5, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(c.seed)

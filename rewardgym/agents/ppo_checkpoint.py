@@ -61,6 +61,7 @@ def read(path: str | Path, name: str) -> tuple[dict[str, Any], dict[str, Any], A
         raise ValueError(f"{path / 'agent.json'} is corrupt: bad spaces ({exc})") from None
     for key in _RETIRED_SETTINGS:
         meta["config"].pop(key, None)
+    meta["config"].setdefault("choice_scoring", False)  # saved before it existed: a network without it
     file = path / CHECKPOINT_FILE
     if not file.is_file():
         raise FileNotFoundError(f"{path} has no {CHECKPOINT_FILE}")
