@@ -215,7 +215,8 @@ def test_make_vec_is_native_and_batched():
 # -- vector == N single envs ------------------------------------------------------------------------
 @settings(max_examples=12, deadline=None)
 @given(env_id=st.sampled_from(["rewardgym/Dungeon-Score-v0", "rewardgym/Dungeon-Gold-v0",
-                               "rewardgym/Dungeon-Room5x5-v0", "rewardgym/Dungeon-Room15x15Monster-v0"]),
+                               "rewardgym/Dungeon-Room5x5-v0", "rewardgym/Dungeon-Room15x15Monster-v0",
+                               "rewardgym/Dungeon-Room15x15Door-v0"]),
        seed=st.integers(0, 2**31), num_envs=st.integers(1, 3), max_steps=st.integers(1, 12),
        action_seed=st.integers(0, 1000))
 def test_vector_equals_single(env_id, seed, num_envs, max_steps, action_seed):
@@ -484,6 +485,37 @@ def test_room_task_corner_to_corner():
     for _ in range(100):
         obs, reward, terminated, truncated, info = env.step(env.unwrapped.action_names.index("N"))
     assert truncated and not terminated and not info["success"]  # MiniHack's 20 x size steps
+
+
+def test_door_room_puts_a_closed_door_between_the_player_and_the_stairs():
+    envs = gym.make_vec("rewardgym/Dungeon-Room15x15Door-v0", num_envs=64)
+    obs, _ = envs.reset(seed=5)
+    s = envs.unwrapped.core.state
+    wall = (C.COLS - 17) // 2 + 1 + 7  # the room's left wall, then 7 columns west of the dividing wall
+    column = s.terrain[:, 3:18, wall]  # the room's 15 rows
+    assert ((column == C.VWALL) | (column == C.CLOSED_DOOR_V)).all()
+    assert ((column == C.CLOSED_DOOR_V).sum(axis=1) == 1).all()
+    assert len(set(np.argmax(column == C.CLOSED_DOOR_V, axis=1))) > 5  # the door's row is drawn per game
+    assert (s.px < wall).all() and (s.down_x > wall).all()
+    assert len(set(zip(s.py, s.px))) > 30 and len(set(zip(s.down_y, s.down_x))) > 30
+    # lit, but the stairs' room is another room: not seen from the start
+    assert not (obs["glyphs"] == C.GLYPH_CMAP_OFF + C.STAIRS_DOWN).any()
+    env = gym.make("rewardgym/Dungeon-Room15x15Door-v0")
+    obs, info = env.reset(seed=0)
+    assert info["task"].startswith("Open the door (+) in the wall")
+    explorer = expert_for(env)
+    messages = []
+    for _ in range(300):
+        obs, reward, terminated, truncated, info = env.step(explorer.act(obs))
+        messages.append(text(obs["message"]))
+        if terminated or truncated:
+            break
+    assert terminated and reward == 1.0 and info["success"]
+    assert "The door opens." in messages
+    with pytest.raises(ValueError, match="room_door shape the room layout"):
+        gym.make("rewardgym/Dungeon-Score-v0", room_door=True)
+    with pytest.raises(ValueError, match="room_size >= 3"):
+        gym.make("rewardgym/Dungeon-Room5x5-v0", room_door=True, room_size=2)
 
 
 def test_staircase_task_reward_and_time_penalty_settings():

@@ -212,6 +212,8 @@ class DungeonCore(BatchedCore):
         layout: ``"dungeon"`` (levels of rooms and corridors) or ``"room"`` (one room).
         room_size, room_random, room_lit, room_monsters: the ``room`` layout's interior size,
             random (else corner-to-corner) start and stairs, lighting and monster count.
+        room_door: split the room by a wall with a closed door at a random row: the player
+            starts west of it, the staircase down is east of it (two rooms for lighting).
         crop_size: side of the egocentric ``*_crop`` views (odd).
         spawn_rate: chance per turn that a new monster appears out of sight (NetHack: 1/70).
     """
@@ -220,7 +222,8 @@ class DungeonCore(BatchedCore):
                  max_steps: int = 5000, penalty_mode: str = "constant", penalty_step: float = -0.01,
                  penalty_time: float = 0.0, success_reward: float = 50.0, target_depth: int = 2,
                  oracle_depth=(5, 9), layout: str = "dungeon", room_size: int = 5, room_random: bool = False,
-                 room_lit: bool = True, room_monsters: int = 0, crop_size: int = 9, spawn_rate: float = 1 / 70):
+                 room_lit: bool = True, room_monsters: int = 0, room_door: bool = False, crop_size: int = 9,
+                 spawn_rate: float = 1 / 70):
         super().__init__(num_envs)
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -236,6 +239,8 @@ class DungeonCore(BatchedCore):
             raise ValueError(f"room_size must be in [1, 17], got {room_size}")
         if room_random and room_size < 2:
             raise ValueError("a random room needs room_size >= 2 (the player and the stairs need two squares)")
+        if room_door and room_size < 3:
+            raise ValueError("a room with a door needs room_size >= 3 (a square on each side of the wall)")
         if not 0 <= room_monsters <= C.MAX_MONSTERS:
             raise ValueError(f"room_monsters must be in [0, {C.MAX_MONSTERS}], got {room_monsters}")
         if crop_size < 1 or crop_size % 2 == 0:
@@ -256,9 +261,9 @@ class DungeonCore(BatchedCore):
         if crop_size != 9 and not any(k.endswith("_crop") for k in keys):
             raise ValueError(f"crop_size={crop_size} does nothing without a *_crop observation key: add one, "
                              f"e.g. observation_keys=glyphs_crop,blstats")
-        if layout != "room" and (room_size != 5 or room_random or not room_lit or room_monsters):
-            raise ValueError("room_size, room_random, room_lit and room_monsters shape the room layout: they do "
-                             "nothing with layout='dungeon' (the Room ids, or layout=room)")
+        if layout != "room" and (room_size != 5 or room_random or not room_lit or room_monsters or room_door):
+            raise ValueError("room_size, room_random, room_lit, room_monsters and room_door shape the room layout: "
+                             "they do nothing with layout='dungeon' (the Room ids, or layout=room)")
         names = C.ACTION_SETS.get(actions) if isinstance(actions, str) else tuple(actions)
         if names is None or not names or any(a not in C.ACTION_INDEX for a in names) or len(set(names)) != len(names):
             raise ValueError(f"actions must be one of {sorted(C.ACTION_SETS)} or distinct names from "
@@ -270,7 +275,7 @@ class DungeonCore(BatchedCore):
         self.success_reward, self.target_depth = float(success_reward), int(target_depth)
         self.oracle_range = (int(lo), int(hi))
         self.layout, self.room_size, self.room_random = layout, int(room_size), bool(room_random)
-        self.room_lit, self.room_monsters = bool(room_lit), int(room_monsters)
+        self.room_lit, self.room_monsters, self.room_door = bool(room_lit), int(room_monsters), bool(room_door)
         self.crop_size, self.spawn_rate = int(crop_size), float(spawn_rate)
         # Single rooms without monsters never hold one (monsters appear over time only in the dungeon layout),
         # so their steps skip the monster rules.
@@ -1075,6 +1080,7 @@ def _instruction(core: DungeonCore) -> str:
         "oracle": f"Find the Oracle (a blue @, in a room with four fountains {where}) and stand next to her.",
         "oracle_sober": f"Find the Oracle (a blue @, in a room with four fountains {where}) and stand next to her "
                         "while not hallucinating.",
-        "room": "Reach the staircase down (>) in this room.",
+        "room": ("Open the door (+) in the wall, go through it and reach the staircase down (>) beyond it."
+                 if core.room_door else "Reach the staircase down (>) in this room."),
     }
     return texts[task]

@@ -150,20 +150,38 @@ def _generate_room(s, g, lkey, counter, cfg) -> None:
     s.room_lit[g, 0] = cfg.room_lit
     d = Draws(lkey, 0, _LAYOUT, 2 + 4 * C.MAX_MONSTERS)
     cells = size * size
-    if cfg.room_random:
+    if cfg.room_door:  # a wall down the room, a closed door in it; start west of it, stairs east of it
+        west = size // 2  # interior columns west of the wall
+        east = size - west - 1
+        wall = left + 1 + west
+        goal_u, start_u, door_u = d.take(3).T
+        goal, start = randint(goal_u, 0, size * east - 1), randint(start_u, 0, size * west - 1)
+        if not cfg.room_random:  # the corners, as without a door
+            goal, start = np.full(n, size * east - 1), np.zeros(n, np.int64)
+        gy, gx = top + 1 + goal // east, wall + 1 + goal % east
+        sy, sx = top + 1 + start // west, left + 1 + start % west
+        s.terrain[g, top + 1:bottom, wall] = C.VWALL
+        s.terrain[g, top + 1 + randint(door_u, 0, size - 1), wall] = C.CLOSED_DOOR_V
+        s.room_map[g, top:bottom + 1, wall + 1:right + 1] = 2
+        s.room_box[g, 0] = (top, left, bottom, wall)
+        s.room_box[g, 1] = (top, wall, bottom, right)
+        s.room_lit[g, 1] = cfg.room_lit
+    elif cfg.room_random:
         goal = randint(d.take()[:, 0], 0, cells - 1)
         start = randint(d.take()[:, 0], 0, cells - 2)
         start = start + (start >= goal)
+        gy, gx = top + 1 + goal // size, left + 1 + goal % size
+        sy, sx = top + 1 + start // size, left + 1 + start % size
     else:  # MiniHack's Room-NxN: start in the top-left corner, stairs down in the bottom-right one
         d.take(2)
-        goal = np.full(n, cells - 1)
-        start = np.zeros(n, np.int64)
+        gy, gx = np.full(n, bottom - 1), np.full(n, right - 1)
+        sy, sx = np.full(n, top + 1), np.full(n, left + 1)
+    if not cfg.room_random:
         s.terrain[g, top + 1, left + 1] = C.STAIRS_UP
         s.up_y[g], s.up_x[g] = top + 1, left + 1
-    gy, gx = top + 1 + goal // size, left + 1 + goal % size
     s.terrain[g, gy, gx] = C.STAIRS_DOWN
     s.down_y[g], s.down_x[g] = gy, gx
-    s.py[g], s.px[g] = top + 1 + start // size, left + 1 + start % size
+    s.py[g], s.px[g] = sy, sx
     # Monsters (MiniHack's Room-Monster): random free cells, awake.
     m = Draws(lkey, counter, _MONSTERS, 5 * C.MAX_MONSTERS)
     slot = np.zeros(n, np.int64)

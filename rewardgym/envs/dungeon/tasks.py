@@ -49,6 +49,8 @@ TASKS: dict[str, tuple[str, dict]] = {
                         _room(15, room_random=True)),
     "Room15x15Dark": ("one dark 15x15 room, random start and staircase: only adjacent squares are seen (reward 1)",
                       _room(15, room_random=True, room_lit=False)),
+    "Room15x15Door": ("one lit 15x15 room split by a wall with a closed door: start west of it, the staircase down "
+                      "east of it, both at random (reward 1)", _room(15, room_random=True, room_door=True)),
     "Room15x15Monster": ("one lit 15x15 room with three monsters, random start and staircase (reward 1)",
                          _room(15, room_random=True, room_monsters=3)),
 }
