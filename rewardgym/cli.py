@@ -7,6 +7,7 @@ A wrong argument is one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import os
@@ -446,13 +447,16 @@ def _close(env, reward_model) -> None:
 def _learn(agent, env, run_dir: Path, steps: int | None, checkpoint_every: int, no_progress: bool,
            resume_step: int | None = None, reward_model=None) -> int:
     """Train in the run folder; the final checkpoint is saved even on Ctrl-C (exit status 130 then)."""
-    from rewardgym.workflows.runs import CURVE_FILE
+    from rewardgym.workflows.runs import CURVE_FILE, read_metrics, run_summary
     from rewardgym.workflows.training import train
 
     last, interrupted = train(agent, env, run_dir, steps, checkpoint_every=checkpoint_every,
                               progress=not no_progress, resume_step=resume_step, reward_model=reward_model)
+    with contextlib.suppress(OSError, ValueError):  # no metrics.csv: what the logger kept
+        last = run_summary(read_metrics(run_dir)) or last
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")
-    print(f"trained to step {int(last.get('step', 0))}: {shown}")
+    per_step = " (per-step means over the last 10% of steps)" if any(k.endswith("_per_step") for k in last) else ""
+    print(f"trained to step {int(last.get('step', 0))}: {shown}{per_step}")
     print(f"learning curve: {run_dir / CURVE_FILE}")
     return 130 if interrupted else 0
 

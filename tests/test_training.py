@@ -195,3 +195,41 @@ def test_unknown_settings_name_the_agents_settings(tmp_path, capsys):
     assert main(["train", *BANDIT, "--agent", "ppo", "--config", "num_step=3", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no setting 'num_step'" in err and "num_steps" in err
+
+
+def test_the_final_summary_takes_per_step_means_over_the_last_tenth_of_the_run():
+    from rewardgym.workflows.runs import run_summary
+
+    rows = [{"step": float(s), "reward_per_step": 1.0, "mean_return": 2.0} for s in range(100, 1000, 100)]
+    rows.append({"step": 1000.0, "reward_per_step": 5.0, "mean_return": 3.0})
+    rows.append({"step": 1004.0, "reward_per_step": 100.0, "mean_return": 4.0})  # a last, 4-step log
+    summary = run_summary(rows)
+    since = 1004 - 100.4
+    expected = ((1000 - since) * 5.0 + 4 * 100.0) / (1004 - since)
+    assert summary["reward_per_step"] == pytest.approx(expected) and summary["mean_return"] == 4.0
+    assert run_summary(rows[:1]) == rows[0] and run_summary([]) == {}
+
+
+def test_learning_curve_panels_draw_a_flat_line_flat():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rewardgym.workflows.runs import _honest_limits
+
+    fig, axes = plt.subplots(1, 3)
+    flat = [500.0, 500.0001, 499.9999]
+    axes[0].plot(flat)
+    _honest_limits(axes[0], flat, "mean_return")
+    low, high = axes[0].get_ylim()
+    assert high - low >= 50.0 - 1e-9 and low < 499.9999 and high > 500.0001
+    axes[1].plot([0.5, 0.5])
+    _honest_limits(axes[1], [0.5, 0.5], "success_rate")
+    assert axes[1].get_ylim() == (-0.02, 1.02)
+    moving = [0.0, 10.0, 20.0]
+    axes[2].plot(moving)
+    before = axes[2].get_ylim()
+    _honest_limits(axes[2], moving, "mean_return")
+    assert axes[2].get_ylim() == before  # a real change keeps matplotlib's limits
+    plt.close(fig)

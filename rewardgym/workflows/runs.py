@@ -163,6 +163,43 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
+def run_summary(rows: list[dict[str, float]], tail: float = 0.1) -> dict[str, float]:
+    """What a finished run reached: the last logged row, with each ``*_per_step`` mean taken over the
+    rows of the run's last ``tail`` of steps (at least the last row), weighted by the steps each row
+    covers — so the figure does not come from whatever few steps the last log happened to hold.
+    """
+    if not rows:
+        return {}
+    out = dict(rows[-1])
+    stepped = [row for row in rows if "step" in row]
+    if len(stepped) < 2:
+        return out
+    end = stepped[-1]["step"]
+    since = end - tail * end
+    for key in [k for k in out if k.endswith("_per_step")]:
+        total = weight = 0.0
+        for before, row in zip(stepped, stepped[1:]):
+            if row["step"] > since and key in row:
+                span = row["step"] - max(before["step"], since)
+                total, weight = total + span * row[key], weight + span
+        if weight > 0:
+            out[key] = total / weight
+    return out
+
+
+def _honest_limits(ax, values: list[float], key: str) -> None:
+    """Y limits that show a flat line as flat: rates on [0, 1]; otherwise a span of at least a tenth of
+    the values' size (matplotlib would stretch a change of 1e-6 over the whole panel)."""
+    if key == "success_rate":
+        ax.set_ylim(-0.02, 1.02)
+        return
+    low, high = min(values), max(values)
+    floor = 0.1 * max(abs(low), abs(high)) or 1.0
+    if high - low < floor:
+        middle = (low + high) / 2
+        ax.set_ylim(middle - floor / 2, middle + floor / 2)
+
+
 def plot_learning_curve(run_dir: str | Path) -> Path:
     """Draw ``learning_curve.png`` from ``metrics.csv``: one panel per curve the run logged."""
     import matplotlib
@@ -176,7 +213,8 @@ def plot_learning_curve(run_dir: str | Path) -> Path:
     fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(4.2 * max(1, len(curves)), 3.2), squeeze=False)
     for ax, (key, label) in zip(axes[0], curves):
         points = [(row["step"], row[key]) for row in rows if key in row and "step" in row]
-        ax.plot(*zip(*points), color="tab:blue")
+        ax.plot(*zip(*points), color="tab:blue", marker="." if len(points) < 20 else None)
+        _honest_limits(ax, [v for _, v in points], key)
         ax.set_xlabel("environment steps")
         ax.set_title(label)
         ax.grid(alpha=0.3)
