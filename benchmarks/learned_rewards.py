@@ -83,8 +83,9 @@ PPO = {"num_steps": 128, "num_minibatches": 4, "update_epochs": 4, "learning_rat
        "norm_obs": True, "norm_reward": True, "device": "cpu"}
 TASKS = {
     "dungeon": {
-        "id": "rewardgym/Dungeon-Room15x15Door-v0", "steps": 500_000, "envs": 32,
-        "kwargs": {"observation_keys": ("chars_crop", "blstats", "message")},
+        "id": "rewardgym/Dungeon-Room15x15Door-v0", "steps": 1_000_000, "envs": 32,
+        "kwargs": {"penalty_step": 0.0,
+                   "observation_keys": ("chars_crop", "blstats", "message")},
         "policy_keys": ("chars_crop", "blstats"), "goal": "open the door and find the staircase down",
         "avoid": ("You can't move diagonally.",), "contrast": 0.1, "arms": ARMS,
     },
@@ -153,7 +154,8 @@ def train(task: dict, arm: str, seed: int, steps: int, shared: dict) -> dict:
     envs = make_envs(task, seed)
     reward = reward_model(arm, task, shared)
     if reward is not None:
-        envs = LearnedReward(envs, reward, mode="add", coef=ALPHA_INT, env_coef=ALPHA_EXT)
+        # scored once per rollout, as `rewardgym train` does for PPO: one encoder call on every new message
+        envs = LearnedReward(envs, reward, mode="add", coef=ALPHA_INT, env_coef=ALPHA_EXT, defer=True)
     if task["policy_keys"]:
         envs = FilterObservation(envs, list(task["policy_keys"]))
     agent = rewardgym.make_agent("ppo", envs, seed=seed, **PPO)

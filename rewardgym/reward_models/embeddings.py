@@ -148,8 +148,12 @@ class TextEncoder:
             self._cache.popitem(last=False)  # least recently used
 
     def _encode_uncached(self, texts: list[str]) -> np.ndarray:
+        """Encode in batches of texts of similar length (sorted by length, as sentence-transformers
+        does), so a batch is padded to its own longest text, not to the longest of all."""
         import torch
 
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        texts = [texts[i] for i in order]
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
@@ -165,7 +169,9 @@ class TextEncoder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
                 chunks.append(pooled.cpu().numpy())
-        return np.concatenate(chunks).astype(np.float32, copy=False)
+        out = np.empty((len(texts), self.dim), np.float32)
+        out[order] = np.concatenate(chunks)
+        return out
 
 
     def __repr__(self) -> str:
