@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "ppo, sb3, llm-*)")
     mode.add_argument("--stochastic", dest="deterministic", action="store_false",
                       help="sample actions from the policy")
+    p.add_argument("--video", action="store_true",
+                   help="also record episodes from the first seed to RUN_DIR/videos/ (GIF; MP4 with imageio-ffmpeg): "
+                        "the env's pictures, or its text drawn as a terminal")
+    p.add_argument("--video-episodes", type=_positive_int, default=1, metavar="N",
+                   help="episodes to record with --video (default 1)")
+    p.add_argument("--video-format", choices=("auto", "gif", "mp4"), default="auto",
+                   help="auto (default): MP4 when imageio-ffmpeg is installed, else GIF")
 
     p = sub.add_parser("play", help="play an environment in the terminal (type quit to stop)",
                        description="Play an env with a language interface yourself, through the text an LLM agent "
@@ -519,14 +526,42 @@ def cmd_eval(args) -> int:
     finally:
         env.close()
     policy = {None: "as it acts", True: "deterministic", False: "stochastic"}[deterministic]
+    videos = _record_videos(args, config, agent, seed) if args.video else []
     if args.json:
-        print(json.dumps({**result, "policy": policy}, indent=2))
+        print(json.dumps({**result, "policy": policy, **({"videos": videos} if args.video else {})}, indent=2))
     else:
         print(f"{config['agent']} on {config['env_id']}, {result['episodes']} episodes from seed {seed}, "
               f"{policy} policy:")
         for key, value in result.items():
             print(f"  {key:<20} {value:.4g}")
+        for video in videos:
+            print(f"video: {video['path']} ({video['length']} steps, return {video['return']:.4g}"
+                  + ("" if video["success"] is None else f", {'success' if video['success'] else 'no success'}")
+                  + (", cut at 1000 frames" if video["cut"] else "") + ")")
     return 0
+
+
+def _record_videos(args, config: dict[str, Any], agent, seed: int) -> list[dict[str, Any]]:
+    """``eval --video``: the agent's episodes from ``seed`` on, rendered and written to RUN_DIR/videos/."""
+    from rewardgym.workflows.video import record_episodes, render_settings, write_video
+
+    env_id, env_kwargs = config["env_id"], dict(config.get("env_kwargs", {}))
+    spec = _agent_class(config["agent"]).spec
+    try:
+        mode, fps = render_settings(env_id, env_kwargs)
+    except ValueError as exc:
+        raise UsageError(f"--video: {exc}") from None
+    episodes = record_episodes(agent, lambda: _envs(spec, env_id, 1, {**env_kwargs, "render_mode": mode}),
+                               args.video_episodes, seed)
+    out = []
+    for k, episode in enumerate(episodes):
+        stem = Path(args.run_dir) / "videos" / f"eval-seed{seed + k}"
+        try:
+            path = write_video(episode.pop("frames"), stem, fps=fps, fmt=args.video_format)
+        except ValueError as exc:
+            raise UsageError(f"--video: {exc}") from None
+        out.append({"path": str(path), **episode})
+    return out
 
 
 def cmd_play(args) -> int:

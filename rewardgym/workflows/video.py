@@ -1,0 +1,153 @@
+"""Videos of an agent playing: episodes rendered frame by frame and written as GIF or MP4.
+
+Frames come from the env's ``rgb_array`` render; an env that only renders ``ansi`` (the bandits,
+the text worlds) is drawn as a terminal, its text in the dungeon's bitmap font, so every family
+gives a video. The file is a GIF (Pillow, always installed) unless MP4 is asked for and
+``imageio`` with its ffmpeg plugin is installed (``pip install imageio imageio-ffmpeg``).
+
+The agent acts as in evaluation, on a vector env of one (what every agent's ``act`` takes),
+deterministically where it has a mode, so a video draws nothing from the agent's random
+generators and recording one in the middle of training changes nothing about the run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FORMATS", "record_episodes", "render_settings", "text_frame", "write_video"]
+
+FORMATS = ("auto", "gif", "mp4")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+TEXT_ROWS, TEXT_COLS = 24, 80
+WHITE = 7  # the palette's light grey
+
+
+def text_frame(text: str, rows: int = TEXT_ROWS, cols: int = TEXT_COLS) -> np.ndarray:
+    """A terminal picture of ``text`` (ANSI colours dropped): its last ``rows`` lines, each wrapped at
+    ``cols`` characters, drawn in the dungeon's font — ``(rows * 14, cols * 8, 3)`` uint8."""
+    from rewardgym.envs.dungeon.render import atlas, rgb_frames
+
+    lines: list[str] = []
+    for line in _ANSI.sub("", str(text)).splitlines() or [""]:
+        lines += textwrap.wrap(line, cols, replace_whitespace=False, drop_whitespace=False) or [""]
+    lines = lines[-rows:]
+    chars = np.full((1, rows, cols), ord(" "), np.uint8)
+    for r, line in enumerate(lines):
+        data = line.encode("latin-1", "replace")[:cols]
+        chars[0, r, : len(data)] = np.frombuffer(data, np.uint8)
+    atlas()  # built once per process
+    return rgb_frames(chars, np.full((1, rows, cols), WHITE, np.uint8))[0]
+
+
+def _frame(env) -> np.ndarray:
+    """The first env's picture from a vector env's render: an image as it is, text drawn."""
+    frame = env.render()
+    if isinstance(frame, (tuple, list)):
+        frame = frame[0]
+    if isinstance(frame, np.ndarray) and frame.ndim == 4:
+        frame = frame[0]
+    if isinstance(frame, str):
+        return text_frame(frame)
+    if isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] in (3, 4):
+        return np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
+    raise ValueError(f"render() gave {type(frame).__name__}, not an image or text")
+
+
+def render_settings(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[str, float]:
+    """``(render mode, frames per second)``: ``rgb_array`` when the env draws pictures, else ``ansi``;
+    ValueError when it renders neither."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, **(env_kwargs or {}))
+    try:
+        modes = list(env.metadata.get("render_modes", []))
+        fps = float(env.metadata.get("render_fps") or 10)
+    finally:
+        env.close()
+    for mode in ("rgb_array", "ansi"):
+        if mode in modes:
+            return mode, fps
+    raise ValueError(f"{env_id} renders neither rgb_array nor ansi (its modes: {modes}): no video")
+
+
+def record_episodes(agent, make_env, episodes: int = 1, seed: int = 0, max_frames: int = 1000
+                    ) -> list[dict[str, Any]]:
+    """Play ``episodes`` episodes with ``agent`` on the vector env of one that ``make_env()`` builds (with a
+    render mode), each from seed ``seed + k``; each gives ``{"frames", "return", "length", "success"}``.
+
+    An episode longer than ``max_frames`` frames is cut there (``"cut": True``).
+    """
+    mode = {"deterministic": True} if "deterministic" in inspect.signature(agent.act).parameters else {}
+    out = []
+    env = make_env()
+    try:
+        for k in range(episodes):
+            obs, info = env.reset(seed=seed + k)
+            frames, total, length, success, cut = [_frame(env)], 0.0, 0, None, False
+            while True:
+                action = agent.act(obs, info=info, **mode)
+                obs, reward, terminated, truncated, info = env.step(action)
+                total += float(np.asarray(reward)[0])
+                length += 1
+                frames.append(_frame(env))  # the episode's last frame too: the reset comes with the next step
+                if terminated[0] or truncated[0]:
+                    if "success" in info:
+                        success = bool(np.asarray(info["success"])[0])
+                    break
+                if len(frames) >= max_frames:
+                    cut = True
+                    break
+            out.append({"frames": frames, "return": total, "length": length, "success": success, "cut": cut})
+    finally:
+        env.close()
+    return out
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: float = 10.0, fmt: str = "auto") -> Path:
+    """Write ``frames`` to ``path`` (its suffix set by the format): MP4 through imageio when ``fmt`` is
+    ``mp4``, or ``auto`` and imageio's ffmpeg plugin is installed; else an animated GIF."""
+    if fmt not in FORMATS:
+        raise ValueError(f"video format must be one of {FORMATS}, got {fmt!r}")
+    if not frames:
+        raise ValueError("no frames to write")
+    path = Path(path)
+    if fmt in ("auto", "mp4") and _has_ffmpeg():
+        import imageio.v3 as iio
+
+        path = path.with_suffix(".mp4")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # even sides: what H.264's usual pixel format requires
+        h, w = (frames[0].shape[0] // 2) * 2, (frames[0].shape[1] // 2) * 2
+        iio.imwrite(path, np.stack([f[:h, :w] for f in frames]), fps=fps, codec="libx264")
+        return path
+    if fmt == "mp4":
+        raise ValueError("MP4 needs imageio and its ffmpeg plugin: pip install imageio imageio-ffmpeg "
+                         "(or leave the format to auto for a GIF)")
+    from PIL import Image
+
+    path = path.with_suffix(".gif")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=gif_frame_ms(fps), loop=0,
+                   optimize=False)
+    return path
+
+
+def gif_frame_ms(fps: float) -> int:
+    """A GIF frame's display time: GIF counts in hundredths of a second, and players show less than 2 poorly."""
+    return max(2, round(100 / fps)) * 10
+
+
+def _has_ffmpeg() -> bool:
+    try:
+        import imageio.v3  # noqa: F401
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return False
+    return True

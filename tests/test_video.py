@@ -1,0 +1,90 @@
+"""Videos: `rewardgym eval RUN --video` for one env of every family, and the pieces it is made of."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from PIL import Image
+
+from rewardgym.cli import main
+from rewardgym.workflows.video import gif_frame_ms, text_frame, write_video
+
+# (env id, env kwargs for train, expected frame size (width, height))
+FAMILIES = [
+    ("rewardgym/Bandit-Bernoulli2-v0", ["horizon=30"], (640, 336)),
+    ("rewardgym/Dungeon-Room5x5-v0", [], (640, 336)),
+    ("rewardgym/Text-Coins-v0", ["action_mode=choice", "observation=vector", "max_steps=12"], (640, 336)),
+    ("rewardgym/GUI-ClickButton-v0", ["action_mode=elements", "observation=elements"], None),
+    ("rewardgym/Manip-Reach-v0", [], None),
+]
+
+
+def _run(tmp_path, env_id: str, env_kwargs: list[str]) -> str:
+    argv = ["train", env_id, "--agent", "random", "--steps", "40", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv + (["--env-kwargs", *env_kwargs] if env_kwargs else [])) == 0
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    return str(run)
+
+
+def _gif(path) -> tuple[tuple[int, int], int, int]:
+    """(size, frames, total duration in ms) of a GIF; Pillow merges identical neighbours, adding up their time."""
+    image = Image.open(path)
+    total = 0
+    for k in range(image.n_frames):
+        image.seek(k)
+        total += image.info["duration"]
+    return image.size, image.n_frames, total
+
+
+@pytest.mark.parametrize("env_id, env_kwargs, size", FAMILIES, ids=[f[0].split("/")[1] for f in FAMILIES])
+def test_eval_video_records_an_episode_of_every_family(env_id, env_kwargs, size, tmp_path, capsys):
+    run = _run(tmp_path, env_id, env_kwargs)
+    capsys.readouterr()
+    assert main(["eval", run, "--episodes", "1", "--video", "--video-episodes", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["videos"]) == 2
+    for video in out["videos"]:
+        assert video["path"].endswith(".gif") and "/videos/eval-seed" in video["path"]
+        frame_size, frames, duration = _gif(video["path"])
+        assert 1 <= frames <= video["length"] + 1
+        per_frame = gif_frame_ms(gym.make(env_id).metadata["render_fps"])
+        assert duration == (video["length"] + 1) * per_frame  # every step's frame is there
+        assert size is None or frame_size == size
+    assert out["videos"][0]["path"] != out["videos"][1]["path"]
+
+
+def test_eval_video_text_output_names_the_file(tmp_path, capsys):
+    run = _run(tmp_path, "rewardgym/Dungeon-Room5x5-v0", [])
+    capsys.readouterr()
+    assert main(["eval", run, "--episodes", "1", "--video"]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("video: ")][0]
+    assert "/videos/eval-seed1000000.gif (" in line and "steps, return" in line
+
+
+def test_text_frames_draw_the_last_lines_wrapped_in_the_terminal_font():
+    blank = text_frame("")
+    assert blank.shape == (336, 640, 3) and blank.dtype == np.uint8 and not blank.any()
+    one = text_frame("\x1b[31mhello\x1b[0m")  # colours dropped, the text kept
+    assert one[:14, :40].any() and not one[:14, 48:].any() and not one[14:].any()
+    long = text_frame("x" * 100)  # wrapped at 80 columns: a second row of 20
+    assert long[14:28, : 20 * 8].any() and not long[14:28, 21 * 8:].any()
+    many = text_frame("\n".join(f"line {k}" for k in range(30)))  # the last 24 lines
+    assert np.array_equal(many[:14], text_frame("line 6")[:14])
+
+
+def test_write_video_formats(tmp_path):
+    frames = [np.full((10, 12, 3), k * 20, np.uint8) for k in range(5)]
+    path = write_video(frames, tmp_path / "clip.mp4", fps=5, fmt="gif")
+    assert path.name == "clip.gif" and _gif(path)[1] == 5 and _gif(path)[2] == 5 * 200
+    with pytest.raises(ValueError, match="no frames"):
+        write_video([], tmp_path / "empty")
+    with pytest.raises(ValueError, match="video format must be one of"):
+        write_video(frames, tmp_path / "x", fmt="avi")
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="pip install imageio imageio-ffmpeg"):
+            write_video(frames, tmp_path / "x", fmt="mp4")
