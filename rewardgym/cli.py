@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "trainings share the machine, or their threads fight for the cores (6x slower measured)")
     p.add_argument("--no-preset", action="store_true",
                    help="ignore the tuned settings for this env and agent (rewardgym/workflows/presets.py)")
+    p.add_argument("--capture-video", action="store_true",
+                   help="record one episode of the agent (deterministic where it has a mode) to RUN_DIR/videos/ at "
+                        "the start, every --video-every steps and at the end")
+    p.add_argument("--video-every", type=_positive_int, metavar="STEPS",
+                   help="steps between --capture-video recordings (default: a quarter of --steps)")
     p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="STEPS",
                    help="save checkpoints/step_<N> every STEPS env steps, keeping the last 3 (default: a tenth "
                         "of --steps; 0: only the final checkpoint)")
@@ -145,9 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("play", help="play an environment in the terminal (type quit to stop)",
                        description="Play an env with a language interface yourself, through the text an LLM agent "
-                                   "reads: type commands (or NetHack keys in the dungeon); 'quit' stops. "
-                                   "Example: rewardgym play rewardgym/Dungeon-Gold-v0 --seed 3")
-    p.add_argument("env_id", help="a rewardgym id with a language interface (bandits, dungeon, text worlds, GUI)")
+                                   "reads: type commands (or NetHack keys in the dungeon); 'quit' stops. With --run, "
+                                   "watch a trained agent instead. Examples: rewardgym play rewardgym/Dungeon-Gold-v0 "
+                                   "--seed 3; rewardgym play --run runs/Dungeon-Room5x5-v0-ppo-s0-<date-time>")
+    p.add_argument("env_id", nargs="?",
+                   help="a rewardgym id with a language interface (bandits, dungeon, text worlds, GUI)")
+    p.add_argument("--run", metavar="RUN_DIR",
+                   help="instead of playing yourself, watch the agent of a trained run play its env in the terminal "
+                        "(deterministic where it has a mode; Ctrl-C stops)")
+    p.add_argument("--episodes", type=_positive_int, default=1, help="--run: episodes to watch (default 1)")
+    p.add_argument("--fps", type=float, default=8.0, help="--run: frames per second (default 8; 0: no pause)")
     p.add_argument("--seed", type=_non_negative_int, help="the episode's seed (default: a fresh one)")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
 
@@ -420,7 +432,21 @@ def cmd_train(args) -> int:
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
-    return _learn(agent, env, run_dir, args.steps, every, args.no_progress, reward_model=reward_model)
+    video = _video_capture(args, spec, agent, env_kwargs, run_dir) if args.capture_video else None
+    return _learn(agent, env, run_dir, args.steps, every, args.no_progress, reward_model=reward_model, video=video)
+
+
+def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path):
+    """``train --capture-video``: the callback that records the agent as it learns."""
+    from rewardgym.workflows.video import VideoCapture, render_settings
+
+    try:
+        mode, fps = render_settings(args.env_id, env_kwargs)
+    except ValueError as exc:
+        raise UsageError(f"--capture-video: {exc}") from None
+    every = args.video_every or max(1, args.steps // 4)
+    return VideoCapture(agent, lambda: _envs(spec, args.env_id, 1, {**env_kwargs, "render_mode": mode}),
+                        run_dir / "videos", every, seed=args.seed + 1_000_000, fps=fps)
 
 
 def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,
@@ -452,13 +478,17 @@ def _close(env, reward_model) -> None:
 
 
 def _learn(agent, env, run_dir: Path, steps: int | None, checkpoint_every: int, no_progress: bool,
-           resume_step: int | None = None, reward_model=None) -> int:
+           resume_step: int | None = None, reward_model=None, video=None) -> int:
     """Train in the run folder; the final checkpoint is saved even on Ctrl-C (exit status 130 then)."""
     from rewardgym.workflows.runs import CURVE_FILE, read_metrics, run_summary
     from rewardgym.workflows.training import train
 
     last, interrupted = train(agent, env, run_dir, steps, checkpoint_every=checkpoint_every,
-                              progress=not no_progress, resume_step=resume_step, reward_model=reward_model)
+                              progress=not no_progress, resume_step=resume_step, reward_model=reward_model,
+                              callbacks=[video] if video is not None else [])
+    if video is not None and not interrupted:
+        video.finish(int(agent.global_step) if hasattr(agent, "global_step") else int(last.get("step", 0)))
+        print(f"videos: {video.out_dir} ({len(video.paths)} recordings)")
     with contextlib.suppress(OSError, ValueError):  # no metrics.csv: what the logger kept
         last = run_summary(read_metrics(run_dir)) or last
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")
@@ -570,6 +600,11 @@ def cmd_play(args) -> int:
     import rewardgym  # noqa: F401
     from rewardgym.wrappers.text import TextInterface
 
+    if (args.env_id is None) == (args.run is None):
+        raise UsageError("give an env id to play yourself, or --run RUN_DIR to watch a trained agent (not both)")
+    if args.run:
+        return _watch(args)
+
     try:
         env = gym.make(args.env_id, **parse_assignments(args.env_kwargs, "--env-kwargs"))
         env = TextInterface(env)
@@ -595,6 +630,59 @@ def cmd_play(args) -> int:
             print(f"Episode over. Total reward {total:g}." + _episode_facts(info))
             break
     env.close()
+    return 0
+
+
+def _watch(args) -> int:
+    """``play --run``: the run's agent plays its env in the terminal, one ``ansi`` picture per step."""
+    import time
+
+    from rewardgym.agents import load_agent
+    from rewardgym.workflows.runs import FINAL_CHECKPOINT, read_config
+    from rewardgym.workflows.video import record_episodes
+
+    try:
+        config = read_config(args.run)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    env_id = config["env_id"]
+    env_kwargs = {**config.get("env_kwargs", {}), **parse_assignments(args.env_kwargs, "--env-kwargs")}
+    import gymnasium as gym
+
+    probe = gym.make(env_id, **env_kwargs)
+    modes = probe.metadata.get("render_modes", [])
+    probe.close()
+    if "ansi" not in modes:
+        raise UsageError(f"{env_id} draws no terminal picture (render modes {modes}): record a video of the run "
+                         f"with: rewardgym eval {args.run} --video")
+    spec = _agent_class(config["agent"]).spec
+
+    def make_env():
+        return _envs(spec, env_id, 1, {**env_kwargs, "render_mode": "ansi"})
+
+    env = make_env()
+    try:
+        agent = load_agent(Path(args.run) / config.get("checkpoint", FINAL_CHECKPOINT), env)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise UsageError(f"cannot load the agent: {exc}") from None
+    finally:
+        env.close()
+    seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
+    pause = 1.0 / args.fps if args.fps > 0 else 0.0
+    clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+
+    def show(text: str) -> None:
+        print(f"{clear}{text}", flush=True)
+        time.sleep(pause)
+
+    try:
+        episodes = record_episodes(agent, make_env, args.episodes, seed, on_frame=show)
+    except KeyboardInterrupt:
+        print()
+        return 0
+    for k, episode in enumerate(episodes):
+        success = "" if episode["success"] is None else (", success" if episode["success"] else ", no success")
+        print(f"episode {k + 1} (seed {seed + k}): {episode['length']} steps, return {episode['return']:.4g}{success}")
     return 0
 
 

@@ -88,3 +88,47 @@ def test_write_video_formats(tmp_path):
     except ImportError:
         with pytest.raises(ValueError, match="pip install imageio imageio-ffmpeg"):
             write_video(frames, tmp_path / "x", fmt="mp4")
+
+
+def test_capture_video_records_as_the_agent_learns_and_changes_nothing_about_the_run(tmp_path, capsys):
+    import torch
+
+    base = ["train", "rewardgym/Dungeon-Room5x5-v0", "--agent", "ppo", "--steps", "1024", "--no-progress",
+            "--num-envs", "2", "--config", "num_steps=64"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--out", str(tmp_path / "filmed"), "--capture-video", "--video-every", "512"]) == 0
+    assert "videos: " in capsys.readouterr().out
+    (plain,), (filmed,) = (list((tmp_path / name).iterdir()) for name in ("plain", "filmed"))
+    names = sorted(p.name for p in (filmed / "videos").iterdir())
+    assert names == ["train-step1024.gif", "train-step128.gif", "train-step512.gif"]  # first log, every 512, end
+    assert not (plain / "videos").exists()
+    weights = [torch.load(run / "checkpoints/final/checkpoint.pt", weights_only=True)["policy"]
+               for run in (plain, filmed)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_play_run_shows_the_trained_agent_in_the_terminal(tmp_path, capsys):
+    run = _run(tmp_path, "rewardgym/Dungeon-Room5x5-v0", [])
+    capsys.readouterr()
+    assert main(["play", "--run", run, "--fps", "0", "--episodes", "2", "--seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Agent the Wanderer") >= 2 and "episode 1 (seed 4): " in out and "episode 2 (seed 5): " in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["play"], "give an env id to play yourself, or --run RUN_DIR"),
+    (["play", "rewardgym/Dungeon-Room5x5-v0", "--run", "x"], "give an env id to play yourself, or --run RUN_DIR"),
+    (["play", "--run", "no-such-run"], "is not a run folder"),
+])
+def test_play_argument_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_play_run_of_an_env_without_a_terminal_picture_points_to_eval_video(tmp_path, capsys):
+    run = _run(tmp_path, "rewardgym/Manip-Reach-v0", [])
+    capsys.readouterr()
+    assert main(["play", "--run", run]) == 2
+    err = capsys.readouterr().err
+    assert "draws no terminal picture" in err and f"rewardgym eval {run} --video" in err

@@ -83,17 +83,20 @@ def with_learned_reward(env, spec: AgentSpec, model: RewardModel, mode: str = "a
 
 
 def train(agent, env, run_dir: str | Path, steps: int | None, *, checkpoint_every: int = 0, progress: bool = True,
-          resume_step: int | None = None, reward_model: RewardModel | None = None) -> tuple[dict[str, float], bool]:
+          resume_step: int | None = None, reward_model: RewardModel | None = None,
+          callbacks: list | None = None) -> tuple[dict[str, float], bool]:
     """``agent.learn(env, steps)`` with ``run_dir``'s logger and periodic checkpoints.
 
     The final checkpoint (``checkpoints/final``) is saved at the end, on Ctrl-C too; then the
     env and ``reward_model`` are closed. ``steps=None`` finishes the run a mid-run checkpoint
-    was saved from, from ``resume_step`` on. Returns the last logged metrics and whether
-    training was interrupted.
+    was saved from, from ``resume_step`` on; ``callbacks`` are called with each log's metrics after
+    the logger and the checkpoints. Returns the last logged metrics and whether training was
+    interrupted.
     """
     run_dir = Path(run_dir)
     logger = RunLogger(run_dir, resume_step=resume_step)
-    callbacks = [logger] + ([PeriodicCheckpoint(agent, run_dir, checkpoint_every)] if checkpoint_every else [])
+    callbacks = ([logger] + ([PeriodicCheckpoint(agent, run_dir, checkpoint_every)] if checkpoint_every else [])
+                 + list(callbacks or []))
     interrupted = False
     try:
         try:

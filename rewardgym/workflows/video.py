@@ -15,12 +15,13 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMATS", "record_episodes", "render_settings", "text_frame", "write_video"]
+__all__ = ["FORMATS", "VideoCapture", "record_episodes", "render_settings", "text_frame", "write_video"]
 
 FORMATS = ("auto", "gif", "mp4")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -45,15 +46,15 @@ def text_frame(text: str, rows: int = TEXT_ROWS, cols: int = TEXT_COLS) -> np.nd
     return rgb_frames(chars, np.full((1, rows, cols), WHITE, np.uint8))[0]
 
 
-def _frame(env) -> np.ndarray:
-    """The first env's picture from a vector env's render: an image as it is, text drawn."""
+def first_render(env) -> np.ndarray | str:
+    """The first env's picture from a vector env's render: an (H, W, 3) uint8 image, or text."""
     frame = env.render()
     if isinstance(frame, (tuple, list)):
         frame = frame[0]
     if isinstance(frame, np.ndarray) and frame.ndim == 4:
         frame = frame[0]
     if isinstance(frame, str):
-        return text_frame(frame)
+        return frame
     if isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] in (3, 4):
         return np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
     raise ValueError(f"render() gave {type(frame).__name__}, not an image or text")
@@ -76,26 +77,38 @@ def render_settings(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tu
     raise ValueError(f"{env_id} renders neither rgb_array nor ansi (its modes: {modes}): no video")
 
 
-def record_episodes(agent, make_env, episodes: int = 1, seed: int = 0, max_frames: int = 1000
-                    ) -> list[dict[str, Any]]:
+def record_episodes(agent, make_env, episodes: int = 1, seed: int = 0, max_frames: int = 1000,
+                    on_frame: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
     """Play ``episodes`` episodes with ``agent`` on the vector env of one that ``make_env()`` builds (with a
-    render mode), each from seed ``seed + k``; each gives ``{"frames", "return", "length", "success"}``.
+    render mode), each from seed ``seed + k``; each gives ``{"frames", "return", "length", "success", "cut"}``.
 
-    An episode longer than ``max_frames`` frames is cut there (``"cut": True``).
+    Frames are images (text renders drawn as a terminal); with ``on_frame``, each render goes to it as
+    it comes (text as text) and ``frames`` stays empty. An episode longer than ``max_frames`` frames
+    is cut there (``"cut": True``).
     """
     mode = {"deterministic": True} if "deterministic" in inspect.signature(agent.act).parameters else {}
     out = []
     env = make_env()
+
+    def frame(frames: list) -> None:
+        picture = first_render(env)
+        if on_frame is not None:
+            on_frame(picture)
+        frames.append(None if on_frame is not None else
+                      text_frame(picture) if isinstance(picture, str) else picture)
+
     try:
         for k in range(episodes):
             obs, info = env.reset(seed=seed + k)
-            frames, total, length, success, cut = [_frame(env)], 0.0, 0, None, False
+            frames: list = []
+            total, length, success, cut = 0.0, 0, None, False
+            frame(frames)
             while True:
                 action = agent.act(obs, info=info, **mode)
                 obs, reward, terminated, truncated, info = env.step(action)
                 total += float(np.asarray(reward)[0])
                 length += 1
-                frames.append(_frame(env))  # the episode's last frame too: the reset comes with the next step
+                frame(frames)  # the episode's last frame too: the reset comes with the next step
                 if terminated[0] or truncated[0]:
                     if "success" in info:
                         success = bool(np.asarray(info["success"])[0])
@@ -103,7 +116,8 @@ def record_episodes(agent, make_env, episodes: int = 1, seed: int = 0, max_frame
                 if len(frames) >= max_frames:
                     cut = True
                     break
-            out.append({"frames": frames, "return": total, "length": length, "success": success, "cut": cut})
+            out.append({"frames": [] if on_frame is not None else frames, "return": total, "length": length,
+                        "success": success, "cut": cut})
     finally:
         env.close()
     return out
@@ -151,3 +165,35 @@ def _has_ffmpeg() -> bool:
     except ImportError:
         return False
     return True
+
+
+class VideoCapture:
+    """A training callback (``train --capture-video``): one episode of the agent recorded to
+    ``out_dir/train-step<N>.<ext>`` at the first log, whenever the step count passes another
+    ``every`` steps, and (:meth:`finish`) at the end. Each recording plays from ``seed``, so the
+    videos show the same start as the agent learns."""
+
+    def __init__(self, agent, make_env, out_dir: str | Path, every: int, seed: int, fps: float, fmt: str = "auto"):
+        self.agent, self.make_env, self.out_dir = agent, make_env, Path(out_dir)
+        self.every, self.seed, self.fps, self.fmt = int(every), int(seed), float(fps), fmt
+        self.next_step = 0
+        self.paths: list[Path] = []
+        self._last_step: int | None = None
+
+    def __call__(self, metrics: dict[str, float]) -> None:
+        step = int(metrics.get("step", 0))
+        if step >= self.next_step:
+            self.record(step)
+            self.next_step = (step // self.every + 1) * self.every
+
+    def finish(self, step: int) -> None:
+        """The end of training: record unless this step was just recorded."""
+        if step != self._last_step:
+            self.record(step)
+
+    def record(self, step: int) -> Path:
+        (episode,) = record_episodes(self.agent, self.make_env, 1, self.seed)
+        path = write_video(episode["frames"], self.out_dir / f"train-step{step}", fps=self.fps, fmt=self.fmt)
+        self.paths.append(path)
+        self._last_step = step
+        return path
