@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from rewardgym.workflows.curves import bootstrap_ci, iqm, on_grid, plot_band  # noqa: F401  (the benchmarks' too)
+
 
 def learn_curve(agent, envs, steps: int, keys: tuple[str, ...] = ("success_rate",)) -> tuple[np.ndarray, float]:
     """Train ``agent`` for ``steps``; the curve (step, *keys) at every log point that has them, and the seconds."""
@@ -24,12 +26,6 @@ def learn_curve(agent, envs, steps: int, keys: tuple[str, ...] = ("success_rate"
     start = time.perf_counter()
     agent.learn(envs, steps, callbacks=[record], progress=False)
     return np.array(curve), time.perf_counter() - start
-
-
-def on_grid(runs: list[dict], column: int, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """The runs' ``column`` interpolated on a common grid of steps (up to the shortest run): (grid, curves)."""
-    grid = np.linspace(0, min(r["curve"][-1, 0] for r in runs), points)
-    return grid, np.stack([np.interp(grid, r["curve"][:, 0], r["curve"][:, column]) for r in runs])
 
 
 def plot_runs(ax, runs: list[dict], column: int, color: str, label: str) -> None:
@@ -47,30 +43,3 @@ def marks(runs: list[dict], column: int = 1, fractions: tuple[float, ...] = (0.2
         at = [np.interp(fraction * r["curve"][-1, 0], r["curve"][:, 0], r["curve"][:, column]) for r in runs]
         out.append(f"{np.mean(at):.0%}")
     return " / ".join(out)
-
-
-def iqm(values) -> float:
-    """The interquartile mean (rliable): the mean of the middle 50% (scipy's trim_mean at 0.25)."""
-    values = np.sort(np.asarray(values, dtype=float))
-    cut = int(0.25 * len(values))
-    return float(values[cut:len(values) - cut].mean())
-
-
-def bootstrap_ci(values, statistic=iqm, samples: int = 2000, confidence: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic`` over runs (seeds resampled with replacement)."""
-    values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    stats = [statistic(values[rng.integers(0, len(values), len(values))]) for _ in range(samples)]
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(stats, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-def plot_band(ax, runs: list[dict], column: int, color: str, label: str, samples: int = 500) -> None:
-    """The IQM over runs of ``column`` on a common grid, with its 95% bootstrap band shaded."""
-    grid, curves = on_grid(runs, column)
-    middle = np.array([iqm(curves[:, k]) for k in range(curves.shape[1])])
-    bands = np.array([bootstrap_ci(curves[:, k], samples=samples) for k in range(curves.shape[1])])
-    ax.plot(grid, middle, color=color, linewidth=2, label=label)
-    ax.fill_between(grid, bands[:, 0], bands[:, 1], color=color, alpha=0.2, linewidth=0)

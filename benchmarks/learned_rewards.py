@@ -43,10 +43,11 @@ Arms (each intrinsic reward added as ``α_ext·r_ext + α_int·r_int`` with Moti
   random pairs labelled once by the contrastive embedding annotator, a Bradley-Terry reward
   fitted on them and used unchanged during training (normalised, median threshold, β = 3).
 
-Reported, rliable-style: the interquartile mean (IQM) over seeds of the final training success
-rate (the last 100 episodes) with a 95% percentile-bootstrap interval, a table, and learning
-curves (IQM with shaded bootstrap bands) as a PNG. ``--quick``: 2 seeds and a tenth of the
-steps, to check the script.
+Reported, rliable-style: the interquartile mean (IQM) over seeds of the training success rate
+(the last 100 episodes) at a quarter, half and all of the steps, each with a 95% percentile-
+bootstrap interval, as a Markdown table, and learning curves (IQM with shaded bootstrap bands)
+as a PNG. ``--quick``: 2 seeds and a tenth of the steps, to check the script. ``--report
+JSON`` prints the table of a finished results file and redraws its plot.
 """
 
 from __future__ import annotations
@@ -201,17 +202,48 @@ def save(out: Path, name: str, task: str, steps: int, seeds: list[int], results:
                                                   "summary": summary, "runs": results}))
 
 
+BUDGETS = (0.25, 0.5, 1.0)  # fractions of the run at which the success rate is compared
+
+
+def success_at(run: dict, step: float) -> float:
+    """The run's training success rate (last 100 episodes) at its last log at or before ``step``."""
+    curve = np.asarray(run["curve"])
+    if not len(curve):
+        return 0.0
+    before = curve[curve[:, 0] <= step + 1e-9]
+    return float(before[-1, 1]) if len(before) else 0.0
+
+
+def summarize(results: dict[str, list[dict]], steps: int) -> dict:
+    """Per arm and budget: IQM over seeds with its 95% bootstrap interval, the mean and each seed's value."""
+    summary = {}
+    for arm, runs in results.items():
+        summary[arm] = {}
+        for fraction in BUDGETS:
+            values = np.array([success_at(r, fraction * steps) for r in runs])
+            low, high = bootstrap_ci(values)
+            summary[arm][f"{fraction * steps:.0f}"] = {"iqm": iqm(values), "ci": [low, high],
+                                                       "mean": float(values.mean()), "values": values.tolist()}
+    return summary
+
+
+def table(summary: dict, seeds: list[int]) -> str:
+    """The summary as a Markdown table: IQM [95% CI] at each budget, then the last budget's value per seed."""
+    budgets = list(next(iter(summary.values())))
+    head = " | ".join(f"{int(b) / 1000:.0f}k steps" for b in budgets)
+    lines = [f"| arm | {head} | per seed at {int(budgets[-1]) / 1000:.0f}k ({', '.join(map(str, seeds))}) |",
+             "|---|" + "---:|" * len(budgets) + "---|"]
+    for arm, at in summary.items():
+        cells = " | ".join(f"{a['iqm']:.0%} [{a['ci'][0]:.0%}, {a['ci'][1]:.0%}]" for a in at.values())
+        lines.append(f"| {arm} | {cells} | {' '.join(f'{v:.0%}' for v in at[budgets[-1]]['values'])} |")
+    return "\n".join(lines)
+
+
 def report(path: Path, task_name: str, task: dict, plot_path: Path) -> None:
-    """The Markdown table of a results file (IQM, 95% bootstrap interval, mean, per seed) and its plot."""
+    """The Markdown table of a results file (IQM and 95% bootstrap interval at each budget) and its plot."""
     data = json.loads(path.read_text())
     results = {arm: runs for arm, runs in data["runs"].items() if runs}
-    print(f"| arm | IQM success | 95% CI | mean | per seed ({', '.join(map(str, data['seeds']))}) |")
-    print("|---|---:|---|---:|---|")
-    for arm, runs in results.items():
-        finals = np.array([r["final"] for r in runs])
-        low, high = bootstrap_ci(finals)
-        print(f"| {arm} | {iqm(finals):.1%} | [{low:.1%}, {high:.1%}] | {finals.mean():.1%} | "
-              f"{' '.join(f'{f:.0%}' for f in finals)} |")
+    print(table(summarize(results, data["steps"]), data["seeds"]))
     plot(results, task_name, task, plot_path)
     print(f"\nplot: {plot_path}")
 
@@ -306,14 +338,9 @@ def main() -> None:
             save(out, name, args.task, steps, seeds, results)  # after every run: a stopped job keeps its runs
     results = {a: [runs[a, s] for s in seeds] for a in arms}
 
-    print(f"\n{'arm':<16}{'IQM success':>12}{'95% CI':>18}{'mean':>8}   per seed")
-    summary = {}
-    for arm, runs in results.items():
-        finals = np.array([r["final"] for r in runs])
-        low, high = bootstrap_ci(finals)
-        summary[arm] = {"iqm": iqm(finals), "ci": [low, high], "mean": float(finals.mean()), "finals": finals.tolist()}
-        print(f"{arm:<16}{iqm(finals):>12.1%}{f'[{low:.1%}, {high:.1%}]':>18}{finals.mean():>8.1%}   "
-              f"{' '.join(f'{f:.0%}' for f in finals)}")
+    summary = summarize(results, steps)
+    print("\ntraining success rate (last 100 episodes): IQM over seeds [95% bootstrap interval]")
+    print(table(summary, seeds))
     save(out, name, args.task, steps, seeds, results, summary)
     plot_path = Path(args.plot or f"docs/img/{name}.png")
     plot(results, args.task, task, plot_path)

@@ -163,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, help="the episode's seed (default: a fresh one)")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env constructor arguments")
 
+    p = sub.add_parser("plot", help="compare runs on one figure: IQM over seeds with bootstrap bands",
+                       description="Draw several runs on one figure: runs that differ only in their seed form one "
+                                   "curve, the interquartile mean over the seeds with its 95%% bootstrap band; a "
+                                   "rate is drawn on [0, 1]. Example: rewardgym plot runs/Manip-Reach-v0-ppo-s* "
+                                   "--out reach.png")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders written by rewardgym train")
+    p.add_argument("--metric", help="the logged column to draw (default success_rate when every run logged it, "
+                                    "else mean_return)")
+    p.add_argument("--out", metavar="FILE", help="the PNG (default comparison-<metric>.png beside the first run)")
+
     p = sub.add_parser("showcase", help="a learned reward at work: sparse Reach with and without progress shaping",
                        description="Record expert demos of sparse rewardgym/Manip-Reach-v0, fit a progress model on "
                                    "them, train PPO on the sparse reward alone and with the progress shaping "
@@ -697,6 +707,20 @@ def _episode_facts(info: dict) -> str:
     return (" " + ", ".join(facts) + ".") if facts else ""
 
 
+def cmd_plot(args) -> int:
+    from rewardgym.workflows.runs import compare_runs
+
+    try:
+        path, summary = compare_runs(args.run_dirs, args.out, args.metric)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    for group in summary:
+        print(f"{group['label']}: seeds {group['seeds']}, at step {group['step']:.0f}: IQM {group['iqm']:.4g} "
+              f"[{group['ci'][0]:.4g}, {group['ci'][1]:.4g}]")
+    print(f"plot: {path}")
+    return 0
+
+
 def cmd_fit_progress(args) -> int:
     from rewardgym.workflows.progress import fit_progress_model
 
@@ -837,6 +861,7 @@ def cmd_showcase(args) -> int:
 
 
 COMMANDS = {"showcase": cmd_showcase, "list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play,
+            "plot": cmd_plot,
             "collect-demos": cmd_collect_demos, "fit-progress": cmd_fit_progress, "reward-eval": cmd_reward_eval,
             "synthesize-reward": cmd_synthesize_reward, "sandbox-check": cmd_sandbox_check}
 

@@ -233,3 +233,46 @@ def test_learning_curve_panels_draw_a_flat_line_flat():
     _honest_limits(axes[2], moving, "mean_return")
     assert axes[2].get_ylim() == before  # a real change keeps matplotlib's limits
     plt.close(fig)
+
+
+def _fake_run(folder, env_id, agent, seed, reward, rows):
+    import csv
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"env_id": env_id, "agent": agent, "seed": seed,
+                                                    "reward": reward}))
+    with open(folder / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_plot_compares_groups_of_seeds_by_their_iqm(tmp_path, capsys):
+    runs = []
+    for seed, finals in enumerate([0.2, 0.4, 0.6, 0.8]):  # a group of four seeds
+        rows = [{"step": s, "success_rate": finals * s / 1000, "mean_return": 1.0} for s in (250, 500, 750, 1000)]
+        _fake_run(tmp_path / f"a{seed}", "rewardgym/Manip-Reach-v0", "ppo", seed, None, rows)
+        runs.append(str(tmp_path / f"a{seed}"))
+    _fake_run(tmp_path / "b0", "rewardgym/Manip-Reach-v0", "ppo", 0, "progress:m",
+              [{"step": 500, "success_rate": 0.9}, {"step": 1000, "success_rate": 1.0}])
+    out = tmp_path / "figs" / "cmp.png"
+    assert main(["plot", *runs, str(tmp_path / "b0"), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert out.is_file() and lines[-1] == f"plot: {out}"
+    assert lines[0].startswith("ppo: seeds [0, 1, 2, 3], at step 1000: IQM 0.5 [")  # the middle two: 0.4, 0.6
+    assert lines[1].startswith("ppo + progress:m: seeds [0], at step 1000: IQM 1 ")
+    assert main(["plot", *runs, "--metric", "mean_return"]) == 0
+    assert (tmp_path / "comparison-mean_return.png").is_file()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d.mkdir(), "is not a run folder"),
+    (lambda d: _fake_run(d, "x", "ppo", 0, None, [{"step": 1, "mean_return": 0.0}]) or (d / "metrics.csv").unlink(),
+     "has no metrics.csv"),
+    (lambda d: _fake_run(d, "x", "ppo", 0, None, [{"step": 1, "mean_return": 0.0}]), "logged no 'entropy'"),
+])
+def test_plot_errors_are_one_line(make, message, tmp_path, capsys):
+    make(tmp_path / "run")
+    assert main(["plot", str(tmp_path / "run"), "--metric", "entropy"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

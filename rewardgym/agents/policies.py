@@ -374,7 +374,8 @@ class ActorCritic(nn.Module):
     He et al. 2016, "Deep Reinforcement Learning with a Natural Language Action Space"): when
     the action picks one of the observation's ``choices`` rows, the actor's head gives a query
     vector instead of one logit per slot, one shared layer embeds every choice row, and a
-    choice's logit is the query's dot product with its embedding. The same weights score a
+    choice's logit is the query's dot product with its embedding. The query reads the rest of
+    the observation and the mean choice row (what is on offer, in no order). The same weights score a
     command in any slot, so what is learned about "take the coin" in slot 3 holds in slot 7;
     a head with a logit per slot must learn each slot apart.
     """
@@ -392,12 +393,13 @@ class ActorCritic(nn.Module):
         sizes = [self.encoder.out_features, *hidden]
         self.actor_width = self.encoder.actor_width  # None, or the features the actor may read (MAPPO)
         self.choices = choice_layout(self.encoder.preprocessor, action_space, critic_only) if choice_scoring else None
-        # the columns the actor's body reads: not the critic-only ones, nor the choices (they are scored apart)
+        # the columns the actor's body reads: not the critic-only ones; the choices only as their mean row
+        # (which commands are on offer, whatever their order: they are scored apart)
         readable = np.arange(self.actor_width or sizes[0])
         if self.choices:
             readable = np.setdiff1d(readable, np.arange(sizes[0])[self.choices[0]])
         self.actor_columns = None if len(readable) == sizes[0] else torch.as_tensor(readable, device=device)
-        actor_sizes = [len(readable), *sizes[1:]]
+        actor_sizes = [len(readable) + (self.choices[2] if self.choices else 0), *sizes[1:]]
         self.actor_body = mlp(actor_sizes, layer, generator)
         self.critic_body = mlp(sizes, layer, generator)
         head = CHOICE_WIDTH if self.choices else self.dist.num_outputs
@@ -410,11 +412,14 @@ class ActorCritic(nn.Module):
         self.to(device)
 
     def _params(self, features: torch.Tensor):
-        out = self.actor_head(self.actor_body(features if self.actor_columns is None
-                                              else features.index_select(-1, self.actor_columns)))
+        actor_features = features if self.actor_columns is None else features.index_select(-1, self.actor_columns)
         if self.choices:
             columns, k, d = self.choices
-            out = score_choices(out, self.choice_embedding(features[..., columns].unflatten(-1, (k, d))))
+            rows = features[..., columns].unflatten(-1, (k, d))
+            out = self.actor_head(self.actor_body(torch.cat([actor_features, rows.mean(-2)], -1)))
+            out = score_choices(out, self.choice_embedding(rows))
+        else:
+            out = self.actor_head(self.actor_body(actor_features))
         return out if self.log_std is None else (out, self.log_std)
 
     def value(self, obs) -> torch.Tensor:
@@ -454,8 +459,13 @@ class NumpyActorCritic:
         with torch.no_grad():
             first = actor[0].weight
             if policy.actor_columns is not None:  # zeros on the columns the actor does not read
-                first = first.new_zeros(first.shape[0], critic[0].weight.shape[1]).index_copy(
-                    1, policy.actor_columns, first)
+                read = len(policy.actor_columns)
+                full = first.new_zeros(first.shape[0], critic[0].weight.shape[1]).index_copy(
+                    1, policy.actor_columns, first[:, :read])
+                if policy.choices:  # the mean row is linear in the rows: W_mean / K on each row's columns
+                    columns, k, _ = policy.choices
+                    full[:, columns] = (first[:, read:] / k).repeat(1, k)
+                first = full
             self.layers = [((torch.cat([first, c.weight]) if i == 0 else torch.block_diag(a.weight, c.weight))
                             .T.numpy().copy(), torch.cat([a.bias, c.bias]).numpy().copy())
                            for i, (a, c) in enumerate(zip(actor, critic))]

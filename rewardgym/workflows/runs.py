@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rewardgym._files import read_json
 
 CONFIG_FILE = "config.json"
@@ -244,3 +246,71 @@ def _samples_markdown(samples: list[dict[str, Any]], width: int = 400) -> str:
                          f"*read:* `{turn['command'] or '(nothing)'}`, reward {turn['reward']:.3g}, "
                          f"advantage {turn['advantage']:.3g}\n")
     return "\n".join(parts)
+
+
+def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None,
+                 metric: str | None = None) -> tuple[Path, list[dict[str, Any]]]:
+    """One figure of several runs (``rewardgym plot``): runs that differ only in their seed form a group,
+    drawn as the interquartile mean over its seeds with a 95% bootstrap band (a single run as its line).
+
+    ``metric``: a logged column (default ``success_rate`` when every run logged it, else
+    ``mean_return``). ``out``: the PNG (default ``comparison-<metric>.png`` beside the first run).
+    Returns the path and, per group, its label, seeds and the IQM with its interval at the last
+    step every run of the group reached. ValueError, naming the folder, for anything unreadable.
+    """
+    from rewardgym.workflows.curves import bootstrap_ci, iqm, on_grid, plot_band
+
+    if not run_dirs:
+        raise ValueError("give at least one run folder")
+    runs = []
+    for run_dir in map(Path, run_dirs):
+        config = read_config(run_dir)
+        if not (run_dir / METRICS_FILE).is_file():
+            raise ValueError(f"{run_dir} has no {METRICS_FILE}: nothing was logged")
+        runs.append((run_dir, config, read_metrics(run_dir)))
+    if metric is None:
+        metric = "success_rate" if all(any("success_rate" in r for r in rows) for _, _, rows in runs) else "mean_return"
+    groups: dict[str, list[dict]] = {}
+    envs = {config["env_id"] for _, config, _ in runs}
+    for run_dir, config, rows in runs:
+        points = [(row["step"], row[metric]) for row in rows if metric in row and "step" in row]
+        if not points:
+            logged = sorted({k for row in rows for k in row} - {"step"})
+            raise ValueError(f"{run_dir} logged no {metric!r} (it logged: {', '.join(logged)})")
+        label = config["agent"] + (f" + {config['reward']}" if config.get("reward") else "")
+        if len(envs) > 1:
+            label = f"{config['env_id'].split('/')[-1]}: {label}"
+        groups.setdefault(label, []).append({"curve": np.asarray(points, dtype=float), "seed": config.get("seed")})
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=120)
+    summary, values = [], []
+    for (label, group), color in zip(groups.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 10):
+        seeds = [g["seed"] for g in group]
+        name = f"{label} ({len(group)} run{'s' if len(group) > 1 else ''})"
+        if len(group) > 1:
+            plot_band(ax, group, 1, color, name)
+        else:
+            ax.plot(*group[0]["curve"].T, color=color, linewidth=2, label=name)
+        _, curves = on_grid(group, 1)
+        finals = curves[:, -1]
+        values += curves.ravel().tolist()
+        summary.append({"label": label, "seeds": seeds, "step": float(min(g["curve"][-1, 0] for g in group)),
+                        "iqm": iqm(finals), "ci": list(bootstrap_ci(finals))})
+    _honest_limits(ax, values, metric)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(_CURVES.get(metric, metric) + (" (IQM over seeds, 95% bootstrap band)" if any(
+        len(g) > 1 for g in groups.values()) else ""), fontsize=9)
+    ax.set_title(", ".join(sorted(envs)) if len(envs) == 1 else "", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(out) if out is not None else Path(run_dirs[0]).parent / f"comparison-{metric}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path, summary
