@@ -91,7 +91,7 @@ TASKS = {
         "avoid": ("You can't move diagonally.",), "contrast": 0.1, "arms": ARMS,
     },
     "text": {
-        "id": "rewardgym/Text-Coins-v0", "steps": 100_000, "envs": 16,
+        "id": "rewardgym/Text-Coins-v0", "steps": 300_000, "envs": 16,
         "kwargs": {"difficulty": 3, "reward": "sparse", "action_mode": "choice", "observation": "vector",
                    "max_choices": 16, "max_steps": 50, "vectorization_mode": "sync"},
         "policy_keys": None, "goal": "take a coin",

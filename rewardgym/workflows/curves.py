@@ -33,8 +33,9 @@ def bootstrap_ci(values, statistic=iqm, samples: int = 2000, confidence: float =
 
 
 def on_grid(runs: list[dict], column: int, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """The runs' ``column`` interpolated on a common grid of steps (up to the shortest run): (grid, curves)."""
-    grid = np.linspace(0, min(r["curve"][-1, 0] for r in runs), points)
+    """The runs' ``column`` interpolated on a common grid of steps, from the step where every run has
+    logged to the end of the shortest run (nothing extrapolated): (grid, curves)."""
+    grid = np.linspace(max(r["curve"][0, 0] for r in runs), min(r["curve"][-1, 0] for r in runs), points)
     return grid, np.stack([np.interp(grid, r["curve"][:, 0], r["curve"][:, column]) for r in runs])
 
 
