@@ -554,6 +554,14 @@ def cmd_eval(args) -> int:
         env.close()
         raise UsageError(f"cannot load the agent: {exc}") from None
     seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
+    if args.video:  # before the evaluation: an env that cannot be filmed is one line, at once
+        from rewardgym.workflows.video import render_settings
+
+        try:
+            args.video_settings = render_settings(config["env_id"], config.get("env_kwargs", {}))
+        except ValueError as exc:
+            env.close()
+            raise UsageError(f"--video: {exc}") from None
     has_mode = "deterministic" in inspect.signature(agent.evaluate).parameters
     if args.deterministic is not None and not has_mode:
         env.close()
@@ -583,14 +591,11 @@ def cmd_eval(args) -> int:
 
 def _record_videos(args, config: dict[str, Any], agent, seed: int) -> list[dict[str, Any]]:
     """``eval --video``: the agent's episodes from ``seed`` on, rendered and written to RUN_DIR/videos/."""
-    from rewardgym.workflows.video import record_episodes, render_settings, write_video
+    from rewardgym.workflows.video import record_episodes, write_video
 
     env_id, env_kwargs = config["env_id"], dict(config.get("env_kwargs", {}))
     spec = _agent_class(config["agent"]).spec
-    try:
-        mode, fps = render_settings(env_id, env_kwargs)
-    except ValueError as exc:
-        raise UsageError(f"--video: {exc}") from None
+    mode, fps = args.video_settings
     episodes = record_episodes(agent, lambda: _envs(spec, env_id, 1, {**env_kwargs, "render_mode": mode}),
                                args.video_episodes, seed)
     out = []
@@ -610,10 +615,15 @@ def cmd_play(args) -> int:
     import rewardgym  # noqa: F401
     from rewardgym.wrappers.text import TextInterface
 
+    from rewardgym.envs.multiagent import ENVS as MULTIAGENT
+
     if (args.env_id is None) == (args.run is None):
         raise UsageError("give an env id to play yourself, or --run RUN_DIR to watch a trained agent (not both)")
     if args.run:
         return _watch(args)
+    if args.env_id in MULTIAGENT:
+        raise UsageError(f"{args.env_id} is a multi-agent env: play takes a single-agent id (taking a seat in a "
+                         f"multi-agent game is not built yet)")
 
     try:
         env = gym.make(args.env_id, **parse_assignments(args.env_kwargs, "--env-kwargs"))
@@ -659,6 +669,10 @@ def _watch(args) -> int:
     env_kwargs = {**config.get("env_kwargs", {}), **parse_assignments(args.env_kwargs, "--env-kwargs")}
     import gymnasium as gym
 
+    from rewardgym.envs.multiagent import ENVS as MULTIAGENT
+
+    if env_id in MULTIAGENT:
+        raise UsageError(f"{env_id} is a multi-agent env: watching one in the terminal is not built yet")
     probe = gym.make(env_id, **env_kwargs)
     modes = probe.metadata.get("render_modes", [])
     probe.close()

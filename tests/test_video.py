@@ -132,3 +132,16 @@ def test_play_run_of_an_env_without_a_terminal_picture_points_to_eval_video(tmp_
     assert main(["play", "--run", run]) == 2
     err = capsys.readouterr().err
     assert "draws no terminal picture" in err and f"rewardgym eval {run} --video" in err
+
+
+def test_multi_agent_runs_say_videos_and_watching_are_not_built_yet(tmp_path, capsys):
+    assert main(["train", "bandit_market_v0", "--agent", "mappo", "--steps", "300", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    (run,) = [str(p) for p in tmp_path.iterdir() if p.is_dir()]
+    capsys.readouterr()
+    for argv, message in ((["eval", run, "--episodes", "1", "--video"], "is a multi-agent env: videos"),
+                          (["play", "--run", run], "is a multi-agent env: watching"),
+                          (["play", "bandit_market_v0"], "is a multi-agent env: play takes a single-agent id")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

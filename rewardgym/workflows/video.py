@@ -65,7 +65,14 @@ def render_settings(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tu
     ValueError when it renders neither."""
     import gymnasium as gym
 
-    env = gym.make(env_id, **(env_kwargs or {}))
+    from rewardgym.envs.multiagent import ENVS as MULTIAGENT
+
+    if env_id in MULTIAGENT:
+        raise ValueError(f"{env_id} is a multi-agent env: videos of them are not made yet")
+    try:
+        env = gym.make(env_id, **(env_kwargs or {}))
+    except gym.error.Error as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
     try:
         modes = list(env.metadata.get("render_modes", []))
         fps = float(env.metadata.get("render_fps") or 10)
