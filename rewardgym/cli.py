@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ignore the tuned settings for this env and agent (rewardgym/workflows/presets.py)")
     p.add_argument("--capture-video", action="store_true",
                    help="record one episode of the agent (deterministic where it has a mode) to RUN_DIR/videos/ at "
-                        "the start, every --video-every steps and at the end")
+                        "the first log, every --video-every steps and at the end")
     p.add_argument("--video-every", type=_positive_int, metavar="STEPS",
                    help="steps between --capture-video recordings (default: a quarter of --steps)")
     p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="STEPS",
