@@ -154,10 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "watch a trained agent instead. Examples: rewardgym play rewardgym/Dungeon-Gold-v0 "
                                    "--seed 3; rewardgym play --run runs/Dungeon-Room5x5-v0-ppo-s0-<date-time>")
     p.add_argument("env_id", nargs="?",
-                   help="a rewardgym id with a language interface (bandits, dungeon, text worlds, GUI)")
+                   help="a rewardgym id with a language interface (bandits, dungeon, text worlds, GUI), or a "
+                        "multi-agent id (you take one seat)")
     p.add_argument("--run", metavar="RUN_DIR",
                    help="instead of playing yourself, watch the agent of a trained run play its env in the terminal "
                         "(deterministic where it has a mode; Ctrl-C stops)")
+    p.add_argument("--seat", help="multi-agent ids: the seat you take (default the first; random players take "
+                                  "the others)")
     p.add_argument("--episodes", type=_positive_int, default=1, help="--run: episodes to watch (default 1)")
     p.add_argument("--fps", type=float, default=8.0, help="--run: frames per second (default 8; 0: no pause)")
     p.add_argument("--seed", type=_non_negative_int, help="the episode's seed (default: a fresh one)")
@@ -622,8 +625,7 @@ def cmd_play(args) -> int:
     if args.run:
         return _watch(args)
     if args.env_id in MULTIAGENT:
-        raise UsageError(f"{args.env_id} is a multi-agent env: play takes a single-agent id (taking a seat in a "
-                         f"multi-agent game is not built yet)")
+        return _play_seat(args)
 
     try:
         env = gym.make(args.env_id, **parse_assignments(args.env_kwargs, "--env-kwargs"))
@@ -649,6 +651,56 @@ def cmd_play(args) -> int:
         if terminated or truncated:
             print(f"Episode over. Total reward {total:g}." + _episode_facts(info))
             break
+    env.close()
+    return 0
+
+
+def _play_seat(args) -> int:
+    """``play`` on a multi-agent id: the person takes one seat (``--seat``), uniform random players the others."""
+    import numpy as np
+    from gymnasium import spaces
+
+    from rewardgym.envs.multiagent import make as make_multiagent
+
+    try:
+        env = make_multiagent(args.env_id, render_mode="ansi", **parse_assignments(args.env_kwargs, "--env-kwargs"))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad --env-kwargs for {args.env_id}: {str(exc).splitlines()[0]}") from None
+    seat = args.seat or env.possible_agents[0]
+    if seat not in env.possible_agents:
+        raise UsageError(f"--seat {seat!r}: {args.env_id}'s seats are {', '.join(env.possible_agents)}")
+    space = env.action_space(seat)
+    if not isinstance(space, spaces.Discrete):
+        raise UsageError(f"{args.env_id}'s actions are {type(space).__name__}: only numbered actions can be typed")
+    rng = np.random.default_rng(args.seed)
+    observations, infos = env.reset(seed=args.seed)
+    print(f"You are {seat} in {args.env_id}; the other seats play at random. Type an action number "
+          f"({int(space.start)}-{int(space.start + space.n - 1)}) each turn, or quit.")
+    print(env.render())
+    total = 0.0
+    while seat in env.agents:
+        try:
+            command = input(f"{seat}> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            break
+        if command.lower() in ("quit", "exit"):
+            break
+        try:
+            action = int(command)
+            if not space.contains(action):
+                raise ValueError
+        except ValueError:
+            print(f"type an action number from {int(space.start)} to {int(space.start + space.n - 1)}, or quit")
+            continue
+        actions = {agent: (action if agent == seat else int(space.start + rng.integers(env.action_space(agent).n)))
+                   for agent in env.agents}
+        observations, rewards, terminations, truncations, infos = env.step(actions)
+        total += float(rewards[seat])
+        print(f"you got {rewards[seat]:g}")
+        print(env.render())
+        if terminations[seat] or truncations[seat]:
+            print(f"Episode over. Your total reward {total:g}." + _episode_facts(infos[seat]))
     env.close()
     return 0
 

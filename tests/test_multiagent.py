@@ -241,3 +241,17 @@ def test_mappo_trains_saves_and_evaluates_from_the_command_line(tmp_path, capsys
     assert json.loads(capsys.readouterr().out)["episodes"] == 8
     assert main(["train", "CartPole-v1", "--agent", "mappo", "--out", str(tmp_path / "bad")]) == 2
     assert "MAPPO trains on multi-agent envs" in capsys.readouterr().err
+
+
+def test_a_person_takes_one_seat_of_a_multi_agent_game(monkeypatch, capsys):
+    typed = iter(["9", "two", "1"] + ["1"] * 3)
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
+    assert main(["play", "bandit_market_v0", "--seat", "player_1", "--seed", "3",
+                 "--env-kwargs", "horizon=4"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("You are player_1 in bandit_market_v0")
+    assert out.count("type an action number from 0 to 4, or quit") == 2  # "9" and "two"
+    assert out.count("you got ") == 4 and "Episode over. Your total reward" in out
+    assert "player_1: arm 1, paid" in out
+    assert main(["play", "bandit_market_v0", "--seat", "nobody"]) == 2
+    assert "--seat 'nobody': bandit_market_v0's seats are player_0, player_1, player_2" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Videos: `rewardgym eval RUN --video` for one env of every family, and the pieces it is made of."""
+"""Watching agents: `eval --video` for one env of every family, `train --capture-video`, `play --run`."""
 
 from __future__ import annotations
 
@@ -140,8 +140,8 @@ def test_multi_agent_runs_say_videos_and_watching_are_not_built_yet(tmp_path, ca
     (run,) = [str(p) for p in tmp_path.iterdir() if p.is_dir()]
     capsys.readouterr()
     for argv, message in ((["eval", run, "--episodes", "1", "--video"], "is a multi-agent env: videos"),
-                          (["play", "--run", run], "is a multi-agent env: watching"),
-                          (["play", "bandit_market_v0"], "is a multi-agent env: play takes a single-agent id")):
+                          (["play", "--run", run], "is a multi-agent env: watching")):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
