@@ -248,3 +248,13 @@ def test_threads_sets_torchs_thread_count(tmp_path):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_text_worlds_train_with_ppo_out_of_the_box(tmp_path, capsys):
+    assert main(["train", "rewardgym/Text-Coins-v0", "--agent", "ppo", "--steps", "256", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert "preset rewardgym/Text-*" in capsys.readouterr().err
+    (run,) = list(tmp_path.iterdir())
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_kwargs"] == {"action_mode": "choice", "observation": "vector"}
+    assert main(["eval", str(run), "--episodes", "2"]) == 0

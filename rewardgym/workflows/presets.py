@@ -36,6 +36,10 @@ PRESETS: tuple[Preset, ...] = (
            why="the counts and steps left are in the hundreds; unnormalised, they swamp the policy's inputs"),
     Preset("rewardgym/Dungeon-Room*", "ppo", {"norm_obs": True},
            why="without it the deterministic policy of Room5x5 gets stuck against a wall (0% success)"),
+    Preset("rewardgym/Text-*", "ppo", {"norm_obs": True},
+           env_kwargs={"action_mode": "choice", "observation": "vector"},
+           why="PPO reads the hashed bag of words and scores the commands on offer (choice scoring); free text "
+               "is for the llm-* agents"),
     Preset("rewardgym/GUI-*", "ppo", {"norm_obs": True},
            why="element coordinates and sizes are in pixels"),
 )
