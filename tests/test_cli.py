@@ -258,3 +258,13 @@ def test_text_worlds_train_with_ppo_out_of_the_box(tmp_path, capsys):
     config = json.loads((run / "config.json").read_text())
     assert config["env_kwargs"] == {"action_mode": "choice", "observation": "vector"}
     assert main(["eval", str(run), "--episodes", "2"]) == 0
+
+
+def test_gui_tasks_train_with_ppo_on_the_element_table(tmp_path, capsys):
+    assert main(["train", "rewardgym/GUI-ClickDialog-v0", "--agent", "ppo", "--steps", "256", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert "preset rewardgym/GUI-*" in capsys.readouterr().err
+    (run,) = list(tmp_path.iterdir())
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_kwargs"] == {"action_mode": "elements", "observation": "elements"}
+    assert config["agent_config"]["norm_obs"] is True
