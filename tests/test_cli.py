@@ -268,3 +268,11 @@ def test_gui_tasks_train_with_ppo_on_the_element_table(tmp_path, capsys):
     config = json.loads((run / "config.json").read_text())
     assert config["env_kwargs"] == {"action_mode": "elements", "observation": "elements"}
     assert config["agent_config"]["norm_obs"] is True
+
+
+def test_ppo_on_text_observations_names_the_fix(tmp_path, capsys):
+    assert main(["train", "rewardgym/Text-Coins-v0", "--agent", "ppo", "--no-preset", "--steps", "10",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "PPO cannot read Text observations: give the env numeric observations" in err
+    assert "action_mode=choice observation=vector" in err and len(err.strip().splitlines()) == 1

@@ -99,7 +99,9 @@ def flat_size(space: spaces.Space) -> int:
         return int(space.nvec.sum())
     if isinstance(space, (spaces.Box, spaces.MultiBinary)):
         return int(np.prod(space.shape))
-    raise ValueError(f"PPO cannot read {type(space).__name__} observations")
+    hint = (": give the env numeric observations (the text worlds: action_mode=choice observation=vector; the "
+            "llm-* agents read text)" if isinstance(space, spaces.Text) else "")
+    raise ValueError(f"PPO cannot read {type(space).__name__} observations{hint}")
 
 
 VECTOR = "vector"
