@@ -220,7 +220,9 @@ def summarize(results: dict[str, list[dict]], steps: int) -> dict:
     for arm, runs in results.items():
         summary[arm] = {}
         for fraction in BUDGETS:
-            values = np.array([success_at(r, fraction * steps) for r in runs])
+            # a fraction of each run's own last step: a run ends on a whole rollout, a little past ``steps``
+            values = np.array([success_at(r, fraction * (r["curve"][-1][0] if len(r["curve"]) else steps))
+                               for r in runs])
             low, high = bootstrap_ci(values)
             summary[arm][f"{fraction * steps:.0f}"] = {"iqm": iqm(values), "ci": [low, high],
                                                        "mean": float(values.mean()), "values": values.tolist()}
