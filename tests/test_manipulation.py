@@ -405,3 +405,13 @@ def _reach_adapter():
     env = gym.make("rewardgym/Manip-Reach-v0")
     env.reset(seed=0)
     return env.unwrapped.text_adapter
+
+
+def test_picture_arguments_without_pictures_are_an_error():
+    with pytest.raises(ValueError, match="width and height size the pictures: they do nothing"):
+        gym.make("rewardgym/Manip-Reach-v0", width=32)
+    with pytest.raises(ValueError, match="cameras choose the pixel observations' views: they do nothing"):
+        gym.make("rewardgym/Manip-Reach-v0", cameras=("wrist",), render_mode="rgb_array")
+    env = gym.make("rewardgym/Manip-Reach-v0", width=32, height=24, render_mode="rgb_array")
+    env.reset(seed=0)
+    assert env.render().shape == (24, 32, 3)

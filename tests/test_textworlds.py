@@ -577,3 +577,10 @@ def test_the_walkthrough_expert_records_winning_demos_that_replay(tmp_path, kwar
             np.testing.assert_array_equal(episode.observations["view"][-1], obs["view"])
         else:
             assert episode.observations[-1] == obs
+
+
+def test_max_choices_without_choices_is_an_error():
+    with pytest.raises(ValueError, match="max_choices=16 does nothing with action_mode='text' and observation='text'"):
+        gym.make("rewardgym/Text-Coins-v0", max_choices=16)
+    assert gym.make("rewardgym/Text-Coins-v0", max_choices=16, action_mode="choice").action_space.n == 16
+    gym.make("rewardgym/Text-Coins-v0", max_choices=16, observation="vector").close()  # sizes the command rows

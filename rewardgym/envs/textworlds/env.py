@@ -75,6 +75,9 @@ class TextWorldEnv(gym.Env):
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if max_choices < 1:
             raise ValueError(f"max_choices must be >= 1, got {max_choices}")
+        if max_choices != 64 and action_mode == "text" and observation == "text":
+            raise ValueError(f"max_choices={max_choices} does nothing with action_mode='text' and observation='text': "
+                             f"it sizes the choice mode's actions and the vector observation's command rows")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.kind, self.difficulty, self.reward_mode = kind, difficulty, reward
