@@ -407,9 +407,9 @@ def _reach_adapter():
     return env.unwrapped.text_adapter
 
 
-def test_picture_arguments_without_pictures_are_an_error():
-    with pytest.raises(ValueError, match="width and height size the pictures: they do nothing"):
-        gym.make("rewardgym/Manip-Reach-v0", width=32)
+def test_cameras_without_pixel_observations_are_an_error():
+    """(width and height stay accepted with state observations: demos record them with their frames, and the
+    env is rebuilt from those kwargs without a render mode to replay them.)"""
     with pytest.raises(ValueError, match="cameras choose the pixel observations' views: they do nothing"):
         gym.make("rewardgym/Manip-Reach-v0", cameras=("wrist",), render_mode="rgb_array")
     env = gym.make("rewardgym/Manip-Reach-v0", width=32, height=24, render_mode="rgb_array")

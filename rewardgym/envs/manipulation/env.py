@@ -87,9 +87,6 @@ class ManipulationEnv(gym.Env):
         if obs_mode == "state" and cameras != ("front",):
             raise ValueError("cameras choose the pixel observations' views: they do nothing with obs_mode='state' "
                              "(add obs_mode='pixels' or 'state+pixels'; rendering shows the front camera)")
-        if obs_mode == "state" and render_mode is None and (int(width), int(height)) != (64, 64):
-            raise ValueError("width and height size the pictures: they do nothing with obs_mode='state' and no "
-                             "render_mode (add obs_mode='pixels' or 'state+pixels', or render_mode='rgb_array')")
 
         self.task = make_task(task)
         self.reward_type, self.obs_mode, self.render_mode = reward_type, obs_mode, render_mode
