@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from rewardgym.workflows.curves import bootstrap_ci, iqm, on_grid, plot_band  # noqa: F401  (the benchmarks' too)
+from rewardgym.workflows.curves import on_grid
 
 
 def learn_curve(agent, envs, steps: int, keys: tuple[str, ...] = ("success_rate",)) -> tuple[np.ndarray, float]:

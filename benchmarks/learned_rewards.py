@@ -68,7 +68,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
-from curves import bootstrap_ci, iqm, learn_curve, plot_band  # benchmarks/curves.py: the script's folder
+from curves import learn_curve  # benchmarks/curves.py: the script's folder
 from gymnasium.wrappers.vector import FilterObservation
 
 import rewardgym
@@ -77,6 +77,7 @@ from rewardgym.reward_models.llm.annotation import FAILURE_TEXTS, EmbeddingAnnot
 from rewardgym.reward_models.llm.intrinsic import LLMFeedbackReward, fit_preferences
 from rewardgym.reward_models.text import transition_texts
 from rewardgym.rewards import Transitions, VectorInfos
+from rewardgym.workflows.curves import bootstrap_ci, iqm, plot_band
 from rewardgym.wrappers.vector import LearnedReward
 
 ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-smollm2", "motif-offline")

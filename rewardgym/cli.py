@@ -459,7 +459,7 @@ def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path)
         raise UsageError(f"--capture-video: {exc}") from None
     every = args.video_every or max(1, args.steps // 4)
     return VideoCapture(agent, lambda: _envs(spec, args.env_id, 1, {**env_kwargs, "render_mode": mode}),
-                        run_dir / "videos", every, seed=args.seed + 1_000_000, fps=fps)
+                        run_dir / "videos", every, seed=args.seed + HELD_OUT_SEEDS, fps=fps)
 
 
 def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,
@@ -539,32 +539,50 @@ def _resume(args) -> int:
                   reward_model=reward_model)
 
 
-def cmd_eval(args) -> int:
-    """Evaluate on the environment's own reward: the learned reward the run trained with is not built."""
-    from rewardgym.agents import load_agent
-    from rewardgym.workflows.runs import FINAL_CHECKPOINT, read_config
+def _read_run(run_dir: str) -> dict[str, Any]:
+    from rewardgym.workflows.runs import read_config
 
     try:
-        config = read_config(args.run_dir)
+        return read_config(run_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    num_envs = args.num_envs or min(args.episodes, 16)
-    env = _envs(_agent_class(config["agent"]).spec, config["env_id"], num_envs, config.get("env_kwargs", {}))
-    checkpoint = Path(args.run_dir) / config.get("checkpoint", FINAL_CHECKPOINT)
+
+
+def _load_run_agent(run_dir: str, config: dict[str, Any], env):
+    """The run's final (or configured) checkpoint loaded for ``env``; one line when it cannot be (env closed)."""
+    from rewardgym.agents import load_agent
+    from rewardgym.workflows.runs import FINAL_CHECKPOINT
+
     try:
-        agent = load_agent(checkpoint, env)
+        return load_agent(Path(run_dir) / config.get("checkpoint", FINAL_CHECKPOINT), env)
     except (FileNotFoundError, ValueError, OSError) as exc:
         env.close()
         raise UsageError(f"cannot load the agent: {exc}") from None
-    seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
-    if args.video:  # before the evaluation: an env that cannot be filmed is one line, at once
+
+
+HELD_OUT_SEEDS = 1_000_000  # evaluation and videos play seeds from the run's seed + this: training never does
+
+
+def _held_out_seed(args, config: dict[str, Any]) -> int:
+    """``--seed``, else the run's seed + :data:`HELD_OUT_SEEDS`."""
+    return args.seed if args.seed is not None else int(config.get("seed", 0)) + HELD_OUT_SEEDS
+
+
+def cmd_eval(args) -> int:
+    """Evaluate on the environment's own reward: the learned reward the run trained with is not built."""
+    config = _read_run(args.run_dir)
+    video = None
+    if args.video:  # before anything runs: an env that cannot be filmed is one line, at once
         from rewardgym.workflows.video import render_settings
 
         try:
-            args.video_settings = render_settings(config["env_id"], config.get("env_kwargs", {}))
+            video = render_settings(config["env_id"], config.get("env_kwargs", {}))
         except ValueError as exc:
-            env.close()
             raise UsageError(f"--video: {exc}") from None
+    num_envs = args.num_envs or min(args.episodes, 16)
+    env = _envs(_agent_class(config["agent"]).spec, config["env_id"], num_envs, config.get("env_kwargs", {}))
+    agent = _load_run_agent(args.run_dir, config, env)
+    seed = _held_out_seed(args, config)
     has_mode = "deterministic" in inspect.signature(agent.evaluate).parameters
     if args.deterministic is not None and not has_mode:
         env.close()
@@ -577,7 +595,7 @@ def cmd_eval(args) -> int:
     finally:
         env.close()
     policy = {None: "as it acts", True: "deterministic", False: "stochastic"}[deterministic]
-    videos = _record_videos(args, config, agent, seed) if args.video else []
+    videos = _record_videos(args, config, agent, seed, *video) if video else []
     if args.json:
         print(json.dumps({**result, "policy": policy, **({"videos": videos} if args.video else {})}, indent=2))
     else:
@@ -592,13 +610,12 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _record_videos(args, config: dict[str, Any], agent, seed: int) -> list[dict[str, Any]]:
-    """``eval --video``: the agent's episodes from ``seed`` on, rendered and written to RUN_DIR/videos/."""
+def _record_videos(args, config: dict[str, Any], agent, seed: int, mode: str, fps: float) -> list[dict[str, Any]]:
+    """``eval --video``: the agent's episodes from ``seed`` on, rendered in ``mode`` and written to RUN_DIR/videos/."""
     from rewardgym.workflows.video import record_episodes, write_video
 
     env_id, env_kwargs = config["env_id"], dict(config.get("env_kwargs", {}))
     spec = _agent_class(config["agent"]).spec
-    mode, fps = args.video_settings
     episodes = record_episodes(agent, lambda: _envs(spec, env_id, 1, {**env_kwargs, "render_mode": mode}),
                                args.video_episodes, seed)
     out = []
@@ -709,25 +726,15 @@ def _watch(args) -> int:
     """``play --run``: the run's agent plays its env in the terminal, one ``ansi`` picture per step."""
     import time
 
-    from rewardgym.agents import load_agent
-    from rewardgym.workflows.runs import FINAL_CHECKPOINT, read_config
-    from rewardgym.workflows.video import record_episodes
+    from rewardgym.workflows.video import record_episodes, render_modes
 
-    try:
-        config = read_config(args.run)
-    except (FileNotFoundError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    config = _read_run(args.run)
     env_id = config["env_id"]
     env_kwargs = {**config.get("env_kwargs", {}), **parse_assignments(args.env_kwargs, "--env-kwargs")}
-    import gymnasium as gym
-
-    from rewardgym.envs.multiagent import ENVS as MULTIAGENT
-
-    if env_id in MULTIAGENT:
-        raise UsageError(f"{env_id} is a multi-agent env: watching one in the terminal is not built yet")
-    probe = gym.make(env_id, **env_kwargs)
-    modes = probe.metadata.get("render_modes", [])
-    probe.close()
+    try:
+        modes, _ = render_modes(env_id, env_kwargs, purpose="watching one in the terminal is not built yet")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if "ansi" not in modes:
         raise UsageError(f"{env_id} draws no terminal picture (render modes {modes}): record a video of the run "
                          f"with: rewardgym eval {args.run} --video")
@@ -737,13 +744,9 @@ def _watch(args) -> int:
         return _envs(spec, env_id, 1, {**env_kwargs, "render_mode": "ansi"})
 
     env = make_env()
-    try:
-        agent = load_agent(Path(args.run) / config.get("checkpoint", FINAL_CHECKPOINT), env)
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        raise UsageError(f"cannot load the agent: {exc}") from None
-    finally:
-        env.close()
-    seed = args.seed if args.seed is not None else int(config.get("seed", 0)) + 1_000_000
+    agent = _load_run_agent(args.run, config, env)
+    env.close()
+    seed = _held_out_seed(args, config)
     pause = 1.0 / args.fps if args.fps > 0 else 0.0
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
 

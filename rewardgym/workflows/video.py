@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMATS", "VideoCapture", "record_episodes", "render_settings", "text_frame", "write_video"]
+__all__ = ["FORMATS", "VideoCapture", "record_episodes", "render_modes", "render_settings", "text_frame",
+           "write_video"]
 
 FORMATS = ("auto", "gif", "mp4")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -32,7 +33,7 @@ WHITE = 7  # the palette's light grey
 def text_frame(text: str, rows: int = TEXT_ROWS, cols: int = TEXT_COLS) -> np.ndarray:
     """A terminal picture of ``text`` (ANSI colours dropped): its last ``rows`` lines, each wrapped at
     ``cols`` characters, drawn in the dungeon's font — ``(rows * 14, cols * 8, 3)`` uint8."""
-    from rewardgym.envs.dungeon.render import atlas, rgb_frames
+    from rewardgym.envs.dungeon.render import rgb_frames
 
     lines: list[str] = []
     for line in _ANSI.sub("", str(text)).splitlines() or [""]:
@@ -42,7 +43,6 @@ def text_frame(text: str, rows: int = TEXT_ROWS, cols: int = TEXT_COLS) -> np.nd
     for r, line in enumerate(lines):
         data = line.encode("latin-1", "replace")[:cols]
         chars[0, r, : len(data)] = np.frombuffer(data, np.uint8)
-    atlas()  # built once per process
     return rgb_frames(chars, np.full((1, rows, cols), WHITE, np.uint8))[0]
 
 
@@ -60,24 +60,30 @@ def first_render(env) -> np.ndarray | str:
     raise ValueError(f"render() gave {type(frame).__name__}, not an image or text")
 
 
-def render_settings(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[str, float]:
-    """``(render mode, frames per second)``: ``rgb_array`` when the env draws pictures, else ``ansi``;
-    ValueError when it renders neither."""
+def render_modes(env_id: str, env_kwargs: dict[str, Any] | None = None,
+                 purpose: str = "videos of them are not made yet") -> tuple[list[str], float]:
+    """``(render modes, frames per second)`` of a single-agent env built with ``env_kwargs``; ValueError,
+    in one line, for an env that cannot be built, or for a multi-agent id (saying ``purpose``)."""
     import gymnasium as gym
 
     from rewardgym.envs.multiagent import ENVS as MULTIAGENT
 
     if env_id in MULTIAGENT:
-        raise ValueError(f"{env_id} is a multi-agent env: videos of them are not made yet")
+        raise ValueError(f"{env_id} is a multi-agent env: {purpose}")
     try:
         env = gym.make(env_id, **(env_kwargs or {}))
-    except gym.error.Error as exc:
+    except (gym.error.Error, TypeError, ValueError) as exc:
         raise ValueError(str(exc).splitlines()[0]) from None
     try:
-        modes = list(env.metadata.get("render_modes", []))
-        fps = float(env.metadata.get("render_fps") or 10)
+        return list(env.metadata.get("render_modes", [])), float(env.metadata.get("render_fps") or 10)
     finally:
         env.close()
+
+
+def render_settings(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[str, float]:
+    """``(render mode, frames per second)`` for a video: ``rgb_array`` when the env draws pictures, else
+    ``ansi``; ValueError when it renders neither."""
+    modes, fps = render_modes(env_id, env_kwargs)
     for mode in ("rgb_array", "ansi"):
         if mode in modes:
             return mode, fps
@@ -96,35 +102,30 @@ def record_episodes(agent, make_env, episodes: int = 1, seed: int = 0, max_frame
     mode = {"deterministic": True} if "deterministic" in inspect.signature(agent.act).parameters else {}
     out = []
     env = make_env()
-
-    def frame(frames: list) -> None:
-        picture = first_render(env)
-        if on_frame is not None:
-            on_frame(picture)
-        frames.append(None if on_frame is not None else
-                      text_frame(picture) if isinstance(picture, str) else picture)
-
     try:
         for k in range(episodes):
             obs, info = env.reset(seed=seed + k)
-            frames: list = []
-            total, length, success, cut = 0.0, 0, None, False
-            frame(frames)
+            frames: list[np.ndarray] = []
+            total, length, success, cut, done = 0.0, 0, None, False, False
             while True:
+                picture = first_render(env)  # after the reset, then after each step, the last one included
+                if on_frame is not None:
+                    on_frame(picture)
+                else:
+                    frames.append(text_frame(picture) if isinstance(picture, str) else picture)
+                if done:
+                    if "success" in info:
+                        success = bool(np.asarray(info["success"])[0])
+                    break
+                if length + 1 >= max_frames:
+                    cut = True
+                    break
                 action = agent.act(obs, info=info, **mode)
                 obs, reward, terminated, truncated, info = env.step(action)
                 total += float(np.asarray(reward)[0])
                 length += 1
-                frame(frames)  # the episode's last frame too: the reset comes with the next step
-                if terminated[0] or truncated[0]:
-                    if "success" in info:
-                        success = bool(np.asarray(info["success"])[0])
-                    break
-                if len(frames) >= max_frames:
-                    cut = True
-                    break
-            out.append({"frames": [] if on_frame is not None else frames, "return": total, "length": length,
-                        "success": success, "cut": cut})
+                done = bool(terminated[0] or truncated[0])
+            out.append({"frames": frames, "return": total, "length": length, "success": success, "cut": cut})
     finally:
         env.close()
     return out
