@@ -73,7 +73,8 @@ def put_monster(env, name: str, y: int, x: int, hp: int = 99, slot: int = 0):
 
 
 # -- checkers, registration, spaces ----------------------------------------------------------------
-@pytest.mark.parametrize("env_id", ["rewardgym/Dungeon-Score-v0", "rewardgym/Dungeon-Room5x5-v0"])
+@pytest.mark.parametrize("env_id", ["rewardgym/Dungeon-Score-v0", "rewardgym/Dungeon-Room5x5-v0",
+                                    "rewardgym/Dungeon-Room15x15Door-v0"])
 def test_gymnasium_and_sb3_checkers_pass(env_id):
     check_env(gym.make(env_id).unwrapped, skip_render_check=False)
     sb3_check_env(gym.make(env_id), warn=False)

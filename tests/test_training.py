@@ -270,6 +270,7 @@ def test_plot_compares_groups_of_seeds_by_their_iqm(tmp_path, capsys):
     (lambda d: _fake_run(d, "x", "ppo", 0, None, [{"step": 1, "mean_return": 0.0}]) or (d / "metrics.csv").unlink(),
      "has no metrics.csv"),
     (lambda d: _fake_run(d, "x", "ppo", 0, None, [{"step": 1, "mean_return": 0.0}]), "logged no 'entropy'"),
+    (lambda d: _fake_run(d, "x", "ppo", 0, None, [{"step": 1, "mean_return": "lots"}]), "metrics.csv is corrupt"),
 ])
 def test_plot_errors_are_one_line(make, message, tmp_path, capsys):
     make(tmp_path / "run")

@@ -267,7 +267,11 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None,
         config = read_config(run_dir)
         if not (run_dir / METRICS_FILE).is_file():
             raise ValueError(f"{run_dir} has no {METRICS_FILE}: nothing was logged")
-        runs.append((run_dir, config, read_metrics(run_dir)))
+        try:
+            rows = read_metrics(run_dir)
+        except (ValueError, csv.Error) as exc:
+            raise ValueError(f"{run_dir / METRICS_FILE} is corrupt: {exc}") from None
+        runs.append((run_dir, config, rows))
     if metric is None:
         metric = "success_rate" if all(any("success_rate" in r for r in rows) for _, _, rows in runs) else "mean_return"
     groups: dict[str, list[dict]] = {}
