@@ -673,7 +673,12 @@ def cmd_play(args) -> int:
 
 
 def _play_seat(args) -> int:
-    """``play`` on a multi-agent id: the person takes one seat (``--seat``), uniform random players the others."""
+    """``play`` on a multi-agent id: the person takes one seat (``--seat``), uniform random players the others.
+
+    The person sees what the seat sees where the env can show one seat (``render_agent``), else
+    the whole game; numbered choices when the game lists them; typed commands when the seat's
+    actions are free text. Random players keep to their action masks.
+    """
     import numpy as np
     from gymnasium import spaces
 
@@ -687,13 +692,33 @@ def _play_seat(args) -> int:
     if seat not in env.possible_agents:
         raise UsageError(f"--seat {seat!r}: {args.env_id}'s seats are {', '.join(env.possible_agents)}")
     space = env.action_space(seat)
-    if not isinstance(space, spaces.Discrete):
-        raise UsageError(f"{args.env_id}'s actions are {type(space).__name__}: only numbered actions can be typed")
+    typed = isinstance(space, spaces.Text)
+    if not typed and not isinstance(space, spaces.Discrete):
+        raise UsageError(f"{args.env_id}'s actions are {type(space).__name__}: only numbered actions or text "
+                         f"commands can be typed")
     rng = np.random.default_rng(args.seed)
     observations, infos = env.reset(seed=args.seed)
-    print(f"You are {seat} in {args.env_id}; the other seats play at random. Type an action number "
-          f"({int(space.start)}-{int(space.start + space.n - 1)}) each turn, or quit.")
-    print(env.render())
+
+    def show() -> None:
+        print(env.render_agent(seat) if hasattr(env, "render_agent") else env.render())
+        for number, command in enumerate(infos.get(seat, {}).get("choices", ()) if seat in env.agents else ()):
+            print(f"  {int(space.start) + number}: {command}")
+
+    def allowed(agent: str) -> np.ndarray:
+        agent_space = env.action_space(agent)
+        mask = infos.get(agent, {}).get("action_mask")
+        return np.flatnonzero(mask) if mask is not None else np.arange(agent_space.n)
+
+    def random_action(agent: str):
+        agent_space = env.action_space(agent)
+        if isinstance(agent_space, spaces.Discrete):
+            return int(agent_space.start + rng.choice(allowed(agent)))
+        return agent_space.sample()
+
+    how = ("Type a command each turn (quit to stop)." if typed else
+           f"Type an action number ({int(space.start)}-{int(space.start + space.n - 1)}) each turn, or quit.")
+    print(f"You are {seat} in {args.env_id}; the other seats play at random. {how}")
+    show()
     total = 0.0
     while seat in env.agents:
         try:
@@ -703,19 +728,25 @@ def _play_seat(args) -> int:
             break
         if command.lower() in ("quit", "exit"):
             break
-        try:
-            action = int(command)
-            if not space.contains(action):
-                raise ValueError
-        except ValueError:
-            print(f"type an action number from {int(space.start)} to {int(space.start + space.n - 1)}, or quit")
-            continue
-        actions = {agent: (action if agent == seat else int(space.start + rng.integers(env.action_space(agent).n)))
-                   for agent in env.agents}
+        if typed:
+            action = command
+        else:
+            try:
+                action = int(command)
+                if not space.contains(action):
+                    raise ValueError
+            except ValueError:
+                print(f"type an action number from {int(space.start)} to {int(space.start + space.n - 1)}, or quit")
+                continue
+            if action - int(space.start) not in allowed(seat):
+                print(f"{action} cannot be done now; the numbers that can: "
+                      f"{', '.join(str(int(space.start) + a) for a in allowed(seat))}")
+                continue
+        actions = {agent: (action if agent == seat else random_action(agent)) for agent in env.agents}
         observations, rewards, terminations, truncations, infos = env.step(actions)
         total += float(rewards[seat])
         print(f"you got {rewards[seat]:g}")
-        print(env.render())
+        show()
         if terminations[seat] or truncations[seat]:
             print(f"Episode over. Your total reward {total:g}." + _episode_facts(infos[seat]))
     env.close()

@@ -56,7 +56,8 @@ class AgentsAsEnvs(VectorEnv):
         everyone = np.ones(self.num_envs, dtype=bool)
         out: dict[str, np.ndarray] = {}
         for key, value in info.items():
-            out[key] = np.asarray(value).reshape(self.num_envs)
+            value = np.asarray(value)
+            out[key] = value.reshape(self.num_envs, *value.shape[2:])  # per-agent rows (an action mask: (G·A, n))
             out["_" + key] = everyone
         return out
 

@@ -15,6 +15,7 @@ from typing import Any
 
 ENVS = {
     "bandit_market_v0": "agents pull shared Bernoulli arms; collisions split the payout (competing bandits)",
+    "kitchen_talk_v0": "two players, one reads the recipe, one is in the kitchen: they must talk to cook (cooperative)",
 }
 
 __all__ = ["ENVS", "env_module", "make", "make_aec", "make_vec"]

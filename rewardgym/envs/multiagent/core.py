@@ -76,6 +76,34 @@ class MultiAgentCore(ABC):
     def render_text(self, game: int) -> str:
         raise NotImplementedError(f"{type(self).__name__} has no text rendering")
 
+    def render_seat(self, game: int, agent: int) -> str:
+        """What one agent sees, as text (the whole game where nothing is hidden from anyone)."""
+        return self.render_text(game)
+
+    # -- actions: Discrete by default; a core with other actions (free text) overrides these three --
+    def noop_action(self) -> Any:
+        """What fills the action of an agent that does not act (ignored by :meth:`step`)."""
+        return self.single_action_space.start
+
+    def empty_actions(self) -> np.ndarray:
+        """A (G, A) array to write actions into, filled with :meth:`noop_action`."""
+        return np.full((self.num_games, self.n_agents), self.noop_action(), dtype=np.int64)
+
+    def check_action(self, action: Any) -> str | None:
+        """Why one agent's action cannot be played (None when it can)."""
+        if not self.single_action_space.contains(action):
+            return f"action {action!r} is not in the action space {self.single_action_space}"
+        return None
+
+    def check_actions(self, actions: np.ndarray, active: np.ndarray) -> None:
+        """ValueError unless ``actions`` is a (G, A) array whose entries for ``active`` agents can be played."""
+        space = self.single_action_space
+        if actions.shape != (self.num_games, self.n_agents) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"actions must be an integer array of shape ({self.num_games}, {self.n_agents}), "
+                             f"got {actions.dtype} {actions.shape}")
+        if ((actions < space.start) | (actions >= space.start + space.n))[active].any():
+            raise ValueError(f"actions outside the action space {space}")
+
     def get_state(self, game: int) -> dict[str, np.ndarray]:
         return {f.name: np.array(getattr(self.state, f.name)[game]) for f in dataclasses.fields(self.state)}
 
@@ -129,15 +157,16 @@ class ParallelCoreEnv(ParallelEnv):
         if extra:
             raise ValueError(f"actions for agents that are not playing: {sorted(extra)}")
         acting = np.zeros((1, self.core.n_agents), dtype=bool)
-        batch = np.zeros((1, self.core.n_agents), dtype=np.int64)
+        batch = self.core.empty_actions()
         for agent in self.agents:
             if agent not in actions:
                 raise ValueError(f"no action for {agent}: every agent in env.agents acts each step")
             action = actions[agent]
-            if not self.action_spaces[agent].contains(action):
-                raise ValueError(f"action {action!r} of {agent} is not in its action space {self.action_spaces[agent]}")
+            problem = self.core.check_action(action)
+            if problem is not None:
+                raise ValueError(f"{agent}: {problem}")
             acting[0, self._index[agent]] = True
-            batch[0, self._index[agent]] = int(action)
+            batch[0, self._index[agent]] = action
         reward, terminated, truncated = self.core.step(batch, acting)
         playing = list(self.agents)
         observations, infos = self._observations(playing), self._infos(playing)
@@ -147,8 +176,10 @@ class ParallelCoreEnv(ParallelEnv):
         self.agents = [a for a in playing if not (terminations[a] or truncations[a])]
         return observations, rewards, terminations, truncations, infos
 
-    def _observations(self, agents: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    def _observations(self, agents: list[str] | None = None) -> dict[str, Any]:
         obs = self.core.observe()
+        if not isinstance(obs, dict):  # one array: a text observation per agent
+            return {a: obs[0, self._index[a]] for a in (agents or self.agents)}
         return {a: {k: v[0, self._index[a]] for k, v in obs.items()} for a in (agents or self.agents)}
 
     def _infos(self, agents: list[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -167,6 +198,10 @@ class ParallelCoreEnv(ParallelEnv):
             return self.core.render_text(0)
         return None
 
+    def render_agent(self, agent: str) -> str:
+        """What ``agent`` sees of the game, as text (``rewardgym play`` shows a person their seat's)."""
+        return self.core.render_seat(0, self._index[agent])
+
     def close(self) -> None:
         pass
 
@@ -174,8 +209,9 @@ class ParallelCoreEnv(ParallelEnv):
 class MultiAgentVectorEnv:
     """``num_games`` games of a :class:`MultiAgentCore` stepped together, arrays on (game, agent) axes.
 
-    ``reset(seed)`` returns ``(obs, infos)``; ``step(actions)`` takes a (G, A) integer array
-    and returns ``obs`` (a dict of (G, A, ...) arrays), ``rewards``, ``terminations``,
+    ``reset(seed)`` returns ``(obs, infos)``; ``step(actions)`` takes a (G, A) array (integers
+    for Discrete actions, strings for free text) and returns ``obs`` (a dict of (G, A, ...)
+    arrays, or one (G, A) array of texts), ``rewards``, ``terminations``,
     ``truncations`` (each (G, A)) and ``infos`` (a dict of (G, A) arrays). A game whose agents
     are all done restarts on the next step (NEXT_STEP autoreset, as Gymnasium's vector envs):
     its actions are ignored and it returns its first observation with zero rewards. Agents
@@ -207,18 +243,15 @@ class MultiAgentVectorEnv:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = np.asarray(actions)
-        if actions.shape != (self.num_games, self.n_agents) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"actions must be an integer array of shape ({self.num_games}, {self.n_agents}), "
-                             f"got {actions.dtype} {actions.shape}")
-        space = self.single_action_space
-        if ((actions < space.start) | (actions >= space.start + space.n))[self.active].any():
-            raise ValueError(f"actions outside the action space {space}")
+        self.core.check_actions(actions, self.active)
         restarting = self._restart.copy()
         if restarting.any():
             self.core.reset(restarting, rng.next_key(self.core.state.key[restarting]))
             self.active[restarting] = True
         acting = self.active & ~restarting[:, None]
-        reward, terminated, truncated = self.core.step(np.where(acting, actions, space.start), acting)
+        played = self.core.empty_actions()
+        played[acting] = actions[acting]
+        reward, terminated, truncated = self.core.step(played, acting)
         reward = np.where(acting, reward, 0.0)
         terminated, truncated = terminated & acting, truncated & acting
         self.active &= ~(terminated | truncated)

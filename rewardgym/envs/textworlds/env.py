@@ -183,10 +183,11 @@ class TextWorldEnv(gym.Env):
             text = self.feedback[:MAX_OBS_CHARS]
             return text if text else " "
         view = np.zeros(VIEW_DIM, np.float32)
-        view[_hashed(f"{self.feedback} {self.world.describe_room()} {self.world.describe_inventory()}", VIEW_DIM)] = 1
+        seen = f"{self.feedback} {self.world.describe_room()} {self.world.describe_inventory()}"
+        view[hashed_words(seen, VIEW_DIM)] = 1
         choices = np.zeros((self.max_choices, CHOICE_DIM), np.float32)
         for row, text in enumerate(self._admissible_now().choice_texts):
-            choices[row, _hashed(text, CHOICE_DIM)] = 1
+            choices[row, hashed_words(text, CHOICE_DIM)] = 1
         return {"view": view, "choices": choices}
 
     def _info(self) -> dict[str, Any]:
@@ -241,7 +242,7 @@ class _Admissible:
 _WORD_INDEX: dict[tuple[str, int], int] = {}
 
 
-def _hashed(text: str, dim: int) -> list[int]:
+def hashed_words(text: str, dim: int) -> list[int]:
     """Bucket indices of the words of ``text``: CRC32, so the same in every process (``hash()`` is salted)."""
     out = []
     for word in words_of(text):
