@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -175,6 +176,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", help="the logged column to draw (default success_rate when every run logged it, "
                                     "else mean_return)")
     p.add_argument("--out", metavar="FILE", help="the PNG (default comparison-<metric>.png beside the first run)")
+
+    p = sub.add_parser("sweep", help="train one env and agent over seeds (and a grid of settings), then compare",
+                       description="Train every seed x grid point as its own run folder, a few at a time in local "
+                                   "processes or as tasks on a Ray cluster, then draw the groups on one figure (IQM "
+                                   "over seeds, 95%% bootstrap bands). Any other train option goes after -- and "
+                                   "reaches every run (-- --num-envs 8). Example: rewardgym sweep CartPole-v1 "
+                                   "--agent ppo --seeds 0-4 --grid learning_rate=1e-4,3e-4 --steps 50000 --jobs 2")
+    p.add_argument("env_id", help="a rewardgym id, a multi-agent name or any Gymnasium id")
+    p.add_argument("--agent", required=True, help="the agent, as for train")
+    p.add_argument("--seeds", nargs="+", default=["0-2"], metavar="SEEDS",
+                   help="seeds: ranges and lists, e.g. 0-4 or 0,3,7 (default 0-2)")
+    p.add_argument("--grid", nargs="*", default=[], metavar="KEY=V1,V2",
+                   help="agent settings to sweep, each over its comma-separated values (every combination); "
+                        "fixed settings go in --config")
+    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
+                   help=f"env steps per run (default {DEFAULT_STEPS})")
+    p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="agent settings for every run")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env arguments for every run")
+    p.add_argument("--reward", help="a learned-reward spec for every run, as for train")
+    p.add_argument("--jobs", type=_positive_int, default=1,
+                   help="runs at once (default 1; each run uses one torch thread)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run each training as a Ray task: alone, a local cluster on 127.0.0.1 with --jobs CPUs; "
+                        "with an address (e.g. 10.0.0.5:6379 or auto), join that cluster")
+    p.add_argument("--metric", help="the logged column to compare (default success_rate when logged, else "
+                                    "mean_return)")
+    p.add_argument("--out", default="sweeps", help="parent folder of the sweep folder (default sweeps/)")
 
     p = sub.add_parser("showcase", help="a learned reward at work: sparse Reach with and without progress shaping",
                        description="Record expert demos of sparse rewardgym/Manip-Reach-v0, fit a progress model on "
@@ -807,6 +835,66 @@ def _episode_facts(info: dict) -> str:
     return (" " + ", ".join(facts) + ".") if facts else ""
 
 
+def sweep_train(argv: list[str]):
+    """One run of a sweep: ``rewardgym train ARGV`` in this process, quiet; its status and run folder.
+
+    Module-level so that a process pool or a Ray worker can import it by name.
+    """
+    import contextlib
+    import io
+
+    from rewardgym.workflows.sweep import RunResult
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["train", *argv, "--no-progress", "--threads", "1"])
+    folder = re.search(r"^run folder: (.+)$", err.getvalue(), re.MULTILINE)
+    lines = [line for line in err.getvalue().strip().splitlines() if not line.startswith("run folder: ")]
+    return RunResult(status, folder.group(1).strip() if folder else None, lines[-1] if lines else "")
+
+
+def cmd_sweep(args) -> int:
+    from rewardgym.workflows.sweep import parse_seeds, run_sweep
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    grid = parse_assignments(args.grid, "--grid")
+    parse_assignments(args.config, "--config")  # a malformed item is one line now, not one per run
+    parse_assignments(args.env_kwargs, "--env-kwargs")
+    passed = getattr(args, "train_args", [])
+    own = sorted({"--config", "--env-kwargs", "--reward", "--steps", "--seed", "--out", "--agent"} & set(passed))
+    if own:
+        raise UsageError(f"give {', '.join(own)} to sweep itself, not after --")
+    train_argv = ["--steps", str(args.steps), *passed]
+    if args.reward:
+        train_argv += ["--reward", args.reward]
+    if args.env_kwargs:
+        train_argv += ["--env-kwargs", *args.env_kwargs]
+    try:  # every run's arguments must parse: check once, before anything starts
+        build_parser().parse_args(["train", args.env_id, "--agent", args.agent, *train_argv, "--config", *args.config])
+    except SystemExit:
+        raise UsageError("the train arguments above do not parse (see rewardgym train --help)") from None
+    try:
+        result = run_sweep(args.env_id, args.agent, seeds, grid, train_argv, sweep_train, config=args.config,
+                           out=args.out,
+                           parallel=args.jobs, ray_address=None if args.ray == "local" else args.ray,
+                           use_ray=args.ray is not None, metric=args.metric)
+    except (ImportError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    for group in result.summary:
+        print(f"{group['label']}: seeds {group['seeds']}, at step {group['step']:.0f}: IQM {group['iqm']:.4g} "
+              f"[{group['ci'][0]:.4g}, {group['ci'][1]:.4g}]")
+    if result.plot:
+        print(f"plot: {result.plot}")
+    if result.failed:
+        print(f"rewardgym: {len(result.failed)} of {len(result.jobs)} runs failed (listed above; "
+              f"{result.folder / 'sweep.json'})", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_plot(args) -> int:
     from rewardgym.workflows.runs import compare_runs
 
@@ -962,12 +1050,20 @@ def cmd_showcase(args) -> int:
 
 COMMANDS = {"showcase": cmd_showcase, "list": cmd_list, "train": cmd_train, "eval": cmd_eval, "play": cmd_play,
             "plot": cmd_plot,
+            "sweep": cmd_sweep,
             "collect-demos": cmd_collect_demos, "fit-progress": cmd_fit_progress, "reward-eval": cmd_reward_eval,
             "synthesize-reward": cmd_synthesize_reward, "sandbox-check": cmd_sandbox_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed: list[str] = []
+    if argv[:1] == ["sweep"] and "--" in argv:  # sweep ... -- TRAIN_ARGS: handed to every run unread
+        cut = argv.index("--")
+        argv, passed = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
+    if args.command == "sweep":
+        args.train_args = passed
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:

@@ -71,7 +71,7 @@ def test_a_wrong_take_ruins_the_meal_for_both_and_the_horizon_truncates():
     _, rewards, terms, _, _ = env.step({READER: 3, COOK: (k + 1) % 3})  # not in the kitchen yet: refused
     assert "You are not in the kitchen yet." in env.core.text(0, 1) and not any(terms.values())
     _, rewards, terms, _, infos = env.step({READER: 3, COOK: (k + 1) % 3})
-    assert rewards == {READER: -1.0, COOK: -1.0} and all(terms.values()) and not infos[COOK]["success"]
+    assert rewards == {READER: -0.5, COOK: -0.5} and all(terms.values()) and not infos[COOK]["success"]  # -1/(3-1)
     assert "*** You lost! ***" in env.core.text(0, 1)
 
     env.reset(seed=5)

@@ -248,10 +248,18 @@ def _samples_markdown(samples: list[dict[str, Any]], width: int = 400) -> str:
     return "\n".join(parts)
 
 
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's agent settings and env arguments, flat (``env.``-prefixed), without its seed."""
+    agent = {k: v for k, v in (config.get("agent_config") or {}).items() if k != "seed"}
+    return {**agent, **{f"env.{k}": v for k, v in (config.get("env_kwargs") or {}).items()}}
+
+
 def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None,
                  metric: str | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """One figure of several runs (``rewardgym plot``): runs that differ only in their seed form a group,
     drawn as the interquartile mean over its seeds with a 95% bootstrap band (a single run as its line).
+    A group's label is its agent (and reward), plus the agent settings and env arguments in which
+    the runs differ (a sweep's grid).
 
     ``metric``: a logged column (default ``success_rate`` when every run logged it, else
     ``mean_return``). ``out``: the PNG (default ``comparison-<metric>.png`` beside the first run).
@@ -276,7 +284,9 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None,
         metric = "success_rate" if all(any("success_rate" in r for r in rows) for _, _, rows in runs) else "mean_return"
     groups: dict[str, list[dict]] = {}
     envs = {config["env_id"] for _, config, _ in runs}
-    for run_dir, config, rows in runs:
+    settings = [_settings(config) for _, config, _ in runs]
+    varying = sorted({k for s in settings for k in s if len({json.dumps(t.get(k), default=str) for t in settings}) > 1})
+    for (run_dir, config, rows), setting in zip(runs, settings):
         points = [(row["step"], row[metric]) for row in rows if metric in row and "step" in row]
         if not points:
             logged = sorted({k for row in rows for k in row} - {"step"})
@@ -284,6 +294,8 @@ def compare_runs(run_dirs: list[str | Path], out: str | Path | None = None,
         label = config["agent"] + (f" + {config['reward']}" if config.get("reward") else "")
         if len(envs) > 1:
             label = f"{config['env_id'].split('/')[-1]}: {label}"
+        if varying:  # the settings that tell this run's group from the others' (a sweep's grid)
+            label += " (" + ", ".join(f"{k}={setting.get(k, '-')}" for k in varying) + ")"
         groups.setdefault(label, []).append({"curve": np.asarray(points, dtype=float), "seed": config.get("seed")})
 
     import matplotlib

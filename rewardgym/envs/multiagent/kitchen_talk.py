@@ -11,11 +11,11 @@ cookbook, so a word said on the first step is heard before anything can be taken
 - the cook takes a food (``take carrot``), waits, or (in free text) says something back.
 
 Taking the recipe's food wins the game for both (each is paid 1: one shared, cooperative
-reward); taking another food ruins the meal (each is paid ``ruined``, -1 by default, so a blind
-guess among four foods is worth less than waiting); ``horizon`` steps without a take end it
-truncated (0). Both players always leave together. A cook who hears nothing can do no better than
-one game in ``n_items``: ``talk=False`` (what is said is not heard) is that control — the
-success rate communication has to beat.
+reward); taking another food ruins the meal (each is paid ``ruined``; by default
+``-1 / (n_items - 1)``, so that a blind guess is worth 0 on average, as much as never taking);
+``horizon`` steps without a take end it truncated (0). Both players always leave together.
+A cook who hears nothing can do no better than one game in ``n_items``: ``talk=False`` (what
+is said is not heard) is that control — the success rate communication has to beat.
 
 Interfaces, as the single-player text worlds':
 
@@ -96,7 +96,7 @@ class KitchenTalkCore(MultiAgentCore):
     """``num_games`` talking kitchens stepped together (see the module docstring)."""
 
     def __init__(self, num_games: int, n_items: int = 4, horizon: int = 8, talk: bool = True,
-                 action_mode: str = "choice", observation: str = "vector", ruined: float = -1.0):
+                 action_mode: str = "choice", observation: str = "vector", ruined: float | None = None):
         super().__init__(num_games, 2)
         if not 2 <= n_items <= len(FOOD_NAMES):
             raise ValueError(f"n_items must be in 2..{len(FOOD_NAMES)}, got {n_items}")
@@ -106,7 +106,8 @@ class KitchenTalkCore(MultiAgentCore):
                                      ("observation", observation, OBSERVATIONS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        self.n_items, self.horizon, self.talk, self.ruined = int(n_items), int(horizon), bool(talk), float(ruined)
+        self.n_items, self.horizon, self.talk = int(n_items), int(horizon), bool(talk)
+        self.ruined = -1.0 / (self.n_items - 1) if ruined is None else float(ruined)
         self.action_mode, self.observation = action_mode, observation
         g, k = self.num_games, self.n_items
         self.state = KitchenState(key=np.zeros(g, np.uint64), t=np.zeros(g, np.int64),

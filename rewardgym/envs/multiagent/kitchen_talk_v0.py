@@ -27,7 +27,7 @@ class raw_env(ParallelCoreEnv):  # noqa: N801 (PettingZoo's module convention)
     metadata = {**ParallelCoreEnv.metadata, "name": NAME}
 
     def __init__(self, n_items: int = 4, horizon: int = 8, talk: bool = True, action_mode: str = "choice",
-                 observation: str = "vector", ruined: float = -1.0, render_mode: str | None = None):
+                 observation: str = "vector", ruined: float | None = None, render_mode: str | None = None):
         super().__init__(KitchenTalkCore(1, n_items, horizon, talk, action_mode, observation, ruined),
                          render_mode=render_mode)
 
@@ -41,5 +41,5 @@ def env(**kwargs):
 
 
 def vector_env(num_games: int, n_items: int = 4, horizon: int = 8, talk: bool = True, action_mode: str = "choice",
-               observation: str = "vector", ruined: float = -1.0) -> MultiAgentVectorEnv:
+               observation: str = "vector", ruined: float | None = None) -> MultiAgentVectorEnv:
     return MultiAgentVectorEnv(KitchenTalkCore(num_games, n_items, horizon, talk, action_mode, observation, ruined))

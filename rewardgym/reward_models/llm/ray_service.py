@@ -109,7 +109,7 @@ class RayAnnotationService(_AnnotationQueue):
         ray = import_ray()
         if not ray.is_initialized():
             ray.init(num_cpus=max(1, math.ceil(num_cpus)), include_dashboard=False, log_to_driver=False,
-                     ignore_reinit_error=True)
+                     ignore_reinit_error=True, _node_ip_address="127.0.0.1")  # a local cluster: loopback only
         self.factory = factory
         self.max_in_flight = int(max_in_flight)
         self._ray = ray
