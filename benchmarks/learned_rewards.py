@@ -1,7 +1,8 @@
 """Do learned rewards teach PPO what a sparse reward cannot? Five arms, five seeds, two sparse tasks.
 
-    python benchmarks/learned_rewards.py --task dungeon|text [--seeds 0 1 2 3 4] [--steps N] [--quick]
-                                         [--arms extrinsic novelty oni-embedding oni-smollm2 motif-offline]
+    python benchmarks/learned_rewards.py --task dungeon|text|treasure [--seeds 0 1 2 3 4] [--steps N] [--quick]
+                                         [--arms extrinsic novelty oni-embedding oni-smollm2 motif-offline
+                                                 oracle-dense]
                                          [--jobs N]
 
 Tasks (sparse: the env pays only on success; both chosen so that a random policy sometimes
@@ -18,6 +19,9 @@ succeeds and messages say something about progress):
   (1 when every coin is held), episodes of 50 commands, choice mode (16 commands) with the
   hashed bag-of-words observation, read by PPO's choice scoring. The rewards read the game's
   answer (``info["feedback"]``).
+* ``treasure``: Text-Treasure at difficulty 3 (5 rooms, a locked chest or door between the player
+  and the named treasure, distractor treasures), sparse, the same interface; goal "take the key
+  and unlock the chest with it" (the treasure itself is the extrinsic reward; random play: 0%).
 
 The annotators are told each task's goal in words and its near misses (the contrast texts):
 dungeon "open the door and find the staircase down", not "You can't move diagonally.";
@@ -29,6 +33,9 @@ Arms (each intrinsic reward added as ``α_ext·r_ext + α_int·r_int`` with Moti
 α_int = 0.1, and PPO's return normalisation in every arm):
 
 * ``extrinsic``: the task's reward alone.
+* ``oracle-dense`` (text tasks, not run by default): the text world's own subgoal points
+  (``reward="dense"``: a point per coin, lock, ingredient step) in place of the sparse reward —
+  the ceiling of what a reward read from the game's answers could add.
 * ``novelty``: the episodic count bonus ``1/√N(message)`` (``novelty:key=message``), the
   generic baseline an LLM-derived reward has to beat.
 * ``oni-embedding``: ONI's online lookup reward with the offline annotator (MiniLM similarity
@@ -80,7 +87,7 @@ from rewardgym.rewards import Transitions, VectorInfos
 from rewardgym.workflows.curves import bootstrap_ci, iqm, plot_band
 from rewardgym.wrappers.vector import LearnedReward
 
-ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-smollm2", "motif-offline")
+ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-smollm2", "motif-offline", "oracle-dense")
 PPO = {"num_steps": 128, "num_minibatches": 4, "update_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01,
        "norm_obs": True, "norm_reward": True, "device": "cpu"}
 TASKS = {
@@ -98,7 +105,16 @@ TASKS = {
         "policy_keys": None, "goal": "take a coin",
         "avoid": ("take a book", "drop a coin", "put a coin on the table", "put a coin in the box", "see a coin",
                   "carry a coin"), "contrast": 0.0,
-        "arms": tuple(a for a in ARMS if a != "oni-smollm2"),
+        "arms": tuple(a for a in ARMS if a not in ("oni-smollm2", "oracle-dense")),
+    },
+    "treasure": {
+        "id": "rewardgym/Text-Treasure-v0", "steps": 300_000, "envs": 16,
+        "kwargs": {"difficulty": 3, "reward": "sparse", "action_mode": "choice", "observation": "vector",
+                   "max_choices": 16, "max_steps": 50, "vectorization_mode": "sync"},
+        "policy_keys": None, "goal": "take the key and unlock the chest with it",
+        "avoid": ("take a book", "take an amulet", "lock the chest", "drop the key", "put the key on the table",
+                  "put the key in the box", "see a key", "carry a key", "close the chest"), "contrast": 0.1,
+        "arms": ("extrinsic", "novelty", "oni-embedding", "oracle-dense"),
     },
 }
 ALPHA_EXT, ALPHA_INT = 10.0, 0.1
@@ -133,7 +149,7 @@ def random_messages(task: dict, steps: int, seed: int) -> list[str]:
 def reward_model(arm: str, task: dict, shared: dict):
     """The arm's reward model (``None`` for extrinsic)."""
     goal = task["goal"]
-    if arm == "extrinsic":
+    if arm in ("extrinsic", "oracle-dense"):
         return None
     if arm == "novelty":
         return make_reward("novelty:key=message")
@@ -153,6 +169,8 @@ def embedding_annotator(task: dict, encoder) -> EmbeddingAnnotator:
 
 
 def train(task: dict, arm: str, seed: int, steps: int, shared: dict) -> dict:
+    if arm == "oracle-dense":  # the text world's own subgoal points: the most a message reward could recover
+        task = {**task, "kwargs": {**task["kwargs"], "reward": "dense"}}
     envs = make_envs(task, seed)
     reward = reward_model(arm, task, shared)
     if reward is not None:
@@ -259,7 +277,7 @@ def plot(results: dict, task_name: str, task: dict, path: Path) -> None:
     import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
-    colors = dict(zip(ARMS, ("tab:gray", "tab:blue", "tab:orange", "tab:red", "tab:green")))
+    colors = dict(zip(ARMS, ("tab:gray", "tab:blue", "tab:orange", "tab:red", "tab:green", "black")))
     for arm, runs in results.items():
         runs = [{"curve": np.asarray(r["curve"])} for r in runs if len(r["curve"])]
         if runs:

@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="STEPS",
                    help="save checkpoints/step_<N> every STEPS env steps, keeping the last 3 (default: a tenth "
                         "of --steps; 0: only the final checkpoint)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="step the envs in Ray actors (--num-workers of them), the policy and the update on this "
+                        "process: alone, a local Ray on 127.0.0.1; with an address, join that cluster")
+    p.add_argument("--num-workers", type=_positive_int, metavar="N",
+                   help="--ray: env workers, each stepping its share of --num-envs (default 2)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="finish the run in RUN_DIR from its latest checkpoint (its env, agent and settings)")
 
@@ -387,13 +392,15 @@ def _agent_class(name: str) -> type:
         raise UsageError(str(exc)) from None
 
 
-def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any]):
+def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], ray: tuple[str, int] | None = None):
     from rewardgym.workflows.training import make_envs
 
     try:
-        return make_envs(spec, env_id, num_envs, env_kwargs)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        if ray is None:
+            return make_envs(spec, env_id, num_envs, env_kwargs)
+        return make_envs(spec, env_id, num_envs, env_kwargs, workers=ray[1], ray_address=ray[0])
+    except (ValueError, ImportError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
 
 
 def _reward_model(spec: str):
@@ -455,8 +462,14 @@ def cmd_train(args) -> int:
     elif spec.takes_model and "model" not in agent_config:
         raise UsageError(f"agent {args.agent!r} needs --model (a folder with a transformers causal LM, or a hub id)")
     num_envs = args.num_envs or spec.default_num_envs
+    ray = None
+    if args.ray is not None:
+        ray = (args.ray, args.num_workers or 2)
+        num_envs = max(num_envs, ray[1])
+    elif args.num_workers is not None:
+        raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
     env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, args.reward, args.reward_mode,
-                                       args.reward_coef, args.reward_env_coef)
+                                       args.reward_coef, args.reward_env_coef, ray)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError, OSError, ImportError) as exc:  # OSError: an unloadable model folder
@@ -470,6 +483,7 @@ def cmd_train(args) -> int:
         "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps,
         "seed": args.seed, "device": args.device, "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
         "preset": None if preset is None else preset.pattern,
+        "ray": None if ray is None else {"address": ray[0], "num_workers": ray[1]},
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
@@ -491,11 +505,13 @@ def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path)
 
 
 def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,
-                   reward_mode: str = "add", reward_coef: float = 1.0, reward_env_coef: float = 1.0):
-    """``(env, reward model)``: the envs of ``spec``'s kind, with the learned reward when one is given."""
+                   reward_mode: str = "add", reward_coef: float = 1.0, reward_env_coef: float = 1.0,
+                   ray: tuple[str, int] | None = None):
+    """``(env, reward model)``: the envs of ``spec``'s kind (stepped by Ray actors with ``ray``: (address,
+    workers)), with the learned reward when one is given (scored by the learner, on the whole batch)."""
     from rewardgym.workflows.training import with_learned_reward
 
-    env = _envs(spec, env_id, num_envs, env_kwargs)
+    env = _envs(spec, env_id, num_envs, env_kwargs, ray)
     if not reward:
         return env, None
     try:

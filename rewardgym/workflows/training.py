@@ -26,13 +26,16 @@ from rewardgym.wrappers.vector import LearnedReward
 __all__ = ["make_envs", "with_learned_reward", "train"]
 
 
-def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None):
+def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None, *,
+              workers: int = 0, ray_address: str | None = None):
     """The vector env ``num_envs`` copies of ``env_id`` for an agent of ``spec``; ValueError in one line.
 
     ``spec.env_interface == "text"`` gives a ``SyncVectorEnv`` of ``TextInterface`` envs (text in,
     text out); otherwise the id's native vector env when it has one, else a ``SyncVectorEnv``.
     A multi-agent name (``bandit_market_v0``) gives ``num_envs`` games with every seat a row
-    (``wrappers.multiagent.AgentsAsEnvs``): independent learners sharing one policy.
+    (``wrappers.multiagent.AgentsAsEnvs``): independent learners sharing one policy. ``workers``
+    > 0: the envs are stepped by that many Ray actors (``envs.ray_vector.RayVectorEnv``; a local
+    Ray on 127.0.0.1 unless ``ray_address`` names a cluster).
     """
     import gymnasium as gym
 
@@ -40,7 +43,13 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     from rewardgym.wrappers.text import TextInterface
 
     if env_id.removeprefix("rewardgym/") in MULTIAGENT:
+        if workers:
+            raise ValueError(f"{env_id}: Ray env workers step single-agent envs; a multi-agent game runs in one "
+                             f"process (its batch is already one NumPy call)")
         return _multiagent_envs(spec, env_id, num_envs, env_kwargs or {})
+    if workers and spec.env_interface == "text":
+        raise ValueError(f"agent {spec.name!r} plays through the language interface, which Ray env workers do "
+                         f"not serve yet")
     options: dict[str, Any] = {}
     if spec.env_interface == "text":
         options = {"vectorization_mode": "sync", "wrappers": [TextInterface]}
@@ -49,6 +58,10 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     except gym.error.Error as exc:
         raise ValueError(f"{str(exc).splitlines()[0]} (rewardgym list shows the ids)") from None
     try:
+        if workers:
+            from rewardgym.envs.ray_vector import RayVectorEnv
+
+            return RayVectorEnv(env_id, num_envs, workers, env_kwargs, address=ray_address)
         return gym.make_vec(env_id, num_envs=num_envs, **options, **(env_kwargs or {}))
     except gym.error.Error as exc:
         raise ValueError(str(exc).splitlines()[0]) from None
