@@ -42,8 +42,9 @@ class EnvWorker:
     def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any]):
         import gymnasium as gym
 
-        import rewardgym  # noqa: F401  (registers the ids in this process)
+        from rewardgym.registration import register_envs
 
+        register_envs()  # the ids, in this worker process
         self.env = gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
 
     def reset(self, seed: int | None, options: dict | None):
