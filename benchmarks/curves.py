@@ -28,6 +28,41 @@ def learn_curve(agent, envs, steps: int, keys: tuple[str, ...] = ("success_rate"
     return np.array(curve), time.perf_counter() - start
 
 
+def plot_success_bands(results: dict[str, list[dict]], colors: dict[str, str], path, title: str,
+                       xlabel: str = "env steps", ylabel: str = "training success rate (last 100 episodes), IQM",
+                       floor: tuple[float, str] | None = None) -> None:
+    """Each arm's runs (``{"curve": [[step, success], ...]}``) as an IQM curve with its 95% bootstrap band,
+    on [0, 1]; ``floor``: a dotted reference line (value, label). Saved as a PNG at ``path``."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    from rewardgym.workflows.curves import plot_band
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
+    for arm, runs in results.items():
+        runs = [{"curve": np.asarray(r["curve"])} for r in runs if len(r["curve"])]
+        if runs:
+            plot_band(ax, runs, 1, colors[arm], f"{arm} ({len(runs)} seeds)")
+    if floor is not None:
+        ax.axhline(floor[0], color="black", linestyle=":", linewidth=1, label=floor[1])
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_runs(ax, runs: list[dict], column: int, color: str, label: str) -> None:
     """Each seed's curve as a thin line, their mean as a thick one."""
     grid, curves = on_grid(runs, column)

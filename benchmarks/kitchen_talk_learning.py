@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from curves import learn_curve  # benchmarks/curves.py: the script's folder
+from curves import learn_curve, plot_success_bands  # benchmarks/curves.py: the script's folder
 
 from rewardgym.agents import agent_class, make_agent
-from rewardgym.workflows.curves import bootstrap_ci, iqm, plot_band
+from rewardgym.workflows.curves import bootstrap_ci, iqm
 from rewardgym.workflows.training import make_envs
 
 NAME = "kitchen_talk_v0"
@@ -93,29 +93,9 @@ def table(results: dict[str, list[dict]]) -> str:
 
 
 def plot(results: dict[str, list[dict]], path: Path, n_items: int = 4) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
-    for arm, runs in results.items():
-        runs = [{"curve": np.asarray(r["curve"])} for r in runs if len(r["curve"])]
-        if runs:
-            plot_band(ax, runs, 1, COLORS[arm], f"{arm} ({len(runs)} seeds)")
-    ax.axhline(1 / n_items, color="black", linestyle=":", linewidth=1, label="best guess without talk (1/4)")
-    ax.set_ylabel("training success rate (last 100 games), IQM", fontsize=9)
-    ax.set_xlabel("agent-steps")
-    ax.set_ylim(-0.02, 1.02)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(f"{NAME}: MAPPO with and without being heard, IQM and 95% bootstrap band", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    plot_success_bands(results, COLORS, path, f"{NAME}: MAPPO with and without being heard, IQM and 95% bootstrap "
+                       f"band", xlabel="agent-steps", ylabel="training success rate (last 100 games), IQM",
+                       floor=(1 / n_items, f"best guess without talk (1/{n_items})"))
 
 
 def main() -> None:

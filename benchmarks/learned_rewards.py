@@ -75,7 +75,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
-from curves import learn_curve  # benchmarks/curves.py: the script's folder
+from curves import learn_curve, plot_success_bands  # benchmarks/curves.py: the script's folder
 from gymnasium.wrappers.vector import FilterObservation
 
 import rewardgym
@@ -84,7 +84,7 @@ from rewardgym.reward_models.llm.annotation import FAILURE_TEXTS, EmbeddingAnnot
 from rewardgym.reward_models.llm.intrinsic import LLMFeedbackReward, fit_preferences
 from rewardgym.reward_models.text import transition_texts
 from rewardgym.rewards import Transitions, VectorInfos
-from rewardgym.workflows.curves import bootstrap_ci, iqm, plot_band
+from rewardgym.workflows.curves import bootstrap_ci, iqm
 from rewardgym.wrappers.vector import LearnedReward
 
 ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-smollm2", "motif-offline", "oracle-dense")
@@ -270,30 +270,9 @@ def report(path: Path, task_name: str, task: dict, plot_path: Path) -> None:
 
 
 def plot(results: dict, task_name: str, task: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
     colors = dict(zip(ARMS, ("tab:gray", "tab:blue", "tab:orange", "tab:red", "tab:green", "black")))
-    for arm, runs in results.items():
-        runs = [{"curve": np.asarray(r["curve"])} for r in runs if len(r["curve"])]
-        if runs:
-            plot_band(ax, runs, 1, colors[arm], f"{arm} ({len(runs)} seeds)")
-    ax.set_ylabel("training success rate (last 100 episodes), IQM", fontsize=9)
-    ax.set_xlabel("env steps")
-    ax.set_ylim(-0.02, 1.02)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(f"PPO on sparse {task['id'].removeprefix('rewardgym/')} ({task_name}): IQM and 95% bootstrap band",
-                 fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    plot_success_bands(results, colors, path, f"PPO on sparse {task['id'].removeprefix('rewardgym/')} "
+                                              f"({task_name}): IQM and 95% bootstrap band")
 
 
 def main() -> None:
