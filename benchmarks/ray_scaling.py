@@ -1,0 +1,100 @@
+"""What do Ray env workers cost and give? Env steps/s and PPO steps/s, one process against 1, 2, ... workers.
+
+    python benchmarks/ray_scaling.py [--workers 1 2] [--num-envs 16] [--seconds 5]
+                                     [--envs CartPole-v1 rewardgym/Dungeon-Room5x5-v0]
+
+For each env id: random actions on ``gym.make_vec(num_envs)`` in this process, then on
+``RayVectorEnv(num_envs, W)`` for each W (a local Ray on 127.0.0.1, one CPU per worker), in
+env steps per second; then PPO (``num_steps=128``, its defaults otherwise) trained for
+``--ppo-steps`` on both, in env steps per second of training. Everything in one run, so the
+ratios compare like with like. On a 2-core machine the workers share the cores with the
+process that acts, so the figure that predicts a bigger machine is the per-worker rate and the
+round trip per step (the time a step of W workers takes beyond the slowest worker's own).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+# ruff: noqa: E402  (the thread settings above must come before NumPy's and torch's imports)
+
+import argparse
+import platform
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import rewardgym  # noqa: F401  (registers the ids)
+from rewardgym.agents import make_agent
+from rewardgym.envs.ray_vector import RayVectorEnv, ray_init
+
+
+def env_rate(envs, seconds: float) -> float:
+    """Random-action env steps per second (every env's step counts)."""
+    rng = np.random.default_rng(0)
+    envs.reset(seed=0)
+    n = envs.num_envs
+    sample = (lambda: rng.integers(0, envs.single_action_space.n, n)) if hasattr(envs.single_action_space, "n") \
+        else (lambda: envs.action_space.sample())
+    for _ in range(10):  # warm up
+        envs.step(sample())
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        envs.step(sample())
+        steps += n
+    return steps / (time.perf_counter() - start)
+
+
+def build(env_id: str, num_envs: int, workers: int, kwargs: dict):
+    """``num_envs`` copies of ``env_id``: in this process (``workers`` 0) or on that many Ray workers."""
+    if workers == 0:
+        return gym.make_vec(env_id, num_envs=num_envs, **kwargs)
+    return RayVectorEnv(env_id, num_envs, workers, kwargs)
+
+
+def ppo_rate(envs, steps: int) -> float:
+    agent = make_agent("ppo", envs, seed=0, device="cpu", num_steps=128)
+    start = time.perf_counter()
+    agent.learn(envs, steps, progress=False)
+    return agent.global_step / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "rewardgym/Dungeon-Room5x5-v0"])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--ppo-steps", type=int, default=32_768)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{time.strftime('%Y-%m-%d')}; {args.num_envs} envs, {args.seconds:.0f} s per env figure, "
+          f"PPO {args.ppo_steps:,} steps")
+    ray = ray_init(num_cpus=max(args.workers))
+    print("\n| env | envs on | env steps/s | x one process | PPO steps/s | x one process |")
+    print("|---|---|---:|---:|---:|---:|")
+    for env_id in args.envs:
+        kwargs = {"vectorization_mode": "sync"} if env_id == "CartPole-v1" else {}
+
+        base_env = base_ppo = None
+        for workers in [0, *args.workers]:
+            envs = build(env_id, args.num_envs, workers, kwargs)
+            rate = env_rate(envs, args.seconds)
+            envs.close()
+            envs = build(env_id, args.num_envs, workers, kwargs)
+            train = ppo_rate(envs, args.ppo_steps)
+            envs.close()
+            base_env, base_ppo = base_env or rate, base_ppo or train
+            where = "this process" if workers == 0 else f"{workers} Ray worker{'s' if workers > 1 else ''}"
+            print(f"| {env_id.removeprefix('rewardgym/')} | {where} | {rate:,.0f} | {rate / base_env:.2f}x | "
+                  f"{train:,.0f} | {train / base_ppo:.2f}x |", flush=True)
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
