@@ -56,7 +56,7 @@ def ray_local():
     import ray  # part of the test extra: a missing ray fails here, it is not skipped
     # the test module is not importable in Ray's workers: send its classes by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
              _node_ip_address="127.0.0.1")  # nothing leaves the machine
     yield ray
     ray.shutdown()

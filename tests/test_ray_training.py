@@ -35,8 +35,8 @@ def test_workers_play_the_episodes_of_one_process_seed_for_seed(ray_local):
     assert envs.sizes == [3, 2] and envs.offsets == [0, 3]
     obs, _ = envs.reset(seed=3)
     np.testing.assert_array_equal(obs, reference.reset(seed=3)[0])
-    pids = ray_local.get([w.pid.remote() for w in envs.workers])
-    assert len(set(pids)) == 2  # two processes step the envs
+    places = ray_local.get([w.where.remote() for w in envs.workers])
+    assert len({pid for _, pid in places}) == 2  # two processes step the envs
     rng = np.random.default_rng(0)
     for _ in range(120):  # several episodes end and restart on the next step
         actions = rng.integers(0, 2, 5)

@@ -53,10 +53,13 @@ class EnvWorker:
     def step(self, actions):
         return self.env.step(actions)
 
-    def pid(self) -> int:
+    def where(self) -> tuple[str, int]:
+        """(Ray node id, process id) of this worker."""
         import os
 
-        return os.getpid()
+        import ray
+
+        return ray.get_runtime_context().get_node_id(), os.getpid()
 
 
 def concat(parts: list[Any]) -> Any:
@@ -99,7 +102,8 @@ def ray_init(address: str | None = None, num_cpus: int | None = None):
         raise ImportError("Ray is not installed: pip install 'ray>=2.9'") from None
     if not ray.is_initialized():
         if address in (None, "", "local"):
-            ray.init(num_cpus=num_cpus, _node_ip_address=LOOPBACK, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=num_cpus, _node_ip_address=LOOPBACK, include_dashboard=False,
+                     log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
     return ray

@@ -129,7 +129,8 @@ def _on_ray(jobs: list[SweepJob], worker: Callable, address: str | None, paralle
     started_here = not ray.is_initialized()
     if started_here:
         if address in (None, "", "local"):  # a local cluster on the loopback address only
-            ray.init(num_cpus=parallel, _node_ip_address=LOOPBACK, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=parallel, _node_ip_address=LOOPBACK, include_dashboard=False,
+                     log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
     try:

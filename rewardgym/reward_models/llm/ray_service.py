@@ -108,8 +108,9 @@ class RayAnnotationService(_AnnotationQueue):
             raise TypeError(f"factory must be a callable that builds the annotator, got {type(factory).__name__}")
         ray = import_ray()
         if not ray.is_initialized():
-            ray.init(num_cpus=max(1, math.ceil(num_cpus)), include_dashboard=False, log_to_driver=False,
-                     ignore_reinit_error=True, _node_ip_address="127.0.0.1")  # a local cluster: loopback only
+            # a new local instance (not one a file in /tmp/ray points to), on the loopback address only
+            ray.init(address="local", num_cpus=max(1, math.ceil(num_cpus)), include_dashboard=False,
+                     log_to_driver=False, ignore_reinit_error=True, _node_ip_address="127.0.0.1")
         self.factory = factory
         self.max_in_flight = int(max_in_flight)
         self._ray = ray
