@@ -32,7 +32,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-LOOPBACK = "127.0.0.1"
+from rewardgym._ray import start_ray
+
 log = logging.getLogger(__name__)
 
 
@@ -95,18 +96,8 @@ def merge_infos(parts: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]
 
 
 def ray_init(address: str | None = None, num_cpus: int | None = None):
-    """Ray, initialised: ``address`` joins a cluster; None starts a local instance on 127.0.0.1 only."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("Ray is not installed: pip install 'ray>=2.9'") from None
-    if not ray.is_initialized():
-        if address in (None, "", "local"):
-            ray.init(address="local", num_cpus=num_cpus, _node_ip_address=LOOPBACK, include_dashboard=False,
-                     log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
-    return ray
+    """Ray, initialised for env workers (see :func:`rewardgym._ray.start_ray`)."""
+    return start_ray(address, num_cpus, purpose="Ray env workers")[0]
 
 
 class RayVectorEnv(VectorEnv):

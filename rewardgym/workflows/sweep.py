@@ -27,9 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardgym._ray import start_ray
 from rewardgym.workflows.runs import compare_runs, read_metrics, run_summary
-
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -122,17 +121,7 @@ def _local(jobs: list[SweepJob], worker: Callable, parallel: int):
 
 def _on_ray(jobs: list[SweepJob], worker: Callable, address: str | None, parallel: int):
     """Each job a Ray task asking for one CPU; a task whose worker dies is retried once, then reported."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("--ray needs Ray: pip install 'ray>=2.9'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address in (None, "", "local"):  # a local cluster on the loopback address only
-            ray.init(address="local", num_cpus=parallel, _node_ip_address=LOOPBACK, include_dashboard=False,
-                     log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+    ray, started_here = start_ray(address, parallel, purpose="sweep --ray")
     try:
         task = ray.remote(num_cpus=1, max_retries=1)(worker)
         refs = {task.remote(job.argv): index for index, job in enumerate(jobs)}

@@ -17,7 +17,7 @@ malformed answers are read in the driver (``service.stats``); the annotator's ca
 the actor, and the queue's record of submitted items keeps anything from being asked twice.
 
 Ray is imported when a service is built, not before. When Ray is not initialised, a local
-instance is started (``ray.init(num_cpus=..., include_dashboard=False, log_to_driver=False)``);
+instance bound to 127.0.0.1 is started (:func:`rewardgym._ray.start_ray`);
 to use a cluster, call ``ray.init(address=...)`` before building the service.
 """
 
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rewardgym import _ray
 from rewardgym.reward_models.llm.annotation import (
     AnnotationStats,
     Annotator,
@@ -41,16 +42,12 @@ __all__ = ["RayAnnotationService", "import_ray"]
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = 'pip install "rewardgym[distributed]"'
+INSTALL_HINT = _ray.INSTALL_HINT
 
 
 def import_ray() -> Any:
     """The ``ray`` module, or an ``ImportError`` that says how to install it."""
-    try:
-        import ray
-    except ImportError as error:
-        raise ImportError(f"the Ray annotation service needs ray, which is not installed: {INSTALL_HINT}") from error
-    return ray
+    return _ray.import_ray("the Ray annotation service")
 
 
 class AnnotatorActor:
@@ -106,11 +103,7 @@ class RayAnnotationService(_AnnotationQueue):
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
         if not callable(factory):
             raise TypeError(f"factory must be a callable that builds the annotator, got {type(factory).__name__}")
-        ray = import_ray()
-        if not ray.is_initialized():
-            # a new local instance (not one a file in /tmp/ray points to), on the loopback address only
-            ray.init(address="local", num_cpus=max(1, math.ceil(num_cpus)), include_dashboard=False,
-                     log_to_driver=False, ignore_reinit_error=True, _node_ip_address="127.0.0.1")
+        ray, _ = _ray.start_ray(num_cpus=max(1, math.ceil(num_cpus)), purpose="the Ray annotation service")
         self.factory = factory
         self.max_in_flight = int(max_in_flight)
         self._ray = ray
