@@ -32,6 +32,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rewardgym._batch import concat
 from rewardgym._ray import start_ray
 
 log = logging.getLogger(__name__)
@@ -61,16 +62,6 @@ class EnvWorker:
         import ray
 
         return ray.get_runtime_context().get_node_id(), os.getpid()
-
-
-def concat(parts: list[Any]) -> Any:
-    """Batches of several workers, joined along the env axis (dicts and tuples of arrays, arrays, texts)."""
-    first = parts[0]
-    if isinstance(first, dict):
-        return {key: concat([p[key] for p in parts]) for key in first}
-    if isinstance(first, tuple) and not isinstance(first, np.ndarray):
-        return tuple(item for part in parts for item in part)
-    return np.concatenate([np.asarray(p) for p in parts])
 
 
 def merge_infos(parts: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:
@@ -146,7 +137,7 @@ class RayVectorEnv(VectorEnv):
         results = self.ray.get([w.reset.remote(s, options) for w, s in zip(self.workers, seeds)])
         self._last = list(results)
         self._fresh.clear()
-        return concat([r[0] for r in results]), merge_infos([r[1] for r in results], self.sizes)
+        return self._join([r[0] for r in results]), merge_infos([r[1] for r in results], self.sizes)
 
     def step(self, actions):
         refs = [None if i in self._fresh else w.step.remote(a)
@@ -163,7 +154,7 @@ class RayVectorEnv(VectorEnv):
             except (self.ray.exceptions.RayActorError, self.ray.exceptions.WorkerCrashedError) as exc:
                 parts.append(self._replace(i, exc))
         self._last = [(p[0], p[4]) for p in parts]
-        return (concat([p[0] for p in parts]), np.concatenate([p[1] for p in parts]).astype(np.float64),
+        return (self._join([p[0] for p in parts]), np.concatenate([p[1] for p in parts]).astype(np.float64),
                 np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]),
                 merge_infos([p[4] for p in parts], self.sizes))
 
@@ -178,6 +169,9 @@ class RayVectorEnv(VectorEnv):
         obs, info = self._last[i]
         n = self.sizes[i]
         return obs, np.zeros(n), np.zeros(n, bool), np.ones(n, bool), info
+
+    def _join(self, observations: list[Any]) -> Any:
+        return concat(observations, self.single_observation_space)
 
     def close(self, **kwargs) -> None:
         for worker in getattr(self, "workers", []):
