@@ -88,6 +88,7 @@ class KitchenState:
     items: np.ndarray  # (G, K) indices into FOOD_NAMES, in the game's order
     target: np.ndarray  # (G,) which of the K items the recipe needs
     heard: np.ndarray  # (G, 2) object: what each player heard on the last step ("" for nothing)
+    heard_item: np.ndarray  # (G,) the kitchen food the cook last heard named (the first one), K for none
     feedback: np.ndarray  # (G, 2) object: the answer to each player's last command
     won: np.ndarray  # (G,)
 
@@ -112,8 +113,11 @@ class KitchenTalkCore(MultiAgentCore):
         g, k = self.num_games, self.n_items
         self.state = KitchenState(key=np.zeros(g, np.uint64), t=np.zeros(g, np.int64),
                                   items=np.zeros((g, k), np.int64), target=np.zeros(g, np.int64),
-                                  heard=np.full((g, 2), "", object), feedback=np.full((g, 2), "", object),
-                                  won=np.zeros(g, bool))
+                                  heard=np.full((g, 2), "", object), heard_item=np.full(g, k, np.int64),
+                                  feedback=np.full((g, 2), "", object), won=np.zeros(g, bool))
+        # what each seat may do, fixed for an episode: drawn at reset, not every step
+        self._choices = np.empty((g, 2), object)  # (G, 2) tuples of command texts
+        self._choice_rows = np.zeros((g, 2, k + 1, CHOICE_DIM), np.float32)  # their hashed bags of words
         if action_mode == "choice":
             self.single_action_space = spaces.Discrete(k + 1)
         else:
@@ -145,8 +149,15 @@ class KitchenTalkCore(MultiAgentCore):
         s.target[mask] = np.minimum((draw[:, -1] * self.n_items).astype(np.int64), self.n_items - 1)
         s.t[mask] = 0
         s.heard[mask] = ""
+        s.heard_item[mask] = self.n_items
         s.feedback[mask] = ""
         s.won[mask] = False
+        for g in np.flatnonzero(mask):
+            for seat, verb in ((READER, "say"), (COOK, "take")):
+                commands = (*(f"{verb} {FOOD_NAMES[i]}" for i in s.items[g]), "wait")
+                self._choices[g, seat] = commands
+                for row, command in enumerate(commands):
+                    self._choice_rows[g, seat, row] = self._hashed(command, CHOICE_DIM)
 
     def step(self, actions: np.ndarray, acting: np.ndarray):
         s, g_all = self.state, self.num_games
@@ -164,6 +175,7 @@ class KitchenTalkCore(MultiAgentCore):
                 elif verb == "take":
                     took = value
             s.heard[g] = (said[COOK], said[READER]) if self.talk else ("", "")
+            s.heard_item[g] = self._named(g, s.heard[g, COOK])
             s.t[g] += 1
             if took >= 0:
                 s.won[g] = took == s.target[g]
@@ -223,8 +235,7 @@ class KitchenTalkCore(MultiAgentCore):
 
     # -- what the players see --------------------------------------------------------------
     def choices(self, g: int, seat: int) -> tuple[str, ...]:
-        verb = "say" if seat == READER else "take"
-        return (*(f"{verb} {FOOD_NAMES[i]}" for i in self.state.items[g]), "wait")
+        return self._choices[g, seat]
 
     def text(self, g: int, seat: int) -> str:
         s = self.state
@@ -263,33 +274,31 @@ class KitchenTalkCore(MultiAgentCore):
                 out[g] = (self.text(g, READER), self.text(g, COOK))
             return out
         view = np.zeros((g_all, 2, VIEW_DIM), np.float32)
-        choices = np.zeros((g_all, 2, self.n_items + 1, CHOICE_DIM), np.float32)
         heard = np.zeros((g_all, 2, CHOICE_DIM), np.float32)
         for g in range(g_all):
             for seat in (READER, COOK):
                 view[g, seat] = self._hashed(self.text(g, seat), VIEW_DIM)
                 heard[g, seat] = self._hashed(self.state.heard[g, seat], CHOICE_DIM)
-                for row, command in enumerate(self.choices(g, seat)):
-                    choices[g, seat, row] = self._hashed(command, CHOICE_DIM)
-        return {"view": view, "choices": choices, "heard": heard, "seat": self._seats.copy()}
+        return {"view": view, "choices": self._choice_rows.copy(), "heard": heard, "seat": self._seats.copy()}
+
+    def _named(self, g: int, message: str) -> int:
+        """The first of game ``g``'s foods that ``message`` names (all of its words), n_items for none."""
+        said = set(words_of(message)) if message else ()
+        for k, i in enumerate(self.state.items[g]):
+            if said and FOOD_WORDS[i] <= said:
+                return k
+        return self.n_items
 
     def heard_item(self) -> np.ndarray:
         """(G,) the kitchen food the cook last heard named (the first one a message names), n_items for none."""
-        s, out = self.state, np.full(self.num_games, self.n_items, np.int64)
-        for g in range(self.num_games):
-            said = set(words_of(s.heard[g, COOK]))
-            for k, i in enumerate(s.items[g]):
-                if said and FOOD_WORDS[i] <= said:
-                    out[g] = k
-                    break
-        return out
+        return self.state.heard_item.copy()
 
     def global_state(self) -> np.ndarray:
         s, k = self.state, self.n_items
         out = np.zeros((self.num_games, 2 * k + 2), np.float32)
         rows = np.arange(self.num_games)
         out[rows, s.target] = 1.0
-        out[rows, k + self.heard_item()] = 1.0
+        out[rows, k + s.heard_item] = 1.0
         out[:, -1] = (self.horizon - s.t) / self.horizon
         return out
 
@@ -297,10 +306,7 @@ class KitchenTalkCore(MultiAgentCore):
         s = self.state
         info = {"success": np.repeat(s.won[:, None], 2, axis=1), "task": self._task, "feedback": s.feedback.copy()}
         if self.action_mode == "choice":
-            choices = np.empty((self.num_games, 2), object)
-            for g in range(self.num_games):
-                choices[g, READER], choices[g, COOK] = self.choices(g, READER), self.choices(g, COOK)
-            info["choices"] = choices
+            info["choices"] = self._choices.copy()
             mask = np.ones((self.num_games, 2, self.n_items + 1), np.int8)
             mask[s.t == 0, COOK, : self.n_items] = 0  # on its way to the kitchen, the cook can only wait
             info["action_mask"] = mask
