@@ -78,3 +78,12 @@ def test_a_sweep_on_a_local_ray_cluster_leaves_its_runs_and_a_plot(tmp_path, cap
     folder = _sweep_folder(tmp_path)
     assert len(list(folder.glob("base/CartPole-v1-ppo-s*"))) == 3 and (folder / "comparison.png").is_file()
     assert "on Ray (a local cluster)" in out and "ppo: seeds" in out
+
+
+def test_grid_values_cannot_lead_out_of_the_sweep_folder(tmp_path):
+    from rewardgym.workflows.sweep import plan
+
+    jobs = plan("CartPole-v1", "ppo", [0], {"note": ("../../etc", "a/b")}, [], tmp_path / "sweep")
+    outs = [Path(job.argv[job.argv.index("--out") + 1]) for job in jobs]
+    assert [out.parent for out in outs] == [tmp_path / "sweep"] * 2 and len(set(outs)) == 2
+    assert [job.label for job in jobs] == ["note=../../etc", "note=a/b"]  # the label itself is kept as given

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -96,8 +97,10 @@ def plan(env_id: str, agent: str, seeds: Sequence[int], grid: dict[str, Any], tr
     for point in grid_points(grid):
         label = ",".join(f"{k}={_text(v)}" for k, v in point.items()) or "base"
         config = [*config, *(f"{k}={_text(v)}" for k, v in point.items())]
+        # the label names a folder: a value such as "../x" or "a/b" must not lead out of the sweep's folder
+        place = folder / (re.sub(r"[^A-Za-z0-9_.=,+-]+", "-", label).strip(".") or "point")
         for seed in seeds:
-            argv = [env_id, "--agent", agent, "--seed", str(seed), "--out", str(folder / label), *train_argv]
+            argv = [env_id, "--agent", agent, "--seed", str(seed), "--out", str(place), *train_argv]
             if config:
                 argv += ["--config", *config]
             jobs.append(SweepJob(label, seed, argv))
