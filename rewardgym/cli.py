@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the first log, every --video-every steps and at the end")
     p.add_argument("--video-every", type=_positive_int, metavar="STEPS",
                    help="steps between --capture-video recordings (default: a quarter of --steps)")
+    p.add_argument("--video-format", choices=("auto", "gif", "mp4"), default="auto",
+                   help="for --capture-video; auto (default): MP4 when imageio-ffmpeg is installed, else GIF")
     p.add_argument("--checkpoint-every", type=_non_negative_int, metavar="STEPS",
                    help="save checkpoints/step_<N> every STEPS env steps, keeping the last 3 (default: a tenth "
                         "of --steps; 0: only the final checkpoint)")
@@ -501,7 +503,7 @@ def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path)
         raise UsageError(f"--capture-video: {exc}") from None
     every = args.video_every or max(1, args.steps // 4)
     return VideoCapture(agent, lambda: _envs(spec, args.env_id, 1, {**env_kwargs, "render_mode": mode}),
-                        run_dir / "videos", every, seed=args.seed + HELD_OUT_SEEDS, fps=fps)
+                        run_dir / "videos", every, seed=args.seed + HELD_OUT_SEEDS, fps=fps, fmt=args.video_format)
 
 
 def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,

@@ -39,29 +39,44 @@ def _gif(path) -> tuple[tuple[int, int], int, int]:
     return image.size, image.n_frames, total
 
 
+def _mp4(path) -> tuple[tuple[int, int], int, float]:
+    """(size, frames, frames per second) of an MP4, decoded through imageio's ffmpeg plugin."""
+    import imageio.v3 as iio
+
+    frames = iio.imread(path, plugin="FFMPEG")
+    return (frames.shape[2], frames.shape[1]), len(frames), float(iio.immeta(path, plugin="FFMPEG")["fps"])
+
+
 @pytest.mark.parametrize("env_id, env_kwargs, size", FAMILIES, ids=[f[0].split("/")[1] for f in FAMILIES])
 def test_eval_video_records_an_episode_of_every_family(env_id, env_kwargs, size, tmp_path, capsys):
     run = _run(tmp_path, env_id, env_kwargs)
-    capsys.readouterr()
-    assert main(["eval", run, "--episodes", "1", "--video", "--video-episodes", "2", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert len(out["videos"]) == 2
-    for video in out["videos"]:
-        assert video["path"].endswith(".gif") and "/videos/eval-seed" in video["path"]
-        frame_size, frames, duration = _gif(video["path"])
-        assert 1 <= frames <= video["length"] + 1
-        per_frame = gif_frame_ms(gym.make(env_id).metadata["render_fps"])
-        assert duration == (video["length"] + 1) * per_frame  # every step's frame is there
-        assert size is None or frame_size == size
-    assert out["videos"][0]["path"] != out["videos"][1]["path"]
+    fps = gym.make(env_id).metadata["render_fps"]
+    for fmt in ("gif", "mp4"):
+        capsys.readouterr()
+        assert main(["eval", run, "--episodes", "1", "--video", "--video-episodes", "2", "--json",
+                     "--video-format", fmt]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert len(out["videos"]) == 2
+        for video in out["videos"]:
+            assert video["path"].endswith(f".{fmt}") and "/videos/eval-seed" in video["path"]
+            if fmt == "gif":
+                frame_size, frames, duration = _gif(video["path"])
+                assert 1 <= frames <= video["length"] + 1
+                assert duration == (video["length"] + 1) * gif_frame_ms(fps)  # every step's frame is there
+            else:
+                frame_size, frames, rate = _mp4(video["path"])
+                assert frames == video["length"] + 1 and rate == fps  # every step's frame, at the env's rate
+                size = size and (size[0] // 2 * 2, size[1] // 2 * 2)  # H.264 wants even sides
+            assert size is None or frame_size == size
+        assert out["videos"][0]["path"] != out["videos"][1]["path"]
 
 
 def test_eval_video_text_output_names_the_file(tmp_path, capsys):
     run = _run(tmp_path, "rewardgym/Dungeon-Room5x5-v0", [])
     capsys.readouterr()
-    assert main(["eval", run, "--episodes", "1", "--video"]) == 0
+    assert main(["eval", run, "--episodes", "1", "--video"]) == 0  # auto: MP4, imageio-ffmpeg being installed
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("video: ")][0]
-    assert "/videos/eval-seed1000000.gif (" in line and "steps, return" in line
+    assert "/videos/eval-seed1000000.mp4 (" in line and "steps, return" in line
 
 
 def test_text_frames_draw_the_last_lines_wrapped_in_the_terminal_font():
@@ -83,11 +98,26 @@ def test_write_video_formats(tmp_path):
         write_video([], tmp_path / "empty")
     with pytest.raises(ValueError, match="video format must be one of"):
         write_video(frames, tmp_path / "x", fmt="avi")
-    try:
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError:
-        with pytest.raises(ValueError, match="pip install imageio imageio-ffmpeg"):
-            write_video(frames, tmp_path / "x", fmt="mp4")
+    path = write_video(frames, tmp_path / "clip", fps=5, fmt="mp4")
+    assert path.name == "clip.mp4" and _mp4(path) == ((12, 10), 5, 5.0)
+    assert write_video(frames, tmp_path / "auto", fps=5).suffix == ".mp4"
+
+
+def test_without_ffmpeg_mp4_is_one_clear_error_and_auto_writes_a_gif(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ffmpeg(name, *args, **kwargs):
+        if name.startswith("imageio_ffmpeg"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ffmpeg)
+    frames = [np.full((10, 12, 3), k * 20, np.uint8) for k in range(5)]
+    with pytest.raises(ValueError, match="pip install imageio imageio-ffmpeg"):
+        write_video(frames, tmp_path / "x", fmt="mp4")
+    assert write_video(frames, tmp_path / "auto", fps=5).suffix == ".gif"
 
 
 def test_capture_video_records_as_the_agent_learns_and_changes_nothing_about_the_run(tmp_path, capsys):
@@ -96,7 +126,8 @@ def test_capture_video_records_as_the_agent_learns_and_changes_nothing_about_the
     base = ["train", "rewardgym/Dungeon-Room5x5-v0", "--agent", "ppo", "--steps", "1024", "--no-progress",
             "--num-envs", "2", "--config", "num_steps=64"]
     assert main([*base, "--out", str(tmp_path / "plain")]) == 0
-    assert main([*base, "--out", str(tmp_path / "filmed"), "--capture-video", "--video-every", "512"]) == 0
+    assert main([*base, "--out", str(tmp_path / "filmed"), "--capture-video", "--video-every", "512",
+                 "--video-format", "gif"]) == 0
     assert "videos: " in capsys.readouterr().out
     (plain,), (filmed,) = (list((tmp_path / name).iterdir()) for name in ("plain", "filmed"))
     names = sorted(p.name for p in (filmed / "videos").iterdir())

@@ -146,7 +146,8 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: float = 10.0, f
         path.parent.mkdir(parents=True, exist_ok=True)
         # even sides: what H.264's usual pixel format requires
         h, w = (frames[0].shape[0] // 2) * 2, (frames[0].shape[1] // 2) * 2
-        iio.imwrite(path, np.stack([f[:h, :w] for f in frames]), fps=fps, codec="libx264")
+        # macro_block_size=2: keep the frame's size (imageio's default of 16 rescales other sizes)
+        iio.imwrite(path, np.stack([f[:h, :w] for f in frames]), fps=fps, codec="libx264", macro_block_size=2)
         return path
     if fmt == "mp4":
         raise ValueError("MP4 needs imageio and its ffmpeg plugin: pip install imageio imageio-ffmpeg "
