@@ -12,8 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rewardgym"
 
 # Bottom to top. A module may import its own layer and the layers listed as below it.
 LAYERS = {
-    "ground": ["rewardgym._batch", "rewardgym._files", "rewardgym._ray", "rewardgym._registry", "rewardgym._torch",
-               "rewardgym._version", "rewardgym.testing"],
+    "ground": ["rewardgym._batch", "rewardgym._files", "rewardgym._ray", "rewardgym._registry", "rewardgym._text",
+               "rewardgym._torch", "rewardgym._version", "rewardgym.testing"],
     "envs": ["rewardgym.envs", "rewardgym.registration"],
     "rewards": ["rewardgym.rewards"],
     "reward_models": ["rewardgym.reward_models"],

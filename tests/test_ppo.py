@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import rewardgym
 from rewardgym.agents import load_agent, make_agent
+from rewardgym.agents.base import evaluate_agent
 from rewardgym.agents.policies import VECTOR as VECTOR_KEY
 from rewardgym.agents.policies import CategoricalActions
 from rewardgym.agents.ppo import PPO, compute_gae
@@ -994,7 +995,8 @@ def test_choice_scoring_is_on_where_the_action_indexes_the_choices_and_scores_an
 
     envs = gym.vector.SyncVectorEnv([PickTheRowEnv for _ in range(4)])
     agent = make_agent("ppo", envs, seed=0, **FAST)
-    assert agent.policy.choices is not None and agent.policy.choices[1:] == (6, 4)
+    layout = agent.policy.choices
+    assert (layout.rows, layout.width, layout.verbs, layout.extras) == (6, 4, 1, 0)
     assert make_agent("ppo", envs, choice_scoring=False).policy.choices is None
     assert make_agent("ppo", gym.make_vec("CartPole-v1", num_envs=2)).policy.choices is None
     with torch.no_grad():
@@ -1040,3 +1042,135 @@ def test_agents_saved_before_choice_scoring_load_without_it(tmp_path):
     (tmp_path / "old" / "agent.json").write_text(json.dumps(meta))
     loaded = PPO.load(tmp_path / "old")
     assert loaded.config.choice_scoring is False and loaded.policy.choices is None
+
+
+# -- pointing at rows with a verb, text read as words ------------------------------------------
+WORDS6 = ("apple", "river", "stone", "cloud", "tiger", "lemon")  # six buckets of 32
+
+
+def _utf8(text: str, length: int) -> np.ndarray:
+    out = np.zeros(length, np.uint8)
+    raw = text.encode()[:length]
+    out[: len(raw)] = np.frombuffer(raw, np.uint8)
+    return out
+
+
+class PressTheNamedRowEnv(gym.Env):
+    """One-step episodes, a GUI in small: ``label`` holds 4 words (UTF-8 bytes, one per row) in shuffled
+    rows, ``instruction`` names one of them. Action ``row * 2 + verb`` for rows 0-3 and verbs 0-1, then
+    one action of its own (8); pressing (verb 1) the named row pays 1. Only matching words to rows pays."""
+
+    observation_space = spaces.Dict({"instruction": spaces.Box(0, 255, (24,), np.uint8),
+                                     "label": spaces.Box(0, 255, (4, 12), np.uint8),
+                                     "place": spaces.Box(0.0, 1.0, (4, 2), np.float32)})
+    action_space = spaces.Discrete(4 * 2 + 1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        words = self.np_random.choice(WORDS6, 4, replace=False)
+        self.right = int(self.np_random.integers(4))
+        obs = {"instruction": _utf8(f'Press "{words[self.right]}".', 24),
+               "label": np.stack([_utf8(w, 12) for w in words]),
+               "place": np.tile(np.array([0.5, 1.0], np.float32), (4, 1))}
+        return obs, {}
+
+    def step(self, action):
+        reward = float(action == self.right * 2 + 1)
+        return self.reset()[0], reward, True, False, {}
+
+
+POINTER = {"text_keys": ("instruction", "label"), "text_buckets": 32, "choice_keys": ("label", "place"),
+           "choice_verbs": 2}
+
+
+def test_text_keys_are_read_as_hashed_bags_of_words_per_row():
+    from rewardgym._text import hashed_words
+    from rewardgym.agents.policies import ObservationPreprocessor
+
+    pre = ObservationPreprocessor(PressTheNamedRowEnv.observation_space, text_keys=("instruction", "label"),
+                                  text_buckets=32)
+    assert pre.width("instruction") == 32 and pre.width("label") == 4 * 32 and pre.rows("label") == (4, 32)
+    env = PressTheNamedRowEnv()
+    obs = [env.reset(seed=s)[0] for s in range(3)]
+    obs[2]["label"][1] = 0  # an empty row has no words
+    batch = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+    vector = pre(batch)[VECTOR_KEY]
+    assert vector.shape == (3, pre.vector_width) and set(np.unique(vector[:, pre.text_columns])) <= {0.0, 1.0}
+    for i, o in enumerate(obs):
+        instruction = vector[i, pre.columns["instruction"]]
+        words = bytes(o["instruction"]).rstrip(b"\0").decode()
+        assert sorted(np.flatnonzero(instruction)) == sorted(set(hashed_words(words, 32)))
+        labels = vector[i, pre.columns["label"]].reshape(4, 32)
+        for row in range(4):
+            label = bytes(o["label"][row]).rstrip(b"\0").decode()
+            assert sorted(np.flatnonzero(labels[row])) == sorted(set(hashed_words(label, 32)))
+    assert not vector[2, pre.columns["label"]].reshape(4, 32)[1].any()
+    with pytest.raises(ValueError, match="text_keys: 'place' is"):
+        ObservationPreprocessor(PressTheNamedRowEnv.observation_space, text_keys=("place",))
+    with pytest.raises(ValueError, match="text_keys: the observation has no key 'nope'"):
+        ObservationPreprocessor(PressTheNamedRowEnv.observation_space, text_keys=("nope",))
+
+
+@pytest.mark.parametrize("body", ["mean", "all"])
+def test_a_row_and_verb_pointer_scores_rows_alike_in_torch_and_numpy(body):
+    from rewardgym._text import hashed_words
+    from rewardgym.agents.policies import NumpyActorCritic
+
+    envs = gym.vector.SyncVectorEnv([PressTheNamedRowEnv for _ in range(4)])
+    agent = make_agent("ppo", envs, seed=0, choice_body=body, norm_obs=True, **POINTER, **FAST)
+    layout = agent.policy.choices
+    assert (layout.rows, layout.width, layout.verbs, layout.extras) == (4, 32 + 2, 2, 1)
+    with torch.no_grad():
+        for p in agent.policy.parameters():
+            p.normal_(generator=torch.Generator().manual_seed(1))
+    obs, _ = envs.reset(seed=3)
+    parts = agent.observe(obs)  # no statistics yet: norm_obs leaves the features as they are
+    with torch.no_grad():
+        logits = agent.policy._params(agent._to_device(parts)[VECTOR_KEY]).numpy()
+    _, out, _ = NumpyActorCritic(agent.policy).draw(parts, None, np.random.default_rng(0))
+    np.testing.assert_allclose(out, logits, rtol=1e-4, atol=1e-4)
+    if body == "mean":  # the rows are scored alike in any order: moving the rows moves their logits
+        perm = np.array([2, 0, 3, 1])
+        moved = dict(obs, label=obs["label"][:, perm], place=obs["place"][:, perm])
+        with torch.no_grad():
+            shifted = agent.policy._params(agent._to_device(agent.observe(moved))[VECTOR_KEY]).numpy()
+        rows = logits[:, :8].reshape(4, 4, 2)
+        np.testing.assert_allclose(shifted[:, :8].reshape(4, 4, 2), rows[:, perm], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(shifted[:, 8], logits[:, 8], rtol=1e-4, atol=1e-4)
+    for _ in range(3):  # norm_obs scales words and does not centre them: absent ones stay 0, one always there is 1
+        agent.observe(envs.step(envs.action_space.sample())[0], update=True)
+    parts, words = agent.observe(obs), agent.preprocess.text_columns
+    np.testing.assert_array_equal(parts[VECTOR_KEY][:, words] == 0, agent.preprocess(obs)[VECTOR_KEY][:, words] == 0)
+    press = agent.preprocess.columns["instruction"].start + hashed_words("press", 32)[0]  # in every instruction
+    np.testing.assert_allclose(parts[VECTOR_KEY][:, press], 1.0, rtol=1e-3)
+
+
+def test_a_pointer_over_words_learns_to_press_the_named_row_and_raw_bytes_do_not():
+    """Words read as bags and each row scored against the instruction: the named row, wherever it is.
+    The same PPO reading the bytes with one logit per action stays near chance (1 in 4 rows)."""
+    envs = gym.vector.SyncVectorEnv([PressTheNamedRowEnv for _ in range(8)])
+    accuracy = {}
+    for name, config in (("pointer", POINTER), ("bytes", {"choice_scoring": False})):
+        agent = make_agent("ppo", envs, seed=0, num_steps=32, learning_rate=3e-3, **config)
+        agent.learn(envs, 12_000, progress=False)
+        accuracy[name] = evaluate_agent(agent, PressTheNamedRowEnv(), 200, deterministic=True, seed=1_000)[
+            "mean_return"]
+    assert accuracy["pointer"] > 0.9 and accuracy["bytes"] < 0.5, accuracy
+
+
+def test_pointer_settings_that_do_not_fit_the_env_say_why(tmp_path):
+    envs = gym.vector.SyncVectorEnv([PressTheNamedRowEnv for _ in range(2)])
+    with pytest.raises(ValueError, match=r"choice_keys \['label', 'nope'\]: the observation has no key 'nope'"):
+        make_agent("ppo", envs, choice_keys=("label", "nope"))
+    with pytest.raises(ValueError, match="at least rows x verbs = 4 x 3"):
+        make_agent("ppo", envs, choice_keys=("label",), choice_verbs=3)
+    with pytest.raises(ValueError, match="choice_body must be one of"):
+        make_agent("ppo", envs, choice_body="sum")
+    with pytest.raises(ValueError, match="same rows"):
+        make_agent("ppo", envs, choice_keys=("label", "instruction"))
+    agent = make_agent("ppo", envs, **POINTER, **FAST)  # round trip: the same network and the same actions
+    obs, _ = envs.reset(seed=0)
+    agent.save(tmp_path / "ppo")
+    loaded = PPO.load(tmp_path / "ppo")
+    assert loaded.config.text_keys == ("instruction", "label") and loaded.policy.choices == agent.policy.choices
+    np.testing.assert_array_equal(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))

@@ -6,7 +6,8 @@ on vector observations (classic control), a Nature-CNN trunk shared by both on i
 
 * :class:`ObservationPreprocessor` turns a batch of observations into the parts the network
   reads, in NumPy and without weights, so it runs once per step on the host: ``"vector"``
-  (every non-image part flattened, discrete parts one-hot) and ``"image/<key>"`` (uint8).
+  (every non-image part flattened, discrete parts one-hot, text parts as hashed bags of
+  words) and ``"image/<key>"`` (uint8).
 * :class:`CategoricalActions` (Discrete, MultiDiscrete; invalid-action masks) and
   :class:`GaussianActions` (Box; a state-independent log-std) sample, score and convert actions.
 * :class:`ActorCritic` is the torch module; :class:`NumpyActorCritic` a snapshot of its weights
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
 
+from rewardgym._text import hashed_words
 from rewardgym.agents.base import MASK_KEY
 
 __all__ = ["ActorCritic", "NumpyActorCritic", "ObservationPreprocessor", "CategoricalActions", "GaussianActions",
@@ -117,11 +120,29 @@ class ObservationPreprocessor:
     uint8}`` holds each image part. The arrays are always fresh copies, since envs may reuse
     their observation buffers. Preprocessing has no weights, so it runs once per step on the
     host for the rollout and the update alike.
+
+    ``text_keys`` name uint8 parts that hold UTF-8 text, one zero-padded text per row (the GUI's
+    ``element_text`` and ``instruction``): each row is read as a bag of its words hashed into
+    ``text_buckets`` buckets (:func:`rewardgym._text.hashed_words`, the text worlds' tokenizer),
+    so ``(..., L)`` bytes become ``(..., text_buckets)`` zeros and ones. A word is then one
+    feature wherever it appears, which is what lets a policy match an instruction's words to an
+    element's (bytes at fixed positions would make "OK" and "Cancel" differ in every column).
     """
 
-    def __init__(self, space: spaces.Space, critic_only: Sequence[str] = ()):
+    def __init__(self, space: spaces.Space, critic_only: Sequence[str] = (), text_keys: Sequence[str] = (),
+                 text_buckets: int = 64):
         self.leaves = observation_leaves(space)
-        self.image_keys = [key for key, sub in self.leaves.items() if is_image_space(sub)]
+        self.text_keys, self.text_buckets = tuple(text_keys), int(text_buckets)
+        for key in self.text_keys:
+            sub = self.leaves.get(key)
+            if sub is None or None in self.leaves:
+                raise ValueError(f"text_keys: the observation has no key {key!r} "
+                                 f"(its keys: {', '.join(str(k) for k in self.leaves)})")
+            if not (isinstance(sub, spaces.Box) and sub.dtype == np.uint8 and len(sub.shape) in (1, 2)):
+                raise ValueError(f"text_keys: {key!r} is {sub}, not uint8 bytes (one text, or one per row)")
+        if self.text_buckets < 1:
+            raise ValueError(f"text_buckets must be >= 1, got {text_buckets}")
+        self.image_keys = [key for key, sub in self.leaves.items() if is_image_space(sub) and key not in self.text_keys]
         critic_only = tuple(critic_only)
         missing = [key for key in critic_only if key not in self.leaves]
         if critic_only and None in self.leaves:
@@ -135,10 +156,27 @@ class ObservationPreprocessor:
         # the critic-only parts go last, so that the actor reads a prefix of the vector
         self.vector_keys = ([key for key in self.leaves if key not in self.image_keys and key not in critic_only]
                             + list(critic_only))
-        self.vector_width = sum(flat_size(self.leaves[key]) for key in self.vector_keys)
-        self.actor_width = self.vector_width - sum(flat_size(self.leaves[key]) for key in critic_only)
-        ends = np.cumsum([flat_size(self.leaves[key]) for key in self.vector_keys]).tolist()
-        self.columns = {key: slice(end - flat_size(self.leaves[key]), end) for key, end in zip(self.vector_keys, ends)}
+        widths = [self.width(key) for key in self.vector_keys]
+        self.vector_width = sum(widths)
+        self.actor_width = self.vector_width - sum(self.width(key) for key in critic_only)
+        ends = np.cumsum(widths).tolist()
+        self.columns = {key: slice(end - w, end) for key, w, end in zip(self.vector_keys, widths, ends)}
+        self.text_columns = np.concatenate([np.arange(self.vector_width)[self.columns[key]]
+                                            for key in self.text_keys] or [np.zeros(0, np.int64)])
+
+    def width(self, key: str | None) -> int:
+        """Columns of ``key`` in the vector."""
+        if key in self.text_keys:
+            shape = self.leaves[key].shape
+            return self.text_buckets * (shape[0] if len(shape) == 2 else 1)
+        return flat_size(self.leaves[key])
+
+    def rows(self, key: str | None) -> tuple[int, int] | None:
+        """``(rows, features per row)`` of a two-dimensional part as it sits in the vector; None otherwise."""
+        sub = self.leaves[key]
+        if not isinstance(sub, spaces.Box) or len(sub.shape) != 2:
+            return None
+        return int(sub.shape[0]), self.text_buckets if key in self.text_keys else int(sub.shape[1])
 
     def __call__(self, obs) -> dict[str, np.ndarray]:
         try:
@@ -147,7 +185,8 @@ class ObservationPreprocessor:
             raise ValueError(f"observation lacks the parts the agent was built for: {list(self.leaves)}") from None
         out = {f"{IMAGE_PREFIX}{key}": np.array(parts[key], dtype=np.uint8) for key in self.image_keys}
         if self.vector_keys:
-            flat = [self._flatten(self.leaves[key], parts[key]) for key in self.vector_keys]
+            flat = [self._bags(parts[key]) if key in self.text_keys else self._flatten(self.leaves[key], parts[key])
+                    for key in self.vector_keys]
             out[VECTOR] = flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
         return out
 
@@ -161,9 +200,30 @@ class ObservationPreprocessor:
                                    for i, n in enumerate(space.nvec.ravel())], axis=1)
         return x.reshape(len(x), -1).astype(np.float32)
 
+    def _bags(self, x: np.ndarray) -> np.ndarray:
+        """``(B, ..., L)`` UTF-8 bytes -> ``(B, ... * text_buckets)`` bags of hashed words; empty rows stay zero."""
+        texts = x.reshape(-1, x.shape[-1])
+        out = np.zeros((len(texts), self.text_buckets), np.float32)
+        for i in np.flatnonzero(texts.any(axis=1)):
+            out[i, _bucket_indices(texts[i].tobytes(), self.text_buckets)] = 1.0
+        return out.reshape(len(x), -1)
+
     def is_batched(self, obs) -> bool:
         key, sub = next(iter(self.leaves.items()))
         return np.ndim(obs if key is None else obs[key]) == len(sub.shape) + 1
+
+
+_BUCKETS: dict[tuple[bytes, int], np.ndarray] = {}  # a page's texts repeat from step to step
+
+
+def _bucket_indices(raw: bytes, buckets: int) -> np.ndarray:
+    indices = _BUCKETS.get((raw, buckets))
+    if indices is None:
+        if len(_BUCKETS) >= 100_000:
+            _BUCKETS.clear()
+        text = raw.rstrip(b"\0").decode("utf-8", errors="replace")
+        indices = _BUCKETS[(raw, buckets)] = np.asarray(hashed_words(text, buckets), np.int64)
+    return indices
 
 
 class ObservationEncoder(nn.Module):
@@ -176,9 +236,9 @@ class ObservationEncoder(nn.Module):
     """
 
     def __init__(self, space: spaces.Space, activation: type[nn.Module], generator: torch.Generator,
-                 critic_only: Sequence[str] = ()):
+                 critic_only: Sequence[str] = (), text_keys: Sequence[str] = (), text_buckets: int = 64):
         super().__init__()
-        pre = self.preprocessor = ObservationPreprocessor(space, critic_only)
+        pre = self.preprocessor = ObservationPreprocessor(space, critic_only, text_keys, text_buckets)
         self.actor_width = pre.actor_width if critic_only else None  # None: the actor reads every feature
         self.images = nn.ModuleDict({f"{IMAGE_PREFIX}{key}": NatureCNN(pre.leaves[key], generator)
                                      for key in pre.image_keys})
@@ -338,31 +398,89 @@ def action_distribution(space: spaces.Space, device: torch.device):
     raise ValueError(f"PPO supports Discrete, MultiDiscrete and Box actions, not {type(space).__name__}")
 
 
-CHOICES_KEY = "choices"
-CHOICE_WIDTH = 64  # the query's and each choice embedding's width
+CHOICE_KEYS = ("choices",)  # the text worlds' choice mode: one row per command on offer
+CHOICE_WIDTH = 64  # the query's and each row embedding's width
+CHOICE_BODIES = ("mean", "all")
 
 
-def choice_layout(pre: ObservationPreprocessor, action_space: spaces.Space,
-                  critic_only: Sequence[str] = ()) -> tuple[slice, int, int] | None:
-    """``(columns, K, D)`` when the action is an index into the observation's ``choices`` rows.
+@dataclass(frozen=True)
+class ChoiceLayout:
+    """How a ``Discrete`` action points at rows of the observation: action ``row * verbs + verb``
+    for the ``rows`` rows, then ``extras`` actions of their own (the GUI's key presses).
 
-    That is a Dict observation with a ``choices`` Box of shape ``(K, D)`` (one feature row per
-    command on offer, as the text worlds' ``action_mode="choice"`` gives), read by the actor,
-    a ``Discrete(K)`` action, and no image in the observation; otherwise None.
+    A row's features are its columns in every choice key, side by side (``columns[i]`` and
+    ``widths[i]``: key i's slice of the vector, row-major, and its features per row).
     """
-    space = pre.leaves.get(CHOICES_KEY)
-    if (not isinstance(space, spaces.Box) or len(space.shape) != 2 or pre.image_keys or CHOICES_KEY in critic_only
-            or not isinstance(action_space, spaces.Discrete) or int(action_space.n) != space.shape[0]):
+
+    columns: tuple[slice, ...]
+    widths: tuple[int, ...]
+    rows: int
+    verbs: int
+    extras: int
+
+    @property
+    def width(self) -> int:
+        return sum(self.widths)
+
+    def gather(self, vector):
+        """``(..., F)`` vector -> ``(..., rows, width)``; torch tensors and NumPy arrays alike."""
+        parts = [vector[..., c].reshape(*vector.shape[:-1], self.rows, w) for c, w in zip(self.columns, self.widths)]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts, -1) if isinstance(vector, np.ndarray) else torch.cat(parts, -1)
+
+    def logits(self, head, embedded):
+        """The actor head's ``(..., verbs * H + extras)`` output and the rows' ``(..., rows, H)``
+        embeddings -> ``(..., rows * verbs + extras)`` logits: row r's logit for verb v is the
+        dot product of its embedding with verb v's query; the extras' logits are the head's last
+        outputs. Torch and NumPy alike, so the NumPy rollout scores as the update does."""
+        numpy = isinstance(head, np.ndarray)
+        lead = head.shape[:-1]
+        query = head[..., : self.verbs * CHOICE_WIDTH].reshape(*lead, self.verbs, CHOICE_WIDTH)
+        scores = embedded @ (np.swapaxes if numpy else torch.transpose)(query, -1, -2)  # (..., rows, verbs)
+        scores = scores.reshape(*lead, self.rows * self.verbs)
+        if not self.extras:
+            return scores
+        extras = head[..., self.verbs * CHOICE_WIDTH:]
+        return np.concatenate([scores, extras], -1) if numpy else torch.cat([scores, extras], -1)
+
+
+def choice_layout(pre: ObservationPreprocessor, action_space: spaces.Space, critic_only: Sequence[str] = (),
+                  keys: Sequence[str] = CHOICE_KEYS, verbs: int = 1) -> ChoiceLayout | None:
+    """The :class:`ChoiceLayout` of ``keys`` (two-dimensional parts with the same number of rows R,
+    read by the actor, no image in the observation) for a ``Discrete(R * verbs + extras)`` action.
+
+    With the default keys (the text worlds' ``choices``) an observation or action that does not
+    fit gives None (the policy has one logit per action); keys named otherwise must fit, or a
+    ``ValueError`` says why not.
+    """
+    keys = tuple(keys)
+    explicit = keys != CHOICE_KEYS
+
+    def unfit(problem: str) -> None:
+        if explicit:
+            raise ValueError(f"choice_keys {list(keys)}: {problem}")
         return None
-    return pre.columns[CHOICES_KEY], int(space.shape[0]), int(space.shape[1])
 
-
-def score_choices(query, embedded):
-    """Each choice's logit: the dot product of the state's query ``(..., H)`` with its embedding ``(..., K, H)``.
-
-    Works on torch tensors and NumPy arrays alike, so the NumPy rollout scores as the update does.
-    """
-    return (query[..., None, :] * embedded).sum(-1)
+    missing = [key for key in keys if key not in pre.leaves]
+    if missing:
+        return unfit(f"the observation has no key {missing[0]!r} (its keys: {', '.join(str(k) for k in pre.leaves)})")
+    if pre.image_keys:
+        return unfit("scoring rows needs observations without images")
+    if any(key in critic_only for key in keys):
+        return unfit("a choice key is critic-only, and the actor scores the rows")
+    shapes = [pre.rows(key) for key in keys]
+    if None in shapes or len({rows for rows, _ in shapes}) != 1:
+        return unfit(f"each must be a Box of shape (rows, features) with the same rows; they are "
+                     f"{[str(pre.leaves[key]) for key in keys]}")
+    rows = shapes[0][0]
+    if verbs < 1:
+        return unfit(f"choice_verbs must be >= 1, got {verbs}")
+    if not isinstance(action_space, spaces.Discrete) or int(action_space.n) < rows * verbs:
+        return unfit(f"the action must be Discrete with at least rows x verbs = {rows} x {verbs} actions, "
+                     f"and it is {action_space}")
+    return ChoiceLayout(tuple(pre.columns[key] for key in keys), tuple(w for _, w in shapes), rows, int(verbs),
+                        int(action_space.n) - rows * verbs)
 
 
 class ActorCritic(nn.Module):
@@ -372,54 +490,64 @@ class ActorCritic(nn.Module):
     none (linear heads on the shared trunk) with an image encoder. The weights are drawn from a
     generator seeded with ``seed``, so the same seed gives the same network.
 
-    **Choice scoring** (``choice_scoring``, on where :func:`choice_layout` finds choices; DRRN,
-    He et al. 2016, "Deep Reinforcement Learning with a Natural Language Action Space"): when
-    the action picks one of the observation's ``choices`` rows, the actor's head gives a query
-    vector instead of one logit per slot, one shared layer embeds every choice row, and a
-    choice's logit is the query's dot product with its embedding. The query reads the rest of
-    the observation and the mean choice row (what is on offer, in no order). The same weights score a
-    command in any slot, so what is learned about "take the coin" in slot 3 holds in slot 7;
-    a head with a logit per slot must learn each slot apart.
+    **Choice scoring** (``choice_scoring``, on where :func:`choice_layout` finds the layout; DRRN,
+    He et al. 2016, "Deep Reinforcement Learning with a Natural Language Action Space"; a pointer
+    head, Vinyals et al. 2015): when the action picks one of the observation's rows (a command
+    on offer in the text worlds' ``choices``; an element of the GUI's table, with a verb), the
+    actor's head gives one query vector per verb instead of one logit per action, one shared
+    layer embeds every row, and a row's logit for a verb is that query's dot product with the
+    row's embedding. The same weights score a row in any slot, so what is learned about "take
+    the coin" in slot 3 holds in slot 7 (a head with a logit per slot must learn each slot
+    apart), and a query made from an instruction's words can pick the row with the same words.
+    The actor's body reads the rest of the observation and, with ``choice_body="mean"``, the
+    mean row (what is on offer, in no order: the text worlds' commands), with ``"all"`` every
+    row where it is (a page whose layout means something).
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
                  hidden_sizes: Sequence[int] | None, activation: str, seed: int, device: torch.device,
-                 critic_only: Sequence[str] = (), choice_scoring: bool = False):
+                 critic_only: Sequence[str] = (), choice_scoring: bool = False,
+                 choice_keys: Sequence[str] = CHOICE_KEYS, choice_verbs: int = 1, choice_body: str = "mean",
+                 text_keys: Sequence[str] = (), text_buckets: int = 64):
         super().__init__()
+        if choice_body not in CHOICE_BODIES:
+            raise ValueError(f"choice_body must be one of {CHOICE_BODIES}, got {choice_body!r}")
         generator = torch.Generator().manual_seed(seed)
         self.activation = activation
         layer = ACTIVATIONS[activation]
-        self.encoder = ObservationEncoder(observation_space, layer, generator, critic_only)
+        self.encoder = ObservationEncoder(observation_space, layer, generator, critic_only, text_keys, text_buckets)
         self.dist = action_distribution(action_space, device)
         hidden = hidden_sizes if hidden_sizes is not None else (() if self.encoder.shared else (64, 64))
         sizes = [self.encoder.out_features, *hidden]
         self.actor_width = self.encoder.actor_width  # None, or the features the actor may read (MAPPO)
-        self.choices = choice_layout(self.encoder.preprocessor, action_space, critic_only) if choice_scoring else None
-        # the columns the actor's body reads: not the critic-only ones; the choices only as their mean row
-        # (which commands are on offer, whatever their order: they are scored apart)
+        self.choices = choices = (choice_layout(self.encoder.preprocessor, action_space, critic_only, choice_keys,
+                                                choice_verbs) if choice_scoring else None)
+        self.mean_row = bool(choices) and choice_body == "mean"
+        # the columns the actor's body reads: not the critic-only ones; with choice_body="mean", the
+        # choice rows only as their mean row (which commands are on offer, whatever their order)
         readable = np.arange(self.actor_width or sizes[0])
-        if self.choices:
-            readable = np.setdiff1d(readable, np.arange(sizes[0])[self.choices[0]])
+        if self.mean_row:
+            readable = np.setdiff1d(readable, np.concatenate([np.arange(sizes[0])[c] for c in choices.columns]))
         self.actor_columns = None if len(readable) == sizes[0] else torch.as_tensor(readable, device=device)
-        actor_sizes = [len(readable) + (self.choices[2] if self.choices else 0), *sizes[1:]]
+        actor_sizes = [len(readable) + (choices.width if self.mean_row else 0), *sizes[1:]]
         self.actor_body = mlp(actor_sizes, layer, generator)
         self.critic_body = mlp(sizes, layer, generator)
-        head = CHOICE_WIDTH if self.choices else self.dist.num_outputs
+        head = choices.verbs * CHOICE_WIDTH + choices.extras if choices else self.dist.num_outputs
         self.actor_head = layer_init(nn.Linear(actor_sizes[-1], head), 0.01, generator)
         self.critic_head = layer_init(nn.Linear(sizes[-1], 1), 1.0, generator)
         self.log_std = nn.Parameter(torch.zeros(self.dist.num_outputs)) if isinstance(
             self.dist, GaussianActions) else None
-        if self.choices:
-            self.choice_embedding = mlp([self.choices[2], CHOICE_WIDTH], layer, generator)
+        if choices:
+            self.choice_embedding = mlp([choices.width, CHOICE_WIDTH], layer, generator)
         self.to(device)
 
     def _params(self, features: torch.Tensor):
         actor_features = features if self.actor_columns is None else features.index_select(-1, self.actor_columns)
         if self.choices:
-            columns, k, d = self.choices
-            rows = features[..., columns].unflatten(-1, (k, d))
-            out = self.actor_head(self.actor_body(torch.cat([actor_features, rows.mean(-2)], -1)))
-            out = score_choices(out, self.choice_embedding(rows))
+            rows = self.choices.gather(features)
+            if self.mean_row:
+                actor_features = torch.cat([actor_features, rows.mean(-2)], -1)
+            out = self.choices.logits(self.actor_head(self.actor_body(actor_features)), self.choice_embedding(rows))
         else:
             out = self.actor_head(self.actor_body(actor_features))
         return out if self.log_std is None else (out, self.log_std)
@@ -436,7 +564,6 @@ class ActorCritic(nn.Module):
         features = self.encoder(obs)
         log_prob, entropy = self.dist.log_prob_entropy(self._params(features), action, mask)
         return log_prob, entropy, self.critic_head(self.critic_body(features)).squeeze(-1)
-
 
 
 class NumpyActorCritic:
@@ -464,9 +591,11 @@ class NumpyActorCritic:
                 read = len(policy.actor_columns)
                 full = first.new_zeros(first.shape[0], critic[0].weight.shape[1]).index_copy(
                     1, policy.actor_columns, first[:, :read])
-                if policy.choices:  # the mean row is linear in the rows: W_mean / K on each row's columns
-                    columns, k, _ = policy.choices
-                    full[:, columns] = (first[:, read:] / k).repeat(1, k)
+                if policy.mean_row:  # the mean row is linear in the rows: W_mean / R on each row's columns
+                    layout, at = policy.choices, read
+                    for columns, width in zip(layout.columns, layout.widths):
+                        full[:, columns] = (first[:, at:at + width] / layout.rows).repeat(1, layout.rows)
+                        at += width
                 first = full
             self.layers = [((torch.cat([first, c.weight]) if i == 0 else torch.block_diag(a.weight, c.weight))
                             .T.numpy().copy(), torch.cat([a.bias, c.bias]).numpy().copy())
@@ -491,9 +620,8 @@ class NumpyActorCritic:
                 x = self.activation(x)
         out, value = x[:, :-1], x[:, -1].copy()
         if self.choices:
-            columns, k, d = self.choices
-            rows = parts[VECTOR][:, columns].reshape(len(out), k, d)
-            out = score_choices(out, self.activation(rows @ self.choice_weight + self.choice_bias))
+            rows = self.choices.gather(parts[VECTOR])
+            out = self.choices.logits(out, self.activation(rows @ self.choice_weight + self.choice_bias))
         return self.dist.draw_numpy(self._params(out), mask, rng, deterministic), out, value
 
     def log_prob(self, out: np.ndarray, action: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

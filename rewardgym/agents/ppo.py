@@ -16,10 +16,13 @@ The maths follows CleanRL's ``ppo.py``; every trick is named where it happens:
     ``NormalizeObservation`` and ``NormalizeReward`` wrappers. Built in rather than wrapped, so the
     running statistics are saved in checkpoints, a resumed run continues them exactly, and
     ``act`` normalises with them (frozen) outside training.
-11. Choice scoring (``choice_scoring``, DRRN): when the action picks one of the observation's
-    ``choices`` rows (the text worlds' choice mode), each row is embedded by one shared layer and
-    its logit is its dot product with a query from the rest of the observation, so a command
+11. Choice scoring (``choice_scoring``, DRRN; a pointer head): when the action picks one of the
+    observation's rows (the text worlds' ``choices``; the GUI's element table with
+    ``choice_keys``/``choice_verbs``), each row is embedded by one shared layer and its logit is
+    its dot product with a query from the rest of the observation, so a command or an element
     is scored alike in whichever slot it appears (:class:`~rewardgym.agents.policies.ActorCritic`).
+12. Text parts read as words (``text_keys``): uint8 keys holding UTF-8 text become hashed bags
+    of words per row, so an instruction's words and an element's label meet in the same features.
 
 Plus what CleanRL omits and SB3 does: a *truncated* episode bootstraps from the value of its
 final observation, a *terminated* one does not. Gymnasium's NEXT_STEP autoreset makes this
@@ -74,9 +77,9 @@ from rewardgym.agents.policies import (
     MASK_KEY,
     VECTOR,
     ActorCritic,
+    CHOICE_BODIES,
     CategoricalActions,
     NumpyActorCritic,
-    ObservationPreprocessor,
 )
 from rewardgym.agents.spaces import describe_space
 from rewardgym.rewards.transforms import RunningMeanStd
@@ -121,16 +124,27 @@ class PPOConfig:
     norm_reward: bool = False       # divide rewards by the running std of the discounted return
     clip_reward: float = 10.0       # ... then clip them to [-clip_reward, clip_reward]
     critic_only_keys: tuple[str, ...] = ()  # observation keys the critic reads and the actor does not (MAPPO)
-    choice_scoring: bool = True     # pick among the observation's ``choices`` rows by scoring each (DRRN)
+    choice_scoring: bool = True     # pick among the observation's rows by scoring each (DRRN; a pointer head)
+    choice_keys: tuple[str, ...] = ("choices",)  # the keys whose rows the action points at (row * verbs + verb)
+    choice_verbs: int = 1           # actions per row; the actions after rows x verbs get logits of their own
+    choice_body: str = "mean"       # the actor's body reads the rows' "mean" (a set of commands) or "all" (a page)
+    text_keys: tuple[str, ...] = ()  # uint8 keys holding UTF-8 text, read as hashed bags of words per row
+    text_buckets: int = 64          # ... with this many buckets
 
     def __post_init__(self) -> None:
-        if isinstance(self.critic_only_keys, str):  # one key given alone
-            self.critic_only_keys = (self.critic_only_keys,)
-        for name in ("hidden_sizes", "critic_only_keys"):  # JSON and the command line give lists
+        for name in ("critic_only_keys", "choice_keys", "text_keys"):
+            if isinstance(getattr(self, name), str):  # one key given alone
+                setattr(self, name, (getattr(self, name),))
+        for name in ("hidden_sizes", "critic_only_keys", "choice_keys", "text_keys"):  # JSON and the CLI give lists
             if isinstance(getattr(self, name), list):
                 setattr(self, name, tuple(getattr(self, name)))
         check_field_types(self)
         for name in ("num_steps", "num_minibatches", "update_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.choice_body not in CHOICE_BODIES:
+            raise ValueError(f"choice_body must be one of {CHOICE_BODIES}, got {self.choice_body!r}")
+        for name in ("choice_verbs", "text_buckets"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.activation not in ACTIVATIONS:
@@ -144,7 +158,8 @@ class PPOConfig:
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["hidden_sizes"] = None if self.hidden_sizes is None else list(self.hidden_sizes)
-        out["critic_only_keys"] = list(self.critic_only_keys)
+        for name in ("critic_only_keys", "choice_keys", "text_keys"):
+            out[name] = list(getattr(self, name))
         return out
 
 
@@ -316,7 +331,9 @@ class PPO:
         self.observation_space, self.action_space = observation_space, action_space
         self.device = resolve_device(c.device)
         self.policy = ActorCritic(observation_space, action_space, c.hidden_sizes, c.activation, c.seed, self.device,
-                                  critic_only=c.critic_only_keys, choice_scoring=c.choice_scoring)
+                                  critic_only=c.critic_only_keys, choice_scoring=c.choice_scoring,
+                                  choice_keys=c.choice_keys, choice_verbs=c.choice_verbs, choice_body=c.choice_body,
+                                  text_keys=c.text_keys, text_buckets=c.text_buckets)
         self._parameters = list(self.policy.parameters())
         self.optimizer = torch.optim.Adam(self._parameters, lr=c.learning_rate, eps=1e-5, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(c.seed)
@@ -324,7 +341,7 @@ class PPO:
         self.global_step = 0
         self._run: Run | None = None
         self._saved_run: dict[str, Any] | None = None  # a mid-run checkpoint's run, until learn() resumes it
-        self.preprocess = ObservationPreprocessor(observation_space, c.critic_only_keys)
+        self.preprocess = self.policy.encoder.preprocessor
         if c.norm_obs and not self.preprocess.vector_keys:
             raise ValueError("norm_obs normalises the non-image part of observations, and this space has none")
         self.obs_rms = RunningMeanStd((self.preprocess.vector_width,), epsilon=1e-4) if c.norm_obs else None
@@ -340,7 +357,7 @@ class PPO:
         return None if mask is None else torch.from_numpy(mask).to(self.device)
 
     def observe(self, obs, *, update: bool = False) -> dict[str, np.ndarray]:
-        """Preprocess a batch of observations; with ``norm_obs``, normalise its vector part.
+        """Preprocess a batch of observations; with ``norm_obs``, normalise its vector part (less the text keys' words).
 
         ``update`` folds the batch into the running statistics first (the rollout does, once per
         step, as ``NormalizeObservation`` does on every observation it passes on); acting and
@@ -350,7 +367,15 @@ class PPO:
         if self.obs_rms is not None:
             if update:
                 self.obs_rms.update(parts[VECTOR])
+            words = self.preprocess.text_columns
+            raw = parts[VECTOR][:, words] if len(words) else None
             parts[VECTOR] = self.obs_rms.normalize(parts[VECTOR], self.config.clip_obs)
+            if raw is not None:
+                # words are scaled, not centred: x / sqrt(E[x^2]), so an absent word stays 0 and a word on
+                # every page stays 1 (centred, a label that never changes would read 0, like an empty row)
+                rms = self.obs_rms
+                scale = np.sqrt(rms.var[words] + rms.mean[words] ** 2 + 1e-8)
+                parts[VECTOR][:, words] = np.minimum(raw / scale, self.config.clip_obs)
         return parts
 
     def action_mask(self, obs, info: dict | None) -> np.ndarray | None:

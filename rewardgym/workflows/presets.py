@@ -13,6 +13,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardgym.envs.gui.screen import VERBS as GUI_VERBS
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -27,6 +29,10 @@ class Preset:
 _REACH = {"num_steps": 64, "num_minibatches": 8, "update_epochs": 10, "learning_rate": 3e-4, "ent_coef": 0.0,
           "norm_obs": True}
 
+_GUI_TEXT = ["instruction", "element_text", "element_value"]
+_GUI = {"norm_obs": True, "text_keys": _GUI_TEXT, "text_buckets": 128,
+        "choice_keys": ["elements", "element_text", "element_value"], "choice_verbs": GUI_VERBS}
+
 PRESETS: tuple[Preset, ...] = (
     Preset("rewardgym/Manip-Reach*", "ppo", _REACH, num_envs=8,
            why="CleanRL's continuous-action settings with observation normalisation: ReachDense to 100% test "
@@ -40,10 +46,12 @@ PRESETS: tuple[Preset, ...] = (
            env_kwargs={"action_mode": "choice", "observation": "vector"},
            why="PPO reads the hashed bag of words and scores the commands on offer (choice scoring); free text "
                "is for the llm-* agents"),
-    Preset("rewardgym/GUI-*", "ppo", {"norm_obs": True},
+    Preset("rewardgym/GUI-*", "ppo", _GUI,
            env_kwargs={"action_mode": "elements", "observation": "elements"},
-           why="the element table in, one action per element and verb out: an MLP trains on it at thousands of "
-               "steps per second (the screenshot and coordinates want a CNN: 67 steps/s on a CPU); element "
+           why="the element table in, an element and a verb out: an MLP trains on it at thousands of steps per "
+               "second (the screenshot and coordinates want a CNN: 67 steps/s on a CPU); the instruction and the "
+               "elements' text read as words, each element scored against queries from the instruction (choice "
+               "scoring), so a label is matched to the instruction's words in whichever row it sits; element "
                "coordinates and sizes are in pixels, hence norm_obs"),
 )
 

@@ -15,8 +15,10 @@ Observation (``observation="both"``, the default; ``"pixels"`` keeps only ``scre
   (label, button caption, option...) and value (what a text field holds), UTF-8, truncated to
   L = ``text_length`` (64) bytes and zero-padded. Bytes rather than hashed tokens: lossless for
   short labels and any tokenizer can be put on top.
+- ``instruction``: ``Box(0, 255, (256,), uint8)``, the task's instruction, UTF-8, zero-padded
+  (MiniWoB's utterance, BrowserGym's goal): row 0, the heading, shows it too, but cut to L bytes.
 
-The instruction is ``info["task"]`` (and row 0, the heading).
+The instruction is also ``info["task"]``.
 
 Action (``action_mode``):
 
@@ -74,6 +76,7 @@ from rewardgym.envs.language import InvalidCommand
 ELEMENT_COLUMNS = ("id", "role", "x", "y", "w", "h", "visible", "enabled", "focused", "checked", "expanded",
                    "value", "parent")
 OBSERVATIONS = ("both", "pixels", "elements")
+INSTRUCTION_BYTES = 256  # the ``instruction`` observation's length
 ACTION_MODES = ("coords", "elements", "text")
 HEADING_LINE = 12
 
@@ -164,6 +167,7 @@ class GUIEnv(gym.Env):
             obs["elements"] = spaces.Box(-1, 32767, (e, len(ELEMENT_COLUMNS)), np.int32)
             obs["element_text"] = spaces.Box(0, 255, (e, length), np.uint8)
             obs["element_value"] = spaces.Box(0, 255, (e, length), np.uint8)
+            obs["instruction"] = spaces.Box(0, 255, (INSTRUCTION_BYTES,), np.uint8)
         self.observation_space = spaces.Dict(obs)
         if action_mode == "coords":
             self.action_space = spaces.MultiDiscrete([len(COORD_KINDS), *self.coord_bins, len(KEYS)])
@@ -217,6 +221,7 @@ class GUIEnv(gym.Env):
         params = self.task.sample(self.np_random)
         instruction = self.task.instruction(params)
         self._episode = {"params": params, "instruction": instruction,
+                         "instruction_bytes": _encode(instruction, INSTRUCTION_BYTES),
                          "vocabulary": list(self.task.vocabulary(params))[:SLOTS],
                          "app": self.task.initial_app(params), "page": self.task.first_page, "screen": None,
                          "t": 0, "result": 0}
@@ -406,6 +411,7 @@ class GUIEnv(gym.Env):
             obs["elements"] = self._table.numbers.copy()
             obs["element_text"] = self._table.text.copy()
             obs["element_value"] = self._table.value.copy()
+            obs["instruction"] = self._episode["instruction_bytes"].copy()
         return obs
 
     def _info(self, feedback: str) -> dict[str, Any]:

@@ -53,8 +53,9 @@ from gymnasium import spaces
 from rewardgym.envs import rng
 from rewardgym.envs.multiagent.core import MultiAgentCore
 from rewardgym.envs.textworlds.content import FOODS
-from rewardgym.envs.textworlds.env import CHOICE_DIM, VIEW_DIM, hashed_words
-from rewardgym.envs.textworlds.parser import DONT_UNDERSTAND, MAX_CHARS, PARDON, words_of
+from rewardgym._text import hashed_words, words_of
+from rewardgym.envs.textworlds.env import CHOICE_DIM, VIEW_DIM
+from rewardgym.envs.textworlds.parser import DONT_UNDERSTAND, MAX_CHARS, PARDON
 
 READER, COOK = 0, 1
 FOOD_NAMES = tuple(name for name, _ in FOODS)

@@ -33,7 +33,6 @@ State: ``get_state()`` / ``set_state(state)`` snapshot and restore the game exac
 from __future__ import annotations
 
 import string
-import zlib
 from typing import Any
 
 import gymnasium as gym
@@ -42,7 +41,8 @@ from gymnasium import spaces
 
 from rewardgym.envs.textworlds import rules
 from rewardgym.envs.textworlds.generator import KINDS, SPLITS, generate, knobs_for
-from rewardgym.envs.textworlds.parser import MAX_CHARS, words_of
+from rewardgym._text import hashed_words
+from rewardgym.envs.textworlds.parser import MAX_CHARS
 from rewardgym.envs.textworlds.text import TextWorldText
 from rewardgym.envs.textworlds.world import World
 
@@ -239,15 +239,3 @@ class _Admissible:
         self.choice_texts = [texts[k] for k in order]
 
 
-_WORD_INDEX: dict[tuple[str, int], int] = {}
-
-
-def hashed_words(text: str, dim: int) -> list[int]:
-    """Bucket indices of the words of ``text``: CRC32, so the same in every process (``hash()`` is salted)."""
-    out = []
-    for word in words_of(text):
-        index = _WORD_INDEX.get((word, dim))
-        if index is None:
-            index = _WORD_INDEX[(word, dim)] = zlib.crc32(word.encode()) % dim
-        out.append(index)
-    return out

@@ -9,8 +9,9 @@ few dictionary look-ups — no regular expressions on the step path.
 
 from __future__ import annotations
 
-import string
 from typing import NamedTuple
+
+from rewardgym._text import words_of
 
 DONT_UNDERSTAND = "I don't understand that."
 PARDON = "I beg your pardon?"
@@ -27,7 +28,6 @@ class Command(NamedTuple):
 
 DIRECTIONS = {"n": "north", "s": "south", "e": "east", "w": "west",
               "north": "north", "south": "south", "east": "east", "west": "west"}
-ARTICLES = frozenset({"the", "a", "an", "some", "my", "this", "that"})
 
 # word -> (verb, how)
 VERBS: dict[str, tuple[str, str]] = {
@@ -63,14 +63,6 @@ PREPOSITIONS: dict[str, frozenset[str]] = {
     "treat": frozenset({"with", "in", "at", "using"}),
 }
 NO_OBJECT = frozenset({"look", "inventory", "help", "score"})
-
-_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "\t\r\n\x0b\x0c"})
-
-
-def words_of(text: str) -> list[str]:
-    """Lowercased words, punctuation and articles dropped."""
-    return [w for w in text.lower().translate(_PUNCTUATION).split() if w not in ARTICLES]
-
 
 def parse(text: object) -> Command | str:
     """The command ``text`` gives, or a feedback string saying why there is none."""
