@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reward-coef", type=float, default=1.0, help="weight of the learned reward (default 1)")
     p.add_argument("--reward-env-coef", type=float, default=1.0,
                    help="weight of the env's own reward in --reward-mode add (default 1; Motif's alpha_ext)")
-    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help=f"env steps (default {DEFAULT_STEPS})")
+    p.add_argument("--steps", type=_positive_int,
+                   help=f"env steps (default: the preset's budget, else {DEFAULT_STEPS})")
     p.add_argument("--seed", type=_non_negative_int, default=0,
                    help="seed of the agent and of the envs' first episodes (default 0)")
     p.add_argument("--num-envs", type=_positive_int,
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=None,
                       help="act by each action distribution's mode (the default where the agent has one: "
-                           "ppo, sb3, llm-*)")
+                           "ppo, sb3, llm-*; unless the run's preset says to sample, as for the text worlds)")
     mode.add_argument("--stochastic", dest="deterministic", action="store_false",
                       help="sample actions from the policy")
     p.add_argument("--video", action="store_true",
@@ -197,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", nargs="*", default=[], metavar="KEY=V1,V2",
                    help="agent settings to sweep, each over its comma-separated values (every combination); "
                         "fixed settings go in --config")
-    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
-                   help=f"env steps per run (default {DEFAULT_STEPS})")
+    p.add_argument("--steps", type=_positive_int,
+                   help=f"env steps per run (default: the preset's budget, else {DEFAULT_STEPS})")
     p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="agent settings for every run")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env arguments for every run")
     p.add_argument("--reward", help="a learned-reward spec for every run, as for train")
@@ -444,8 +445,12 @@ def cmd_train(args) -> int:
         agent_config = {**preset.config, **agent_config}
         if args.num_envs is None and preset.num_envs:
             args.num_envs = preset.num_envs
-        print(f"preset {preset.pattern} / {preset.agent}: {preset.config} ({preset.why}); --no-preset to drop it",
+        if args.steps is None and preset.steps:
+            args.steps = preset.steps
+        print(f"preset {preset.pattern} / {preset.agent}: {preset.describe()} ({preset.why}); --no-preset to drop it",
               file=sys.stderr)
+    if args.steps is None:
+        args.steps = DEFAULT_STEPS
     spec = cls.spec
     if spec.settings is not None:
         unknown = sorted(set(agent_config) - spec.settings)
@@ -485,6 +490,7 @@ def cmd_train(args) -> int:
         "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps,
         "seed": args.seed, "device": args.device, "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
         "preset": None if preset is None else preset.pattern,
+        "eval_deterministic": True if preset is None else preset.eval_deterministic,
         "ray": None if ray is None else {"address": ray[0], "num_workers": ray[1]},
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
@@ -634,19 +640,22 @@ def cmd_eval(args) -> int:
         env.close()
         raise UsageError(f"agent {config['agent']!r} has no deterministic mode: it evaluates as it acts "
                          f"(drop --deterministic/--stochastic)")
-    deterministic = (True if args.deterministic is None else args.deterministic) if has_mode else None
+    default = bool(config.get("eval_deterministic", True))  # a preset may say sampling is the policy to judge
+    deterministic = (default if args.deterministic is None else args.deterministic) if has_mode else None
     try:
         options = {} if deterministic is None else {"deterministic": deterministic}
         result = agent.evaluate(env, args.episodes, seed=seed, **options)
     finally:
         env.close()
     policy = {None: "as it acts", True: "deterministic", False: "stochastic"}[deterministic]
+    by_preset = " (the run's preset; --deterministic for the mode)" if has_mode and args.deterministic is None \
+        and not default else ""
     videos = _record_videos(args, config, agent, seed, *video) if video else []
     if args.json:
         print(json.dumps({**result, "policy": policy, **({"videos": videos} if args.video else {})}, indent=2))
     else:
         print(f"{config['agent']} on {config['env_id']}, {result['episodes']} episodes from seed {seed}, "
-              f"{policy} policy:")
+              f"{policy} policy{by_preset}:")
         for key, value in result.items():
             print(f"  {key:<20} {value:.4g}")
         for video in videos:
@@ -885,7 +894,7 @@ def cmd_sweep(args) -> int:
     own = sorted({"--config", "--env-kwargs", "--reward", "--steps", "--seed", "--out", "--agent"} & set(passed))
     if own:
         raise UsageError(f"give {', '.join(own)} to sweep itself, not after --")
-    train_argv = ["--steps", str(args.steps), *passed]
+    train_argv = [*([] if args.steps is None else ["--steps", str(args.steps)]), *passed]
     if args.reward:
         train_argv += ["--reward", args.reward]
     if args.env_kwargs:

@@ -225,6 +225,25 @@ def test_presets_are_used_recorded_and_overridable(tmp_path, capsys):
     assert configs["c"]["preset"] is None and "norm_obs" not in configs["c"]["agent_config"]
 
 
+def test_a_presets_budget_and_eval_policy_are_the_defaults(tmp_path, capsys, monkeypatch):
+    from rewardgym.workflows import presets
+
+    monkeypatch.setattr(presets, "PRESETS", (presets.Preset("rewardgym/Bandit-Bernoulli2*", "ppo", {"num_steps": 16},
+                                                            steps=64, eval_deterministic=False, why="a test"),))
+    base = ["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ppo", "--no-progress", "--num-envs", "2"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert "64 steps, eval samples actions" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "b"), "--steps", "96"]) == 0  # the command line wins
+    (a,), (b,) = ((tmp_path / name).iterdir() for name in "ab")
+    configs = [json.loads((run / "config.json").read_text()) for run in (a, b)]
+    assert [c["steps"] for c in configs] == [64, 96] and configs[0]["eval_deterministic"] is False
+    capsys.readouterr()
+    assert main(["eval", str(a), "--episodes", "2"]) == 0
+    assert "stochastic policy (the run's preset; --deterministic for the mode)" in capsys.readouterr().out
+    assert main(["eval", str(a), "--episodes", "2", "--json", "--deterministic"]) == 0
+    assert json.loads(capsys.readouterr().out)["policy"] == "deterministic"
+
+
 def test_showcase_runs_the_whole_loop(tmp_path, capsys):
     out = tmp_path / "showcase"
     assert main(["showcase", "--out", str(out), "--steps", "1024", "--seeds", "0", "--demos", "4"]) == 0
