@@ -127,6 +127,9 @@ def test_bad_constructor_arguments():
         gym.make("rewardgym/Bandit-Bernoulli10-v0", distribution="poisson")
     with pytest.raises(ValueError, match="seed"):
         gym.make("rewardgym/Bandit-Bernoulli10-v0").reset(seed=-1)
+    with pytest.raises(ValueError, match="noise_std=0.5 does nothing with distribution='bernoulli'"):
+        gym.make("rewardgym/Bandit-Bernoulli10-v0", noise_std=0.5)
+    gym.make("rewardgym/Bandit-Gaussian10-v0", noise_std=0.5).close()  # Gaussian arms use it
 
 
 # -- dynamics and metrics --------------------------------------------------------------------

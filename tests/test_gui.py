@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import pickle
+import re
 import subprocess
 import sys
 
@@ -533,3 +534,18 @@ def test_ppo_with_the_gui_preset_reads_the_instruction_and_clicks_the_named_butt
     capsys.readouterr()
     assert main(["eval", str(run), "--episodes", "100", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["success_rate"] >= 0.8
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"action_mode": "elements", "coord_bins": (10, 10)}, "coord_bins does nothing with observation='both' and "
+                                                          "action_mode='elements'"),
+    ({"observation": "pixels", "text_length": 10}, "text_length does nothing with observation='pixels'"),
+    ({"observation": "pixels", "max_elements": 10}, "max_elements does nothing with observation='pixels' and "
+                                                    "action_mode='coords'"),
+])  # fmt: skip
+def test_arguments_that_would_do_nothing_are_errors(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gym.make("rewardgym/GUI-ClickButton-v0", **kwargs)
+    for fine in ({"coord_bins": (10, 10)}, {"observation": "pixels", "max_elements": 10, "action_mode": "elements"},
+                 {"observation": "elements", "text_length": 10}):
+        gym.make("rewardgym/GUI-ClickButton-v0", **fine).close()  # where they size something they count

@@ -75,6 +75,9 @@ class BanditCore(BatchedCore):
             raise ValueError("drift, context_dim and noise_std must be non-negative")
         if drift and context_dim:
             raise ValueError("drift applies to non-contextual bandits only")
+        if noise_std != 1.0 and distribution != "gaussian":
+            raise ValueError(f"noise_std={noise_std} does nothing with distribution={distribution!r}: it is the reward "
+                             f"noise of Gaussian arms (distribution='gaussian')")
         self.n_arms, self.horizon, self.distribution = n_arms, horizon, distribution
         self.drift, self.context_dim, self.history, self.noise_std = drift, context_dim, history, noise_std
         self.instance_key = None if instance_seed is None else rng.seed_key(instance_seed)

@@ -150,6 +150,15 @@ class GUIEnv(gym.Env):
             raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        for name, given, used, where in (
+                ("coord_bins", coord_bins is not None, action_mode == "coords", "the grid of action_mode='coords'"),
+                ("text_length", text_length != 64, observation != "pixels",
+                 "the element_text and element_value rows of observation='elements' or 'both'"),
+                ("max_elements", max_elements != 64, observation != "pixels" or action_mode == "elements",
+                 "the element table (observation='elements' or 'both') and action_mode='elements'")):
+            if given and not used:
+                raise ValueError(f"{name} does nothing with observation={observation!r} and action_mode="
+                                 f"{action_mode!r}: it sizes {where}")
         self.task_name = task
         self.task = make_task(task)
         self.observation_mode, self.action_mode, self.render_mode = observation, action_mode, render_mode
