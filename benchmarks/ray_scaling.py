@@ -10,6 +10,11 @@ env steps per second; then PPO (``num_steps=128``, its defaults otherwise) train
 ratios compare like with like. On a 2-core machine the workers share the cores with the
 process that acts, so the figure that predicts a bigger machine is the per-worker rate and the
 round trip per step (the time a step of W workers takes beyond the slowest worker's own).
+
+``--llm MODEL`` (a model folder, ``smollm2``, or ``tiny`` for a tiny random model built here)
+adds the LLM trainer (``llm-grpo``, 4 groups of 4 episodes of up to 4 turns on
+``--llm-env``): env steps (turns) per second of training with the episodes played in this
+process, then by W rollout workers with copies of the model (``distribute_rollouts``).
 """
 
 from __future__ import annotations
@@ -63,6 +68,24 @@ def ppo_rate(envs, steps: int) -> float:
     return agent.global_step / (time.perf_counter() - start)
 
 
+def llm_rate(model: str, env_id: str, workers: int, batches: int) -> float:
+    """LLM trainer env steps (turns) per second over ``batches`` batches after a first one (model loading)."""
+    from rewardgym.agents.llm import LLMAgent, text_envs
+
+    envs = text_envs([gym.make(env_id) for _ in range(16)])
+    agent = LLMAgent(envs, model=model, group_size=4, groups_per_batch=4, max_new_tokens=16, max_turns=4,
+                     device="cpu", seed=0)
+    if workers:
+        agent.distribute_rollouts(env_id, num_workers=workers)
+    agent.learn(envs, 1, progress=False)
+    steps, start = agent.global_step, time.perf_counter()
+    for _ in range(batches):
+        agent.learn(envs, 1, progress=False)
+    rate = (agent.global_step - steps) / (time.perf_counter() - start)
+    agent.close_rollouts()
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "rewardgym/Dungeon-Room5x5-v0"])
@@ -70,6 +93,10 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--ppo-steps", type=int, default=32_768)
+    parser.add_argument("--llm", metavar="MODEL", help="also the LLM trainer's rollouts: a model folder, smollm2, "
+                                                       "or tiny")
+    parser.add_argument("--llm-env", default="rewardgym/Bandit-Meta2-v0")
+    parser.add_argument("--llm-batches", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -93,6 +120,22 @@ def main() -> None:
             where = "this process" if workers == 0 else f"{workers} Ray worker{'s' if workers > 1 else ''}"
             print(f"| {env_id.removeprefix('rewardgym/')} | {where} | {rate:,.0f} | {rate / base_env:.2f}x | "
                   f"{train:,.0f} | {train / base_ppo:.2f}x |", flush=True)
+    if args.llm:
+        model = args.llm
+        if model == "tiny":
+            import tempfile
+
+            from rewardgym.testing import save_tiny_causal_lm
+
+            model = str(save_tiny_causal_lm(tempfile.mkdtemp()))
+        print(f"\n| LLM trainer ({args.llm}) on {args.llm_env.removeprefix('rewardgym/')} | episodes played on "
+              f"| env steps/s | x one process |\n|---|---|---:|---:|")
+        base = None
+        for workers in [0, *args.workers]:
+            rate = llm_rate(model, args.llm_env, workers, args.llm_batches)
+            base = base or rate
+            where = "this process" if workers == 0 else f"{workers} rollout worker{'s' if workers > 1 else ''}"
+            print(f"| | {where} | {rate:,.1f} | {rate / base:.2f}x |", flush=True)
     ray.shutdown()
 
 

@@ -127,11 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "of --steps; 0: only the final checkpoint)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="step the envs in Ray actors (--num-workers of them), the policy and the update on this "
-                        "process: alone, a local Ray on 127.0.0.1; with an address, join that cluster")
+                        "process (llm-* agents: the workers play whole episodes with copies of the model); alone, "
+                        "a local Ray on 127.0.0.1; with an address, join that cluster")
     p.add_argument("--num-workers", type=_positive_int, metavar="N",
-                   help="--ray: env workers, each stepping its share of --num-envs (default 2)")
+                   help="--ray: workers, each stepping its share of --num-envs or playing its share of a batch "
+                        "(default 2)")
     p.add_argument("--resume", metavar="RUN_DIR",
-                   help="finish the run in RUN_DIR from its latest checkpoint (its env, agent and settings)")
+                   help="finish the run in RUN_DIR from its latest checkpoint (its env, agent and settings; a run "
+                        "trained on Ray resumes on Ray as it was, or on the cluster --ray names: --ray alone "
+                        "starts a local one when the old cluster is gone)")
 
     p = sub.add_parser("eval", help="evaluate a trained run",
                        description="Play the run's final checkpoint on held-out seeds and report return, length, "
@@ -475,13 +479,19 @@ def cmd_train(args) -> int:
         num_envs = max(num_envs, ray[1])
     elif args.num_workers is not None:
         raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
+    rollouts = ray is not None and spec.env_interface == "text"  # an LLM agent: episodes played by Ray workers
+    if rollouts and args.reward:
+        raise UsageError("--ray with an llm-* agent plays the episodes on Ray workers, which do not build a learned "
+                         "reward yet: drop --reward or --ray")
     env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, args.reward, args.reward_mode,
-                                       args.reward_coef, args.reward_env_coef, ray)
+                                       args.reward_coef, args.reward_env_coef, None if rollouts else ray)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError, OSError, ImportError) as exc:  # OSError: an unloadable model folder
         _close(env, reward_model)
         raise UsageError(f"agent {args.agent!r}: {str(exc).splitlines()[0]}") from None
+    if rollouts:
+        _distribute_rollouts(agent, args.env_id, env_kwargs, ray, env, reward_model)
 
     run_dir = new_run_dir(args.out, args.env_id, args.agent, args.seed)
     write_config(run_dir, {
@@ -497,6 +507,17 @@ def cmd_train(args) -> int:
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
     video = _video_capture(args, spec, agent, env_kwargs, run_dir) if args.capture_video else None
     return _learn(agent, env, run_dir, args.steps, every, args.no_progress, reward_model=reward_model, video=video)
+
+
+def _distribute_rollouts(agent, env_id: str, env_kwargs: dict[str, Any], ray: tuple[str, int], env,
+                         reward_model) -> None:
+    """``train --agent llm-* --ray``: the LLM agent's episodes played by Ray workers with copies of the policy."""
+    try:
+        workers = agent.distribute_rollouts(env_id, env_kwargs, ray[1], address=None if ray[0] == "local" else ray[0])
+    except (ImportError, ValueError, ConnectionError, RuntimeError) as exc:
+        _close(env, reward_model)
+        raise UsageError(f"--ray: {str(exc).splitlines()[0]}") from None
+    print(f"LLM rollouts on {workers.num_workers} Ray workers", file=sys.stderr)
 
 
 def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path):
@@ -548,9 +569,13 @@ def _learn(agent, env, run_dir: Path, steps: int | None, checkpoint_every: int, 
     from rewardgym.workflows.runs import CURVE_FILE, read_metrics, run_summary
     from rewardgym.workflows.training import train
 
-    last, interrupted = train(agent, env, run_dir, steps, checkpoint_every=checkpoint_every,
-                              progress=not no_progress, resume_step=resume_step, reward_model=reward_model,
-                              callbacks=[video] if video is not None else [])
+    try:
+        last, interrupted = train(agent, env, run_dir, steps, checkpoint_every=checkpoint_every,
+                                  progress=not no_progress, resume_step=resume_step, reward_model=reward_model,
+                                  callbacks=[video] if video is not None else [])
+    finally:
+        if callable(getattr(agent, "close_rollouts", None)):
+            agent.close_rollouts()
     if video is not None and not interrupted:
         video.finish(int(agent.global_step) if hasattr(agent, "global_step") else int(last.get("step", 0)))
         print(f"videos: {video.out_dir} ({len(video.paths)} recordings)")
@@ -574,9 +599,18 @@ def _resume(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     spec = _agent_class(config["agent"]).spec
+    # Ray as the run had it, unless --ray gives another cluster (the old one gone: --ray alone starts a local one)
+    recorded = config.get("ray") or {}
+    ray = None
+    if args.ray is not None or recorded:
+        ray = (args.ray or recorded.get("address", "local"), args.num_workers or recorded.get("num_workers", 2))
+    elif args.num_workers is not None:
+        raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
+    rollouts = ray is not None and spec.env_interface == "text"
     env, reward_model = _training_envs(spec, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}),
                                        config.get("reward"), config.get("reward_mode", "add"),
-                                       config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0))
+                                       config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0),
+                                       None if rollouts else ray)
     try:
         agent = load_agent(checkpoint, env)
         if not agent.unfinished_steps:
@@ -585,7 +619,10 @@ def _resume(args) -> int:
         _close(env, reward_model)
         message = str(exc) if "nothing left" in str(exc) else f"cannot load {checkpoint}: {exc}"
         raise UsageError(message) from None
-    print(f"resuming {run_dir} from {checkpoint.name} at step {agent.global_step}", file=sys.stderr)
+    if rollouts:
+        _distribute_rollouts(agent, config["env_id"], config.get("env_kwargs", {}), ray, env, reward_model)
+    where = "" if ray is None else f" with {ray[1]} Ray workers ({ray[0]})"
+    print(f"resuming {run_dir} from {checkpoint.name} at step {agent.global_step}{where}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, int(config["steps"]) // 10)
     return _learn(agent, env, run_dir, None, every, args.no_progress, resume_step=agent.global_step,
                   reward_model=reward_model)

@@ -99,3 +99,96 @@ def test_train_with_ray_workers_from_the_command_line(ray_local, tmp_path, capsy
     assert main(["train", "CartPole-v1", "--agent", "ppo", "--ray", "--env-kwargs", "bogus=1",
                  "--out", str(tmp_path / "bad")]) == 2
     assert "bad --env-kwargs for CartPole-v1" in capsys.readouterr().err
+
+
+# -- the LLM trainer's rollouts on Ray workers --------------------------------------------------
+LLM = {"group_size": 2, "groups_per_batch": 2, "max_new_tokens": 4, "max_turns": 3, "device": "cpu",
+       "learning_rate": 1e-2, "seed": 0}
+BANDIT = "rewardgym/Bandit-Meta2-v0"
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    from rewardgym.testing import save_tiny_causal_lm
+
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+def _llm(tiny_lm, **config):
+    from rewardgym.agents.llm import LLMAgent, text_envs
+
+    envs = text_envs([gym.make(BANDIT) for _ in range(2)])
+    return LLMAgent(envs, model=tiny_lm, **{**LLM, **config}), envs
+
+
+def _trainable_sum(agent) -> float:
+    from rewardgym.agents.llm.ray_rollouts import trainable_state
+
+    return float(sum(p.double().sum() for p in trainable_state(agent.model).values()))
+
+
+def test_a_rollout_worker_plays_the_episodes_the_learner_would(ray_local, tiny_lm):
+    """Same weights, same envs, same torch seed: a worker's episodes are the learner's, token for token."""
+    agent, envs = _llm(tiny_lm)
+    workers = agent.distribute_rollouts(BANDIT, num_workers=1, envs_per_worker=2)
+    seeds, groups = [5, 5, 9, 9], [0, 0, 1, 1]
+    remote, remote_stats = workers.rollout(seeds, groups, torch_seed=123)
+    local, local_stats = agent.rollout(envs, seeds, groups=groups, torch_seed=123)
+    assert [e.ids for e in remote] == [e.ids for e in local] and [e.rewards for e in remote] == [
+        e.rewards for e in local]
+    assert remote_stats.turns == local_stats.turns > 0
+    agent.close_rollouts()
+
+
+@pytest.mark.parametrize("lora", [0, 4])
+def test_the_llm_trainer_learns_with_two_rollout_workers_that_follow_its_weights(ray_local, tiny_lm, lora):
+    # a random tiny model's replies are all unreadable, so every group's returns are equal and the
+    # advantages 0: AdamW's weight decay is what moves the weights, enough to see the workers follow
+    agent, envs = _llm(tiny_lm, lora_rank=lora, weight_decay=0.1)
+    workers = agent.distribute_rollouts(BANDIT, num_workers=2)
+    assert len({pid for _, pid in workers.where()}) == 2  # two processes play the episodes
+    before = _trainable_sum(agent)
+    for _ in range(2):  # a batch each
+        agent.learn(envs, 1, progress=False)
+    assert agent.updates == 2 and agent.global_step >= 4 and _trainable_sum(agent) != before
+    np.testing.assert_allclose(workers.fingerprints(), _trainable_sum(agent), rtol=1e-6)  # the last update's weights
+    agent.close_rollouts()
+    assert agent._rollouts is None
+
+
+def test_a_dead_rollout_worker_is_replaced_and_training_goes_on(ray_local, tiny_lm, caplog):
+    agent, envs = _llm(tiny_lm, weight_decay=0.1)
+    workers = agent.distribute_rollouts(BANDIT, num_workers=2)
+    agent.learn(envs, 1, progress=False)
+    dead = workers.workers[1]
+    ray_local.kill(dead)
+    with caplog.at_level("WARNING"):
+        agent.learn(envs, 1, progress=False)  # the next batch: worker 1's share is played by its replacement
+    assert "LLM rollout worker 1 died" in caplog.text and workers.workers[1] is not dead
+    assert agent.updates == 2
+    np.testing.assert_allclose(workers.fingerprints(), _trainable_sum(agent), rtol=1e-6)
+    agent.close_rollouts()
+
+
+def test_train_llm_with_ray_rollouts_from_the_command_line_and_resume_after_the_cluster_is_gone(
+        ray_local, tiny_lm, tmp_path, capsys):
+    args = ["train", BANDIT, "--agent", "llm-grpo", "--model", str(tiny_lm), "--no-progress", "--num-envs", "2",
+            "--config", *[f"{k}={v}" for k, v in LLM.items()]]
+    assert main([*args, "--steps", "24", "--checkpoint-every", "6", "--out", str(tmp_path / "run"),
+                 "--ray", "--num-workers", "2"]) == 0
+    assert "LLM rollouts on 2 Ray workers" in capsys.readouterr().err
+    (run,) = (tmp_path / "run").iterdir()
+    assert json.loads((run / "config.json").read_text())["ray"] == {"address": "local", "num_workers": 2}
+    # as if the cluster had died mid-run: the checkpoints of its end removed, it resumes from an earlier one
+    import shutil
+
+    steps = sorted((run / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    assert len(steps) >= 2
+    for end in (run / "checkpoints" / "final", steps[-1]):
+        shutil.rmtree(end)
+    assert main(["train", "--resume", str(run), "--no-progress", "--ray", "--num-workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "with 1 Ray workers (local)" in err and "LLM rollouts on 1 Ray workers" in err
+    assert (run / "checkpoints" / "final").is_dir()
+    assert main([*args, "--steps", "4", "--ray", "--reward", "novelty", "--out", str(tmp_path / "bad")]) == 2
+    assert "do not build a learned reward yet" in capsys.readouterr().err

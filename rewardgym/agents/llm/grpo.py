@@ -272,6 +272,7 @@ class LLMAgent:
         self.updates = 0
         self._target_step: int | None = None
         self._turn_advantages: list[np.ndarray] = []  # the last update's, per episode and turn (for samples)
+        self._rollouts = None  # Ray rollout workers (distribute_rollouts), or None: episodes played here
 
     # -- the model ----------------------------------------------------------------------
     def _load_model(self, name: str, adapter: Path | None):
@@ -383,6 +384,27 @@ class LLMAgent:
                                      on_episode=on_episode, max_invalid_turns=self.config.max_invalid_turns)
         return episodes, stats
 
+    def distribute_rollouts(self, env_id: str, env_kwargs: dict[str, Any] | None = None, num_workers: int = 2, *,
+                            envs_per_worker: int | None = None, address: str | None = None,
+                            num_gpus: float = 0.0):
+        """Play :meth:`learn`'s episodes on ``num_workers`` Ray actors from now on, each with a copy of the
+        policy and its own text envs of ``env_id`` (``envs_per_worker``, default its share of a batch);
+        weights are sent after every update. A local Ray on 127.0.0.1 unless ``address`` names a
+        cluster. See :mod:`rewardgym.agents.llm.ray_rollouts`; :meth:`close_rollouts` stops them."""
+        from rewardgym.agents.llm.ray_rollouts import RayRollouts
+
+        self.close_rollouts()
+        batch = self.config.groups_per_batch * self.config.group_size
+        self._rollouts = RayRollouts(self, env_id, env_kwargs, num_workers,
+                                     envs_per_worker or -(-batch // num_workers), address, num_gpus)
+        return self._rollouts
+
+    def close_rollouts(self) -> None:
+        """Stop the Ray rollout workers, if any; episodes are played here again."""
+        if self._rollouts is not None:
+            self._rollouts.close()
+            self._rollouts = None
+
     def evaluate(self, env, episodes: int, *, seed: int | None = None, deterministic: bool = True) -> dict:
         """Play ``episodes`` whole episodes (seeds ``seed``, ``seed + 1``, ...; default the test range)."""
         if episodes < 1:
@@ -434,12 +456,18 @@ class LLMAgent:
         c = self.config
         seeds = self.rng.integers(0, TRAIN_SEEDS, size=c.groups_per_batch)
         began = time.perf_counter()
-        episodes, stats = self.rollout(envs, np.repeat(seeds, c.group_size),
-                                       groups=np.repeat(np.arange(c.groups_per_batch), c.group_size),
-                                       on_episode=on_episode)
+        batch_seeds, groups = np.repeat(seeds, c.group_size), np.repeat(np.arange(c.groups_per_batch), c.group_size)
+        if self._rollouts is None:
+            episodes, stats = self.rollout(envs, batch_seeds, groups=groups, on_episode=on_episode)
+        else:  # played by the Ray workers, each with its copy of the policy
+            episodes, stats = self._rollouts.rollout(batch_seeds, groups, torch_seed=int(self.rng.integers(2**31)))
+            for episode in episodes if on_episode else ():
+                on_episode(episode)
         rollout_s = time.perf_counter() - began
         began = time.perf_counter()
         update = self._update(episodes)
+        if self._rollouts is not None:
+            self._rollouts.sync(self.model)
         update_s = time.perf_counter() - began
         self.global_step += stats.turns
         returns = self._group_returns(episodes)
