@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead of playing yourself, watch the agent of a trained run play its env in the terminal "
                         "(deterministic where it has a mode; Ctrl-C stops)")
     p.add_argument("--seat", help="multi-agent ids: the seat you take (default the first; random players take "
-                                  "the others)")
+                                  "the others, or with --run the run's trained policy)")
     p.add_argument("--episodes", type=_positive_int, default=1, help="--run: episodes to watch (default 1)")
     p.add_argument("--fps", type=float, default=8.0, help="--run: frames per second (default 8; 0: no pause)")
     p.add_argument("--seed", type=_non_negative_int, help="the episode's seed (default: a fresh one)")
@@ -731,6 +731,11 @@ def cmd_play(args) -> int:
 
     if (args.env_id is None) == (args.run is None):
         raise UsageError("give an env id to play yourself, or --run RUN_DIR to watch a trained agent (not both)")
+    if args.run and args.seat:  # a seat of a multi-agent run's game; its trained policy plays the others
+        config = _read_run(args.run)
+        if config["env_id"].removeprefix("rewardgym/") not in MULTIAGENT:
+            raise UsageError(f"--seat is for multi-agent games, and {args.run} trained on {config['env_id']}")
+        return _play_seat(args, config)
     if args.run:
         return _watch(args)
     if args.env_id in MULTIAGENT:
@@ -764,22 +769,34 @@ def cmd_play(args) -> int:
     return 0
 
 
-def _play_seat(args) -> int:
-    """``play`` on a multi-agent id: the person takes one seat (``--seat``), uniform random players the others.
+def _play_seat(args, run: dict[str, Any] | None = None) -> int:
+    """``play`` on a multi-agent id: the person takes one seat (``--seat``), uniform random players the others
+    — or, given a multi-agent ``run``'s config (``play --run RUN --seat S``), its trained policy.
 
     The person sees what the seat sees where the env can show one seat (``render_agent``), else
     the whole game; numbered choices when the game lists them; typed commands when the seat's
-    actions are free text. Random players keep to their action masks.
+    actions are free text. Random players keep to their action masks; the trained policy acts on
+    the other seats' observations as one batch, as it was trained (every seat a row).
     """
     import numpy as np
     from gymnasium import spaces
 
     from rewardgym.envs.multiagent import make as make_multiagent
 
+    env_id = run["env_id"] if run else args.env_id
+    kwargs = {**(run.get("env_kwargs", {}) if run else {}), **parse_assignments(args.env_kwargs, "--env-kwargs")}
     try:
-        env = make_multiagent(args.env_id, render_mode="ansi", **parse_assignments(args.env_kwargs, "--env-kwargs"))
+        env = make_multiagent(env_id, render_mode="ansi", **kwargs)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"bad --env-kwargs for {args.env_id}: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
+    trained = None
+    if run:
+        spec = _agent_class(run["agent"]).spec
+        rows = _envs(spec, env_id, 1, kwargs)
+        trained = _load_run_agent(args.run, run, rows)
+        rows.close()
+        mode = ({"deterministic": bool(run.get("eval_deterministic", True))}
+                if "deterministic" in inspect.signature(trained.act).parameters else {})
     seat = args.seat or env.possible_agents[0]
     if seat not in env.possible_agents:
         raise UsageError(f"--seat {seat!r}: {args.env_id}'s seats are {', '.join(env.possible_agents)}")
@@ -807,9 +824,23 @@ def _play_seat(args) -> int:
             return int(agent_space.start + rng.choice(allowed(agent)))
         return agent_space.sample()
 
+    def others() -> dict[str, Any]:
+        agents = [agent for agent in env.agents if agent != seat]
+        if trained is None or not agents:
+            return {agent: random_action(agent) for agent in agents}
+        batch = {key: np.stack([np.asarray(observations[a][key]) for a in agents]) for key in observations[agents[0]]}
+        if spec.global_state:  # a centralised critic's input, which the policy was built to receive
+            batch["state"] = np.repeat(np.asarray(env.state())[None], len(agents), axis=0)
+        masks = [infos.get(a, {}).get("action_mask") for a in agents]
+        info = None if any(m is None for m in masks) else {"action_mask": np.stack(masks),
+                                                           "_action_mask": np.ones(len(agents), bool)}
+        return dict(zip(agents, (a.item() if hasattr(a, "item") else a for a in trained.act(batch, info=info,
+                                                                                             **mode))))
+
     how = ("Type a command each turn (quit to stop)." if typed else
            f"Type an action number ({int(space.start)}-{int(space.start + space.n - 1)}) each turn, or quit.")
-    print(f"You are {seat} in {args.env_id}; the other seats play at random. {how}")
+    partners = f"the trained {run['agent']} of {args.run} plays" if run else "play at random"
+    print(f"You are {seat} in {env_id}; the other seats {partners}. {how}")
     show()
     total = 0.0
     while seat in env.agents:
@@ -834,7 +865,7 @@ def _play_seat(args) -> int:
                 print(f"{action} cannot be done now; the numbers that can: "
                       f"{', '.join(str(int(space.start) + a) for a in allowed(seat))}")
                 continue
-        actions = {agent: (action if agent == seat else random_action(agent)) for agent in env.agents}
+        actions = {**others(), seat: action}
         observations, rewards, terminations, truncations, infos = env.step(actions)
         total += float(rewards[seat])
         print(f"you got {rewards[seat]:g}")
@@ -855,7 +886,7 @@ def _watch(args) -> int:
     env_id = config["env_id"]
     env_kwargs = {**config.get("env_kwargs", {}), **parse_assignments(args.env_kwargs, "--env-kwargs")}
     try:
-        modes, _ = render_modes(env_id, env_kwargs, purpose="watching one in the terminal is not built yet")
+        modes, _ = render_modes(env_id, env_kwargs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if "ansi" not in modes:

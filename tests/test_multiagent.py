@@ -261,3 +261,36 @@ def test_a_person_takes_one_seat_of_a_multi_agent_game(monkeypatch, capsys):
     assert "player_1: arm 1, paid" in out
     assert main(["play", "bandit_market_v0", "--seat", "nobody"]) == 2
     assert "--seat 'nobody': bandit_market_v0's seats are player_0, player_1, player_2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, agent, seat, typed", [("kitchen_talk_v0", "ppo", "player_1", ["4", "quit"]),
+                                                      ("bandit_market_v0", "mappo", "player_2", ["0", "1", "quit"])])
+def test_a_person_takes_a_seat_and_the_trained_policy_plays_the_others(name, agent, seat, typed, tmp_path,
+                                                                        monkeypatch, capsys):
+    from rewardgym.agents import load_agent
+    from rewardgym.cli import main
+
+    assert main(["train", name, "--agent", agent, "--steps", "300", "--out", str(tmp_path), "--no-progress"]) == 0
+    (run,) = [str(p) for p in tmp_path.iterdir() if p.is_dir()]
+    cls = type(load_agent(f"{run}/checkpoints/final"))
+    real_act, asked = cls.act, []
+
+    def act(self, obs, **kwargs):  # record how many seats the trained policy is asked to play at once
+        actions = real_act(self, obs, **kwargs)
+        asked.append(len(actions))
+        return actions
+
+    monkeypatch.setattr(cls, "act", act)
+    answers = iter(typed)
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    capsys.readouterr()
+    assert main(["play", "--run", run, "--seat", seat, "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"You are {seat} in {name}; the other seats the trained {agent} of {run} plays." in out
+    assert asked and set(asked) == {1 if name == "kitchen_talk_v0" else 2}  # the other seats, one batch a turn
+    assert main(["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ucb", "--steps", "10", "--out",
+                 str(tmp_path / "one"), "--no-progress"]) == 0
+    (one,) = (tmp_path / "one").iterdir()
+    capsys.readouterr()
+    assert main(["play", "--run", str(one), "--seat", "player_0"]) == 2  # a single-agent run has no seats
+    assert "--seat is for multi-agent games" in capsys.readouterr().err

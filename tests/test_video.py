@@ -165,14 +165,20 @@ def test_play_run_of_an_env_without_a_terminal_picture_points_to_eval_video(tmp_
     assert "draws no terminal picture" in err and f"rewardgym eval {run} --video" in err
 
 
-def test_multi_agent_runs_say_videos_and_watching_are_not_built_yet(tmp_path, capsys):
-    assert main(["train", "bandit_market_v0", "--agent", "mappo", "--steps", "300", "--out", str(tmp_path),
-                 "--no-progress"]) == 0
+@pytest.mark.parametrize("name, agent", [("bandit_market_v0", "mappo"), ("kitchen_talk_v0", "ppo")])
+def test_multi_agent_runs_are_filmed_and_watched_with_every_seat_played_by_the_trained_policy(name, agent, tmp_path,
+                                                                                              capsys):
+    assert main(["train", name, "--agent", agent, "--steps", "300", "--out", str(tmp_path), "--no-progress"]) == 0
     (run,) = [str(p) for p in tmp_path.iterdir() if p.is_dir()]
     capsys.readouterr()
-    for argv, message in ((["eval", run, "--episodes", "1", "--video"], "is a multi-agent env: videos"),
-                          (["play", "--run", run], "is a multi-agent env: watching")):
-        assert main(argv) == 2
-        err = capsys.readouterr().err
-        assert message in err and len(err.strip().splitlines()) == 1
+    assert main(["eval", run, "--episodes", "1", "--video", "--video-format", "gif", "--json"]) == 0
+    (video,) = json.loads(capsys.readouterr().out)["videos"]
+    frame_size, frames, duration = _gif(video["path"])
+    assert frame_size == (640, 336) and duration == (video["length"] + 1) * gif_frame_ms(4)  # the games' 4 fps
+    assert main(["play", "--run", run, "--fps", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"steps, return {video['return']:.4g}" in out  # the same held-out game, played the same way
+    game = __import__("rewardgym.envs.multiagent", fromlist=["make"]).make(name, render_mode="ansi")
+    game.reset(seed=0)
+    assert game.render().splitlines()[0] in out  # the game's own picture, every seat in it
 

@@ -79,11 +79,13 @@ def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: d
 
     if spec.env_interface == "text":
         raise ValueError(f"{env_id} has no language interface yet, so agent {spec.name!r} cannot play it")
+    env_kwargs = dict(env_kwargs)
+    render_mode = env_kwargs.pop("render_mode", None)  # the rows' wrapper renders; the games are built without
     try:
         games = make_vec(env_id.removeprefix("rewardgym/"), num_games, **env_kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
-    return AgentsAsEnvs(games, state_key="state" if spec.global_state else None)
+    return AgentsAsEnvs(games, state_key="state" if spec.global_state else None, render_mode=render_mode)
 
 
 def with_learned_reward(env, spec: AgentSpec, model: RewardModel, mode: str = "add", coef: float = 1.0,

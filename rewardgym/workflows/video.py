@@ -60,16 +60,20 @@ def first_render(env) -> np.ndarray | str:
     raise ValueError(f"render() gave {type(frame).__name__}, not an image or text")
 
 
-def render_modes(env_id: str, env_kwargs: dict[str, Any] | None = None,
-                 purpose: str = "videos of them are not made yet") -> tuple[list[str], float]:
-    """``(render modes, frames per second)`` of a single-agent env built with ``env_kwargs``; ValueError,
-    in one line, for an env that cannot be built, or for a multi-agent id (saying ``purpose``)."""
+def render_modes(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[list[str], float]:
+    """``(render modes, frames per second)`` of an env built with ``env_kwargs`` (a multi-agent one: its
+    game's, every seat in one picture); ValueError, in one line, for an env that cannot be built."""
     import gymnasium as gym
 
     from rewardgym.envs.multiagent import ENVS as MULTIAGENT
+    from rewardgym.envs.multiagent import make as make_multiagent
 
-    if env_id in MULTIAGENT:
-        raise ValueError(f"{env_id} is a multi-agent env: {purpose}")
+    if env_id.removeprefix("rewardgym/") in MULTIAGENT:
+        try:
+            game = make_multiagent(env_id, **(env_kwargs or {}))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
+        return list(game.metadata.get("render_modes", [])), float(game.metadata.get("render_fps") or 4)
     try:
         env = gym.make(env_id, **(env_kwargs or {}))
     except (gym.error.Error, TypeError, ValueError) as exc:
@@ -122,7 +126,7 @@ def record_episodes(agent, make_env, episodes: int = 1, seed: int = 0, max_frame
                     break
                 action = agent.act(obs, info=info, **mode)
                 obs, reward, terminated, truncated, info = env.step(action)
-                total += float(np.asarray(reward)[0])
+                total += float(np.mean(reward))  # one env's; a multi-agent game's rows: the seats' mean
                 length += 1
                 done = bool(terminated[0] or truncated[0])
             out.append({"frames": frames, "return": total, "length": length, "success": success, "cut": cut})

@@ -30,8 +30,10 @@ class AgentsAsEnvs(VectorEnv):
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, games, state_key: str | None = None):
-        self.games = games
+    def __init__(self, games, state_key: str | None = None, render_mode: str | None = None):
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
+        self.games, self.render_mode = games, render_mode
         self.n_games, self.n_agents = games.num_games, games.n_agents
         self.num_envs = self.n_games * self.n_agents
         self.state_key = state_key
@@ -79,6 +81,12 @@ class AgentsAsEnvs(VectorEnv):
         shape = (self.num_envs,)
         return (self._rows(obs), reward.reshape(shape), terminated.reshape(shape), truncated.reshape(shape),
                 self._infos(info))
+
+    def render(self) -> tuple[str, ...] | None:
+        """Every game as text (``render_mode="ansi"``), one string per game, as a vector env renders."""
+        if self.render_mode == "ansi":
+            return tuple(self.games.render_text(g) for g in range(self.n_games))
+        return None
 
     def state(self) -> np.ndarray:
         """Each row's game state (for a centralised critic), (G·A, S)."""

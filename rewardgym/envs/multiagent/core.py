@@ -232,6 +232,10 @@ class MultiAgentVectorEnv:
         self._restart = np.zeros(self.num_games, dtype=bool)
         self._started = False
 
+    def render_text(self, game: int = 0) -> str:
+        """Game ``game`` as text (what its ``ParallelEnv``'s ``render()`` shows in ``"ansi"`` mode)."""
+        return self.core.render_text(game)
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self.core.reset(np.ones(self.num_games, dtype=bool), reset_keys(self.core.state.key, self._started, seed))
         self._started = True
