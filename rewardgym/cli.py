@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="torch threads for this run (default: torch's, every core); give 1 when several "
                         "trainings share the machine, or their threads fight for the cores (6x slower measured)")
+    p.add_argument("--team-reward", action="store_true",
+                   help="multi-agent games: every seat gets its game's mean reward (the env's and the learned one), "
+                        "a shared team reward, instead of its own")
     p.add_argument("--no-preset", action="store_true",
                    help="ignore the tuned settings for this env and agent (rewardgym/workflows/presets.py)")
     p.add_argument("--capture-video", action="store_true",
@@ -399,13 +402,15 @@ def _agent_class(name: str) -> type:
         raise UsageError(str(exc)) from None
 
 
-def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], ray: tuple[str, int] | None = None):
+def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], ray: tuple[str, int] | None = None,
+          team_reward: bool = False):
     from rewardgym.workflows.training import make_envs
 
     try:
         if ray is None:
-            return make_envs(spec, env_id, num_envs, env_kwargs)
-        return make_envs(spec, env_id, num_envs, env_kwargs, workers=ray[1], ray_address=ray[0])
+            return make_envs(spec, env_id, num_envs, env_kwargs, team_reward=team_reward)
+        return make_envs(spec, env_id, num_envs, env_kwargs, workers=ray[1], ray_address=ray[0],
+                         team_reward=team_reward)
     except (ValueError, ImportError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
 
@@ -484,7 +489,8 @@ def cmd_train(args) -> int:
         raise UsageError("--ray with an llm-* agent plays the episodes on Ray workers, which do not build a learned "
                          "reward yet: drop --reward or --ray")
     env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, args.reward, args.reward_mode,
-                                       args.reward_coef, args.reward_env_coef, None if rollouts else ray)
+                                       args.reward_coef, args.reward_env_coef, None if rollouts else ray,
+                                       args.team_reward)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError, OSError, ImportError) as exc:  # OSError: an unloadable model folder
@@ -499,7 +505,7 @@ def cmd_train(args) -> int:
         "agent_config": agent_config, "reward": args.reward, "reward_mode": args.reward_mode,
         "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps,
         "seed": args.seed, "device": args.device, "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
-        "preset": None if preset is None else preset.pattern,
+        "preset": None if preset is None else preset.pattern, "team_reward": args.team_reward,
         "eval_deterministic": True if preset is None else preset.eval_deterministic,
         "ray": None if ray is None else {"address": ray[0], "num_workers": ray[1]},
     })
@@ -535,12 +541,12 @@ def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path)
 
 def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,
                    reward_mode: str = "add", reward_coef: float = 1.0, reward_env_coef: float = 1.0,
-                   ray: tuple[str, int] | None = None):
+                   ray: tuple[str, int] | None = None, team_reward: bool = False):
     """``(env, reward model)``: the envs of ``spec``'s kind (stepped by Ray actors with ``ray``: (address,
     workers)), with the learned reward when one is given (scored by the learner, on the whole batch)."""
     from rewardgym.workflows.training import with_learned_reward
 
-    env = _envs(spec, env_id, num_envs, env_kwargs, ray)
+    env = _envs(spec, env_id, num_envs, env_kwargs, ray, team_reward)
     if not reward:
         return env, None
     try:
@@ -610,7 +616,7 @@ def _resume(args) -> int:
     env, reward_model = _training_envs(spec, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}),
                                        config.get("reward"), config.get("reward_mode", "add"),
                                        config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0),
-                                       None if rollouts else ray)
+                                       None if rollouts else ray, bool(config.get("team_reward", False)))
     try:
         agent = load_agent(checkpoint, env)
         if not agent.unfinished_steps:

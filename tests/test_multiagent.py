@@ -294,3 +294,59 @@ def test_a_person_takes_a_seat_and_the_trained_policy_plays_the_others(name, age
     capsys.readouterr()
     assert main(["play", "--run", str(one), "--seat", "player_0"]) == 2  # a single-agent run has no seats
     assert "--seat is for multi-agent games" in capsys.readouterr().err
+
+
+# -- team rewards -------------------------------------------------------------------------------
+class SeatNumber:
+    """A learned reward that differs by seat: the seat's index (from the seat one-hot)."""
+
+    needs_frames = False
+
+    def __call__(self, batch):
+        return np.argmax(batch.obs["seat"], axis=1).astype(np.float32)
+
+
+def test_team_mean_shares_each_teams_mean_over_its_rows():
+    from rewardgym.rewards.transforms import team_mean
+
+    np.testing.assert_allclose(team_mean(np.array([1.0, 2.0, 6.0, 0.0, 0.0, 3.0]), 3), [3, 3, 3, 1, 1, 1])
+    steps = np.array([[1.0, 3.0, 0.0, 4.0], [2.0, 2.0, 5.0, 7.0]])  # (T, N): the deferred form
+    np.testing.assert_allclose(team_mean(steps, 2), [[2, 2, 2, 2], [2, 2, 6, 6]])
+    with pytest.raises(ValueError, match="do not split into teams of 4"):
+        team_mean(np.zeros(6), 4)
+
+
+@pytest.mark.parametrize("defer", [False, True])
+def test_a_team_reward_gives_every_seat_its_games_mean_env_and_learned_reward(defer):
+    from rewardgym.wrappers.multiagent import AgentsAsEnvs
+    from rewardgym.wrappers.vector import LearnedReward
+
+    own, team = AgentsAsEnvs(make_vec("bandit_market_v0", 2, horizon=3)), AgentsAsEnvs(
+        make_vec("bandit_market_v0", 2, horizon=3), team_reward=True)
+    shared = LearnedReward(team, SeatNumber(), defer=defer, team_size=3)
+    own.reset(seed=3)
+    shared.reset(seed=3)
+    actions = np.array([0, 0, 1, 2, 3, 4])  # two seats of game 0 collide on arm 0
+    _, reward, *_ = own.step(actions)
+    _, mixed, *_ = shared.step(actions)
+    games = reward.reshape(2, 3).mean(axis=1)
+    seats = np.array([0.0, 1.0, 2.0])  # the learned reward per seat, whose mean is 1
+    if defer:
+        np.testing.assert_allclose(mixed, np.repeat(games, 3))  # the step gives the (team) env reward ...
+        mixed = shared.flush().total[0]  # ... and the flush the mixed one
+    np.testing.assert_allclose(mixed, np.repeat(games + seats.mean(), 3))
+    assert not np.allclose(reward, np.repeat(games, 3))  # the seats' own rewards did differ
+    with pytest.raises(ValueError, match="team_size=4 does not split 6 rows"):
+        LearnedReward(team, SeatNumber(), team_size=4)
+
+
+def test_train_with_a_team_reward_from_the_command_line(tmp_path, capsys):
+    args = ["train", "bandit_market_v0", "--agent", "mappo", "--steps", "600", "--num-envs", "2", "--no-progress",
+            "--team-reward", "--reward", "constant:value=1"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "config.json").read_text())["team_reward"] is True
+    capsys.readouterr()
+    assert main(["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ucb", "--team-reward", "--out",
+                 str(tmp_path / "one")]) == 2
+    assert "a team reward is for multi-agent games" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from rewardgym.rewards.transitions import Potential, RewardModel, Transitions
 
 __all__ = [
     "RewardMix",
+    "team_mean",
     "score_transitions",
     "evaluate_potential",
     "PotentialShaper",
@@ -83,6 +84,16 @@ class RewardMix:
         if self.mode == "replace":
             return self.coef * learned
         return self.env_coef * np.asarray(env_reward, dtype=np.float64) + self.coef * learned
+
+
+def team_mean(rewards: np.ndarray, team_size: int) -> np.ndarray:
+    """Each row's reward replaced by the mean of its team's: rows ``k·team_size ... (k+1)·team_size − 1``
+    of the last axis are one team (a multi-agent game's seats, as ``AgentsAsEnvs`` lays them out)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if rewards.shape[-1] % team_size:
+        raise ValueError(f"{rewards.shape[-1]} rows do not split into teams of {team_size}")
+    teams = rewards.reshape(*rewards.shape[:-1], -1, team_size)
+    return np.broadcast_to(teams.mean(-1, keepdims=True), teams.shape).reshape(rewards.shape).copy()
 
 
 class PotentialShaper:

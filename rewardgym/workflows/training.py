@@ -27,7 +27,7 @@ __all__ = ["make_envs", "with_learned_reward", "train"]
 
 
 def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None, *,
-              workers: int = 0, ray_address: str | None = None):
+              workers: int = 0, ray_address: str | None = None, team_reward: bool = False):
     """The vector env ``num_envs`` copies of ``env_id`` for an agent of ``spec``; ValueError in one line.
 
     ``spec.env_interface == "text"`` gives a ``SyncVectorEnv`` of ``TextInterface`` envs (text in,
@@ -35,7 +35,8 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     A multi-agent name (``bandit_market_v0``) gives ``num_envs`` games with every seat a row
     (``wrappers.multiagent.AgentsAsEnvs``): independent learners sharing one policy. ``workers``
     > 0: the envs are stepped by that many Ray actors (``envs.ray_vector.RayVectorEnv``; a local
-    Ray on 127.0.0.1 unless ``ray_address`` names a cluster).
+    Ray on 127.0.0.1 unless ``ray_address`` names a cluster). ``team_reward``: a multi-agent game's
+    seats each get the game's mean reward (``AgentsAsEnvs(team_reward=True)``).
     """
     import gymnasium as gym
 
@@ -46,7 +47,9 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
         if workers:
             raise ValueError(f"{env_id}: Ray env workers step single-agent envs; a multi-agent game runs in one "
                              f"process (its batch is already one NumPy call)")
-        return _multiagent_envs(spec, env_id, num_envs, env_kwargs or {})
+        return _multiagent_envs(spec, env_id, num_envs, env_kwargs or {}, team_reward)
+    if team_reward:
+        raise ValueError(f"{env_id} has one agent: a team reward is for multi-agent games")
     if workers and spec.env_interface == "text":
         raise ValueError(f"agent {spec.name!r} plays through the language interface, which Ray env workers do "
                          f"not serve yet")
@@ -71,7 +74,8 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
         raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
 
 
-def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: dict[str, Any]):
+def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: dict[str, Any],
+                     team_reward: bool = False):
     """``num_games`` games of a multi-agent env, every seat a row (one policy shared by every seat); with
     the game's state in each row for an agent with a centralised critic (``spec.global_state``: MAPPO)."""
     from rewardgym.envs.multiagent import make_vec
@@ -85,7 +89,8 @@ def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: d
         games = make_vec(env_id.removeprefix("rewardgym/"), num_games, **env_kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
-    return AgentsAsEnvs(games, state_key="state" if spec.global_state else None, render_mode=render_mode)
+    return AgentsAsEnvs(games, state_key="state" if spec.global_state else None, render_mode=render_mode,
+                        team_reward=team_reward)
 
 
 def with_learned_reward(env, spec: AgentSpec, model: RewardModel, mode: str = "add", coef: float = 1.0,
@@ -94,7 +99,9 @@ def with_learned_reward(env, spec: AgentSpec, model: RewardModel, mode: str = "a
 
     The wrapper does not own ``model``: whoever built it closes it (:func:`train` does).
     """
-    return LearnedReward(env, model, mode=mode, coef=coef, env_coef=env_coef, defer=spec.deferred_rewards)
+    team = env.unwrapped.n_agents if getattr(env.unwrapped, "team_reward", False) else None  # shared like the env's
+    return LearnedReward(env, model, mode=mode, coef=coef, env_coef=env_coef, defer=spec.deferred_rewards,
+                         team_size=team)
 
 
 def train(agent, env, run_dir: str | Path, steps: int | None, *, checkpoint_every: int = 0, progress: bool = True,

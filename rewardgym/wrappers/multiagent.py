@@ -7,7 +7,9 @@ every seat — independent PPO with parameter sharing, the agent's seat one-hot 
 observation telling the policy which seat it plays. Each row's reward is that agent's own.
 
 ``state_key="state"`` adds each game's ``state()`` to every one of its rows' observations, for
-a centralised critic (MAPPO reads it; its actor does not).
+a centralised critic (MAPPO reads it; its actor does not). ``team_reward=True`` gives every row
+its game's mean reward instead of its own (a shared team reward; a learned reward on top is
+shared the same way with ``LearnedReward(team_size=A)``).
 
 Exact for games whose agents all end together (the bandit market): the game restarts on the
 next step (NEXT_STEP autoreset) for all its rows at once. An agent that left before the others
@@ -24,16 +26,19 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rewardgym.rewards.transforms import team_mean
+
 
 class AgentsAsEnvs(VectorEnv):
     """A multi-agent vector env (arrays on (game, agent) axes) as a vector env of G·A rows."""
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, games, state_key: str | None = None, render_mode: str | None = None):
+    def __init__(self, games, state_key: str | None = None, render_mode: str | None = None,
+                 team_reward: bool = False):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be 'ansi' or None, got {render_mode!r}")
-        self.games, self.render_mode = games, render_mode
+        self.games, self.render_mode, self.team_reward = games, render_mode, bool(team_reward)
         self.n_games, self.n_agents = games.num_games, games.n_agents
         self.num_envs = self.n_games * self.n_agents
         self.state_key = state_key
@@ -79,8 +84,8 @@ class AgentsAsEnvs(VectorEnv):
             raise NotImplementedError("an agent left its game before the others: AgentsAsEnvs needs games whose "
                                       "agents end together")
         shape = (self.num_envs,)
-        return (self._rows(obs), reward.reshape(shape), terminated.reshape(shape), truncated.reshape(shape),
-                self._infos(info))
+        reward = team_mean(reward.reshape(shape), self.n_agents) if self.team_reward else reward.reshape(shape)
+        return self._rows(obs), reward, terminated.reshape(shape), truncated.reshape(shape), self._infos(info)
 
     def render(self) -> tuple[str, ...] | None:
         """Every game as text (``render_mode="ansi"``), one string per game, as a vector env renders."""

@@ -54,6 +54,7 @@ from rewardgym.rewards.transforms import (
     default_count_key,
     evaluate_potential,
     score_transitions,
+    team_mean,
 )
 from rewardgym.rewards.transitions import Potential, RewardModel, Transitions, close_model
 from rewardgym.wrappers.env import check_render_mode
@@ -210,6 +211,9 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
     ``info["_reward_learned"]`` (true on real transitions). A model with ``needs_frames``
     gets ``(B, H, W, 3)`` frames from ``env.render()`` (``render_mode="rgb_array"``).
 
+    ``team_size=A`` (a multi-agent game's seats as consecutive rows, ``AgentsAsEnvs``): every row
+    gets the mean of its team's mixed rewards, a shared team reward.
+
     ``defer=True`` scores nothing during the steps: they return the env's reward, and the
     real transitions are kept until :meth:`flush` scores all of them in one model call
     (the VLM-RM pattern: a CLIP forward pass over a whole rollout's frames) and returns the
@@ -228,13 +232,20 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         coef: float = 1.0,
         env_coef: float = 1.0,
         defer: bool = False,
+        team_size: int | None = None,
     ) -> None:
         # Recorded, not deep-copied: a model may hold gigabytes of weights.
         gym.utils.RecordConstructorArgs.__init__(
-            self, model=model, mode=mode, coef=coef, env_coef=env_coef, defer=defer, _disable_deepcopy=True
+            self, model=model, mode=mode, coef=coef, env_coef=env_coef, defer=defer, team_size=team_size,
+            _disable_deepcopy=True
         )
         _TransitionTracking.__init__(self, env)
-        self.mix = RewardMix(mode, coef, env_coef)
+        mix = RewardMix(mode, coef, env_coef)
+        if team_size is not None and (team_size < 1 or self.num_envs % team_size):
+            raise ValueError(f"team_size={team_size} does not split {self.num_envs} rows into teams")
+        # a team reward: every row gets its team's mean of the mixed rewards (each agent's own learned reward
+        # shared with its game's other seats)
+        self.mix = mix if team_size is None else (lambda env_r, learned: team_mean(mix(env_r, learned), team_size))
         self.model = make_reward(model)
         self.owns_model = isinstance(model, str)
         self.defer = bool(defer)
