@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="torch threads for this run (default: torch's, every core); give 1 when several "
                         "trainings share the machine, or their threads fight for the cores (6x slower measured)")
+    p.add_argument("--reward-on-ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="score --reward in a Ray actor of its own (a local Ray on 127.0.0.1, or the cluster at "
+                        "ADDRESS): a reward model that needs its own GPU")
+    p.add_argument("--reward-gpus", type=float, default=0.0, metavar="N",
+                   help="--reward-on-ray: GPUs the reward model's actor asks for (default 0)")
     p.add_argument("--team-reward", action="store_true",
                    help="multi-agent games: every seat gets its game's mean reward (the env's and the learned one), "
                         "a shared team reward, instead of its own")
@@ -415,14 +420,20 @@ def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], ray: tup
         raise UsageError(str(exc).splitlines()[0]) from None
 
 
-def _reward_model(spec: str):
-    """The learned reward of ``--reward``, built once for the whole run."""
+def _reward_model(spec: str, actor: dict[str, Any] | None = None):
+    """The learned reward of ``--reward``, built once for the whole run (in a Ray actor with ``actor``:
+    ``{"address", "num_gpus"}``)."""
     from rewardgym.reward_models.synthesis.sandbox import RewardCodeError
     from rewardgym.rewards import make_reward
 
     try:
+        if actor is not None:
+            from rewardgym.reward_models.remote import RayRewardModel
+
+            address = None if actor["address"] == "local" else actor["address"]
+            return RayRewardModel(spec, num_gpus=float(actor.get("num_gpus", 0.0)), address=address)
         return make_reward(spec)
-    except (ValueError, TypeError, OSError, RewardCodeError) as exc:  # OSError: an unloadable checkpoint folder
+    except (ValueError, TypeError, OSError, RewardCodeError, ImportError) as exc:  # OSError: an unloadable folder
         raise UsageError(f"--reward: {str(exc).splitlines()[0]}") from None
 
 
@@ -484,13 +495,20 @@ def cmd_train(args) -> int:
         num_envs = max(num_envs, ray[1])
     elif args.num_workers is not None:
         raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
+    reward_actor = None
+    if args.reward_on_ray is not None:
+        if not args.reward:
+            raise UsageError("--reward-on-ray runs the --reward model in a Ray actor: give --reward")
+        reward_actor = {"address": args.reward_on_ray, "num_gpus": args.reward_gpus}
+    elif args.reward_gpus:
+        raise UsageError("--reward-gpus is the reward model's GPUs on Ray: give it with --reward-on-ray")
     rollouts = ray is not None and spec.env_interface == "text"  # an LLM agent: episodes played by Ray workers
     if rollouts and args.reward:
         raise UsageError("--ray with an llm-* agent plays the episodes on Ray workers, which do not build a learned "
                          "reward yet: drop --reward or --ray")
     env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, args.reward, args.reward_mode,
                                        args.reward_coef, args.reward_env_coef, None if rollouts else ray,
-                                       args.team_reward)
+                                       args.team_reward, reward_actor)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError, OSError, ImportError) as exc:  # OSError: an unloadable model folder
@@ -506,6 +524,7 @@ def cmd_train(args) -> int:
         "reward_coef": args.reward_coef, "reward_env_coef": args.reward_env_coef, "steps": args.steps,
         "seed": args.seed, "device": args.device, "checkpoint": FINAL_CHECKPOINT, "rewardgym_version": __version__,
         "preset": None if preset is None else preset.pattern, "team_reward": args.team_reward,
+        "reward_actor": reward_actor,
         "eval_deterministic": True if preset is None else preset.eval_deterministic,
         "ray": None if ray is None else {"address": ray[0], "num_workers": ray[1]},
     })
@@ -541,16 +560,18 @@ def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path)
 
 def _training_envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], reward: str | None,
                    reward_mode: str = "add", reward_coef: float = 1.0, reward_env_coef: float = 1.0,
-                   ray: tuple[str, int] | None = None, team_reward: bool = False):
+                   ray: tuple[str, int] | None = None, team_reward: bool = False,
+                   reward_actor: dict[str, Any] | None = None):
     """``(env, reward model)``: the envs of ``spec``'s kind (stepped by Ray actors with ``ray``: (address,
-    workers)), with the learned reward when one is given (scored by the learner, on the whole batch)."""
+    workers)), with the learned reward when one is given (scored by the learner, on the whole batch; in
+    a Ray actor of its own with ``reward_actor``)."""
     from rewardgym.workflows.training import with_learned_reward
 
     env = _envs(spec, env_id, num_envs, env_kwargs, ray, team_reward)
     if not reward:
         return env, None
     try:
-        model = _reward_model(reward)
+        model = _reward_model(reward, reward_actor)
     except BaseException:
         env.close()
         raise
@@ -616,7 +637,8 @@ def _resume(args) -> int:
     env, reward_model = _training_envs(spec, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}),
                                        config.get("reward"), config.get("reward_mode", "add"),
                                        config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0),
-                                       None if rollouts else ray, bool(config.get("team_reward", False)))
+                                       None if rollouts else ray, bool(config.get("team_reward", False)),
+                                       config.get("reward_actor"))
     try:
         agent = load_agent(checkpoint, env)
         if not agent.unfinished_steps:
