@@ -35,3 +35,12 @@ def start_ray(address: str | None = None, num_cpus: float | None = None, purpose
     else:
         ray.init(address=address, log_to_driver=False)
     return ray, True
+
+
+def error_cause(exc: BaseException) -> str:
+    """What an actor raised, in one line: the last line of a Ray task or actor error's traceback, without
+    its exception class (``"unknown reward 'nope'; ..."``)."""
+    lines = [line for line in str(getattr(exc, "cause", None) or exc).splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else type(exc).__name__
+    name, _, message = last.partition(": ")
+    return message if message and name.endswith(("Error", "Exception")) else last

@@ -503,19 +503,21 @@ def cmd_train(args) -> int:
     elif args.reward_gpus:
         raise UsageError("--reward-gpus is the reward model's GPUs on Ray: give it with --reward-on-ray")
     rollouts = ray is not None and spec.env_interface == "text"  # an LLM agent: episodes played by Ray workers
-    if rollouts and args.reward:
-        raise UsageError("--ray with an llm-* agent plays the episodes on Ray workers, which do not build a learned "
-                         "reward yet: drop --reward or --ray")
-    env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, args.reward, args.reward_mode,
-                                       args.reward_coef, args.reward_env_coef, None if rollouts else ray,
-                                       args.team_reward, reward_actor)
+    if rollouts and reward_actor:
+        raise UsageError("--reward-on-ray: with --ray an llm-* agent's rollout workers build and score the learned "
+                         "reward themselves; drop --reward-on-ray")
+    # with rollout workers the learned reward is built and scored on them, not here
+    env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, None if rollouts else args.reward,
+                                       args.reward_mode, args.reward_coef, args.reward_env_coef,
+                                       None if rollouts else ray, args.team_reward, reward_actor)
     try:
         agent = cls(env, **agent_config)
     except (TypeError, ValueError, OSError, ImportError) as exc:  # OSError: an unloadable model folder
         _close(env, reward_model)
         raise UsageError(f"agent {args.agent!r}: {str(exc).splitlines()[0]}") from None
     if rollouts:
-        _distribute_rollouts(agent, args.env_id, env_kwargs, ray, env, reward_model)
+        _distribute_rollouts(agent, args.env_id, env_kwargs, ray, env, reward_model,
+                             _worker_reward(args.reward, args.reward_mode, args.reward_coef, args.reward_env_coef))
 
     run_dir = new_run_dir(args.out, args.env_id, args.agent, args.seed)
     write_config(run_dir, {
@@ -534,15 +536,33 @@ def cmd_train(args) -> int:
     return _learn(agent, env, run_dir, args.steps, every, args.no_progress, reward_model=reward_model, video=video)
 
 
+def _worker_reward(spec: str | None, mode: str, coef: float, env_coef: float) -> dict[str, Any] | None:
+    """``LearnedReward``'s arguments for the LLM rollout workers, which build the reward themselves."""
+    if not spec:
+        return None
+    from rewardgym.rewards import available_rewards, parse_reward_spec
+
+    try:  # what can be checked without building the model here; the workers' own errors come back in one line
+        name = parse_reward_spec(spec).name
+    except ValueError as exc:
+        raise UsageError(f"--reward: {str(exc).splitlines()[0]}") from None
+    if name not in available_rewards():
+        raise UsageError(f"--reward: unknown reward {name!r}; available: {', '.join(available_rewards())}")
+    return {"model": spec, "mode": mode, "coef": coef, "env_coef": env_coef}
+
+
 def _distribute_rollouts(agent, env_id: str, env_kwargs: dict[str, Any], ray: tuple[str, int], env,
-                         reward_model) -> None:
-    """``train --agent llm-* --ray``: the LLM agent's episodes played by Ray workers with copies of the policy."""
+                         reward_model, reward: dict[str, Any] | None = None) -> None:
+    """``train --agent llm-* --ray``: the LLM agent's episodes played by Ray workers with copies of the policy
+    (and ``reward``, the learned reward's arguments, built and scored on each)."""
     try:
-        workers = agent.distribute_rollouts(env_id, env_kwargs, ray[1], address=None if ray[0] == "local" else ray[0])
+        workers = agent.distribute_rollouts(env_id, env_kwargs, ray[1], address=None if ray[0] == "local" else ray[0],
+                                            reward=reward)
     except (ImportError, ValueError, ConnectionError, RuntimeError) as exc:
         _close(env, reward_model)
         raise UsageError(f"--ray: {str(exc).splitlines()[0]}") from None
-    print(f"LLM rollouts on {workers.num_workers} Ray workers", file=sys.stderr)
+    print(f"LLM rollouts on {workers.num_workers} Ray workers" + (" (each scoring the learned reward)" if reward
+                                                                  else ""), file=sys.stderr)
 
 
 def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path):
@@ -635,7 +655,7 @@ def _resume(args) -> int:
         raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
     rollouts = ray is not None and spec.env_interface == "text"
     env, reward_model = _training_envs(spec, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}),
-                                       config.get("reward"), config.get("reward_mode", "add"),
+                                       None if rollouts else config.get("reward"), config.get("reward_mode", "add"),
                                        config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0),
                                        None if rollouts else ray, bool(config.get("team_reward", False)),
                                        config.get("reward_actor"))
@@ -648,7 +668,9 @@ def _resume(args) -> int:
         message = str(exc) if "nothing left" in str(exc) else f"cannot load {checkpoint}: {exc}"
         raise UsageError(message) from None
     if rollouts:
-        _distribute_rollouts(agent, config["env_id"], config.get("env_kwargs", {}), ray, env, reward_model)
+        reward = _worker_reward(config.get("reward"), config.get("reward_mode", "add"), config.get("reward_coef", 1.0),
+                                config.get("reward_env_coef", 1.0))
+        _distribute_rollouts(agent, config["env_id"], config.get("env_kwargs", {}), ray, env, reward_model, reward)
     where = "" if ray is None else f" with {ray[1]} Ray workers ({ray[0]})"
     print(f"resuming {run_dir} from {checkpoint.name} at step {agent.global_step}{where}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, int(config["steps"]) // 10)

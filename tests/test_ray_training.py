@@ -190,52 +190,32 @@ def test_train_llm_with_ray_rollouts_from_the_command_line_and_resume_after_the_
     err = capsys.readouterr().err
     assert "with 1 Ray workers (local)" in err and "LLM rollouts on 1 Ray workers" in err
     assert (run / "checkpoints" / "final").is_dir()
-    assert main([*args, "--steps", "4", "--ray", "--reward", "novelty", "--out", str(tmp_path / "bad")]) == 2
-    assert "do not build a learned reward yet" in capsys.readouterr().err
+    assert main([*args, "--steps", "4", "--ray", "--reward", "nope", "--out", str(tmp_path / "bad")]) == 2
+    assert "--reward: unknown reward 'nope'" in capsys.readouterr().err
+    assert main([*args, "--steps", "4", "--ray", "--reward", "novelty:key=nope", "--out", str(tmp_path / "bad")]) == 2
+    assert "a rollout worker could not start: key must be one of" in capsys.readouterr().err
 
 
-# -- a reward model in a Ray actor of its own ----------------------------------------------------
-def test_a_reward_model_on_ray_scores_as_in_process_and_survives_its_actor(ray_local, caplog):
-    from rewardgym.reward_models.remote import RayRewardModel
+def test_rollout_workers_build_and_score_the_learned_reward(ray_local, tiny_lm):
+    """A learned reward on the workers reaches the episodes as in one process: one worker, the same rewards,
+    turn for turn; +0.25 on every turn the env read (a reply it cannot read is no transition to score)."""
+    from rewardgym.agents.llm import text_envs
+    from rewardgym.wrappers import TextInterface
     from rewardgym.wrappers.vector import LearnedReward
 
-    spec = "novelty:key=obs"  # counts depend on what was seen: the actor must get every batch, in order
-    remote = RayRewardModel(spec)
-    assert remote.needs_frames is False
-    totals = []
-    for model in (spec, remote):
-        envs = LearnedReward(gym.make_vec("rewardgym/Bandit-Bernoulli2-v0", num_envs=3), model, defer=True)
-        envs.reset(seed=0)
-        for t in range(4):
-            envs.step(np.array([0, 1, t % 2]))
-        totals.append(envs.flush().total)
-    np.testing.assert_allclose(totals[1], totals[0])
-    ray_local.kill(remote.where())
-    with caplog.at_level("WARNING"):
-        envs.step(np.array([1, 1, 1]))
-        assert envs.flush().total.shape == (1, 3)  # a new actor scored the batch
-    assert remote.restarts == 1 and "reward model's Ray actor died" in caplog.text
-    remote.close()
-    with pytest.raises(ValueError, match="reward 'nope' on Ray: unknown reward 'nope'"):
-        RayRewardModel("nope")
-
-
-def test_train_with_the_reward_model_on_ray_from_the_command_line(ray_local, tmp_path, capsys):
-    args = ["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ppo", "--steps", "256", "--no-progress",
-            "--config", "num_steps=32"]
-    reward = ["--reward", "novelty:key=obs", "--reward-mode", "replace"]
-    assert main([*args, *reward, "--reward-on-ray", "--out", str(tmp_path / "ray")]) == 0
-    assert main([*args, *reward, "--out", str(tmp_path / "here")]) == 0
-    (run,), (here,) = (tmp_path / "ray").iterdir(), (tmp_path / "here").iterdir()
-    assert json.loads((run / "config.json").read_text())["reward_actor"] == {"address": "local", "num_gpus": 0.0}
-
-    def rewards(folder):
-        rows = [row.split(",") for row in (folder / "metrics.csv").read_text().splitlines()]
-        return [row[rows[0].index("reward_per_step")] for row in rows[1:]]
-
-    assert rewards(run) == rewards(here)  # the same run, its reward scored in the actor
-    capsys.readouterr()
-    assert main([*args, "--reward-on-ray", "--out", str(tmp_path / "x")]) == 2
-    assert "--reward-on-ray runs the --reward model in a Ray actor: give --reward" in capsys.readouterr().err
-    assert main([*args, "--reward", "constant", "--reward-gpus", "1", "--out", str(tmp_path / "y")]) == 2
-    assert "give it with --reward-on-ray" in capsys.readouterr().err
+    treasure = {"n_rooms": 2, "n_objects": 2, "quest_length": 1}
+    agent, _ = _llm(tiny_lm)
+    envs = text_envs(gym.make_vec("rewardgym/Text-Treasure-v0", num_envs=2, vectorization_mode="sync",
+                                  wrappers=[TextInterface], **treasure))
+    reward = {"model": "constant:value=0.25", "mode": "add", "coef": 1.0, "env_coef": 1.0}
+    workers = agent.distribute_rollouts("rewardgym/Text-Treasure-v0", treasure, num_workers=1, envs_per_worker=2,
+                                        reward=reward)
+    seeds, groups = [5, 5], [0, 0]
+    remote, _ = workers.rollout(seeds, groups, torch_seed=7)
+    local, _ = agent.rollout(LearnedReward(envs, **reward, defer=True), seeds, groups=groups, torch_seed=7)
+    plain, _ = agent.rollout(envs, seeds, groups=groups, torch_seed=7)
+    assert [e.rewards for e in remote] == [e.rewards for e in local]
+    read = [not bad for e in plain for bad in e.invalid]
+    extra = [a - b for e, p in zip(remote, plain) for a, b in zip(e.rewards, p.rewards)]
+    assert any(read) and extra == [0.25 if ok else 0.0 for ok in read]
+    agent.close_rollouts()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym._ray import start_ray
+from rewardgym._ray import error_cause, start_ray
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class RayRewardModel:
             self.needs_frames = self.ray.get(self._actor.needs_frames.remote())
         except (self.ray.exceptions.RayTaskError, self.ray.exceptions.RayActorError) as exc:
             self._shutdown()
-            raise ValueError(f"reward {spec!r} on Ray: {_cause(exc)}") from None
+            raise ValueError(f"reward {spec!r} on Ray: {error_cause(exc)}") from None
 
     def __call__(self, batch) -> np.ndarray:
         try:
@@ -95,10 +95,3 @@ class RayRewardModel:
             self.ray.shutdown()
             self._started = False
 
-
-def _cause(exc: Exception) -> str:
-    """The last line of a Ray task error's traceback: the exception the actor raised."""
-    lines = [line for line in str(getattr(exc, "cause", None) or exc).splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else type(exc).__name__
-    name, _, message = last.partition(": ")
-    return message if message and name.endswith(("Error", "Exception")) else last

@@ -11,6 +11,9 @@ update and read by every worker.
 
 Workers load the model from the same folder or hub id as the learner (a cluster's machines need
 it too), without the reference copy or the optimiser, and take ``num_gpus`` each when asked.
+A learned reward (``reward={"model": SPEC, "mode": ..., "coef": ..., "env_coef": ...}``, the
+arguments of ``LearnedReward``) is built by each worker and scored there, deferred, on the
+episodes it played; a stateful one (novelty counts) keeps one state per worker.
 Generation in a worker draws from a torch seed the learner hands it, so a batch is reproducible
 for a given learner seed and number of workers (not across numbers of workers: the shares
 differ).
@@ -28,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym._ray import start_ray
+from rewardgym._ray import error_cause, start_ray
 from rewardgym.agents.llm.episodes import Episode, RolloutStats
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ class RolloutWorker:
     """One Ray actor: a copy of the policy and ``num_envs`` text envs of ``env_id``."""
 
     def __init__(self, agent_class, model: str, config: dict[str, Any], env_id: str, env_kwargs: dict[str, Any],
-                 num_envs: int, threads: int = 1):
+                 num_envs: int, threads: int = 1, reward: dict[str, Any] | None = None):
         import gymnasium as gym
         import torch
 
@@ -55,6 +58,10 @@ class RolloutWorker:
         self.agent = agent_class(None, model=model, **config)
         self.envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=[TextInterface],
                                  **env_kwargs)
+        if reward is not None:  # the learned reward, built here and scored where the episodes are played
+            from rewardgym.wrappers.vector import LearnedReward
+
+            self.envs = LearnedReward(self.envs, **reward, defer=True)
 
     def load_weights(self, state: dict[str, Any]) -> None:
         missing = set(state) - {name for name, _ in self.agent.model.named_parameters()}
@@ -81,7 +88,8 @@ class RayRollouts:
     """``num_workers`` :class:`RolloutWorker` actors that play an LLM agent's episodes."""
 
     def __init__(self, agent, env_id: str, env_kwargs: dict[str, Any] | None = None, num_workers: int = 2,
-                 envs_per_worker: int = 8, address: str | None = None, num_gpus: float = 0.0, num_cpus: int = 1):
+                 envs_per_worker: int = 8, address: str | None = None, num_gpus: float = 0.0, num_cpus: int = 1,
+                 reward: dict[str, Any] | None = None):
         if num_workers < 1 or envs_per_worker < 1:
             raise ValueError(f"num_workers and envs_per_worker must be >= 1, got {num_workers} and {envs_per_worker}")
         c = agent.config
@@ -92,10 +100,18 @@ class RayRollouts:
         config = {f: v for f, v in vars(c).items() if f != "model"}
         # a worker samples: no reference policy to keep, its own device (a GPU only if it was given one)
         config.update(kl_coef=0.0, device="cuda" if num_gpus else "cpu")
+        if reward is not None and not isinstance(reward.get("model"), str):
+            raise ValueError("a learned reward on rollout workers is given as a spec string (model='novelty', ...): "
+                             "each worker builds its own")
         self._spec = (type(agent), c.model, config, env_id, dict(env_kwargs or {}), int(envs_per_worker),
-                      int(num_cpus))
+                      int(num_cpus), reward)
         self._actor = self.ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(RolloutWorker)
         self.workers = [self._actor.remote(*self._spec) for _ in range(num_workers)]
+        try:  # a worker that cannot start (a model or a reward spec that does not load) is one line, here
+            self.ray.get([worker.where.remote() for worker in self.workers])
+        except (self.ray.exceptions.RayActorError, self.ray.exceptions.RayTaskError) as exc:
+            self.close()
+            raise ValueError(f"a rollout worker could not start: {error_cause(exc)}") from None
         self._weights = None
         self.sync(agent.model)
 
