@@ -23,6 +23,12 @@ The maths follows CleanRL's ``ppo.py``; every trick is named where it happens:
     is scored alike in whichever slot it appears (:class:`~rewardgym.agents.policies.ActorCritic`).
 12. Text parts read as words (``text_keys``): uint8 keys holding UTF-8 text become hashed bags
     of words per row, so an instruction's words and an element's label meet in the same features.
+13. Positive listening (``listen_key``, ``listen_coef``; Eccles et al. 2019, "Biases for Emergent
+    Communication in Multi-agent Reinforcement Learning"): a bonus for how much the policy's
+    action distribution changes when the message it heard (the ``listen_key`` part of the
+    observation) is silenced — ``listen_coef · E[‖π(·|o, m) − π(·|o, ∅)‖₁]`` over the rows that
+    heard something — so a listener starts to react to messages before they carry meaning,
+    which is what makes saying the right thing pay (:meth:`PPO.listening`).
 
 Plus what CleanRL omits and SB3 does: a *truncated* episode bootstraps from the value of its
 final observation, a *terminated* one does not. Gymnasium's NEXT_STEP autoreset makes this
@@ -130,6 +136,8 @@ class PPOConfig:
     choice_body: str = "mean"       # the actor's body reads the rows' "mean" (a set of commands) or "all" (a page)
     text_keys: tuple[str, ...] = ()  # uint8 keys holding UTF-8 text, read as hashed bags of words per row
     text_buckets: int = 64          # ... with this many buckets
+    listen_key: str | None = None   # positive listening: the observation key holding what was heard ...
+    listen_coef: float = 0.0        # ... and the weight of the bonus for reacting to it (trick 13)
 
     def __post_init__(self) -> None:
         for name in ("critic_only_keys", "choice_keys", "text_keys"):
@@ -346,6 +354,14 @@ class PPO:
             raise ValueError("norm_obs normalises the non-image part of observations, and this space has none")
         self.obs_rms = RunningMeanStd((self.preprocess.vector_width,), epsilon=1e-4) if c.norm_obs else None
         self.return_rms = RunningMeanStd(epsilon=1e-4) if c.norm_reward else None
+        self._listen_columns = None
+        if c.listen_coef or c.listen_key is not None:
+            if c.listen_key not in self.preprocess.columns or not isinstance(self.policy.dist, CategoricalActions):
+                raise ValueError(f"listen_key must name a non-image part of the observation read by a policy with "
+                                 f"discrete actions (its parts: {', '.join(map(str, self.preprocess.columns))}); got "
+                                 f"{c.listen_key!r}")
+            self._listen_columns = torch.arange(self.preprocess.vector_width, device=self.device)[
+                self.preprocess.columns[c.listen_key]]
         self._has_obs_mask = isinstance(observation_space, spaces.Dict) and MASK_KEY in observation_space.spaces
 
     # -- acting -------------------------------------------------------------------------
@@ -627,8 +643,33 @@ class PPO:
         v_loss = value_loss(new_value, old_value, returns, c.clip_coef if c.clip_vloss else None)  # trick 4
         entropy_mean = entropy.mean()
         loss = total_loss(pg_loss, v_loss, entropy_mean, c.ent_coef, c.vf_coef)  # trick 5
+        if c.listen_coef:  # trick 13
+            loss = loss - c.listen_coef * self.listening(rows.obs, rows.masks)
         parts = torch.stack([pg_loss.detach(), v_loss.detach(), entropy_mean.detach()])
         return loss, parts, kl_stats(log_ratio, ratio, c.clip_coef) if with_kl else None
+
+    def listening(self, obs: dict[str, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
+        """Mean L1 distance between the policy's action distribution and the one it would have with the
+        ``listen_key`` part silenced (all zeros, as normalised now), over the rows that heard something."""
+        features = obs[VECTOR]
+        silent = features.clone()
+        silent[:, self._listen_columns] = torch.as_tensor(self._silence(), device=features.device)
+        heard = (features[:, self._listen_columns] != silent[:, self._listen_columns]).any(dim=1)
+        if not heard.any():
+            return features.new_zeros(())
+        rows = {**obs, VECTOR: torch.cat([features[heard], silent[heard]])}
+        mask = None if mask is None else torch.cat([mask[heard], mask[heard]])
+        probs = self.policy.dist._log_probs(self.policy._params(self.policy.encoder(rows)), mask).exp()
+        spoken, silenced = probs.chunk(2)
+        return (spoken - silenced).abs().sum((-2, -1)).mean()
+
+    def _silence(self) -> np.ndarray:
+        """The ``listen_key`` columns of an all-zero observation, normalised as the rollout normalises."""
+        zero = np.zeros((1, self.preprocess.vector_width), np.float32)
+        if self.obs_rms is not None:
+            zero = self.obs_rms.normalize(zero, self.config.clip_obs)
+            zero[:, self.preprocess.text_columns] = 0.0  # words are scaled, not centred
+        return zero[0, self._listen_columns.cpu().numpy()]
 
     def scale_rewards(self, rewards: np.ndarray, rollout: Rollout, run: Run) -> np.ndarray:
         """``norm_reward``: each step's rewards over the running std of the discounted return, clipped.
