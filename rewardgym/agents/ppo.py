@@ -29,6 +29,11 @@ The maths follows CleanRL's ``ppo.py``; every trick is named where it happens:
     observation) is silenced — ``listen_coef · E[‖π(·|o, m) − π(·|o, ∅)‖₁]`` over the rows that
     heard something — so a listener starts to react to messages before they carry meaning,
     which is what makes saying the right thing pay (:meth:`PPO.listening`).
+14. Positive signalling (``signal_coef``, ``signal_entropy``; the other half of Eccles et al.):
+    a bonus for actions that differ with what the actor sees, ``signal_coef · [H(π̄) −
+    (H(π|o) − signal_entropy)²]`` over a minibatch (π̄ its mean action distribution): the mutual
+    information between observation and action, with each row's entropy held near a target
+    rather than driven to zero (:meth:`PPO.signalling`).
 
 Plus what CleanRL omits and SB3 does: a *truncated* episode bootstraps from the value of its
 final observation, a *terminated* one does not. Gymnasium's NEXT_STEP autoreset makes this
@@ -138,6 +143,8 @@ class PPOConfig:
     text_buckets: int = 64          # ... with this many buckets
     listen_key: str | None = None   # positive listening: the observation key holding what was heard ...
     listen_coef: float = 0.0        # ... and the weight of the bonus for reacting to it (trick 13)
+    signal_coef: float = 0.0        # positive signalling: the weight of the bonus for acting by what is seen ...
+    signal_entropy: float = 0.0     # ... with each row's entropy held near this (trick 14)
 
     def __post_init__(self) -> None:
         for name in ("critic_only_keys", "choice_keys", "text_keys"):
@@ -645,6 +652,8 @@ class PPO:
         loss = total_loss(pg_loss, v_loss, entropy_mean, c.ent_coef, c.vf_coef)  # trick 5
         if c.listen_coef:  # trick 13
             loss = loss - c.listen_coef * self.listening(rows.obs, rows.masks)
+        if c.signal_coef:  # trick 14
+            loss = loss - c.signal_coef * self.signalling(rows.obs, rows.masks)
         parts = torch.stack([pg_loss.detach(), v_loss.detach(), entropy_mean.detach()])
         return loss, parts, kl_stats(log_ratio, ratio, c.clip_coef) if with_kl else None
 
@@ -662,6 +671,15 @@ class PPO:
         probs = self.policy.dist._log_probs(self.policy._params(self.policy.encoder(rows)), mask).exp()
         spoken, silenced = probs.chunk(2)
         return (spoken - silenced).abs().sum((-2, -1)).mean()
+
+    def signalling(self, obs: dict[str, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
+        """H(mean action distribution) − (mean H(π|o) − signal_entropy)² over the rows of ``obs``."""
+        log_probs = self.policy.dist._log_probs(self.policy._params(self.policy.encoder(obs)), mask)
+        probs = log_probs.exp()
+        mean = probs.mean(0)
+        marginal = -(mean * mean.clamp_min(1e-12).log()).sum()
+        conditional = -(probs * log_probs).sum((-2, -1)).mean()
+        return marginal - (conditional - self.config.signal_entropy) ** 2
 
     def _silence(self) -> np.ndarray:
         """The ``listen_key`` columns of an all-zero observation, normalised as the rollout normalises."""
