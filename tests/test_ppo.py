@@ -1164,6 +1164,8 @@ def test_pointer_settings_that_do_not_fit_the_env_say_why(tmp_path):
         make_agent("ppo", envs, choice_keys=("label", "nope"))
     with pytest.raises(ValueError, match="at least rows x verbs = 4 x 3"):
         make_agent("ppo", envs, choice_keys=("label",), choice_verbs=3)
+    with pytest.raises(ValueError, match=r"choice_keys \['choices'\]: the observation has no key 'choices'"):
+        make_agent("ppo", envs, choice_verbs=2)  # verbs asked for where the default keys are missing: said, not dropped
     with pytest.raises(ValueError, match="choice_body must be one of"):
         make_agent("ppo", envs, choice_body="sum")
     with pytest.raises(ValueError, match="same rows"):

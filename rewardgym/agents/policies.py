@@ -450,12 +450,12 @@ def choice_layout(pre: ObservationPreprocessor, action_space: spaces.Space, crit
     """The :class:`ChoiceLayout` of ``keys`` (two-dimensional parts with the same number of rows R,
     read by the actor, no image in the observation) for a ``Discrete(R * verbs + extras)`` action.
 
-    With the default keys (the text worlds' ``choices``) an observation or action that does not
-    fit gives None (the policy has one logit per action); keys named otherwise must fit, or a
-    ``ValueError`` says why not.
+    With the default keys and one verb (the text worlds' ``choices``) an observation or action
+    that does not fit gives None (the policy has one logit per action); settings given otherwise
+    must fit, or a ``ValueError`` says why not.
     """
     keys = tuple(keys)
-    explicit = keys != CHOICE_KEYS
+    explicit = keys != CHOICE_KEYS or verbs != 1  # settings a user gave must fit, not be dropped in silence
 
     def unfit(problem: str) -> None:
         if explicit:
