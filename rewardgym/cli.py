@@ -506,7 +506,9 @@ def cmd_train(args) -> int:
     if rollouts and reward_actor:
         raise UsageError("--reward-on-ray: with --ray an llm-* agent's rollout workers build and score the learned "
                          "reward themselves; drop --reward-on-ray")
-    # with rollout workers the learned reward is built and scored on them, not here
+    # with rollout workers the learned reward is built and scored on them, not here (its spec checked first)
+    worker_reward = (_worker_reward(args.reward, args.reward_mode, args.reward_coef, args.reward_env_coef)
+                     if rollouts else None)
     env, reward_model = _training_envs(spec, args.env_id, num_envs, env_kwargs, None if rollouts else args.reward,
                                        args.reward_mode, args.reward_coef, args.reward_env_coef,
                                        None if rollouts else ray, args.team_reward, reward_actor)
@@ -516,8 +518,7 @@ def cmd_train(args) -> int:
         _close(env, reward_model)
         raise UsageError(f"agent {args.agent!r}: {str(exc).splitlines()[0]}") from None
     if rollouts:
-        _distribute_rollouts(agent, args.env_id, env_kwargs, ray, env, reward_model,
-                             _worker_reward(args.reward, args.reward_mode, args.reward_coef, args.reward_env_coef))
+        _distribute_rollouts(agent, args.env_id, env_kwargs, ray, env, reward_model, worker_reward)
 
     run_dir = new_run_dir(args.out, args.env_id, args.agent, args.seed)
     write_config(run_dir, {
@@ -654,6 +655,9 @@ def _resume(args) -> int:
     elif args.num_workers is not None:
         raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
     rollouts = ray is not None and spec.env_interface == "text"
+    worker_reward = (_worker_reward(config.get("reward"), config.get("reward_mode", "add"),
+                                    config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0))
+                     if rollouts else None)
     env, reward_model = _training_envs(spec, config["env_id"], int(config["num_envs"]), config.get("env_kwargs", {}),
                                        None if rollouts else config.get("reward"), config.get("reward_mode", "add"),
                                        config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0),
@@ -668,9 +672,8 @@ def _resume(args) -> int:
         message = str(exc) if "nothing left" in str(exc) else f"cannot load {checkpoint}: {exc}"
         raise UsageError(message) from None
     if rollouts:
-        reward = _worker_reward(config.get("reward"), config.get("reward_mode", "add"), config.get("reward_coef", 1.0),
-                                config.get("reward_env_coef", 1.0))
-        _distribute_rollouts(agent, config["env_id"], config.get("env_kwargs", {}), ray, env, reward_model, reward)
+        _distribute_rollouts(agent, config["env_id"], config.get("env_kwargs", {}), ray, env, reward_model,
+                             worker_reward)
     where = "" if ray is None else f" with {ray[1]} Ray workers ({ray[0]})"
     print(f"resuming {run_dir} from {checkpoint.name} at step {agent.global_step}{where}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, int(config["steps"]) // 10)
