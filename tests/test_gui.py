@@ -231,7 +231,7 @@ def test_the_same_seed_draws_the_same_bytes():
         oa, *ra = a.step(action)
         ob, *rb = b.step(action)
         assert oa["screenshot"].tobytes() == ob["screenshot"].tobytes() and ra[:3] == rb[:3]
-        for key in ("elements", "element_text", "element_value"):
+        for key in ("elements", "element_text", "element_value", "instruction"):
             np.testing.assert_array_equal(oa[key], ob[key])
         if ra[1] or ra[2]:
             a.reset()
@@ -504,7 +504,10 @@ def test_vector_env_and_demos(tmp_path):
     obs, info = envs.reset(seed=0)
     assert obs["screenshot"].shape == (3, 210, 160, 3) and len(set(info["task"])) == 3
     single = gym.make(LOGIN)
-    assert single.reset(seed=2)[1]["task"] == info["task"][2]
+    first, single_info = single.reset(seed=2)
+    assert single_info["task"] == info["task"][2]
+    for key in first:  # the vector's row 2 is the single env seeded 2, key for key (instruction included)
+        np.testing.assert_array_equal(obs[key][2], first[key])
     demos = rewardgym.collect_demos(LOGIN, 2, tmp_path / "demos", progress=False,
                                     env_kwargs={"observation": "elements"})
     assert demos.success_rate == 1.0 and demos[0].observations["elements"].shape[1:] == (64, 13)
