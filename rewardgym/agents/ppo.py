@@ -367,8 +367,7 @@ class PPO:
                 raise ValueError(f"listen_key must name a non-image part of the observation read by a policy with "
                                  f"discrete actions (its parts: {', '.join(map(str, self.preprocess.columns))}); got "
                                  f"{c.listen_key!r}")
-            self._listen_columns = torch.arange(self.preprocess.vector_width, device=self.device)[
-                self.preprocess.columns[c.listen_key]]
+            self._listen_columns = self.preprocess.columns[c.listen_key]  # a slice: NumPy and torch index alike
         self._has_obs_mask = isinstance(observation_space, spaces.Dict) and MASK_KEY in observation_space.spaces
 
     # -- acting -------------------------------------------------------------------------
@@ -390,16 +389,21 @@ class PPO:
         if self.obs_rms is not None:
             if update:
                 self.obs_rms.update(parts[VECTOR])
-            words = self.preprocess.text_columns
-            raw = parts[VECTOR][:, words] if len(words) else None
-            parts[VECTOR] = self.obs_rms.normalize(parts[VECTOR], self.config.clip_obs)
-            if raw is not None:
-                # words are scaled, not centred: x / sqrt(E[x^2]), so an absent word stays 0 and a word on
-                # every page stays 1 (centred, a label that never changes would read 0, like an empty row)
-                rms = self.obs_rms
-                scale = np.sqrt(rms.var[words] + rms.mean[words] ** 2 + 1e-8)
-                parts[VECTOR][:, words] = np.minimum(raw / scale, self.config.clip_obs)
+            parts[VECTOR] = self.normalize(parts[VECTOR])
         return parts
+
+    def normalize(self, vector: np.ndarray) -> np.ndarray:
+        """``norm_obs``'s transform of preprocessed vectors, with the running statistics as they are."""
+        words = self.preprocess.text_columns
+        raw = vector[:, words] if len(words) else None
+        out = self.obs_rms.normalize(vector, self.config.clip_obs)
+        if raw is not None:
+            # words are scaled, not centred: x / sqrt(E[x^2]), so an absent word stays 0 and a word on
+            # every page stays 1 (centred, a label that never changes would read 0, like an empty row)
+            rms = self.obs_rms
+            scale = np.sqrt(rms.var[words] + rms.mean[words] ** 2 + 1e-8)
+            out[:, words] = np.minimum(raw / scale, self.config.clip_obs)
+        return out
 
     def action_mask(self, obs, info: dict | None) -> np.ndarray | None:
         """The action mask from ``obs["action_mask"]`` or ``info["action_mask"]`` (rows without one allow all)."""
@@ -684,10 +688,7 @@ class PPO:
     def _silence(self) -> np.ndarray:
         """The ``listen_key`` columns of an all-zero observation, normalised as the rollout normalises."""
         zero = np.zeros((1, self.preprocess.vector_width), np.float32)
-        if self.obs_rms is not None:
-            zero = self.obs_rms.normalize(zero, self.config.clip_obs)
-            zero[:, self.preprocess.text_columns] = 0.0  # words are scaled, not centred
-        return zero[0, self._listen_columns.cpu().numpy()]
+        return (zero if self.obs_rms is None else self.normalize(zero))[0, self._listen_columns]
 
     def scale_rewards(self, rewards: np.ndarray, rollout: Rollout, run: Run) -> np.ndarray:
         """``norm_reward``: each step's rewards over the running std of the discounted return, clipped.
