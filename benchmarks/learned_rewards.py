@@ -90,6 +90,9 @@ from rewardgym.wrappers.vector import LearnedReward
 ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-smollm2", "motif-offline", "oracle-dense")
 PPO = {"num_steps": 128, "num_minibatches": 4, "update_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01,
        "norm_obs": True, "norm_reward": True, "device": "cpu"}
+# the text worlds' sparse tasks: difficulty 3, the win as the only reward, PPO's choice mode
+TEXT_KWARGS = {"difficulty": 3, "reward": "sparse", "action_mode": "choice", "observation": "vector",
+               "max_choices": 16, "max_steps": 50, "vectorization_mode": "sync"}
 TASKS = {
     "dungeon": {
         "id": "rewardgym/Dungeon-Room15x15Door-v0", "steps": 1_000_000, "envs": 32,
@@ -100,8 +103,7 @@ TASKS = {
     },
     "text": {
         "id": "rewardgym/Text-Coins-v0", "steps": 300_000, "envs": 16,
-        "kwargs": {"difficulty": 3, "reward": "sparse", "action_mode": "choice", "observation": "vector",
-                   "max_choices": 16, "max_steps": 50, "vectorization_mode": "sync"},
+        "kwargs": TEXT_KWARGS,
         "policy_keys": None, "goal": "take a coin",
         "avoid": ("take a book", "drop a coin", "put a coin on the table", "put a coin in the box", "see a coin",
                   "carry a coin"), "contrast": 0.0,
@@ -109,8 +111,7 @@ TASKS = {
     },
     "treasure": {
         "id": "rewardgym/Text-Treasure-v0", "steps": 300_000, "envs": 16,
-        "kwargs": {"difficulty": 3, "reward": "sparse", "action_mode": "choice", "observation": "vector",
-                   "max_choices": 16, "max_steps": 50, "vectorization_mode": "sync"},
+        "kwargs": TEXT_KWARGS,
         "policy_keys": None, "goal": "take the key and unlock the chest with it",
         "avoid": ("take a book", "take an amulet", "lock the chest", "drop the key", "put the key on the table",
                   "put the key in the box", "see a key", "carry a key", "close the chest"), "contrast": 0.1,

@@ -44,3 +44,10 @@ def error_cause(exc: BaseException) -> str:
     last = lines[-1].strip() if lines else type(exc).__name__
     name, _, message = last.partition(": ")
     return message if message and name.endswith(("Error", "Exception")) else last
+
+
+def actor_place() -> tuple[str, int]:
+    """(Ray node id, process id) of the calling actor: where a worker runs, for logs and tests."""
+    import os
+
+    return import_ray().get_runtime_context().get_node_id(), os.getpid()

@@ -33,7 +33,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rewardgym._batch import concat
-from rewardgym._ray import start_ray
+from rewardgym._ray import actor_place, start_ray
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,7 @@ class EnvWorker:
 
     def where(self) -> tuple[str, int]:
         """(Ray node id, process id) of this worker."""
-        import os
-
-        import ray
-
-        return ray.get_runtime_context().get_node_id(), os.getpid()
+        return actor_place()
 
 
 def merge_infos(parts: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]:

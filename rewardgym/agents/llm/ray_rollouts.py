@@ -25,13 +25,12 @@ last weights, and plays the dead one's share again; training goes on.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from rewardgym._ray import error_cause, start_ray
+from rewardgym._ray import actor_place, error_cause, start_ray
 from rewardgym.agents.llm.episodes import Episode, RolloutStats
 
 log = logging.getLogger(__name__)
@@ -79,9 +78,7 @@ class RolloutWorker:
 
     def where(self) -> tuple[str, int]:
         """(Ray node id, process id) of this worker."""
-        import ray
-
-        return ray.get_runtime_context().get_node_id(), os.getpid()
+        return actor_place()
 
 
 class RayRollouts:
