@@ -17,7 +17,8 @@ from pettingzoo.test import parallel_api_test
 
 from rewardgym.envs.multiagent import kitchen_talk_v0, make, make_vec
 from rewardgym.envs.multiagent.kitchen_talk import FOOD_NAMES, KitchenTalkCore, heard_text
-from rewardgym.envs.textworlds.env import CHOICE_DIM, hashed_words
+from rewardgym._text import hashed_words
+from rewardgym.envs.textworlds.env import CHOICE_DIM
 
 READER, COOK = "player_0", "player_1"
 

@@ -26,7 +26,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from rewardgym._text import hashed_words
+from rewardgym._text import word_bag
 from rewardgym.agents.base import MASK_KEY
 
 __all__ = ["ActorCritic", "NumpyActorCritic", "ObservationPreprocessor", "CategoricalActions", "GaussianActions",
@@ -123,7 +123,7 @@ class ObservationPreprocessor:
 
     ``text_keys`` name uint8 parts that hold UTF-8 text, one zero-padded text per row (the GUI's
     ``element_text`` and ``instruction``): each row is read as a bag of its words hashed into
-    ``text_buckets`` buckets (:func:`rewardgym._text.hashed_words`, the text worlds' tokenizer),
+    ``text_buckets`` buckets (:func:`rewardgym._text.word_bag`, the text worlds' tokenizer),
     so ``(..., L)`` bytes become ``(..., text_buckets)`` zeros and ones. A word is then one
     feature wherever it appears, which is what lets a policy match an instruction's words to an
     element's (bytes at fixed positions would make "OK" and "Cancel" differ in every column).
@@ -205,25 +205,12 @@ class ObservationPreprocessor:
         texts = x.reshape(-1, x.shape[-1])
         out = np.zeros((len(texts), self.text_buckets), np.float32)
         for i in np.flatnonzero(texts.any(axis=1)):
-            out[i, _bucket_indices(texts[i].tobytes(), self.text_buckets)] = 1.0
+            out[i] = word_bag(texts[i].tobytes().rstrip(b"\0").decode("utf-8", errors="replace"), self.text_buckets)
         return out.reshape(len(x), -1)
 
     def is_batched(self, obs) -> bool:
         key, sub = next(iter(self.leaves.items()))
         return np.ndim(obs if key is None else obs[key]) == len(sub.shape) + 1
-
-
-_BUCKETS: dict[tuple[bytes, int], np.ndarray] = {}  # a page's texts repeat from step to step
-
-
-def _bucket_indices(raw: bytes, buckets: int) -> np.ndarray:
-    indices = _BUCKETS.get((raw, buckets))
-    if indices is None:
-        if len(_BUCKETS) >= 100_000:
-            _BUCKETS.clear()
-        text = raw.rstrip(b"\0").decode("utf-8", errors="replace")
-        indices = _BUCKETS[(raw, buckets)] = np.asarray(hashed_words(text, buckets), np.int64)
-    return indices
 
 
 class ObservationEncoder(nn.Module):

@@ -53,7 +53,7 @@ from gymnasium import spaces
 from rewardgym.envs import rng
 from rewardgym.envs.multiagent.core import MultiAgentCore
 from rewardgym.envs.textworlds.content import FOODS
-from rewardgym._text import hashed_words, words_of
+from rewardgym._text import word_bag, words_of
 from rewardgym.envs.textworlds.env import CHOICE_DIM, VIEW_DIM
 from rewardgym.envs.textworlds.parser import DONT_UNDERSTAND, MAX_CHARS, PARDON
 
@@ -139,7 +139,6 @@ class KitchenTalkCore(MultiAgentCore):
                       "recipe: listen to what they say.")
         self._task = np.array([self.tasks] * g, dtype=object)
         self._seats = np.broadcast_to(np.eye(2, dtype=np.float32), (g, 2, 2))
-        self._memo: dict[tuple[str, int], np.ndarray] = {}
 
     # -- the game ------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
@@ -158,7 +157,7 @@ class KitchenTalkCore(MultiAgentCore):
                 commands = (*(f"{verb} {FOOD_NAMES[i]}" for i in s.items[g]), "wait")
                 self._choices[g, seat] = commands
                 for row, command in enumerate(commands):
-                    self._choice_rows[g, seat, row] = self._hashed(command, CHOICE_DIM)
+                    self._choice_rows[g, seat, row] = word_bag(command, CHOICE_DIM)
 
     def step(self, actions: np.ndarray, acting: np.ndarray):
         s, g_all = self.state, self.num_games
@@ -257,16 +256,6 @@ class KitchenTalkCore(MultiAgentCore):
             lines.append(f'Your partner says: "{s.heard[g, seat]}"')
         return "\n".join(lines)
 
-    def _hashed(self, text: str, dim: int) -> np.ndarray:
-        row = self._memo.get((text, dim))
-        if row is None:
-            if len(self._memo) > 100_000:  # free-text messages are unbounded: start over rather than grow
-                self._memo.clear()
-            row = np.zeros(dim, np.float32)
-            row[hashed_words(text, dim)] = 1.0
-            self._memo[text, dim] = row
-        return row
-
     def observe(self):
         g_all = self.num_games
         if self.observation == "text":
@@ -278,8 +267,8 @@ class KitchenTalkCore(MultiAgentCore):
         heard = np.zeros((g_all, 2, CHOICE_DIM), np.float32)
         for g in range(g_all):
             for seat in (READER, COOK):
-                view[g, seat] = self._hashed(self.text(g, seat), VIEW_DIM)
-                heard[g, seat] = self._hashed(self.state.heard[g, seat], CHOICE_DIM)
+                view[g, seat] = word_bag(self.text(g, seat), VIEW_DIM)
+                heard[g, seat] = word_bag(self.state.heard[g, seat], CHOICE_DIM)
         return {"view": view, "choices": self._choice_rows.copy(), "heard": heard, "seat": self._seats.copy()}
 
     def _named(self, g: int, message: str) -> int:

@@ -41,7 +41,7 @@ from gymnasium import spaces
 
 from rewardgym.envs.textworlds import rules
 from rewardgym.envs.textworlds.generator import KINDS, SPLITS, generate, knobs_for
-from rewardgym._text import hashed_words
+from rewardgym._text import word_bag
 from rewardgym.envs.textworlds.parser import MAX_CHARS
 from rewardgym.envs.textworlds.text import TextWorldText
 from rewardgym.envs.textworlds.world import World
@@ -182,13 +182,11 @@ class TextWorldEnv(gym.Env):
         if self.observation_mode == "text":
             text = self.feedback[:MAX_OBS_CHARS]
             return text if text else " "
-        view = np.zeros(VIEW_DIM, np.float32)
         seen = f"{self.feedback} {self.world.describe_room()} {self.world.describe_inventory()}"
-        view[hashed_words(seen, VIEW_DIM)] = 1
         choices = np.zeros((self.max_choices, CHOICE_DIM), np.float32)
         for row, text in enumerate(self._admissible_now().choice_texts):
-            choices[row, hashed_words(text, CHOICE_DIM)] = 1
-        return {"view": view, "choices": choices}
+            choices[row] = word_bag(text, CHOICE_DIM)
+        return {"view": word_bag(seen, VIEW_DIM).copy(), "choices": choices}
 
     def _info(self) -> dict[str, Any]:
         s = self.world.state
