@@ -309,6 +309,35 @@ def test_classifier_generalises_from_labels():
     assert p_good > 0.5 > p_bad
 
 
+def test_classifier_refits_incrementally_to_the_fit_from_scratch():
+    """Warm-started refits over kept features reach the one minimum a fit of every label at once finds,
+    and the encoder is asked only about messages it has not embedded for the model."""
+
+    class Counting(HashEncoder):
+        asked: list[str] = []
+
+        def encode(self, texts):
+            self.asked.extend(texts)
+            return super().encode(texts)
+
+    encoder = Counting(dim=16)
+    rng = np.random.default_rng(0)
+    words = [f"message {k}" for k in range(300)]
+    truth = {m: float(rng.random() < 0.3) for m in words}
+    incremental = ClassifierReward(encoder, binary=False)
+    for start in range(0, 300, 40):
+        batch = words[start:start + 40]
+        incremental.update(batch, [truth[m] for m in batch])
+    assert sorted(encoder.asked) == sorted(words)  # each labelled message embedded once
+    relabelled = words[:5]
+    incremental.update(relabelled, [1.0 - truth[m] for m in relabelled])  # the latest label counts
+    truth.update({m: 1.0 - truth[m] for m in relabelled})
+    scratch = ClassifierReward(HashEncoder(dim=16), binary=False, newton_steps=50)
+    scratch.update(list(truth), list(truth.values()))
+    np.testing.assert_allclose(incremental.weights, scratch.weights, atol=1e-6)
+    np.testing.assert_allclose(incremental.score(words), scratch.score(words), atol=1e-6)
+
+
 def test_count_discount_and_quantile_threshold_maths():
     np.testing.assert_allclose(count_discount([1.0, 1.0, 2.0], [1, 2, 3], beta=3), [1.0, 1 / 8, 2 / 27])
     np.testing.assert_allclose(count_discount([1.0], [4], beta=0), [1.0])

@@ -95,36 +95,65 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class ClassifierReward(_EmbeddingModel):
     """Logistic regression ``p(helpful | m) = σ(w·e(m) + b)`` refit on every label so far.
 
-    Fitted from scratch by Newton's method (IRLS) with an L2 penalty ``l2·‖w‖²/2`` (the
-    embeddings are unit vectors, so ``l2 = 1`` is a mild prior); the bias is not penalised.
-    The reward is ``1[p > ½]`` (ONI) or, with ``binary=False``, ``p``. Before any label, and
-    while only one class has been seen, the reward is that class (0 when none).
+    Fitted by Newton's method (IRLS) with an L2 penalty ``l2·‖w‖²/2`` (the embeddings are unit
+    vectors, so ``l2 = 1`` is a mild prior); the bias is not penalised. The loss is strictly
+    convex, so its one minimum is found from anywhere: each refit starts from the last weights
+    and stops once a Newton step moves no weight by more than ``tol`` (one or two steps when a
+    few labels were added to thousands), and the labelled messages' embeddings are kept in
+    the model rather than asked of the encoder again. The reward is ``1[p > ½]`` (ONI) or,
+    with ``binary=False``, ``p``. Before any label, and while only one class has been seen,
+    the reward is that class (0 when none).
     """
 
     kind = "messages"
 
-    def __init__(self, encoder: Any, l2: float = 1.0, binary: bool = True, newton_steps: int = 10) -> None:
+    def __init__(self, encoder: Any, l2: float = 1.0, binary: bool = True, newton_steps: int = 10,
+                 tol: float = 1e-6) -> None:
         super().__init__(encoder, l2)
         self.binary = bool(binary)
         self.newton_steps = int(newton_steps)
+        self.tol = float(tol)
         self.labels: dict[str, float] = {}
+        self._rows: dict[str, int] = {}  # message -> its row of the feature buffer
+        self._x = np.zeros((0, 0))  # features of the labelled messages (capacity doubles), the bias column last
+        self._y = np.zeros(0)
 
     def update(self, items: Sequence[str], labels: Sequence[float]) -> None:
-        self.labels.update(zip(items, map(float, labels), strict=True))
+        labels = [float(label) for label in labels]
+        self.labels.update(zip(items, labels, strict=True))
+        fresh = [m for m in dict.fromkeys(items) if m not in self._rows]
+        if fresh:
+            x = self.features(fresh)
+            n = len(self._rows)
+            if n + len(fresh) > len(self._x):
+                grown = np.zeros((max(2 * len(self._x), n + len(fresh), 64), x.shape[1]))
+                if n:
+                    grown[:n] = self._x[:n]
+                self._x, self._y = grown, np.resize(self._y, len(grown))
+            self._x[n:n + len(fresh)] = x
+            self._rows.update((m, n + k) for k, m in enumerate(fresh))
+        for message, label in zip(items, labels):
+            self._y[self._rows[message]] = label  # the latest label of a message counts
         if items:
             self.fit()
 
     def fit(self) -> None:
-        x = self.features(list(self.labels))
-        y = np.fromiter(self.labels.values(), dtype=np.float64)
-        w = np.zeros(x.shape[1])
+        n = len(self._rows)
+        x, y = self._x[:n], self._y[:n]
+        if len(set(self.labels.values())) < 2:  # one class has no finite fit (the bias runs off); score says the class
+            self.weights = None
+            return
+        w = np.zeros(x.shape[1]) if self.weights is None else self.weights
         penalty = self.l2 * np.eye(x.shape[1])
         penalty[-1, -1] = 0.0  # the bias is not penalised
         for _ in range(self.newton_steps):
             p = _sigmoid(x @ w)
             gradient = x.T @ (p - y) + penalty @ w
             hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(x.shape[1])
-            w = w - np.linalg.solve(hessian, gradient)
+            step = np.linalg.solve(hessian, gradient)
+            w = w - step
+            if np.abs(step).max() <= self.tol:
+                break
         self.weights = w
 
     def score(self, messages: Sequence[str]) -> np.ndarray:
