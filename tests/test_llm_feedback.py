@@ -338,6 +338,22 @@ def test_classifier_refits_incrementally_to_the_fit_from_scratch():
     np.testing.assert_allclose(incremental.score(words), scratch.score(words), atol=1e-6)
 
 
+def test_waiting_for_labels_pays_a_message_the_first_time_it_is_seen():
+    llm = ScriptedLLM(lambda text: "yes" if "'stairs'" in text else "no")
+    eager = LLMFeedbackReward(GOAL, llm, "lookup", beta=0.0, wait=5.0)
+    try:
+        assert eager(_batch(["stairs", "wall"])).tolist() == [1.0, 0.0]
+    finally:
+        eager.close()
+    spec = make_reward("llm-feedback:goal=go down the stairs;wait=2")
+    try:
+        assert spec.wait == 2.0
+    finally:
+        spec.close()
+    with pytest.raises(ValueError, match="wait"):
+        LLMFeedbackReward(GOAL, llm, "lookup", wait=-1)
+
+
 def test_count_discount_and_quantile_threshold_maths():
     np.testing.assert_allclose(count_discount([1.0, 1.0, 2.0], [1, 2, 3], beta=3), [1.0, 1 / 8, 2 / 27])
     np.testing.assert_allclose(count_discount([1.0], [4], beta=0), [1.0])

@@ -235,7 +235,8 @@ class LLMFeedbackReward:
     ``r_int = 1[r̂ > ε]·r̂ / N(m)^β``, ``r̂ = (r_φ(m) − μ)/σ`` (normalisation optional)
 
     (Motif, Klissarov et al. 2023; ONI, Zheng et al. 2024). Empty messages get 0, are not
-    annotated and do not enter the statistics. The call never waits for the annotator.
+    annotated and do not enter the statistics. The call never waits for the annotator unless
+    ``wait`` says so.
 
     Args:
         goal: the game's goal in words, shown to the annotator.
@@ -269,6 +270,12 @@ class LLMFeedbackReward:
             or for Ray ``{"num_gpus": 1, "max_in_flight": 2}``.
         avoid: for the embedding annotator, texts that are not progress, added to its generic
             failure messages (see :class:`~rewardgym.reward_models.llm.annotation.EmbeddingAnnotator`).
+        wait: seconds a call waits for the labels of the messages it submitted before scoring
+            them; ``None`` (default) never waits (ONI's asynchronous server: a message is scored
+            by what is known when it is seen, 0 for the lookup until its label is back). For an
+            annotator that labels in milliseconds (the embedding one), waiting costs nothing and
+            a message pays from the first time it is seen, which matters where messages are
+            many and each is rare (a text world's "You unlock the iron chest with the iron key.").
 
     Episode counts: row ``i`` of the batch is taken to be env ``i``; a row's counts restart
     after a transition that terminated or truncated it. Call :meth:`close` to stop the
@@ -283,7 +290,10 @@ class LLMFeedbackReward:
                  beta: float = 3.0, epsilon: float | None = None, normalize: bool | None = None,
                  source: Source = "auto", encoder: Any = None, batch_size: int = 100,
                  pairs_per_message: int = 2, window: int = 10_000, seed: int = 0, service: ServiceName = "thread",
-                 service_options: dict[str, Any] | None = None, avoid: Sequence[str] = ()) -> None:
+                 service_options: dict[str, Any] | None = None, avoid: Sequence[str] = (),
+                 wait: float | None = None) -> None:
+        if wait is not None and wait < 0:
+            raise ValueError(f"wait is a number of seconds >= 0 (or None: never wait), got {wait}")
         if epsilon is not None and not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon is a quantile in [0, 1], got {epsilon}")
         if beta < 0:
@@ -310,6 +320,7 @@ class LLMFeedbackReward:
         self.epsilon = (0.5 if pairwise else None) if epsilon is None else float(epsilon)
         self.normalize = pairwise if normalize is None else bool(normalize)
         self.source = source
+        self.wait = None if wait is None else float(wait)
         self.pairs_per_message = int(pairs_per_message)
         self.service = (None if self.annotator is None else
                         self._build_service(service, batch_size, service_options or {}))
@@ -355,6 +366,8 @@ class LLMFeedbackReward:
     def __call__(self, batch: Transitions) -> np.ndarray:
         texts = transition_texts(batch, self.source)
         self.submit(texts)
+        if self.wait is not None and self.service is not None:
+            self.service.wait(self.wait)  # on timeout, the labels not back yet count as unknown
         self.learn()
         done = np.asarray(batch.terminated) | np.asarray(batch.truncated)
         return self.reward(texts, done, batch.env_ids).astype(np.float32)
@@ -479,21 +492,22 @@ def make_llm_feedback(goal: str, annotator: str = "embedding", model: str = "loo
                       epsilon: float | None = None, normalize: bool | None = None, source: Source = "auto",
                       device: str = "auto", api_key_env: str = "OPENAI_API_KEY",
                       batch_size: int = 100, service: ServiceName = "thread",
-                      annotator_gpus: float = 0, avoid: str = "") -> LLMFeedbackReward:
+                      annotator_gpus: float = 0, avoid: str = "", wait: float | None = None) -> LLMFeedbackReward:
     """The ``llm-feedback`` spec: ``llm-feedback:goal=...;annotator=...;model=...;beta=3;epsilon=0.5``.
 
     ``service=ray`` runs the annotator in a Ray actor, which builds it (an LLM spec is read
     there, so its weights load in the actor); ``annotator_gpus`` is the actor's GPU share.
     ``avoid=TEXT|TEXT``: near misses the embedding annotator must not reward (its contrast).
+    ``wait=SECONDS``: score each message after its label is back (see :class:`LLMFeedbackReward`).
     """
     avoid_texts = tuple(a.strip() for a in str(avoid).split("|") if a.strip())
     if service == "ray":
         recipe = AnnotatorFactory(goal, annotator, device=device, api_key_env=api_key_env, avoid=avoid_texts)
         return LLMFeedbackReward(goal, recipe, model, beta=beta, epsilon=epsilon, normalize=normalize,
                                  source=source, batch_size=batch_size, service="ray",
-                                 service_options={"num_gpus": annotator_gpus})
+                                 service_options={"num_gpus": annotator_gpus}, wait=wait)
     if annotator_gpus:
         raise ValueError("annotator_gpus is the Ray actor's GPU share: it needs service=ray")
     llm = make_annotator_llm(annotator, device=device, api_key_env=api_key_env)
     return LLMFeedbackReward(goal, llm, model, beta=beta, epsilon=epsilon, normalize=normalize, source=source,
-                             batch_size=batch_size, service=service, avoid=avoid_texts)
+                             batch_size=batch_size, service=service, avoid=avoid_texts, wait=wait)
