@@ -238,3 +238,21 @@ def test_mappo_learns_to_take_what_it_hears_from_a_reader_that_names_the_food():
     agent.learn(train, 150_000, progress=False)
     result = agent.evaluate(envs(), 200, deterministic=True, seed=1_000_000)
     assert result["success_rate"] >= 0.8, result  # guessing: 0.25
+
+
+def test_bag_of_words_caches_stay_bounded_under_endless_free_text(monkeypatch):
+    """Free text (a player's speech, every room's view) brings new texts and words for ever: the caches
+    start over at their bound instead of growing, and a bag is still right after they did."""
+    from rewardgym import _text
+
+    monkeypatch.setattr(_text, "_MAX_BAG_FLOATS", 64 * 100)
+    monkeypatch.setattr(_text, "_MAX_WORDS", 500)
+    monkeypatch.setattr(_text, "_BAGS", {})
+    monkeypatch.setattr(_text, "_WORD_INDEX", {})
+    monkeypatch.setattr(_text, "_bag_floats", 0)
+    for k in range(2_000):
+        bag = _text.word_bag(f"say zq{k} xv{k}", 64)
+        assert sum(b.size for b in _text._BAGS.values()) <= 64 * 100
+        assert len(_text._WORD_INDEX) <= 500
+    assert sorted(np.flatnonzero(bag)) == sorted(set(hashed_words("say zq1999 xv1999", 64)))
+    assert not bag.flags.writeable
