@@ -114,9 +114,10 @@ class ClassifierReward(_EmbeddingModel):
         self.newton_steps = int(newton_steps)
         self.tol = float(tol)
         self.labels: dict[str, float] = {}
-        self._rows: dict[str, int] = {}  # message -> its row of the feature buffer
+        self._rows: dict[str, int] = {}  # message -> its row of the buffers
         self._x = np.zeros((0, 0))  # features of the labelled messages (capacity doubles), the bias column last
-        self._y = np.zeros(0)
+        self._y = np.zeros(0)  # their latest labels
+        self._classes: set[float] = set()  # the labels present now
 
     def update(self, items: Sequence[str], labels: Sequence[float]) -> None:
         labels = [float(label) for label in labels]
@@ -126,23 +127,23 @@ class ClassifierReward(_EmbeddingModel):
             x = self.features(fresh)
             n = len(self._rows)
             if n + len(fresh) > len(self._x):
-                grown = np.zeros((max(2 * len(self._x), n + len(fresh), 64), x.shape[1]))
-                if n:
-                    grown[:n] = self._x[:n]
-                self._x, self._y = grown, np.resize(self._y, len(grown))
+                size = max(2 * len(self._x), n + len(fresh), 64)
+                self._x = np.concatenate([self._x[:n].reshape(n, x.shape[1]), np.zeros((size - n, x.shape[1]))])
+                self._y = np.concatenate([self._y[:n], np.zeros(size - n)])
             self._x[n:n + len(fresh)] = x
             self._rows.update((m, n + k) for k, m in enumerate(fresh))
         for message, label in zip(items, labels):
             self._y[self._rows[message]] = label  # the latest label of a message counts
         if items:
+            self._classes = set(np.unique(self._y[:len(self._rows)]).tolist())
             self.fit()
 
     def fit(self) -> None:
-        n = len(self._rows)
-        x, y = self._x[:n], self._y[:n]
-        if len(set(self.labels.values())) < 2:  # one class has no finite fit (the bias runs off); score says the class
+        if len(self._classes) < 2:  # one class has no finite fit (the bias runs off); score says the class
             self.weights = None
             return
+        n = len(self._rows)
+        x, y = self._x[:n], self._y[:n]
         w = np.zeros(x.shape[1]) if self.weights is None else self.weights
         penalty = self.l2 * np.eye(x.shape[1])
         penalty[-1, -1] = 0.0  # the bias is not penalised
@@ -157,9 +158,8 @@ class ClassifierReward(_EmbeddingModel):
         self.weights = w
 
     def score(self, messages: Sequence[str]) -> np.ndarray:
-        classes = set(self.labels.values())
-        if len(classes) < 2:
-            return np.full(len(messages), float(classes.pop()) if classes else 0.0)
+        if len(self._classes) < 2:
+            return np.full(len(messages), next(iter(self._classes)) if self._classes else 0.0)
         p = _sigmoid(self.logits(messages))
         return (p > 0.5).astype(np.float64) if self.binary else p
 
