@@ -1228,3 +1228,6 @@ def test_positive_signalling_makes_the_action_tell_what_was_seen():
         with torch.no_grad():
             information[coef] = float(agent.signalling(agent._to_device(agent.observe(batch)), None))
     assert information[1.0] > 1.0 and information[1.0] > information[0.0] + 0.3, information
+    pendulum = gym.vector.SyncVectorEnv([lambda: gym.make("Pendulum-v1")])
+    with pytest.raises(ValueError, match="signal_coef .* needs discrete actions"):
+        make_agent("ppo", pendulum, signal_coef=0.1)

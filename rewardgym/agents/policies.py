@@ -276,7 +276,8 @@ class CategoricalActions:
             self.slots_np = slots.ravel()
             self.slots = torch.as_tensor(self.slots_np, device=device)
 
-    def _log_probs(self, flat: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def log_probs(self, flat: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Log-probabilities of every action of every dimension, ``(B, D, W)`` (masked and padded: -inf-like)."""
         batch = flat.shape[0]
         if mask is not None:
             flat = torch.where(mask, flat, _MASKED_LOGIT)
@@ -285,7 +286,7 @@ class CategoricalActions:
         return torch.log_softmax(flat.view(batch, self.dims, self.width), dim=-1)
 
     def sample(self, params: torch.Tensor, mask, generator, deterministic: bool):
-        log_probs = self._log_probs(params, mask)
+        log_probs = self.log_probs(params, mask)
         if deterministic:
             action = log_probs.argmax(dim=-1)
         else:
@@ -322,7 +323,7 @@ class CategoricalActions:
         return (picked - log_norm).sum(axis=-1)
 
     def log_prob_entropy(self, params: torch.Tensor, action: torch.Tensor, mask):
-        log_probs = self._log_probs(params, mask)
+        log_probs = self.log_probs(params, mask)
         log_prob = log_probs.gather(-1, action.long().unsqueeze(-1)).squeeze(-1).sum(-1)
         entropy = -(log_probs.exp() * log_probs).sum((-2, -1))
         return log_prob, entropy
@@ -546,6 +547,12 @@ class ActorCritic(nn.Module):
         features = self.encoder(obs)
         action, log_prob = self.dist.sample(self._params(features), mask, generator, deterministic)
         return action, log_prob, self.critic_head(self.critic_body(features)).squeeze(-1)
+
+    def action_log_probs(self, obs, mask) -> torch.Tensor:
+        """The actor's log-probabilities of every action, ``(B, D, W)`` (discrete actions only)."""
+        if not isinstance(self.dist, CategoricalActions):
+            raise TypeError("action_log_probs is for discrete actions; a Gaussian policy has densities")
+        return self.dist.log_probs(self._params(self.encoder(obs)), mask)
 
     def evaluate_actions(self, obs, action, mask):
         features = self.encoder(obs)

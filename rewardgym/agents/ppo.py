@@ -368,6 +368,9 @@ class PPO:
                                  f"discrete actions (its parts: {', '.join(map(str, self.preprocess.columns))}); got "
                                  f"{c.listen_key!r}")
             self._listen_columns = self.preprocess.columns[c.listen_key]  # a slice: NumPy and torch index alike
+        if c.signal_coef and not isinstance(self.policy.dist, CategoricalActions):
+            raise ValueError("signal_coef (positive signalling) needs discrete actions: it compares action "
+                             "distributions' entropies")
         self._has_obs_mask = isinstance(observation_space, spaces.Dict) and MASK_KEY in observation_space.spaces
 
     # -- acting -------------------------------------------------------------------------
@@ -672,13 +675,13 @@ class PPO:
             return features.new_zeros(())
         rows = {**obs, VECTOR: torch.cat([features[heard], silent[heard]])}
         mask = None if mask is None else torch.cat([mask[heard], mask[heard]])
-        probs = self.policy.dist._log_probs(self.policy._params(self.policy.encoder(rows)), mask).exp()
+        probs = self.policy.action_log_probs(rows, mask).exp()
         spoken, silenced = probs.chunk(2)
         return (spoken - silenced).abs().sum((-2, -1)).mean()
 
     def signalling(self, obs: dict[str, torch.Tensor], mask: torch.Tensor | None) -> torch.Tensor:
         """H(mean action distribution) − (mean H(π|o) − signal_entropy)² over the rows of ``obs``."""
-        log_probs = self.policy.dist._log_probs(self.policy._params(self.policy.encoder(obs)), mask)
+        log_probs = self.policy.action_log_probs(obs, mask)
         probs = log_probs.exp()
         mean = probs.mean(0)
         marginal = -(mean * mean.clamp_min(1e-12).log()).sum()
