@@ -852,7 +852,7 @@ def _play_seat(args, run: dict[str, Any] | None = None) -> int:
                 if "deterministic" in inspect.signature(trained.act).parameters else {})
     seat = args.seat or env.possible_agents[0]
     if seat not in env.possible_agents:
-        raise UsageError(f"--seat {seat!r}: {args.env_id}'s seats are {', '.join(env.possible_agents)}")
+        raise UsageError(f"--seat {seat!r}: {env_id}'s seats are {', '.join(env.possible_agents)}")
     space = env.action_space(seat)
     typed = isinstance(space, spaces.Text)
     if not typed and not isinstance(space, spaces.Discrete):

@@ -288,6 +288,8 @@ def test_a_person_takes_a_seat_and_the_trained_policy_plays_the_others(name, age
     out = capsys.readouterr().out
     assert f"You are {seat} in {name}; the other seats the trained {agent} of {run} plays." in out
     assert asked and set(asked) == {1 if name == "kitchen_talk_v0" else 2}  # the other seats, one batch a turn
+    assert main(["play", "--run", run, "--seat", "nobody"]) == 2
+    assert f"--seat 'nobody': {name}'s seats are player_0, player_1" in capsys.readouterr().err
     assert main(["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ucb", "--steps", "10", "--out",
                  str(tmp_path / "one"), "--no-progress"]) == 0
     (one,) = (tmp_path / "one").iterdir()

@@ -119,9 +119,10 @@ class RayRollouts:
     def sync(self, model) -> None:
         """Send the learner's trainable weights to every worker (one object in the store, read by all)."""
         self._weights = self.ray.put(trainable_state(model))
-        for i, worker in enumerate(list(self.workers)):
+        loading = [worker.load_weights.remote(self._weights) for worker in self.workers]  # all at once
+        for i, done in enumerate(loading):
             try:
-                self.ray.get(worker.load_weights.remote(self._weights))
+                self.ray.get(done)
             except self.ray.exceptions.RayActorError as exc:
                 self._replace(i, exc)
 
