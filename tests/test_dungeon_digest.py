@@ -90,7 +90,7 @@ def stress_digest(seed: int = 9, steps: int = 1500) -> str:
     index = {name: i for i, name in enumerate(core.action_names)}
     h = hashlib.sha256()
     obs, info = envs.reset(seed=seed)
-    for t in range(steps):
+    for _ in range(steps):
         for i in range(2):
             if s.time[i] == 1:  # a new game: a pack full of potions and scrolls, little food left, hurt
                 for k, kind in enumerate((C.POTION_HEALING, C.POTION_HALLUCINATION, C.SCROLL_MAGIC_MAPPING,
@@ -157,3 +157,27 @@ if __name__ == "__main__":
     print(f"STRESS = {stress_digest()!r}")
     for name in IDS:
         print(f"    {name!r}: ({single_digest(name)!r}, {vector_digest(name)!r}),")
+
+
+def test_parallel_batches_equal_serial_ones():
+    """Batches of 64 envs and more are stepped and drawn on every core: the same games as smaller batches."""
+    from rewardgym.envs.dungeon.core import PARALLEL_FROM
+
+    big, half = 2 * PARALLEL_FROM, PARALLEL_FROM // 2
+    envs = gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=big, observation_keys=OBSERVATION_KEYS,
+                        spawn_rate=0.2)
+    parts = [gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=half, observation_keys=OBSERVATION_KEYS,
+                          spawn_rate=0.2) for _ in range(big // half)]
+    seeds = range(0, big, half)
+    first = envs.reset(seed=0)[0]
+    rest = [p.reset(seed=s)[0] for p, s in zip(parts, seeds)]
+    for key in OBSERVATION_KEYS:
+        np.testing.assert_array_equal(first[key], np.concatenate([r[key] for r in rest]))
+    actions = np.random.default_rng(0).integers(0, envs.single_action_space.n, (60, big))
+    for a in actions:
+        step = envs.step(a)
+        small = [p.step(a[k * half:(k + 1) * half]) for k, p in enumerate(parts)]
+        for key in OBSERVATION_KEYS:
+            np.testing.assert_array_equal(step[0][key], np.concatenate([r[0][key] for r in small]))
+        for j in (1, 2, 3):
+            np.testing.assert_array_equal(step[j], np.concatenate([r[j] for r in small]))

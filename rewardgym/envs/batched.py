@@ -34,7 +34,7 @@ from rewardgym.envs import rng
 class BatchedCore(ABC):
     """State and transition of ``num_envs`` environments over a leading batch axis.
 
-    Subclasses keep every per-env quantity in ``self.state``, a dataclass of arrays whose
+    Subclasses keep every per-env quantity in ``self.state``, a dataclass (or NamedTuple) of arrays whose
     first axis is the env index (this is what makes get_state/set_state generic), and the
     episode key in ``self.state.key``.
     """
@@ -78,12 +78,16 @@ class BatchedCore(ABC):
         """Pictures (len(b), H, W, 3) uint8 of envs ``b`` (the ``rgb_array`` render mode)."""
         raise NotImplementedError(f"{type(self).__name__} has no pixel rendering")
 
-    # State clone/restore, generic over the state dataclass.
+    # State clone/restore, generic over the state dataclass (or NamedTuple, as compiled cores take it).
+    def _state_names(self) -> tuple[str, ...]:
+        state = self.state
+        return state._fields if hasattr(state, "_fields") else tuple(f.name for f in dataclasses.fields(state))
+
     def get_state(self, index: int) -> dict[str, np.ndarray]:
-        return {f.name: np.array(getattr(self.state, f.name)[index]) for f in dataclasses.fields(self.state)}
+        return {name: np.array(getattr(self.state, name)[index]) for name in self._state_names()}
 
     def set_state(self, index: int, state: dict[str, np.ndarray]) -> None:
-        names = {f.name for f in dataclasses.fields(self.state)}
+        names = set(self._state_names())
         if set(state) != names:
             raise ValueError(f"state must have exactly the keys {sorted(names)}, got {sorted(state)}")
         for name, value in state.items():

@@ -27,10 +27,9 @@ import numpy as np
 from rewardgym.envs import rng
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
+from rewardgym.envs.jit import cache_guard, njit, prange
 
-_LAYERS = {"glyphs": "mem_glyph", "chars": "mem_char", "colors": "mem_color", "specials": "mem_special"}
 _HW = C.ROWS * C.COLS
-_OVERLAY = {"glyphs": None, "chars": C.GLYPH_CHAR, "colors": C.GLYPH_COLOR, "specials": C.GLYPH_SPECIAL}
 
 
 class TextCache:
@@ -287,22 +286,113 @@ def _caches(core) -> dict:
     return caches
 
 
-def visible_monsters(core, b: np.ndarray | None):
-    """Monsters in view in envs ``b`` (None: all envs): (row in b, y, x, shown glyph), in (env, slot) order."""
-    s = core.state
-    if not core.monsters:
-        none = np.zeros(0, np.int64)
-        return none, none, none, none
-    bi, m = np.nonzero(s.mon_type >= 0 if b is None else s.mon_type[b] >= 0)
-    if bi.size == 0:  # levels without monsters (the rooms)
-        return bi, bi, bi, bi
-    e = bi if b is None else b[bi]
-    my, mx = s.mon_y[e, m], s.mon_x[e, m]
-    py, px = s.py[e], s.px[e]
-    view = (np.abs(my - py) <= 1) & (np.abs(mx - px) <= 1)
-    room = s.cur_room[e]
-    view |= (room > 0) & (s.room_map.reshape(-1)[e * _HW + my * C.COLS + mx] == room)
-    return bi[view], my[view], mx[view], s.mon_shown[e[view], m[view]]
+@njit
+def _overlay(s, b, monsters, layer, lut):
+    """Draw the monsters in view and then the player over a map layer (21, 79), as ``lut[glyph]``."""
+    py, px = s.py[b], s.px[b]
+    if monsters:
+        room = s.cur_room[b]
+        for m in range(C.MAX_MONSTERS):  # in slot order: a later monster on the same square is drawn over
+            if s.mon_type[b, m] < 0:
+                continue
+            my, mx = s.mon_y[b, m], s.mon_x[b, m]
+            if (abs(my - py) <= 1 and abs(mx - px) <= 1) or (room > 0 and s.room_map[b, my, mx] == room):
+                layer[my, mx] = lut[s.mon_shown[b, m]]
+    layer[py, px] = lut[C.GLYPH_PLAYER]
+
+
+@njit
+def _draw(s, b, i, monsters, grid, glyphs, chars, colors, specials, crop_glyphs, crop_chars, crop_colors,
+          crop_specials, tty_chars, tty_colors):
+    """The map layers of env ``b`` into row ``i`` of the outputs that have rows (the others are empty): the map
+    memory with the monsters in view and the player on top, the crops around the player, the tty's map rows."""
+    rows, cols = C.ROWS, C.COLS
+    grid[:, :] = s.mem_glyph[b]
+    _overlay(s, b, monsters, grid, _IDENTITY)
+    if glyphs.shape[0]:
+        glyphs[i] = grid
+    if chars.shape[0]:
+        chars[i] = s.mem_char[b]
+        _overlay(s, b, monsters, chars[i], C.GLYPH_CHAR)
+    if colors.shape[0]:
+        colors[i] = s.mem_color[b]
+        _overlay(s, b, monsters, colors[i], C.GLYPH_COLOR)
+    if specials.shape[0]:
+        specials[i] = s.mem_special[b]
+        _overlay(s, b, monsters, specials[i], C.GLYPH_SPECIAL)
+    if tty_chars.shape[0]:  # the map on rows 1-21, a blank last column
+        tty_chars[i, 1:1 + rows, :cols] = s.mem_char[b]
+        _overlay(s, b, monsters, tty_chars[i, 1:1 + rows, :cols], C.GLYPH_CHAR)
+        tty_chars[i, 1:1 + rows, cols:] = 32
+    if tty_colors.shape[0]:
+        view = tty_colors[i, 1:1 + rows, :cols]
+        for y in range(rows):
+            for x in range(cols):
+                view[y, x] = s.mem_color[b, y, x]
+        _overlay(s, b, monsters, view, C.GLYPH_COLOR)
+        tty_colors[i, 1:1 + rows, cols:] = 0
+    if crop_glyphs.shape[0] or crop_chars.shape[0] or crop_colors.shape[0] or crop_specials.shape[0]:
+        size = max(crop_glyphs.shape[1], crop_chars.shape[1], crop_colors.shape[1], crop_specials.shape[1])
+        y0, x0 = s.py[b] - size // 2, s.px[b] - size // 2
+        for dy in range(size):  # the glyph grid around the player; off the map, unexplored stone
+            for dx in range(size):
+                y, x = y0 + dy, x0 + dx
+                glyph = grid[y, x] if 0 <= y < rows and 0 <= x < cols else C.GLYPH_STONE
+                if crop_glyphs.shape[0]:
+                    crop_glyphs[i, dy, dx] = glyph
+                if crop_chars.shape[0]:
+                    crop_chars[i, dy, dx] = C.GLYPH_CHAR[glyph]
+                if crop_colors.shape[0]:
+                    crop_colors[i, dy, dx] = C.GLYPH_COLOR[glyph]
+                if crop_specials.shape[0]:
+                    crop_specials[i, dy, dx] = C.GLYPH_SPECIAL[glyph]
+
+
+@njit
+def _blstats(s, b, out):
+    out[:] = _BLSTATS
+    out[C.BL_X], out[C.BL_Y] = s.px[b], s.py[b]
+    out[C.BL_SCORE] = s.gold[b] + 4 * s.xp[b] + 50 * (s.max_depth[b] - 1)
+    out[C.BL_HP], out[C.BL_HPMAX] = s.hp[b], s.maxhp[b]
+    out[C.BL_DEPTH] = out[C.BL_DLEVEL] = s.depth[b]
+    out[C.BL_GOLD] = s.gold[b]
+    out[C.BL_XP], out[C.BL_EXP] = s.xlvl[b], s.xp[b]
+    out[C.BL_TIME] = s.time[b]
+    out[C.BL_HUNGER] = s.hunger[b]
+    out[C.BL_CONDITION] = C.BL_MASK_HALLU if s.hallu[b] > 0 else 0
+
+
+@njit
+def _draw_one(s, envs, i, monsters, grid, maps, crops, tty_chars, tty_colors, blstats, cursor):
+    b = envs[i]
+    glyphs, chars, colors, specials = maps
+    crop_glyphs, crop_chars, crop_colors, crop_specials = crops
+    if (glyphs.shape[0] or chars.shape[0] or colors.shape[0] or specials.shape[0] or crop_glyphs.shape[0]
+            or crop_chars.shape[0] or crop_colors.shape[0] or crop_specials.shape[0] or tty_chars.shape[0]
+            or tty_colors.shape[0]):
+        _draw(s, b, i, monsters, grid, glyphs, chars, colors, specials, crop_glyphs, crop_chars, crop_colors,
+              crop_specials, tty_chars, tty_colors)
+    if blstats.shape[0]:
+        _blstats(s, b, blstats[i])
+    if cursor.shape[0]:
+        cursor[i, 0], cursor[i, 1] = s.py[b] + 1, s.px[b]
+
+
+@njit
+def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor):
+    """The map keys of envs ``envs``: ``maps`` (glyphs, chars, colors, specials) and ``crops`` (the same four
+    around the player), the tty's map rows, blstats and the cursor. Outputs with zero rows are not asked for."""
+    grid = np.empty((C.ROWS, C.COLS), np.int16)
+    for i in range(envs.size):
+        _draw_one(s, envs, i, monsters, grid, maps, crops, tty_chars, tty_colors, blstats, cursor)
+
+
+@njit(parallel=True)
+def draw_batch_parallel(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor):
+    """:func:`draw_batch` with the envs spread over the cores."""
+    for i in prange(envs.size):
+        grid = np.empty((C.ROWS, C.COLS), np.int16)
+        _draw_one(s, envs, i, monsters, grid, maps, crops, tty_chars, tty_colors, blstats, cursor)
 
 
 def _blstats_template() -> np.ndarray:
@@ -318,63 +408,45 @@ def _blstats_template() -> np.ndarray:
 
 
 _BLSTATS = _blstats_template()
-
-
-def blstats(core, b) -> np.ndarray:
-    """NLE's 27 bottom-line statistics of envs ``b`` (an index array, or a slice)."""
-    s = core.state
-    out = np.empty((s.px[b].shape[0], C.N_BLSTATS), np.int64)
-    out[:] = _BLSTATS
-    out[:, C.BL_X], out[:, C.BL_Y] = s.px[b], s.py[b]
-    out[:, C.BL_SCORE] = core.score(b)
-    out[:, C.BL_HP], out[:, C.BL_HPMAX] = s.hp[b], s.maxhp[b]
-    out[:, C.BL_DEPTH] = out[:, C.BL_DLEVEL] = s.depth[b]
-    out[:, C.BL_GOLD] = s.gold[b]
-    out[:, C.BL_XP], out[:, C.BL_EXP] = s.xlvl[b], s.xp[b]
-    out[:, C.BL_TIME] = s.time[b]
-    out[:, C.BL_HUNGER] = s.hunger[b]
-    out[:, C.BL_CONDITION] = (s.hallu[b] > 0) * C.BL_MASK_HALLU
-    return out
+_IDENTITY = np.arange(C.MAX_GLYPH + 1, dtype=np.int16)
+_NONE = {  # empty outputs: keys nobody asked for cost nothing
+    "glyphs": np.zeros((0, C.ROWS, C.COLS), np.int16), "chars": np.zeros((0, C.ROWS, C.COLS), np.uint8),
+    "crop16": np.zeros((0, 0, 0), np.int16), "crop8": np.zeros((0, 0, 0), np.uint8),
+    "tty_chars": np.zeros((0, C.TTY_ROWS, C.TTY_COLS), np.uint8),
+    "tty_colors": np.zeros((0, C.TTY_ROWS, C.TTY_COLS), np.int8),
+    "blstats": np.zeros((0, C.N_BLSTATS), np.int64), "tty_cursor": np.zeros((0, 2), np.uint8),
+}
+_PARALLEL_FROM = 64  # batches at least this large are drawn on every core
+cache_guard(__file__, _BLSTATS, _IDENTITY, C.GLYPH_CHAR, C.GLYPH_COLOR, C.GLYPH_SPECIAL, C.GLYPH_PLAYER,
+            C.GLYPH_STONE, C.MAX_MONSTERS, C.BL_MASK_HALLU)
 
 
 def observe(core, b, keys) -> dict[str, np.ndarray]:
     """The observation ``keys`` of envs ``b`` (global indices, or None for all), each with a leading env axis."""
     s = core.state
     keys = tuple(keys)
-    need, crops = _plan(keys)
     everyone = b is None
     sel = slice(None) if everyone else b
-    idx = np.arange(core.num_envs) if everyone else b
+    idx = core.all_envs if everyone else np.asarray(b, np.int64)
     n = idx.size
-    py, px = s.py[sel], s.px[sel]
-    layers = {}
     out: dict[str, np.ndarray] = {}
-    if need:
-        bi, my, mx, shown = visible_monsters(core, b)
-        square = py * C.COLS + px  # the player's square on each map
-        player = square + np.arange(0, n * _HW, _HW)  # and in the stacked maps
-        for layer in need:
-            memory = getattr(s, _LAYERS[layer])
-            grid = memory.copy() if everyone else memory[b]  # fancy indexing copies already
-            lut = _OVERLAY[layer]
-            if bi.size:
-                grid[bi, my, mx] = shown if lut is None else lut[shown]
-            grid.reshape(-1)[player] = C.GLYPH_PLAYER if lut is None else lut[C.GLYPH_PLAYER]
-            layers[layer] = out[layer] = grid
-        if crops:
-            # The squares around each player as flat map indices, and which of them lie off the map, from
-            # tables over player positions (crop squares off the map show unexplored stone).
-            flat_table, off_table = _crop_tables(core.crop_size)
-            flat, off = flat_table[square], off_table[square]
-            rows = np.arange(n)[:, None, None]
-            glyphs = layers["glyphs"].reshape(n, -1)[rows, flat]
-            np.copyto(glyphs, C.GLYPH_STONE, where=off)
-            for layer in crops:  # the layers are tables of the glyphs (and off the map, of unexplored stone's)
-                out[layer + "_crop"] = glyphs if layer == "glyphs" else _OVERLAY[layer][glyphs]
-    if "blstats" in keys:
-        out["blstats"] = blstats(core, sel)
+
+    def take(key, shape, dtype, empty="glyphs"):
+        if key in keys:
+            out[key] = np.empty((n, *shape), dtype)
+            return out[key]
+        return _NONE[empty]
+
+    grid, crop, tty = (C.ROWS, C.COLS), (core.crop_size, core.crop_size), (C.TTY_ROWS, C.TTY_COLS)
+    maps = (take("glyphs", grid, np.int16), take("chars", grid, np.uint8, "chars"),
+            take("colors", grid, np.uint8, "chars"), take("specials", grid, np.uint8, "chars"))
+    crops = (take("glyphs_crop", crop, np.int16, "crop16"), take("chars_crop", crop, np.uint8, "crop8"),
+             take("colors_crop", crop, np.uint8, "crop8"), take("specials_crop", crop, np.uint8, "crop8"))
+    draw = draw_batch_parallel if n >= _PARALLEL_FROM else draw_batch
+    draw(s, idx, core.monsters, maps, crops, take("tty_chars", tty, np.uint8, "tty_chars"),
+         take("tty_colors", tty, np.int8, "tty_colors"), take("blstats", (C.N_BLSTATS,), np.int64, "blstats"),
+         take("tty_cursor", (2,), np.uint8, "tty_cursor"))
     caches = _caches(core)
-    top = None
     if "message" in keys or "tty_chars" in keys or "tty_colors" in keys:
         inputs = np.concatenate([s.msg_code[sel], s.msg_arg[sel], s.msg_num[sel], s.msg_letter[sel]], axis=1)
         message, top, top_colors = caches["message"](idx, inputs, everyone)
@@ -384,33 +456,26 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
         # The status lines are cached per env with a stand-in turn counter of the right number of digits
         # (the turn changes every turn, its length seldom); the counter's digits are written in afterwards.
         digits, ndigits = _digits(s.time[sel])
-        inputs = np.stack([s.xlvl[sel], core.score(sel), s.depth[sel], s.gold[sel], s.hp[sel], s.maxhp[sel],
+        score = s.gold[sel] + 4 * s.xp[sel] + 50 * (s.max_depth[sel] - 1)
+        inputs = np.stack([s.xlvl[sel], score, s.depth[sel], s.gold[sel], s.hp[sel], s.maxhp[sel],
                            np.full(n, C.START_ENERGY), np.full(n, C.START_ENERGY), np.full(n, C.PLAYER_AC),
                            s.xp[sel], s.hunger[sel], s.hallu[sel] > 0, ndigits], axis=1)
         line1, line2, start, colors1, colors2 = caches["status"](idx, inputs, everyone, copy=False)
         if "tty_chars" in keys:
-            tty = np.empty((n, C.TTY_ROWS, C.TTY_COLS), np.uint8)
-            tty[:, 0] = top
-            tty[:, 1:1 + C.ROWS, :C.COLS] = layers["chars"]
-            tty[:, 1:1 + C.ROWS, C.COLS:] = ord(" ")
-            tty[:, 22] = line1
-            tty[:, 23] = line2
+            tty_chars = out["tty_chars"]
+            tty_chars[:, 0] = top
+            tty_chars[:, 22] = line1
+            tty_chars[:, 23] = line2
             j = np.arange(digits.shape[1])
             cols = start[:, None] + j
             write = (ndigits[:, None] > j) & (cols < C.TTY_COLS)
             cols += (np.arange(n) * (C.TTY_ROWS * C.TTY_COLS) + 23 * C.TTY_COLS)[:, None]
-            tty.reshape(-1)[cols[write]] = digits[write]
-            out["tty_chars"] = tty
+            tty_chars.reshape(-1)[cols[write]] = digits[write]
         if "tty_colors" in keys:
-            colors = np.empty((n, C.TTY_ROWS, C.TTY_COLS), np.int8)
-            colors[:, 0] = top_colors
-            colors[:, 1:1 + C.ROWS, :C.COLS] = layers["colors"]
-            colors[:, 1:1 + C.ROWS, C.COLS:] = 0
-            colors[:, 22] = colors1
-            colors[:, 23] = colors2
-            out["tty_colors"] = colors
-    if "tty_cursor" in keys:
-        out["tty_cursor"] = np.stack([py + 1, px], axis=1).astype(np.uint8)
+            tty_colors = out["tty_colors"]
+            tty_colors[:, 0] = top_colors
+            tty_colors[:, 22] = colors1
+            tty_colors[:, 23] = colors2
     inv_keys = _inventory_keys(keys)
     if inv_keys:
         inputs = np.concatenate([s.inv_count[sel], s.inv_letter[sel]], axis=1)
@@ -434,29 +499,5 @@ def _digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=32)
-def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The map layers ``keys`` need (the tty needs chars and colours) and the layers whose crops they ask for."""
-    crops = tuple(layer for layer in _LAYERS if layer + "_crop" in keys)
-    need = tuple(layer for layer in _LAYERS
-                 if layer in keys or "tty_" + layer in keys or (layer == "glyphs" and crops))
-    return need, crops
-
-
-@functools.lru_cache(maxsize=32)
 def _inventory_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(k for k in ("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs") if k in keys)
-
-
-@functools.lru_cache(maxsize=8)
-def _crop_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each player square (flat map index): the flat map indices (size, size) of the squares around it
-    (clipped to the map) and which of them lie off the map."""
-    offsets = np.arange(size) - size // 2
-    rr = np.arange(C.ROWS)[:, None] + offsets  # (ROWS, size)
-    cc = np.arange(C.COLS)[:, None] + offsets  # (COLS, size)
-    inside = (((rr >= 0) & (rr < C.ROWS))[:, None, :, None] & ((cc >= 0) & (cc < C.COLS))[None, :, None, :])
-    flat = np.clip(rr, 0, C.ROWS - 1)[:, None, :, None] * C.COLS + np.clip(cc, 0, C.COLS - 1)[None, :, None, :]
-    flat, off = flat.reshape(_HW, size, size), ~inside.reshape(_HW, size, size)
-    for table in (flat, off):
-        table.flags.writeable = False
-    return flat, off

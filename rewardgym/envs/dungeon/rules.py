@@ -1,0 +1,810 @@
+"""The dungeon's rules for one env at a time, compiled: a step of N games is one call over the batch.
+
+Each function acts on env ``b`` of a :class:`~rewardgym.envs.dungeon.state.DungeonState` ``s``
+under :class:`~rewardgym.envs.dungeon.state.Rules` ``r``. A step handles the action — moving,
+fighting, opening doors, picking up, eating, quaffing, reading, taking stairs, looking — then,
+when the action took time, the world's turn (monsters wake, chase and attack; hunger,
+regeneration, hallucination, new monsters, the Oracle's sounds), updates what the player sees
+and computes the task's reward. :func:`step_batch` runs the envs one after another and
+:func:`step_batch_parallel` spreads them over the cores; the single env is the batch of one.
+
+Rules (NetHack's, simplified; see the package docstring for the list):
+
+- Time passes only for actions that take a turn (moving, fighting, opening a door, picking
+  up, eating, quaffing, reading, stairs, waiting, searching). Bumping into a wall, a refused
+  diagonal through a door, "looking" or an action with nothing to act on cost no time — the
+  steps NLE's ``penalty_mode`` penalises.
+- Combat uses NetHack's to-hit rolls (d20 against level, armour class and bonuses) and a
+  die of damage per attack; killing a monster gives 1 + level² experience points, and
+  sometimes its corpse.
+- Monsters act all at once: each picks its move from the state before the turn, and when
+  two pick the same square the lower slot wins.
+- The score is NetHack's in-game score: gold + 4 x experience points + 50 x (deepest level - 1).
+
+Randomness is counter-based (:mod:`rewardgym.envs.rng`): every draw hashes (episode key, step
+counter, stream) and a lane, and a monster's draws also its slot, so a game draws the same
+numbers alone or among thousands.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rewardgym.envs.dungeon import _levels_new as levels
+from rewardgym.envs.dungeon import content as C
+from rewardgym.envs.dungeon import messages as M
+from rewardgym.envs.dungeon.state import (N_SECTORS, P_CONSTANT, P_EXP, P_LINEAR, P_SQUARE, T_EAT, T_GOLD,
+                                          T_ORACLE, T_ORACLE_SOBER, T_ROOM, T_SCORE, T_SCOUT, T_STAIRCASE)
+from rewardgym.envs.jit import cache_guard, draw_base, lane_uniform, njit, prange, splitmix64, uniform
+
+# Counter-RNG streams of a step.
+_STEP, _MON, _HALLU, _EPISODE, _LEVEL_UP = 1, 2, 3, 4, 5
+_SLOT_SALT = np.uint64(0x632BE59BD9B4E019)
+# Lanes of the per-env step draw.
+L_HIT, L_DAMAGE, L_DOOR, L_CORPSE, L_HEAL, L_HALLU_TURNS = 0, 1, 2, 3, 4, 5
+L_SPAWN, L_SPAWN_ROOM, L_SPAWN_Y, L_SPAWN_X, L_SPAWN_TYPE, L_SPAWN_HP = 6, 7, 8, 9, 10, 11  # hit points: 3 lanes
+L_SOUND, L_SOUND_WHICH, L_TELEPORT = 14, 15, 16  # then three teleport tries of (room, y, x)
+# Lanes of a monster's draw: wake, to-hit, damage, wander, then 8 tie-breaking noises.
+ML_WAKE, ML_HIT, ML_DAMAGE, ML_WANDER, ML_NOISE = 0, 1, 2, 3, 4
+
+LETTERS = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8).copy()
+LETTER_INDEX = np.full(256, -1, np.int64)
+LETTER_INDEX[LETTERS] = np.arange(LETTERS.size)
+# The glyph a square shows without creatures, by (object kind, terrain): the object, else the terrain.
+BACKGROUND = np.where(np.arange(256)[:, None] > 0, C.GLYPH_OBJ_OFF + np.arange(256)[:, None],
+                      C.GLYPH_CMAP_OFF + np.arange(256)[None, :]).astype(np.int16)
+REGEN_PERIOD = (42 // (np.arange(32) + 2) + 1).astype(np.int64)  # turns per regenerated hit point, by level
+AUTO_OPEN = (C.STATS["strength"] + C.STATS["dexterity"] + C.STATS["constitution"]) // 3 / 20  # NetHack's rnl(20)
+SOUNDS = np.array([M.M_SOUND_WIND, M.M_SOUND_RAVINGS, M.M_SOUND_SNAKES], np.int64)
+
+cache_guard(__file__, C.WALKABLE, C.HAS_DOOR, C.CLOSED, C.IS_WALL, C.AUTOPICKUP, C.IS_FOOD, C.IS_POTION,
+            C.IS_SCROLL, C.ITEM_NUTRITION, C.MON_AC, C.MON_LEVEL, C.MON_SPEED, C.MON_DAMAGE, C.MON_ORTHOGONAL,
+            C.MON_HALLUCINOGENIC, C.MON_FREQ, C.XP_NEEDED, C.GLYPH_CHAR, C.GLYPH_COLOR, C.GLYPH_SPECIAL, C.DY,
+            C.DX, BACKGROUND, REGEN_PERIOD, SOUNDS, str(vars(C).get("__file__", "")), C.STATS["strength"],
+            C.START_HP, C.START_NUTRITION, C.STARVE_AT, C.TO_HIT_BONUS, C.WEAPON_DIE, C.DAMAGE_BONUS, C.PLAYER_AC,
+            C.N_MONSTERS, C.N_ITEMS, C.MAX_MONSTERS, C.MAX_MESSAGES, M.N_CODES)
+
+
+# -- small rules -----------------------------------------------------------------------------------
+@njit
+def say(s, b, code, arg=0, num=0, letter=0):
+    """Append a message to env ``b``'s messages of this step (dropped past MAX_MESSAGES, like a full tty line)."""
+    k = s.msg_n[b]
+    if k < C.MAX_MESSAGES:
+        s.msg_code[b, k] = code
+        s.msg_arg[b, k] = arg
+        s.msg_num[b, k] = num
+        s.msg_letter[b, k] = letter
+        s.msg_n[b] = k + 1
+
+
+@njit
+def item_arg(kind, count):
+    """The name argument of an item message: ``messages.item_arg``."""
+    return 2 * kind + (1 if count != 1 else 0)
+
+
+@njit
+def hunger_state(nutrition):
+    """NetHack's hunger state of a nutrition level (Satiated above 1000, Hungry from 150, Weak from 50)."""
+    if nutrition <= 0:
+        return C.FAINTING
+    if nutrition <= 50:
+        return C.WEAK
+    if nutrition <= 150:
+        return C.HUNGRY
+    if nutrition <= 1000:
+        return C.NOT_HUNGRY
+    return C.SATIATED
+
+
+@njit
+def d20(u):
+    return 1 + np.int64(u * 20)
+
+
+@njit
+def score(s, b):
+    """NetHack's in-game score (botl_score): gold + 4 x experience + 50 x (deepest level - 1)."""
+    return s.gold[b] + 4 * s.xp[b] + 50 * (s.max_depth[b] - 1)
+
+
+@njit
+def in_view(s, b, y, x):
+    """Whether square (y, x) is in view: next to the player, or in the player's lit room."""
+    if max(abs(y - s.py[b]), abs(x - s.px[b])) <= 1:
+        return True
+    room = s.cur_room[b]
+    return room > 0 and s.room_map[b, y, x] == room
+
+
+@njit
+def monster_at(s, b, y, x):
+    """The slot of the first monster on (y, x), or -1."""
+    for m in range(C.MAX_MONSTERS):
+        if s.mon_type[b, m] >= 0 and s.mon_y[b, m] == y and s.mon_x[b, m] == x:
+            return m
+    return -1
+
+
+# -- episode start ---------------------------------------------------------------------------------
+@njit
+def reset_env(s, r, b, key):
+    """Start a new episode keyed ``key`` in env ``b``."""
+    s.key[b] = key
+    s.t[b] = s.visited[b] = s.xp[b] = s.gold[b] = s.hallu[b] = s.frozen[b] = 0
+    s.explored[b] = s.cur_room[b] = s.msg_n[b] = 0
+    s.dead[b] = s.ate[b] = s.success[b] = s.oracle_seen[b] = False
+    s.explored_best[b, :] = 0
+    s.time[b] = 1
+    s.depth[b] = s.max_depth[b] = 1
+    s.oracle_depth[b] = levels.randint(uniform(key, 0, _EPISODE, 0), r.oracle_lo, r.oracle_hi)
+    s.hp[b] = s.maxhp[b] = C.START_HP
+    s.xlvl[b] = 1
+    s.nutrition[b] = C.START_NUTRITION
+    s.hunger[b] = C.NOT_HUNGRY
+    s.inv_count[b, :] = 0
+    s.inv_letter[b, :] = 0
+    s.inv_count[b, C.LONG_SWORD] = s.inv_count[b, C.RING_MAIL] = s.inv_count[b, C.FOOD_RATION] = 1
+    s.inv_letter[b, C.LONG_SWORD], s.inv_letter[b, C.RING_MAIL], s.inv_letter[b, C.FOOD_RATION] = 97, 98, 99
+    s.msg_code[b, :] = 0
+    s.msg_arg[b, :] = 0
+    s.msg_num[b, :] = 0
+    s.msg_letter[b, :] = 0
+    say(s, b, M.M_HELLO)
+    enter_level(s, r, b, 1, False)
+    s.explored_best[b, 1] = s.explored[b]  # what the first glance shows is not a Scout reward
+    refresh_monsters(s, b)
+    success_now(s, r, b)
+
+
+@njit
+def enter_level(s, r, b, depth, from_below):
+    """Build the level at ``depth``, put the player on its stairs and reset the map memory."""
+    bit = np.int64(1) << depth
+    populate = (s.visited[b] & bit) == 0
+    s.visited[b] |= bit
+    s.depth[b] = depth
+    s.max_depth[b] = max(s.max_depth[b], depth)
+    levels.generate(s, b, depth, from_below, populate, s.t[b], r)
+    s.mem_glyph[b] = C.GLYPH_STONE
+    s.mem_char[b] = 32
+    s.mem_color[b] = 0
+    s.mem_special[b] = 0
+    s.explored[b] = 0
+    s.cur_room[b] = 0
+    update_view(s, b)
+
+
+# -- the step --------------------------------------------------------------------------------------
+@njit
+def step_env(s, r, b, act):
+    """One step of env ``b`` with command ``act`` (an index of ``content.ACTIONS``): (reward, terminated,
+    truncated)."""
+    before_time = s.time[b]
+    before = task_quantity(s, r, b)
+    s.msg_n[b] = 0
+    s.msg_code[b, :] = 0
+    base = draw_base(s.key[b], s.t[b], _STEP)  # the step's draw: lane k is lane_uniform(base, k)
+    new_depth = s.depth[b]
+    if act < 8:
+        took = player_moves(s, r, b, act, base)
+    else:
+        took, new_depth = player_command(s, b, act, base)
+    changed = new_depth != s.depth[b]
+    if changed:
+        enter_level(s, r, b, new_depth, new_depth < s.depth[b])
+    if r.monsters and took and not changed:
+        monsters_act(s, b)
+    if took:
+        world_turn(s, r, b, base)
+    level_up(s, b)
+    if s.hp[b] <= 0:
+        if not s.dead[b]:
+            say(s, b, M.M_DIE)
+            s.dead[b] = True
+        s.hp[b] = max(s.hp[b], 0)
+    update_view(s, b)
+    if r.monsters:
+        refresh_monsters(s, b)
+    success_now(s, r, b)
+    reward = task_reward(s, r, b, before_time, before)
+    s.t[b] += 1
+    goal = r.task in (T_STAIRCASE, T_ORACLE, T_ORACLE_SOBER, T_ROOM)
+    terminated = s.dead[b] or (goal and s.success[b])
+    truncated = s.t[b] >= r.max_steps and not terminated
+    return reward, terminated, truncated
+
+
+@njit
+def step_batch(s, r, codes, actions, active, reward, terminated, truncated):
+    """Step every env where ``active`` with command ``codes[actions[b]]``, writing the three outputs."""
+    for b in range(actions.size):
+        if active[b]:
+            reward[b], terminated[b], truncated[b] = step_env(s, r, b, codes[actions[b]])
+
+
+@njit(parallel=True)
+def step_batch_parallel(s, r, codes, actions, active, reward, terminated, truncated):
+    """:func:`step_batch` with the envs spread over the cores (games share nothing)."""
+    for b in prange(actions.size):
+        if active[b]:
+            reward[b], terminated[b], truncated[b] = step_env(s, r, b, codes[actions[b]])
+
+
+@njit
+def reset_batch(s, r, envs, keys):
+    for i in range(envs.size):
+        reset_env(s, r, envs[i], keys[i])
+
+
+@njit(parallel=True)
+def reset_batch_parallel(s, r, envs, keys):
+    for i in prange(envs.size):
+        reset_env(s, r, envs[i], keys[i])
+
+
+# -- the player's turn -----------------------------------------------------------------------------
+@njit
+def player_moves(s, r, b, a, base):
+    """Move (or fight, open a door, bump) in compass direction ``a``; whether it took time."""
+    ty = s.py[b] + C.DY[a]  # the player never stands on the map's border (rooms leave it stone)
+    tx = s.px[b] + C.DX[a]
+    if r.monsters:
+        m = monster_at(s, b, ty, tx)
+        if m >= 0:
+            if s.mon_type[b, m] == C.ORACLE:  # peaceful: she stays in your way
+                say(s, b, M.M_IN_YOUR_WAY, s.mon_shown[b, m] - C.GLYPH_MON_OFF)
+                return False
+            player_attacks(s, b, m, base)
+            return True
+    there = s.terrain[b, ty, tx]
+    if C.DY[a] != 0 and C.DX[a] != 0:  # no diagonal moves into or out of a doorway
+        if C.HAS_DOOR[s.terrain[b, s.py[b], s.px[b]]]:
+            say(s, b, M.M_DIAG_OUT)
+            return False
+        if C.HAS_DOOR[there]:
+            say(s, b, M.M_DIAG_IN)
+            return False
+    if not C.WALKABLE[there]:  # a closed door, a wall or stone
+        if C.CLOSED[there]:  # NetHack's autoopen
+            if lane_uniform(base, L_DOOR) < AUTO_OPEN:
+                s.terrain[b, ty, tx] = C.OPEN_DOOR_V if there == C.CLOSED_DOOR_V else C.OPEN_DOOR_H
+                say(s, b, M.M_DOOR_OPENS)
+            else:
+                say(s, b, M.M_DOOR_STUCK)
+            return True
+        if C.IS_WALL[there]:
+            say(s, b, M.M_WALL)
+        elif there == C.STONE:
+            say(s, b, M.M_STONE)
+        return False
+    s.py[b], s.px[b] = ty, tx
+    kind = np.int64(s.obj_kind[b, ty, tx])
+    if kind > 0:
+        if C.AUTOPICKUP[kind]:
+            pick_up(s, b)
+        else:
+            qty = np.int64(s.obj_qty[b, ty, tx])
+            say(s, b, M.M_SEE_HERE, item_arg(kind, qty), qty)
+    return True
+
+
+@njit
+def player_attacks(s, b, m, base):
+    kind = s.mon_type[b, m]
+    asleep = 0 if s.mon_awake[b, m] else 1
+    to_hit = 1 + C.TO_HIT_BONUS + C.MON_AC[kind] + s.xlvl[b] + 2 * asleep
+    hit = to_hit > d20(lane_uniform(base, L_HIT))
+    if hit:
+        s.mon_hp[b, m] -= 1 + np.int64(lane_uniform(base, L_DAMAGE) * C.WEAPON_DIE) + C.DAMAGE_BONUS
+    s.mon_awake[b, m] = True
+    name = s.mon_shown[b, m] - C.GLYPH_MON_OFF
+    if not hit:
+        say(s, b, M.M_MISS, name)
+    elif s.mon_hp[b, m] > 0:
+        say(s, b, M.M_HIT, name)
+    else:
+        say(s, b, M.M_KILL, name)
+        s.xp[b] += 1 + C.MON_LEVEL[kind] ** 2
+        y, x = s.mon_y[b, m], s.mon_x[b, m]
+        s.mon_type[b, m] = -1
+        if lane_uniform(base, L_CORPSE) < 0.5 and s.obj_kind[b, y, x] == 0:
+            s.obj_kind[b, y, x] = C.CORPSE_OFF + kind
+            s.obj_qty[b, y, x] = 1
+
+
+@njit
+def pick_up(s, b):
+    """Pick up the object under the player (gold to the purse, the rest to the pack)."""
+    y, x = s.py[b], s.px[b]
+    kind = np.int64(s.obj_kind[b, y, x])
+    qty = np.int64(s.obj_qty[b, y, x])
+    s.obj_kind[b, y, x] = 0
+    s.obj_qty[b, y, x] = 0
+    if kind == C.GOLD:
+        s.gold[b] += qty
+        say(s, b, M.M_PICK_GOLD, item_arg(C.GOLD, qty), qty)
+        return
+    if s.inv_count[b, kind] == 0:
+        s.inv_letter[b, kind] = free_letter(s, b)
+    s.inv_count[b, kind] += qty
+    count = s.inv_count[b, kind]
+    say(s, b, M.M_PICK_ITEM, item_arg(kind, count), count, s.inv_letter[b, kind])
+
+
+@njit
+def free_letter(s, b):
+    """The first inventory letter (a-z, then A-Z) not in use (``a`` when all are)."""
+    used = np.zeros(LETTERS.size, np.bool_)
+    for k in range(C.N_ITEMS):
+        i = LETTER_INDEX[s.inv_letter[b, k]]
+        if i >= 0:
+            used[i] = True
+    for i in range(LETTERS.size):
+        if not used[i]:
+            return LETTERS[i]
+    return LETTERS[0]
+
+
+@njit
+def first_in_pack(s, b, kinds_mask):
+    """The first carried item (in letter order) whose kind is in ``kinds_mask``, or -1."""
+    best, best_rank = -1, 10_000
+    for k in range(C.N_ITEMS):
+        if s.inv_count[b, k] > 0 and kinds_mask[k]:
+            rank = LETTER_INDEX[s.inv_letter[b, k]]
+            if rank < best_rank:
+                best, best_rank = k, rank
+    return best
+
+
+@njit
+def use_up(s, b, kind):
+    s.inv_count[b, kind] -= 1
+    if s.inv_count[b, kind] == 0:
+        s.inv_letter[b, kind] = 0
+
+
+@njit
+def player_command(s, b, act, base):
+    """A command other than a move: (whether it took time, the depth the player goes to)."""
+    depth = s.depth[b]
+    y, x = s.py[b], s.px[b]
+    here = s.terrain[b, y, x]
+    if act in (C.A_WAIT, C.A_SEARCH):
+        return True, depth
+    if act == C.A_PICKUP:
+        if s.obj_kind[b, y, x] > 0:
+            pick_up(s, b)
+            return True, depth
+        say(s, b, M.M_NOTHING_TO_PICK)
+        return False, depth
+    if act == C.A_EAT:
+        return eat(s, b), depth
+    if act == C.A_QUAFF:
+        kind = first_in_pack(s, b, C.IS_POTION)
+        if kind < 0:
+            say(s, b, M.M_NO_DRINK)
+            return False, depth
+        if kind == C.POTION_HEALING:
+            s.hp[b] += 6 + np.int64(lane_uniform(base, L_HEAL) * 19)  # about d(6, 4)
+            if s.hp[b] > s.maxhp[b]:
+                s.maxhp[b] += 1  # healing at full health raises the maximum, as in NetHack
+            s.hp[b] = min(s.hp[b], s.maxhp[b])
+            say(s, b, M.M_FEEL_BETTER)
+        elif kind == C.POTION_HALLUCINATION:
+            s.hallu[b] += 600 + np.int64(lane_uniform(base, L_HALLU_TURNS) * 200)
+            say(s, b, M.M_COSMIC)
+        use_up(s, b, kind)
+        return True, depth
+    if act == C.A_READ:
+        kind = first_in_pack(s, b, C.IS_SCROLL)
+        if kind < 0:
+            say(s, b, M.M_NO_READ)
+            return False, depth
+        if kind == C.SCROLL_MAGIC_MAPPING:
+            say(s, b, M.M_MAGIC_MAP)
+            magic_map(s, b)
+        elif kind == C.SCROLL_TELEPORTATION:
+            say(s, b, M.M_TELEPORT)
+            teleport(s, b, base)
+        use_up(s, b, kind)
+        return True, depth
+    if act == C.A_DOWN:
+        if here != C.STAIRS_DOWN:
+            say(s, b, M.M_NO_DOWN)
+            return False, depth
+        say(s, b, M.M_DESCEND)
+        return True, depth + 1
+    if act == C.A_UP:
+        if here != C.STAIRS_UP:
+            say(s, b, M.M_NO_UP)
+            return False, depth
+        if depth <= 1:
+            say(s, b, M.M_NO_LEAVING)
+            return False, depth
+        say(s, b, M.M_CLIMB)
+        return True, depth - 1
+    # LOOK
+    code = 0
+    if here == C.STAIRS_DOWN:
+        code = M.M_HERE_DOWNSTAIRS
+    elif here == C.STAIRS_UP:
+        code = M.M_HERE_UPSTAIRS
+    elif here == C.FOUNTAIN:
+        code = M.M_HERE_FOUNTAIN
+    elif here in (C.OPEN_DOOR_V, C.OPEN_DOOR_H):
+        code = M.M_HERE_OPEN_DOOR
+    elif here == C.DOORWAY:
+        code = M.M_HERE_DOORWAY
+    if code > 0:
+        say(s, b, code)
+    kind = np.int64(s.obj_kind[b, y, x])
+    if kind > 0:
+        qty = np.int64(s.obj_qty[b, y, x])
+        say(s, b, M.M_SEE_HERE, item_arg(kind, qty), qty)
+    elif code == 0:
+        say(s, b, M.M_NO_OBJECTS)
+    return False, depth
+
+
+@njit
+def eat(s, b):
+    """Eat the food underfoot, else the first food in the pack; whether there was any."""
+    y, x = s.py[b], s.px[b]
+    kind = np.int64(s.obj_kind[b, y, x])
+    if C.IS_FOOD[kind]:
+        s.obj_qty[b, y, x] -= 1
+        if s.obj_qty[b, y, x] <= 0:
+            s.obj_kind[b, y, x] = 0
+    else:
+        kind = first_in_pack(s, b, C.IS_FOOD)
+        if kind < 0:
+            say(s, b, M.M_NO_EAT)
+            return False
+        use_up(s, b, kind)
+    s.ate[b] = True
+    s.nutrition[b] += C.ITEM_NUTRITION[kind]
+    if kind == C.FOOD_RATION:
+        say(s, b, M.M_EAT_RATION)
+    elif kind == C.APPLE:
+        say(s, b, M.M_EAT_APPLE)
+    elif kind >= C.CORPSE_OFF:
+        say(s, b, M.M_EAT_CORPSE, kind - C.CORPSE_OFF)
+        if C.MON_HALLUCINOGENIC[kind - C.CORPSE_OFF]:
+            s.hallu[b] += 200
+            say(s, b, M.M_GREAT_STUFF)
+    if s.nutrition[b] > 1500:
+        say(s, b, M.M_HARD_TIME)
+    s.nutrition[b] = min(s.nutrition[b], 2000)
+    state = hunger_state(s.nutrition[b])
+    if state >= C.HUNGRY:
+        say(s, b, M.M_STILL_HUNGRY)
+    s.hunger[b] = state
+    return True
+
+
+@njit
+def magic_map(s, b):
+    """Reveal the level's terrain (not its objects) where the player remembers nothing yet."""
+    for y in range(C.ROWS):
+        for x in range(C.COLS):
+            ter = s.terrain[b, y, x]
+            if s.mem_glyph[b, y, x] == C.GLYPH_STONE and ter != C.STONE:
+                glyph = C.GLYPH_CMAP_OFF + ter
+                s.mem_glyph[b, y, x] = glyph
+                s.mem_char[b, y, x] = C.GLYPH_CHAR[glyph]
+                s.mem_color[b, y, x] = C.GLYPH_COLOR[glyph]
+                s.explored[b] += 1
+
+
+@njit
+def teleport(s, b, base):
+    """Move the player to a random free floor square of a random room (three tries)."""
+    for k in range(3):
+        lane = L_TELEPORT + 3 * k
+        y, x = random_room_square(s, b, base, lane)
+        if y >= 0 and s.terrain[b, y, x] == C.FLOOR and monster_at(s, b, y, x) < 0:
+            s.py[b], s.px[b] = y, x
+            return
+
+
+@njit
+def random_room_square(s, b, base, lane):
+    """A square inside a random sector's room from lanes (room, y, x) of the step's draw; (-1, -1) for a sector
+    without a room."""
+    room = levels.randint(lane_uniform(base, lane), 0, N_SECTORS - 1)
+    top, left, bottom, right = (s.room_box[b, room, 0], s.room_box[b, room, 1], s.room_box[b, room, 2],
+                                s.room_box[b, room, 3])
+    y = levels.randint(lane_uniform(base, lane + 1), top + 1, max(bottom - 1, top + 1))
+    x = levels.randint(lane_uniform(base, lane + 2), left + 1, max(right - 1, left + 1))
+    if bottom <= 0:
+        return -1, -1
+    return y, x
+
+
+# -- the world's turn ------------------------------------------------------------------------------
+@njit
+def monsters_act(s, b):
+    """Monsters gain movement, wake, and attack or move, all from the state before the turn."""
+    py, px = s.py[b], s.px[b]
+    acting = np.zeros(C.MAX_MONSTERS, np.bool_)
+    for m in range(C.MAX_MONSTERS):
+        kind = s.mon_type[b, m]
+        alive = kind >= 0 and kind != C.ORACLE
+        energy = s.mon_energy[b, m] + (C.MON_SPEED[kind] if alive else 0)
+        acting[m] = alive and energy >= 12
+        s.mon_energy[b, m] = energy - 12 if acting[m] else min(energy, 12)
+    # the squares monsters stand on before anyone moves (empty slots match nothing)
+    occupied = np.full(C.MAX_MONSTERS, -1, np.int64)
+    for m in range(C.MAX_MONSTERS):
+        if s.mon_type[b, m] >= 0:
+            occupied[m] = s.mon_y[b, m] * C.COLS + s.mon_x[b, m]
+    claimed = np.full(C.MAX_MONSTERS, -1, np.int64)  # targets of this turn's moves, first come first served
+    n_claimed = 0
+    for m in range(C.MAX_MONSTERS):
+        if not acting[m]:
+            continue
+        kind = s.mon_type[b, m]
+        mbase = draw_base(splitmix64(s.key[b] ^ (np.uint64(m + 1) * _SLOT_SALT)), s.t[b], _MON)
+        my, mx = s.mon_y[b, m], s.mon_x[b, m]
+        dist = max(abs(my - py), abs(mx - px))
+        awake = s.mon_awake[b, m]
+        # Sleeping monsters the player is in view of, within 10 squares, wake one time in seven.
+        if not awake and dist <= 10 and in_view(s, b, my, mx) and lane_uniform(mbase, ML_WAKE) < 1 / 7:
+            s.mon_awake[b, m] = True
+        if not awake:
+            continue  # woken monsters act from the next turn
+        ortho = C.MON_ORTHOGONAL[kind]
+        if dist == 1 and (not ortho or my == py or mx == px):
+            # Attacks: NetHack's 10 + AC + level > d20.
+            name = s.mon_shown[b, m] - C.GLYPH_MON_OFF
+            if 10 + C.PLAYER_AC + C.MON_LEVEL[kind] > d20(lane_uniform(mbase, ML_HIT)):
+                if C.MON_DAMAGE[kind] > 0:
+                    s.hp[b] -= 1 + np.int64(lane_uniform(mbase, ML_DAMAGE) * C.MON_DAMAGE[kind])
+                say(s, b, M.M_MON_HITS, name)
+            else:
+                say(s, b, M.M_MON_MISSES, name)
+            continue
+        # Moves: chase the player (when within 12 squares) or wander; invalid squares never win.
+        chase = dist <= 12
+        here_door = C.HAS_DOOR[s.terrain[b, my, mx]]
+        best, best_score, best_dist = -1, np.inf, 0
+        for d in range(8):
+            cy, cx = my + C.DY[d], mx + C.DX[d]
+            diagonal = C.DY[d] != 0 and C.DX[d] != 0
+            ter = s.terrain[b, cy, cx]
+            if not C.WALKABLE[ter] or (cy == py and cx == px):
+                continue
+            if diagonal and (C.HAS_DOOR[ter] or here_door or ortho):
+                continue
+            square = cy * C.COLS + cx
+            taken = False
+            for k in range(C.MAX_MONSTERS):
+                if occupied[k] == square:
+                    taken = True
+            if taken:
+                continue
+            new_dist = max(abs(cy - py), abs(cx - px))
+            noise = lane_uniform(mbase, ML_NOISE + d)
+            value = new_dist + 0.5 * noise if chase else noise
+            if value < best_score:
+                best, best_score, best_dist = d, value, new_dist
+        if best < 0:
+            continue
+        wander = lane_uniform(mbase, ML_WANDER)
+        if chase and (best_dist > dist or wander >= 0.95):  # now and then a chaser hesitates
+            continue
+        if not chase and wander >= 0.5:  # wanderers move every other turn
+            continue
+        target = (my + C.DY[best]) * C.COLS + mx + C.DX[best]
+        free = True
+        for k in range(n_claimed):
+            if claimed[k] == target:
+                free = False
+        if free:  # two monsters aiming at one square: the lower slot gets it
+            claimed[n_claimed] = target
+            n_claimed += 1
+            s.mon_y[b, m], s.mon_x[b, m] = my + C.DY[best], mx + C.DX[best]
+
+
+@njit
+def world_turn(s, r, b, base):
+    """Time passes: the clock, hunger, regeneration, hallucination, new monsters, sounds."""
+    s.time[b] += 1
+    s.nutrition[b] -= 1
+    state = hunger_state(s.nutrition[b])
+    if state > s.hunger[b]:
+        if state == C.HUNGRY:
+            say(s, b, M.M_HUNGRY)
+        elif state == C.WEAK:
+            say(s, b, M.M_WEAK)
+        elif state == C.FAINTING:
+            say(s, b, M.M_FAINT)
+    s.hunger[b] = state
+    if s.nutrition[b] < C.STARVE_AT and s.hp[b] > 0:
+        say(s, b, M.M_STARVE)
+        s.hp[b] = 0
+        s.dead[b] = True
+        s.hunger[b] = C.STARVED
+    # Regeneration at low level: one hit point every 42 / (XL + 2) + 1 turns.
+    if 0 < s.hp[b] < s.maxhp[b] and s.time[b] % REGEN_PERIOD[s.xlvl[b]] == 0:
+        s.hp[b] += 1
+    if s.hallu[b] > 0:
+        s.hallu[b] -= 1
+        if s.hallu[b] == 0:
+            say(s, b, M.M_HALLU_END)
+    if r.room_layout:
+        return
+    spawn(s, r, b, base)
+    # The Oracle's level has its sounds (NetHack's level sounds, one turn in 400).
+    if s.depth[b] == s.oracle_depth[b] and lane_uniform(base, L_SOUND) < 1 / 400:
+        say(s, b, SOUNDS[np.int64(lane_uniform(base, L_SOUND_WHICH) * 3)])
+
+
+@njit
+def spawn(s, r, b, base):
+    """Now and then a new monster appears in a random room, out of the player's sight."""
+    if not lane_uniform(base, L_SPAWN) < r.spawn_rate:
+        return
+    slot = -1
+    for m in range(C.MAX_MONSTERS):
+        if s.mon_type[b, m] < 0:
+            slot = m
+            break
+    y, x = random_room_square(s, b, base, L_SPAWN_ROOM)
+    kind = levels.sample_monster(lane_uniform(base, L_SPAWN_TYPE), s.depth[b], s.xlvl[b])
+    if slot < 0 or y < 0 or s.terrain[b, y, x] != C.FLOOR or in_view(s, b, y, x):
+        return
+    if levels.place_monster(s, b, slot, kind, y, x, True, lane_uniform(base, L_SPAWN_HP),
+                            lane_uniform(base, L_SPAWN_HP + 1), lane_uniform(base, L_SPAWN_HP + 2)):
+        s.mon_shown[b, slot] = C.GLYPH_MON_OFF + kind
+
+
+@njit
+def level_up(s, b):
+    """Gain experience levels (up to three a step) while the experience points reach the next level's."""
+    up = False
+    for _ in range(3):
+        if s.xp[b] < C.XP_NEEDED[s.xlvl[b]] or s.xlvl[b] >= 30:
+            break
+        gain = 1 + np.int64(uniform(s.key[b], s.t[b] * 64 + s.xlvl[b], _LEVEL_UP, 0) * 8)  # d8
+        s.xlvl[b] += 1
+        s.maxhp[b] += gain
+        s.hp[b] += gain
+        up = True
+    if up:
+        say(s, b, M.M_LEVEL_UP, 0, s.xlvl[b])
+
+
+# -- what the player sees --------------------------------------------------------------------------
+@njit
+def remember(s, b, y, x):
+    """Write what is at (y, x) into the player's map memory, counting a newly seen square."""
+    glyph = BACKGROUND[s.obj_kind[b, y, x], s.terrain[b, y, x]]
+    old = s.mem_glyph[b, y, x]
+    if old == glyph:
+        return
+    s.mem_glyph[b, y, x] = glyph
+    s.mem_char[b, y, x] = C.GLYPH_CHAR[glyph]
+    s.mem_color[b, y, x] = C.GLYPH_COLOR[glyph]
+    s.mem_special[b, y, x] = C.GLYPH_SPECIAL[glyph]
+    if old == C.GLYPH_STONE and glyph != C.GLYPH_STONE:
+        s.explored[b] += 1
+
+
+@njit
+def update_view(s, b):
+    """Refresh the map memory: the squares around the player, and the whole room on entering a lit one."""
+    py, px = s.py[b], s.px[b]
+    remember(s, b, py, px)  # the square, then its neighbours in compass order (the player never stands on
+    for d in range(8):  # the map's border)
+        remember(s, b, py + C.DY[d], px + C.DX[d])
+    room = np.int64(s.room_map[b, py, px])
+    if room == s.cur_room[b]:
+        return  # still in the lit room already drawn, or still outside any
+    if room > 0 and not s.room_lit[b, room - 1]:
+        room = 0
+    entering = room > 0 and room != s.cur_room[b]
+    s.cur_room[b] = room
+    if entering:
+        for y in range(s.room_box[b, room - 1, 0], s.room_box[b, room - 1, 2] + 1):
+            for x in range(s.room_box[b, room - 1, 1], s.room_box[b, room - 1, 3] + 1):
+                remember(s, b, y, x)
+
+
+@njit
+def refresh_monsters(s, b):
+    """Choose the glyph each monster shows this step: its own, or a random one while hallucinating."""
+    tripping = s.hallu[b] > 0
+    base = draw_base(s.key[b], s.t[b], _HALLU) if tripping else np.uint64(0)
+    seen = False
+    for m in range(C.MAX_MONSTERS):
+        kind = s.mon_type[b, m]
+        if kind < 0:
+            s.mon_shown[b, m] = 0
+            continue
+        if tripping:  # any monster but the player's own form
+            s.mon_shown[b, m] = C.GLYPH_MON_OFF + 1 + np.int64(lane_uniform(base, m) * (C.N_MONSTERS - 1))
+        else:
+            s.mon_shown[b, m] = C.GLYPH_MON_OFF + kind
+        if (abs(s.mon_y[b, m] - s.py[b]) <= 1 and abs(s.mon_x[b, m] - s.px[b]) <= 1
+                and s.mon_shown[b, m] == C.GLYPH_ORACLE):
+            seen = True
+    s.oracle_seen[b] = seen
+
+
+# -- reward and task -------------------------------------------------------------------------------
+@njit
+def success_now(s, r, b):
+    """Update the task's milestone flag (kept once reached)."""
+    task = r.task
+    if task == T_STAIRCASE:
+        hit = s.max_depth[b] >= r.target_depth
+    elif task in (T_SCORE, T_SCOUT):
+        hit = s.max_depth[b] >= 2
+    elif task == T_GOLD:
+        hit = s.gold[b] > 0
+    elif task == T_EAT:
+        hit = s.ate[b]
+    elif task == T_ORACLE:
+        hit = s.oracle_seen[b]
+    elif task == T_ORACLE_SOBER:
+        hit = s.oracle_seen[b] and s.hallu[b] == 0
+    else:  # room
+        hit = s.terrain[b, s.py[b], s.px[b]] == C.STAIRS_DOWN
+    if hit and not s.dead[b]:
+        s.success[b] = True
+
+
+@njit
+def task_quantity(s, r, b):
+    """What the reward compares with after the step (the success flag, as 0/1, for the goal tasks)."""
+    task = r.task
+    if task == T_SCORE:
+        return score(s, b)
+    if task == T_GOLD:
+        return s.gold[b]
+    if task == T_EAT:
+        return s.nutrition[b]
+    if task == T_SCOUT:
+        return 0
+    return 1 if s.success[b] else 0
+
+
+@njit
+def task_reward(s, r, b, before_time, before):
+    task = r.task
+    if task == T_SCORE:
+        reward = np.float64(score(s, b) - before)
+    elif task == T_GOLD:
+        reward = np.float64(s.gold[b] - before)
+    elif task == T_EAT:
+        reward = np.float64(max(s.nutrition[b] - before, 0))
+    elif task == T_SCOUT:
+        best = s.explored_best[b, s.depth[b]]
+        reward = np.float64(max(s.explored[b] - best, 0))
+        s.explored_best[b, s.depth[b]] = max(best, s.explored[b])
+    else:
+        reward = (1.0 if s.success[b] and before == 0 else 0.0) * r.success_reward
+    # NLE's time penalty.
+    time = s.time[b]
+    still = time == before_time
+    frozen = s.frozen[b] + 1 if still else 0
+    s.frozen[b] = frozen
+    f = np.float64(frozen)
+    mode = r.penalty_mode
+    if mode == P_CONSTANT:
+        penalty = (1.0 if still else 0.0) * r.penalty_step
+    elif mode == P_EXP:
+        penalty = 2.0 ** min(f, 60.0) * r.penalty_step if f > 0 else 0.0
+    elif mode == P_SQUARE:
+        penalty = f ** 2 * r.penalty_step
+    elif mode == P_LINEAR:
+        penalty = f * r.penalty_step
+    else:
+        penalty = r.penalty_step
+    if r.penalty_time != 0.0:
+        penalty = penalty + (time - before_time) * r.penalty_time
+    return reward + penalty
