@@ -160,10 +160,10 @@ if __name__ == "__main__":
 
 
 def test_parallel_batches_equal_serial_ones():
-    """Batches of 64 envs and more are stepped and drawn on every core: the same games as smaller batches."""
-    from rewardgym.envs.dungeon.core import PARALLEL_FROM
+    """Large batches are stepped and drawn a slice per core, on threads: the same games as smaller batches."""
+    from rewardgym.envs.jit import SPLIT_FROM
 
-    big, half = 2 * PARALLEL_FROM, PARALLEL_FROM // 2
+    big, half = 2 * SPLIT_FROM, SPLIT_FROM // 2
     envs = gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=big, observation_keys=OBSERVATION_KEYS,
                         spawn_rate=0.2)
     parts = [gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=half, observation_keys=OBSERVATION_KEYS,

@@ -4,7 +4,7 @@
 :class:`~rewardgym.envs.dungeon.state.DungeonState` (the level's terrain, objects and the
 player's map memory as (N, 21, 79) grids; monsters as (N, 16) slots; the inventory as counts
 per item kind). The rules are :mod:`~rewardgym.envs.dungeon.rules`, compiled with numba: a
-step is one call over the batch, spread over the cores for large batches, and a single env is
+step is one call over the batch, a slice per core for large batches, and a single env is
 the batch of one of the same code. Observations are drawn by :mod:`~rewardgym.envs.dungeon.display`.
 """
 
@@ -17,15 +17,14 @@ from rewardgym.envs.batched import BatchedCore, masked_info
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
 from rewardgym.envs.dungeon import rules
-from rewardgym.envs.dungeon.state import PENALTY_MODES, TASKS, Rules, new_state
+from rewardgym.envs.dungeon.state import PENALTY_MODES, TASKS, Rules, kernel_state, new_state
+from rewardgym.envs.jit import split
 
 OBSERVATION_KEYS = ("glyphs", "chars", "colors", "specials", "blstats", "message", "inv_glyphs", "inv_strs",
                     "inv_letters", "inv_oclasses", "tty_chars", "tty_colors", "tty_cursor", "glyphs_crop",
                     "chars_crop", "colors_crop", "specials_crop")
 DEFAULT_KEYS = OBSERVATION_KEYS[:13]
 """NLE's default keys (without ``screen_descriptions``); the ``*_crop`` views are MiniHack's."""
-PARALLEL_FROM = 64  # batches at least this large are stepped on every core
-_new_state = new_state
 
 
 class DungeonCore(BatchedCore):
@@ -129,10 +128,8 @@ class DungeonCore(BatchedCore):
                            success_reward=self.success_reward, target_depth=self.target_depth,
                            monsters=self.monsters)
         self.state = new_state(num_envs)
+        self.kernel_state = kernel_state(self.state)  # the kernels' handle on the same arrays
         self.all_envs = np.arange(num_envs)
-        parallel = num_envs >= PARALLEL_FROM
-        self._step = rules.step_batch_parallel if parallel else rules.step_batch
-        self._reset = rules.reset_batch_parallel if parallel else rules.reset_batch
         self.single_action_space = spaces.Discrete(len(names))
         self.single_observation_space = spaces.Dict({k: _space(k, crop_size) for k in keys})
         self.instruction = _instruction(self)
@@ -142,13 +139,13 @@ class DungeonCore(BatchedCore):
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         envs = mask.nonzero()[0]
         if envs.size:
-            self._reset(self.state, self.rules, envs, np.asarray(keys, np.uint64))
+            split(rules.reset_batch, envs.size, self.kernel_state, self.rules, envs, np.asarray(keys, np.uint64))
 
     def step(self, action: np.ndarray, active: np.ndarray):
         n = self.num_envs
         reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
-        self._step(self.state, self.rules, self.action_codes, np.asarray(action, np.int64), active, reward,
-                   terminated, truncated)
+        split(rules.step_batch, n, self.kernel_state, self.rules, self.action_codes, np.asarray(action, np.int64),
+              active, reward, terminated, truncated)
         return reward, terminated, truncated
 
     def score(self, g=slice(None)) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 from rewardgym.envs import rng
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
-from rewardgym.envs.jit import cache_guard, njit, prange
+from rewardgym.envs.jit import cache_guard, njit, split
 
 _HW = C.ROWS * C.COLS
 
@@ -279,58 +279,183 @@ def _caches(core) -> dict:
 
         caches = {
             "message": RowMemo(message_few) if core.num_envs <= TextCache.few else TextMemo(message, message_few),
-            "status": TextCache(core.num_envs, status, lambda x: status(x, few=True)),
-            "inventory": TextCache(core.num_envs, inventory, lambda x: inventory(x, M.inventory_few)),
+            "status": lambda x: render_few_or_many(x, status, lambda x: status(x, few=True)),
+            "inventory": lambda x: render_few_or_many(x, inventory, lambda x: inventory(x, M.inventory_few)),
+            "rows": TextRows(core.num_envs),
         }
         core._text_caches = caches
     return caches
 
 
+class TextRows:
+    """Each env's rendered text — status lines, message, inventory — and the inputs it was rendered from.
+
+    :func:`text_inputs` (compiled) finds the envs whose inputs changed since their rows were rendered;
+    only those are rendered again (in Python, each distinct text once), and the draw kernel copies
+    the rows into the observations. Derived from values only, so always right (after ``set_state``
+    and autoresets too) and not part of the state. The status's second line is kept with a stand-in
+    turn counter of the right number of digits; the draw kernel writes the turn's digits.
+    """
+
+    def __init__(self, num_envs: int):
+        n = num_envs
+        self.keys = (np.zeros((n, 13), np.int64), np.zeros((n, 4 * C.MAX_MESSAGES), np.int64),
+                     np.zeros((n, 2 * C.N_ITEMS), np.int64))
+        self.valid = np.zeros((n, 3), bool)  # status, message, inventory
+        self.scratch = tuple(np.zeros_like(k) for k in self.keys)  # the inputs of this observation
+        self.status = np.zeros((n, 2, C.TTY_COLS), np.uint8)
+        self.status_start = np.zeros(n, np.int64)  # the turn counter's first column
+        self.message = np.zeros((n, C.MESSAGE_LEN), np.uint8)
+        self.inventory = (np.zeros((n, C.INV_SIZE), np.int16), np.zeros((n, C.INV_SIZE), np.uint8),
+                          np.zeros((n, C.INV_SIZE), np.uint8), np.zeros((n, C.INV_SIZE, C.INV_STR_LEN), np.uint8))
+
+
 @njit
-def _overlay(s, b, monsters, layer, lut):
-    """Draw the monsters in view and then the player over a map layer (21, 79), as ``lut[glyph]``."""
+def _digit_count(value):
+    count = 1
+    while value >= 10 and count < 10:
+        value //= 10
+        count += 1
+    return count
+
+
+@njit
+def text_inputs(s, envs, want, keys, valid, fresh, stale, start, stop):
+    """For envs ``envs[start:stop]``: the inputs of the texts in ``want`` (status, message, inventory) into
+    ``fresh``, and ``stale[i, k]`` where they differ from ``keys`` (what the cached rows were rendered from)."""
+    for i in range(start, stop):
+        b = envs[i]
+        if want[0]:
+            new = fresh[0][i]
+            new[0], new[1], new[2], new[3] = s.xlvl[b], s.gold[b] + 4 * s.xp[b] + 50 * (s.max_depth[b] - 1), \
+                s.depth[b], s.gold[b]
+            new[4], new[5], new[6], new[7], new[8] = s.hp[b], s.maxhp[b], C.START_ENERGY, C.START_ENERGY, C.PLAYER_AC
+            new[9], new[10], new[11] = s.xp[b], s.hunger[b], 1 if s.hallu[b] > 0 else 0
+            new[12] = _digit_count(min(max(s.time[b], 0), 9_999_999_999))
+        if want[1]:
+            new = fresh[1][i]
+            for k in range(C.MAX_MESSAGES):
+                new[k], new[C.MAX_MESSAGES + k] = s.msg_code[b, k], s.msg_arg[b, k]
+                new[2 * C.MAX_MESSAGES + k], new[3 * C.MAX_MESSAGES + k] = s.msg_num[b, k], s.msg_letter[b, k]
+        if want[2]:
+            new = fresh[2][i]
+            counts, letters = s.inv_count[b], s.inv_letter[b]
+            for k in range(C.N_ITEMS):
+                new[k], new[C.N_ITEMS + k] = counts[k], letters[k]
+            new[C.GOLD], new[C.N_ITEMS + C.GOLD] = s.gold[b], 36  # gold is listed as $
+        for k in range(3):
+            if want[k]:
+                differs = not valid[b, k]
+                old, new = keys[k][b], fresh[k][i]
+                for j in range(old.size):
+                    differs |= old[j] != new[j]
+                stale[i, k] = differs
+
+
+@njit
+def _text_row(dst, colors, src):
+    """A tty row from text bytes (nulls shown as blanks), gray where something is written."""
+    for x in range(dst.size):
+        c = src[x] if src[x] != 0 else 32
+        dst[x] = c
+        if colors.size:
+            colors[x] = C.CLR_GRAY if c != 32 else 0
+
+
+@njit
+def _draw_text(i, b, time, message, status, status_start, inventory, out_message, out_inventory, tty_chars,
+               tty_colors):
+    """The texts of env ``b`` into row ``i`` of the outputs that have rows: the message, the tty's top row and
+    status lines (with the turn counter's digits), the inventory keys."""
+    if out_message.shape[0]:
+        out_message[i] = message[b]
+    if tty_chars.shape[0] or tty_colors.shape[0]:
+        chars = tty_chars[i] if tty_chars.shape[0] else np.empty((C.TTY_ROWS, C.TTY_COLS), np.uint8)
+        colors = tty_colors[i] if tty_colors.shape[0] else np.empty((0, 0), np.int8)
+        _text_row(chars[0], colors[0] if colors.size else colors.ravel(), message[b, :C.TTY_COLS])
+        value = min(max(time, 0), 9_999_999_999)
+        count = _digit_count(value)
+        line = status[b, 1].copy()
+        for j in range(count):  # the turn counter, most significant digit first
+            col = status_start[b] + count - 1 - j
+            if col < C.TTY_COLS:
+                line[col] = 48 + value % 10
+            value //= 10
+        _text_row(chars[22], colors[22] if colors.size else colors.ravel(), status[b, 0])
+        _text_row(chars[23], colors[23] if colors.size else colors.ravel(), line)
+    glyphs, letters, oclasses, strs = out_inventory
+    if glyphs.shape[0]:
+        glyphs[i] = inventory[0][b]
+    if letters.shape[0]:
+        letters[i] = inventory[1][b]
+    if oclasses.shape[0]:
+        oclasses[i] = inventory[2][b]
+    if strs.shape[0]:
+        strs[i] = inventory[3][b]
+
+
+@njit
+def _creatures(s, b, monsters, where, shown):
+    """The creatures drawn over env ``b``'s map memory, in drawing order (the monsters in view by slot, then the
+    player on top): their flat squares into ``where``, their glyphs into ``shown``; returns how many."""
     py, px = s.py[b], s.px[b]
+    n = 0
     if monsters:
+        # each field is read once: a read of a StructRef field counts a reference, atomically
+        kinds, ys, xs, glyphs, room_map = s.mon_type[b], s.mon_y[b], s.mon_x[b], s.mon_shown[b], s.room_map[b]
         room = s.cur_room[b]
-        for m in range(C.MAX_MONSTERS):  # in slot order: a later monster on the same square is drawn over
-            if s.mon_type[b, m] < 0:
+        for m in range(C.MAX_MONSTERS):
+            if kinds[m] < 0:
                 continue
-            my, mx = s.mon_y[b, m], s.mon_x[b, m]
-            if (abs(my - py) <= 1 and abs(mx - px) <= 1) or (room > 0 and s.room_map[b, my, mx] == room):
-                layer[my, mx] = lut[s.mon_shown[b, m]]
-    layer[py, px] = lut[C.GLYPH_PLAYER]
+            my, mx = ys[m], xs[m]
+            if (abs(my - py) <= 1 and abs(mx - px) <= 1) or (room > 0 and room_map[my, mx] == room):
+                where[n], shown[n] = my * C.COLS + mx, glyphs[m]
+                n += 1
+    where[n], shown[n] = py * C.COLS + px, C.GLYPH_PLAYER
+    return n + 1
 
 
 @njit
-def _draw(s, b, i, monsters, grid, glyphs, chars, colors, specials, crop_glyphs, crop_chars, crop_colors,
+def _layer(dst, memory, n, where, shown, lut):
+    """A map layer: the memory ``memory`` (21, 79) copied into ``dst`` (21 rows of at least 79 columns; columns
+    past the map are zeroed), then the creatures drawn over it as ``lut[glyph]``."""
+    cols = C.COLS
+    for y in range(C.ROWS):
+        d, v = dst[y], memory[y]
+        for x in range(cols):
+            d[x] = v[x]
+        for x in range(cols, d.size):
+            d[x] = 0
+    for k in range(n):
+        dst[where[k] // cols, where[k] % cols] = lut[shown[k]]
+
+
+@njit
+def _draw(s, b, i, monsters, grid, where, shown, glyphs, chars, colors, specials, crop_glyphs, crop_chars, crop_colors,
           crop_specials, tty_chars, tty_colors):
     """The map layers of env ``b`` into row ``i`` of the outputs that have rows (the others are empty): the map
     memory with the monsters in view and the player on top, the crops around the player, the tty's map rows."""
     rows, cols = C.ROWS, C.COLS
-    grid[:, :] = s.mem_glyph[b]
-    _overlay(s, b, monsters, grid, _IDENTITY)
+    n = _creatures(s, b, monsters, where, shown)
+    _layer(grid, s.mem_glyph[b], n, where, shown, _IDENTITY)
     if glyphs.shape[0]:
-        glyphs[i] = grid
-    if chars.shape[0]:
-        chars[i] = s.mem_char[b]
-        _overlay(s, b, monsters, chars[i], C.GLYPH_CHAR)
-    if colors.shape[0]:
-        colors[i] = s.mem_color[b]
-        _overlay(s, b, monsters, colors[i], C.GLYPH_COLOR)
+        _layer(glyphs[i], s.mem_glyph[b], n, where, shown, _IDENTITY)
+    if chars.shape[0] or tty_chars.shape[0]:
+        memory = s.mem_char[b]
+        if chars.shape[0]:
+            _layer(chars[i], memory, n, where, shown, C.GLYPH_CHAR)
+        if tty_chars.shape[0]:  # the map on rows 1-21, a blank last column
+            _layer(tty_chars[i, 1:1 + rows], memory, n, where, shown, C.GLYPH_CHAR)
+            for y in range(1, 1 + rows):
+                tty_chars[i, y, cols] = 32
+    if colors.shape[0] or tty_colors.shape[0]:
+        memory = s.mem_color[b]
+        if colors.shape[0]:
+            _layer(colors[i], memory, n, where, shown, C.GLYPH_COLOR)
+        if tty_colors.shape[0]:
+            _layer(tty_colors[i, 1:1 + rows], memory, n, where, shown, C.GLYPH_COLOR)
     if specials.shape[0]:
-        specials[i] = s.mem_special[b]
-        _overlay(s, b, monsters, specials[i], C.GLYPH_SPECIAL)
-    if tty_chars.shape[0]:  # the map on rows 1-21, a blank last column
-        tty_chars[i, 1:1 + rows, :cols] = s.mem_char[b]
-        _overlay(s, b, monsters, tty_chars[i, 1:1 + rows, :cols], C.GLYPH_CHAR)
-        tty_chars[i, 1:1 + rows, cols:] = 32
-    if tty_colors.shape[0]:
-        view = tty_colors[i, 1:1 + rows, :cols]
-        for y in range(rows):
-            for x in range(cols):
-                view[y, x] = s.mem_color[b, y, x]
-        _overlay(s, b, monsters, view, C.GLYPH_COLOR)
-        tty_colors[i, 1:1 + rows, cols:] = 0
+        _layer(specials[i], s.mem_special[b], n, where, shown, C.GLYPH_SPECIAL)
     if crop_glyphs.shape[0] or crop_chars.shape[0] or crop_colors.shape[0] or crop_specials.shape[0]:
         size = max(crop_glyphs.shape[1], crop_chars.shape[1], crop_colors.shape[1], crop_specials.shape[1])
         y0, x0 = s.py[b] - size // 2, s.px[b] - size // 2
@@ -363,36 +488,37 @@ def _blstats(s, b, out):
 
 
 @njit
-def _draw_one(s, envs, i, monsters, grid, maps, crops, tty_chars, tty_colors, blstats, cursor):
+def _draw_one(s, envs, i, monsters, grid, where, shown, maps, crops, tty_chars, tty_colors, blstats, cursor, text,
+              out_message, out_inventory):
     b = envs[i]
     glyphs, chars, colors, specials = maps
     crop_glyphs, crop_chars, crop_colors, crop_specials = crops
     if (glyphs.shape[0] or chars.shape[0] or colors.shape[0] or specials.shape[0] or crop_glyphs.shape[0]
             or crop_chars.shape[0] or crop_colors.shape[0] or crop_specials.shape[0] or tty_chars.shape[0]
             or tty_colors.shape[0]):
-        _draw(s, b, i, monsters, grid, glyphs, chars, colors, specials, crop_glyphs, crop_chars, crop_colors,
-              crop_specials, tty_chars, tty_colors)
+        _draw(s, b, i, monsters, grid, where, shown, glyphs, chars, colors, specials, crop_glyphs, crop_chars,
+              crop_colors, crop_specials, tty_chars, tty_colors)
     if blstats.shape[0]:
         _blstats(s, b, blstats[i])
     if cursor.shape[0]:
         cursor[i, 0], cursor[i, 1] = s.py[b] + 1, s.px[b]
+    message, status, status_start, inventory = text
+    _draw_text(i, b, s.time[b], message, status, status_start, inventory, out_message, out_inventory, tty_chars,
+               tty_colors)
 
 
 @njit
-def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor):
-    """The map keys of envs ``envs``: ``maps`` (glyphs, chars, colors, specials) and ``crops`` (the same four
-    around the player), the tty's map rows, blstats and the cursor. Outputs with zero rows are not asked for."""
-    grid = np.empty((C.ROWS, C.COLS), np.int16)
-    for i in range(envs.size):
-        _draw_one(s, envs, i, monsters, grid, maps, crops, tty_chars, tty_colors, blstats, cursor)
-
-
-@njit(parallel=True)
-def draw_batch_parallel(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor):
-    """:func:`draw_batch` with the envs spread over the cores."""
-    for i in prange(envs.size):
-        grid = np.empty((C.ROWS, C.COLS), np.int16)
-        _draw_one(s, envs, i, monsters, grid, maps, crops, tty_chars, tty_colors, blstats, cursor)
+def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor, text, out_message,
+               out_inventory, start, stop):
+    """The observations of envs ``envs[start:stop]``: ``maps`` (glyphs, chars, colors, specials) and ``crops``
+    (the same four around the player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four
+    inventory keys), the texts copied from ``text`` (:class:`TextRows`' message, status, status_start,
+    inventory). Outputs with zero rows are not asked for."""
+    grid = np.empty((C.ROWS, C.COLS), np.int16)  # scratch: the glyphs, for the crops
+    where, shown = np.empty(C.MAX_MONSTERS + 1, np.int64), np.empty(C.MAX_MONSTERS + 1, np.int64)
+    for i in range(start, stop):
+        _draw_one(s, envs, i, monsters, grid, where, shown, maps, crops, tty_chars, tty_colors, blstats, cursor,
+                  text, out_message, out_inventory)
 
 
 def _blstats_template() -> np.ndarray:
@@ -415,20 +541,26 @@ _NONE = {  # empty outputs: keys nobody asked for cost nothing
     "tty_chars": np.zeros((0, C.TTY_ROWS, C.TTY_COLS), np.uint8),
     "tty_colors": np.zeros((0, C.TTY_ROWS, C.TTY_COLS), np.int8),
     "blstats": np.zeros((0, C.N_BLSTATS), np.int64), "tty_cursor": np.zeros((0, 2), np.uint8),
+    "inv16": np.zeros((0, C.INV_SIZE), np.int16), "inv8": np.zeros((0, C.INV_SIZE), np.uint8),
 }
-_PARALLEL_FROM = 64  # batches at least this large are drawn on every core
 cache_guard(__file__, _BLSTATS, _IDENTITY, C.GLYPH_CHAR, C.GLYPH_COLOR, C.GLYPH_SPECIAL, C.GLYPH_PLAYER,
             C.GLYPH_STONE, C.MAX_MONSTERS, C.BL_MASK_HALLU)
 
 
 def observe(core, b, keys) -> dict[str, np.ndarray]:
     """The observation ``keys`` of envs ``b`` (global indices, or None for all), each with a leading env axis."""
-    s = core.state
     keys = tuple(keys)
-    everyone = b is None
-    sel = slice(None) if everyone else b
-    idx = core.all_envs if everyone else np.asarray(b, np.int64)
+    idx = core.all_envs if b is None else np.asarray(b, np.int64)
     n = idx.size
+    caches = _caches(core)
+    rows = caches["rows"]
+    want = _text_wanted(keys)
+    if want.any():
+        fresh = tuple(scratch[:n] for scratch in rows.scratch)
+        stale = np.zeros((n, 3), bool)
+        split(text_inputs, n, core.kernel_state, idx, want, rows.keys, rows.valid, fresh, stale)
+        if stale.any():
+            _render(caches, rows, idx, fresh, stale)
     out: dict[str, np.ndarray] = {}
 
     def take(key, shape, dtype, empty="glyphs"):
@@ -442,62 +574,42 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
             take("colors", grid, np.uint8, "chars"), take("specials", grid, np.uint8, "chars"))
     crops = (take("glyphs_crop", crop, np.int16, "crop16"), take("chars_crop", crop, np.uint8, "crop8"),
              take("colors_crop", crop, np.uint8, "crop8"), take("specials_crop", crop, np.uint8, "crop8"))
-    draw = draw_batch_parallel if n >= _PARALLEL_FROM else draw_batch
-    draw(s, idx, core.monsters, maps, crops, take("tty_chars", tty, np.uint8, "tty_chars"),
-         take("tty_colors", tty, np.int8, "tty_colors"), take("blstats", (C.N_BLSTATS,), np.int64, "blstats"),
-         take("tty_cursor", (2,), np.uint8, "tty_cursor"))
-    caches = _caches(core)
-    if "message" in keys or "tty_chars" in keys or "tty_colors" in keys:
-        inputs = np.concatenate([s.msg_code[sel], s.msg_arg[sel], s.msg_num[sel], s.msg_letter[sel]], axis=1)
-        message, top, top_colors = caches["message"](idx, inputs, everyone)
-        if "message" in keys:
-            out["message"] = message
-    if "tty_chars" in keys or "tty_colors" in keys:
-        # The status lines are cached per env with a stand-in turn counter of the right number of digits
-        # (the turn changes every turn, its length seldom); the counter's digits are written in afterwards.
-        digits, ndigits = _digits(s.time[sel])
-        score = s.gold[sel] + 4 * s.xp[sel] + 50 * (s.max_depth[sel] - 1)
-        inputs = np.stack([s.xlvl[sel], score, s.depth[sel], s.gold[sel], s.hp[sel], s.maxhp[sel],
-                           np.full(n, C.START_ENERGY), np.full(n, C.START_ENERGY), np.full(n, C.PLAYER_AC),
-                           s.xp[sel], s.hunger[sel], s.hallu[sel] > 0, ndigits], axis=1)
-        line1, line2, start, colors1, colors2 = caches["status"](idx, inputs, everyone, copy=False)
-        if "tty_chars" in keys:
-            tty_chars = out["tty_chars"]
-            tty_chars[:, 0] = top
-            tty_chars[:, 22] = line1
-            tty_chars[:, 23] = line2
-            j = np.arange(digits.shape[1])
-            cols = start[:, None] + j
-            write = (ndigits[:, None] > j) & (cols < C.TTY_COLS)
-            cols += (np.arange(n) * (C.TTY_ROWS * C.TTY_COLS) + 23 * C.TTY_COLS)[:, None]
-            tty_chars.reshape(-1)[cols[write]] = digits[write]
-        if "tty_colors" in keys:
-            tty_colors = out["tty_colors"]
-            tty_colors[:, 0] = top_colors
-            tty_colors[:, 22] = colors1
-            tty_colors[:, 23] = colors2
-    inv_keys = _inventory_keys(keys)
-    if inv_keys:
-        inputs = np.concatenate([s.inv_count[sel], s.inv_letter[sel]], axis=1)
-        inputs[:, C.GOLD] = s.gold[sel]
-        inputs[:, C.N_ITEMS + C.GOLD] = ord("$")
-        inv = dict(zip(("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs"),
-                       caches["inventory"](idx, inputs, everyone, copy=False)))
-        for k in inv_keys:
-            out[k] = inv[k].copy() if everyone else inv[k]
+    inventory = (take("inv_glyphs", (C.INV_SIZE,), np.int16, "inv16"),
+                 take("inv_letters", (C.INV_SIZE,), np.uint8, "inv8"),
+                 take("inv_oclasses", (C.INV_SIZE,), np.uint8, "inv8"),
+                 take("inv_strs", (C.INV_SIZE, C.INV_STR_LEN), np.uint8, "chars"))
+    split(draw_batch, n, core.kernel_state, idx, core.monsters, maps, crops,
+          take("tty_chars", tty, np.uint8, "tty_chars"), take("tty_colors", tty, np.int8, "tty_colors"),
+          take("blstats", (C.N_BLSTATS,), np.int64, "blstats"), take("tty_cursor", (2,), np.uint8, "tty_cursor"),
+          (rows.message, rows.status, rows.status_start, rows.inventory),
+          take("message", (C.MESSAGE_LEN,), np.uint8, "inv8"), inventory)
     return {k: out[k] for k in keys}
 
 
-def _digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal digits of non-negative ints as :func:`messages.render_numbers` writes them (at most ten, left
-    aligned): ``(digits, lengths)``, ``digits`` (n, longest length) uint8 bytes, valid up to each length."""
-    values = np.minimum(np.maximum(values, 0), M.POW10[10] - 1)
-    lengths = np.searchsorted(M.POW10[1:10], values, side="right") + 1
-    power = lengths[:, None] - 1 - np.arange(max(int(lengths.max(initial=1)), 1))
-    digits = (values[:, None] // M.POW10[np.maximum(power, 0)]) % 10 + ord("0")
-    return digits.astype(np.uint8), lengths
+def _render(caches, rows: TextRows, idx: np.ndarray, fresh, stale: np.ndarray) -> None:
+    """Render the stale texts (each distinct one once) into the per-env rows, and remember their inputs."""
+    for k in range(3):
+        i = stale[:, k].nonzero()[0]
+        if not i.size:
+            continue
+        envs, x = idx[i], fresh[k][i]
+        if k == 0:
+            line1, line2, start, _, _ = caches["status"](x)
+            rows.status[envs, 0], rows.status[envs, 1], rows.status_start[envs] = line1, line2, start
+        elif k == 1:
+            rows.message[envs] = caches["message"](envs, x)[0]
+        else:
+            for store, rendered in zip(rows.inventory, caches["inventory"](x)):
+                store[envs] = rendered
+        rows.keys[k][envs] = x
+        rows.valid[envs, k] = True
 
 
 @functools.lru_cache(maxsize=32)
-def _inventory_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(k for k in ("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs") if k in keys)
+def _text_wanted(keys: tuple[str, ...]) -> np.ndarray:
+    """Which texts ``keys`` need: the status lines, the message, the inventory."""
+    tty = "tty_chars" in keys or "tty_colors" in keys
+    inventory = any(k in keys for k in ("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs"))
+    wanted = np.array([tty, tty or "message" in keys, inventory])
+    wanted.flags.writeable = False
+    return wanted

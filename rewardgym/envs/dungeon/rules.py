@@ -5,8 +5,8 @@ under :class:`~rewardgym.envs.dungeon.state.Rules` ``r``. A step handles the act
 fighting, opening doors, picking up, eating, quaffing, reading, taking stairs, looking — then,
 when the action took time, the world's turn (monsters wake, chase and attack; hunger,
 regeneration, hallucination, new monsters, the Oracle's sounds), updates what the player sees
-and computes the task's reward. :func:`step_batch` runs the envs one after another and
-:func:`step_batch_parallel` spreads them over the cores; the single env is the batch of one.
+and computes the task's reward. :func:`step_batch` runs a slice of the envs (``jit.split``
+gives each core a slice); the single env is the batch of one.
 
 Rules (NetHack's, simplified; see the package docstring for the list):
 
@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from rewardgym.envs.dungeon import _levels_new as levels
+from rewardgym.envs.dungeon import levels
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
 from rewardgym.envs.dungeon.state import (N_SECTORS, P_CONSTANT, P_EXP, P_LINEAR, P_SQUARE, T_EAT, T_GOLD,
                                           T_ORACLE, T_ORACLE_SOBER, T_ROOM, T_SCORE, T_SCOUT, T_STAIRCASE)
-from rewardgym.envs.jit import cache_guard, draw_base, lane_uniform, njit, prange, splitmix64, uniform
+from rewardgym.envs.jit import cache_guard, draw_base, lane_uniform, njit, splitmix64, uniform
 
 # Counter-RNG streams of a step.
 _STEP, _MON, _HALLU, _EPISODE, _LEVEL_UP = 1, 2, 3, 4, 5
@@ -217,30 +217,17 @@ def step_env(s, r, b, act):
 
 
 @njit
-def step_batch(s, r, codes, actions, active, reward, terminated, truncated):
-    """Step every env where ``active`` with command ``codes[actions[b]]``, writing the three outputs."""
-    for b in range(actions.size):
-        if active[b]:
-            reward[b], terminated[b], truncated[b] = step_env(s, r, b, codes[actions[b]])
-
-
-@njit(parallel=True)
-def step_batch_parallel(s, r, codes, actions, active, reward, terminated, truncated):
-    """:func:`step_batch` with the envs spread over the cores (games share nothing)."""
-    for b in prange(actions.size):
+def step_batch(s, r, codes, actions, active, reward, terminated, truncated, start, stop):
+    """Step envs ``start..stop`` where ``active`` with command ``codes[actions[b]]``, writing the three outputs."""
+    for b in range(start, stop):
         if active[b]:
             reward[b], terminated[b], truncated[b] = step_env(s, r, b, codes[actions[b]])
 
 
 @njit
-def reset_batch(s, r, envs, keys):
-    for i in range(envs.size):
-        reset_env(s, r, envs[i], keys[i])
-
-
-@njit(parallel=True)
-def reset_batch_parallel(s, r, envs, keys):
-    for i in prange(envs.size):
+def reset_batch(s, r, envs, keys, start, stop):
+    """Start new episodes in ``envs[start:stop]`` keyed ``keys[start:stop]``."""
+    for i in range(start, stop):
         reset_env(s, r, envs[i], keys[i])
 
 
