@@ -21,6 +21,7 @@ shows map row y on screen row y + 1, the message on row 0 and the status on rows
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 
@@ -282,9 +283,42 @@ def _caches(core) -> dict:
             "status": lambda x: render_few_or_many(x, status, lambda x: status(x, few=True)),
             "inventory": lambda x: render_few_or_many(x, inventory, lambda x: inventory(x, M.inventory_few)),
             "rows": TextRows(core.num_envs),
+            "outputs": OutputPool(),
         }
         core._text_caches = caches
     return caches
+
+
+def _holders(arrays: list, i: int) -> int:
+    return sys.getrefcount(arrays[i])
+
+
+class OutputPool:
+    """Observation arrays, reused once nobody but the pool holds them.
+
+    A thousand envs' observations are some 17 MB a step; fresh arrays that size are fresh pages
+    from the OS, and the page faults cost more than drawing into them. An array handed out is
+    reused only when its reference count says the pool is its only holder — no observation,
+    view, tensor or buffer of the caller's refers to it any more — so nothing a caller keeps is
+    ever written over. The count a sole holder gives is measured once, on this interpreter.
+    """
+
+    keep = 3  # arrays kept per (key, batch size): a loop holding the last observation or two still reuses
+
+    def __init__(self):
+        self.arrays: dict[tuple, list[np.ndarray]] = {}
+        probe = [np.empty(1)]
+        self.alone = _holders(probe, 0)
+
+    def get(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        arrays = self.arrays.setdefault((key, shape), [])
+        for i in range(len(arrays)):
+            if _holders(arrays, i) == self.alone:
+                return arrays[i]
+        out = np.empty(shape, dtype)
+        if len(arrays) < self.keep:
+            arrays.append(out)
+        return out
 
 
 class TextRows:
@@ -353,13 +387,26 @@ def text_inputs(s, envs, want, keys, valid, fresh, stale, start, stop):
 
 
 @njit
-def _text_row(dst, colors, src):
-    """A tty row from text bytes (nulls shown as blanks), gray where something is written."""
+def _copy(dst, src):
+    """Copy a C-contiguous array into another of the same size as one flat loop (numba compiles slice
+    assignment to per-element indexing, several times slower)."""
+    d, v = dst.ravel(), src.ravel()
+    for k in range(d.size):
+        d[k] = v[k]
+
+
+@njit
+def _text_row(dst, src):
+    """A tty row from text bytes (nulls shown as blanks)."""
     for x in range(dst.size):
-        c = src[x] if src[x] != 0 else 32
-        dst[x] = c
-        if colors.size:
-            colors[x] = C.CLR_GRAY if c != 32 else 0
+        dst[x] = src[x] if src[x] != 0 else 32
+
+
+@njit
+def _text_colors(dst, src):
+    """The colours of a tty text row: gray where something is written, black on blanks (and nulls)."""
+    for x in range(dst.size):
+        dst[x] = C.CLR_GRAY if src[x] != 0 and src[x] != 32 else 0
 
 
 @njit
@@ -368,30 +415,33 @@ def _draw_text(i, b, time, message, status, status_start, inventory, out_message
     """The texts of env ``b`` into row ``i`` of the outputs that have rows: the message, the tty's top row and
     status lines (with the turn counter's digits), the inventory keys."""
     if out_message.shape[0]:
-        out_message[i] = message[b]
-    if tty_chars.shape[0] or tty_colors.shape[0]:
-        chars = tty_chars[i] if tty_chars.shape[0] else np.empty((C.TTY_ROWS, C.TTY_COLS), np.uint8)
-        colors = tty_colors[i] if tty_colors.shape[0] else np.empty((0, 0), np.int8)
-        _text_row(chars[0], colors[0] if colors.size else colors.ravel(), message[b, :C.TTY_COLS])
+        _copy(out_message[i], message[b])
+    if tty_chars.shape[0]:
+        chars = tty_chars[i]
+        _text_row(chars[0], message[b, :C.TTY_COLS])
+        _text_row(chars[22], status[b, 0])
+        _text_row(chars[23], status[b, 1])
         value = min(max(time, 0), 9_999_999_999)
         count = _digit_count(value)
-        line = status[b, 1].copy()
         for j in range(count):  # the turn counter, most significant digit first
             col = status_start[b] + count - 1 - j
             if col < C.TTY_COLS:
-                line[col] = 48 + value % 10
+                chars[23, col] = 48 + value % 10
             value //= 10
-        _text_row(chars[22], colors[22] if colors.size else colors.ravel(), status[b, 0])
-        _text_row(chars[23], colors[23] if colors.size else colors.ravel(), line)
+    if tty_colors.shape[0]:  # gray where something is written (the turn's digits are where its stand-in's are)
+        colors = tty_colors[i]
+        _text_colors(colors[0], message[b, :C.TTY_COLS])
+        _text_colors(colors[22], status[b, 0])
+        _text_colors(colors[23], status[b, 1])
     glyphs, letters, oclasses, strs = out_inventory
     if glyphs.shape[0]:
-        glyphs[i] = inventory[0][b]
+        _copy(glyphs[i], inventory[0][b])
     if letters.shape[0]:
-        letters[i] = inventory[1][b]
+        _copy(letters[i], inventory[1][b])
     if oclasses.shape[0]:
-        oclasses[i] = inventory[2][b]
+        _copy(oclasses[i], inventory[2][b])
     if strs.shape[0]:
-        strs[i] = inventory[3][b]
+        _copy(strs[i], inventory[3][b])
 
 
 @njit
@@ -563,9 +613,11 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
             _render(caches, rows, idx, fresh, stale)
     out: dict[str, np.ndarray] = {}
 
+    pool = caches["outputs"]
+
     def take(key, shape, dtype, empty="glyphs"):
         if key in keys:
-            out[key] = np.empty((n, *shape), dtype)
+            out[key] = pool.get(key, (n, *shape), dtype)
             return out[key]
         return _NONE[empty]
 
