@@ -181,3 +181,29 @@ def test_parallel_batches_equal_serial_ones():
             np.testing.assert_array_equal(step[0][key], np.concatenate([r[0][key] for r in small]))
         for j in (1, 2, 3):
             np.testing.assert_array_equal(step[j], np.concatenate([r[j] for r in small]))
+
+
+def test_observations_the_caller_keeps_are_never_written_over():
+    """Observation arrays are reused only once the caller holds nothing of them (the pool's reference count)."""
+    envs = gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=4, observation_keys=OBSERVATION_KEYS)
+    actions = np.random.default_rng(0).integers(0, envs.single_action_space.n, (30, 4))
+    obs, _ = envs.reset(seed=0)
+    kept = {k: v.copy() for k, v in obs.items()}
+    view = obs["tty_chars"][2]  # a view alone keeps its array
+    view_copy = view.copy()
+    del obs
+    single = gym.make("rewardgym/Dungeon-Score-v0")
+    first, _ = single.reset(seed=0)
+    first_copy = {k: v.copy() for k, v in first.items()}
+    for a in actions:
+        held = envs.step(a)[0]
+        single.step(int(a[0]))
+    np.testing.assert_array_equal(view, view_copy)
+    for k, v in first.items():
+        np.testing.assert_array_equal(v, first_copy[k])
+    assert not all(np.array_equal(held[k], kept[k]) for k in kept)
+    # nothing held: the same arrays come back, drawn afresh
+    del held
+    ids = {k: id(v) for k, v in envs.step(actions[0])[0].items()}
+    again = envs.step(actions[1])[0]
+    assert {k: id(v) for k, v in again.items()} == ids

@@ -322,24 +322,23 @@ class OutputPool:
 
 
 class TextRows:
-    """Each env's rendered text — status lines, message, inventory — and the inputs it was rendered from.
+    """Each env's rendered status lines and inventory, and the inputs they were rendered from.
 
     :func:`text_inputs` (compiled) finds the envs whose inputs changed since their rows were rendered;
     only those are rendered again (in Python, each distinct text once), and the draw kernel copies
     the rows into the observations. Derived from values only, so always right (after ``set_state``
     and autoresets too) and not part of the state. The status's second line is kept with a stand-in
-    turn counter of the right number of digits; the draw kernel writes the turn's digits.
+    turn counter of the right number of digits; the draw kernel writes the turn's digits. (The
+    message changes on most steps and is composed by the draw kernel itself.)
     """
 
     def __init__(self, num_envs: int):
         n = num_envs
-        self.keys = (np.zeros((n, 13), np.int64), np.zeros((n, 4 * C.MAX_MESSAGES), np.int64),
-                     np.zeros((n, 2 * C.N_ITEMS), np.int64))
-        self.valid = np.zeros((n, 3), bool)  # status, message, inventory
+        self.keys = (np.zeros((n, 13), np.int64), np.zeros((n, 2 * C.N_ITEMS), np.int64))
+        self.valid = np.zeros((n, 2), bool)  # status, inventory
         self.scratch = tuple(np.zeros_like(k) for k in self.keys)  # the inputs of this observation
         self.status = np.zeros((n, 2, C.TTY_COLS), np.uint8)
         self.status_start = np.zeros(n, np.int64)  # the turn counter's first column
-        self.message = np.zeros((n, C.MESSAGE_LEN), np.uint8)
         self.inventory = (np.zeros((n, C.INV_SIZE), np.int16), np.zeros((n, C.INV_SIZE), np.uint8),
                           np.zeros((n, C.INV_SIZE), np.uint8), np.zeros((n, C.INV_SIZE, C.INV_STR_LEN), np.uint8))
 
@@ -355,8 +354,8 @@ def _digit_count(value):
 
 @njit
 def text_inputs(s, envs, want, keys, valid, fresh, stale, start, stop):
-    """For envs ``envs[start:stop]``: the inputs of the texts in ``want`` (status, message, inventory) into
-    ``fresh``, and ``stale[i, k]`` where they differ from ``keys`` (what the cached rows were rendered from)."""
+    """For envs ``envs[start:stop]``: the inputs of the texts in ``want`` (status, inventory) into ``fresh``,
+    and ``stale[i, k]`` where they differ from ``keys`` (what the cached rows were rendered from)."""
     for i in range(start, stop):
         b = envs[i]
         if want[0]:
@@ -368,16 +367,11 @@ def text_inputs(s, envs, want, keys, valid, fresh, stale, start, stop):
             new[12] = _digit_count(min(max(s.time[b], 0), 9_999_999_999))
         if want[1]:
             new = fresh[1][i]
-            for k in range(C.MAX_MESSAGES):
-                new[k], new[C.MAX_MESSAGES + k] = s.msg_code[b, k], s.msg_arg[b, k]
-                new[2 * C.MAX_MESSAGES + k], new[3 * C.MAX_MESSAGES + k] = s.msg_num[b, k], s.msg_letter[b, k]
-        if want[2]:
-            new = fresh[2][i]
             counts, letters = s.inv_count[b], s.inv_letter[b]
             for k in range(C.N_ITEMS):
                 new[k], new[C.N_ITEMS + k] = counts[k], letters[k]
             new[C.GOLD], new[C.N_ITEMS + C.GOLD] = s.gold[b], 36  # gold is listed as $
-        for k in range(3):
+        for k in range(2):
             if want[k]:
                 differs = not valid[b, k]
                 old, new = keys[k][b], fresh[k][i]
@@ -396,6 +390,48 @@ def _copy(dst, src):
 
 
 @njit
+def _put(out, pos, offset, length):
+    """Append ``length`` bytes of the message pool from ``offset`` at ``pos`` (cut at the row's end)."""
+    for k in range(length):
+        if pos < out.size:
+            out[pos] = _POOL[offset + k]
+        pos += 1
+    return pos
+
+
+@njit
+def compose_message(out, codes, args, numbers, letters):
+    """The message line of one env's message slots, null-padded bytes (``messages.message_bytes``): each
+    message's template filled with its name, letter and number, the messages joined by two spaces."""
+    pos, first = 0, True
+    for k in range(codes.size):
+        code = codes[k]
+        if code <= 0:
+            continue
+        if not first:
+            pos = _put(out, pos, _SEP_OFF, _SEP_LEN)
+        first = False
+        arg = min(max(args[k], 0), M.N_ARGS - 1)
+        pos = _put(out, pos, _MSG_OFF[0, code, arg], _MSG_LEN[0, code, arg])
+        if _MSG_LETTER[code, arg]:
+            if pos < out.size:
+                out[pos] = letters[k]
+            pos += 1
+        pos = _put(out, pos, _MSG_OFF[1, code, arg], _MSG_LEN[1, code, arg])
+        if _MSG_NUMBER[code, arg]:
+            value = min(max(numbers[k], 0), 9_999_999_999)
+            count = _digit_count(value)
+            for j in range(count):
+                if pos + count - 1 - j < out.size:
+                    out[pos + count - 1 - j] = 48 + value % 10
+                value //= 10
+            pos += count
+        pos = _put(out, pos, _MSG_OFF[2, code, arg], _MSG_LEN[2, code, arg])
+    for k in range(min(pos, out.size), out.size):
+        out[k] = 0
+
+
+@njit
 def _text_row(dst, src):
     """A tty row from text bytes (nulls shown as blanks)."""
     for x in range(dst.size):
@@ -410,165 +446,180 @@ def _text_colors(dst, src):
 
 
 @njit
-def _draw_text(i, b, time, message, status, status_start, inventory, out_message, out_inventory, tty_chars,
-               tty_colors):
-    """The texts of env ``b`` into row ``i`` of the outputs that have rows: the message, the tty's top row and
-    status lines (with the turn counter's digits), the inventory keys."""
-    if out_message.shape[0]:
-        _copy(out_message[i], message[b])
-    if tty_chars.shape[0]:
-        chars = tty_chars[i]
-        _text_row(chars[0], message[b, :C.TTY_COLS])
-        _text_row(chars[22], status[b, 0])
-        _text_row(chars[23], status[b, 1])
-        value = min(max(time, 0), 9_999_999_999)
-        count = _digit_count(value)
-        for j in range(count):  # the turn counter, most significant digit first
-            col = status_start[b] + count - 1 - j
-            if col < C.TTY_COLS:
-                chars[23, col] = 48 + value % 10
-            value //= 10
-    if tty_colors.shape[0]:  # gray where something is written (the turn's digits are where its stand-in's are)
-        colors = tty_colors[i]
-        _text_colors(colors[0], message[b, :C.TTY_COLS])
-        _text_colors(colors[22], status[b, 0])
-        _text_colors(colors[23], status[b, 1])
-    glyphs, letters, oclasses, strs = out_inventory
-    if glyphs.shape[0]:
-        _copy(glyphs[i], inventory[0][b])
-    if letters.shape[0]:
-        _copy(letters[i], inventory[1][b])
-    if oclasses.shape[0]:
-        _copy(oclasses[i], inventory[2][b])
-    if strs.shape[0]:
-        _copy(strs[i], inventory[3][b])
+def _creatures(s, envs, monsters, where, shown, count, start, stop):
+    """The creatures drawn over each env's map memory, in drawing order (the monsters in view by slot, then the
+    player on top): row ``i`` of ``where`` gets their flat squares, of ``shown`` their glyphs, ``count`` how many."""
+    py, px, cur_room = s.py, s.px, s.cur_room
+    kinds, ys, xs, glyphs, room_map = s.mon_type, s.mon_y, s.mon_x, s.mon_shown, s.room_map
+    for i in range(start, stop):
+        b = envs[i]
+        n = 0
+        if monsters:
+            room = cur_room[b]
+            for m in range(C.MAX_MONSTERS):
+                if kinds[b, m] < 0:
+                    continue
+                my, mx = ys[b, m], xs[b, m]
+                if (abs(my - py[b]) <= 1 and abs(mx - px[b]) <= 1) or (room > 0 and room_map[b, my, mx] == room):
+                    where[i, n], shown[i, n] = my * C.COLS + mx, glyphs[b, m]
+                    n += 1
+        where[i, n], shown[i, n] = py[b] * C.COLS + px[b], C.GLYPH_PLAYER
+        count[i] = n + 1
 
 
 @njit
-def _creatures(s, b, monsters, where, shown):
-    """The creatures drawn over env ``b``'s map memory, in drawing order (the monsters in view by slot, then the
-    player on top): their flat squares into ``where``, their glyphs into ``shown``; returns how many."""
-    py, px = s.py[b], s.px[b]
-    n = 0
-    if monsters:
-        # each field is read once: a read of a StructRef field counts a reference, atomically
-        kinds, ys, xs, glyphs, room_map = s.mon_type[b], s.mon_y[b], s.mon_x[b], s.mon_shown[b], s.room_map[b]
-        room = s.cur_room[b]
-        for m in range(C.MAX_MONSTERS):
-            if kinds[m] < 0:
-                continue
-            my, mx = ys[m], xs[m]
-            if (abs(my - py) <= 1 and abs(mx - px) <= 1) or (room > 0 and room_map[my, mx] == room):
-                where[n], shown[n] = my * C.COLS + mx, glyphs[m]
-                n += 1
-    where[n], shown[n] = py * C.COLS + px, C.GLYPH_PLAYER
-    return n + 1
-
-
-@njit
-def _layer(dst, memory, n, where, shown, lut):
-    """A map layer: the memory ``memory`` (21, 79) copied into ``dst`` (21 rows of at least 79 columns; columns
-    past the map are zeroed), then the creatures drawn over it as ``lut[glyph]``."""
+def _layers(out, first_row, memory, envs, where, shown, count, lut, start, stop):
+    """A map layer of each env into ``out[i, first_row:first_row + 21]`` (columns past the map's zeroed): the
+    memory ``memory[b]`` with the creatures drawn over it as ``lut[glyph]``."""
     cols = C.COLS
-    for y in range(C.ROWS):
-        d, v = dst[y], memory[y]
-        for x in range(cols):
-            d[x] = v[x]
-        for x in range(cols, d.size):
-            d[x] = 0
-    for k in range(n):
-        dst[where[k] // cols, where[k] % cols] = lut[shown[k]]
+    for i in range(start, stop):
+        b = envs[i]
+        for y in range(C.ROWS):
+            d, v = out[i, first_row + y], memory[b, y]
+            for x in range(cols):
+                d[x] = v[x]
+            for x in range(cols, d.size):
+                d[x] = 0
+        for k in range(count[i]):
+            out[i, first_row + where[i, k] // cols, where[i, k] % cols] = lut[shown[i, k]]
 
 
 @njit
-def _draw(s, b, i, monsters, grid, where, shown, glyphs, chars, colors, specials, crop_glyphs, crop_chars, crop_colors,
-          crop_specials, tty_chars, tty_colors):
-    """The map layers of env ``b`` into row ``i`` of the outputs that have rows (the others are empty): the map
-    memory with the monsters in view and the player on top, the crops around the player, the tty's map rows."""
-    rows, cols = C.ROWS, C.COLS
-    n = _creatures(s, b, monsters, where, shown)
-    _layer(grid, s.mem_glyph[b], n, where, shown, _IDENTITY)
-    if glyphs.shape[0]:
-        _layer(glyphs[i], s.mem_glyph[b], n, where, shown, _IDENTITY)
-    if chars.shape[0] or tty_chars.shape[0]:
-        memory = s.mem_char[b]
-        if chars.shape[0]:
-            _layer(chars[i], memory, n, where, shown, C.GLYPH_CHAR)
-        if tty_chars.shape[0]:  # the map on rows 1-21, a blank last column
-            _layer(tty_chars[i, 1:1 + rows], memory, n, where, shown, C.GLYPH_CHAR)
-            for y in range(1, 1 + rows):
-                tty_chars[i, y, cols] = 32
-    if colors.shape[0] or tty_colors.shape[0]:
-        memory = s.mem_color[b]
-        if colors.shape[0]:
-            _layer(colors[i], memory, n, where, shown, C.GLYPH_COLOR)
-        if tty_colors.shape[0]:
-            _layer(tty_colors[i, 1:1 + rows], memory, n, where, shown, C.GLYPH_COLOR)
-    if specials.shape[0]:
-        _layer(specials[i], s.mem_special[b], n, where, shown, C.GLYPH_SPECIAL)
-    if crop_glyphs.shape[0] or crop_chars.shape[0] or crop_colors.shape[0] or crop_specials.shape[0]:
-        size = max(crop_glyphs.shape[1], crop_chars.shape[1], crop_colors.shape[1], crop_specials.shape[1])
-        y0, x0 = s.py[b] - size // 2, s.px[b] - size // 2
-        for dy in range(size):  # the glyph grid around the player; off the map, unexplored stone
+def _crops(glyphs, chars, colors, specials, s, envs, where, shown, count, start, stop):
+    """The crops around the player: the glyph layer (with its creatures) as each of the four tables, unexplored
+    stone off the map."""
+    size = max(glyphs.shape[1], chars.shape[1], colors.shape[1], specials.shape[1])
+    grid = np.empty((C.ROWS, C.COLS), np.int16)
+    memory, py, px = s.mem_glyph, s.py, s.px
+    for i in range(start, stop):
+        b = envs[i]
+        _copy(grid, memory[b])
+        for k in range(count[i]):
+            grid[where[i, k] // C.COLS, where[i, k] % C.COLS] = shown[i, k]
+        y0, x0 = py[b] - size // 2, px[b] - size // 2
+        for dy in range(size):
             for dx in range(size):
                 y, x = y0 + dy, x0 + dx
-                glyph = grid[y, x] if 0 <= y < rows and 0 <= x < cols else C.GLYPH_STONE
-                if crop_glyphs.shape[0]:
-                    crop_glyphs[i, dy, dx] = glyph
-                if crop_chars.shape[0]:
-                    crop_chars[i, dy, dx] = C.GLYPH_CHAR[glyph]
-                if crop_colors.shape[0]:
-                    crop_colors[i, dy, dx] = C.GLYPH_COLOR[glyph]
-                if crop_specials.shape[0]:
-                    crop_specials[i, dy, dx] = C.GLYPH_SPECIAL[glyph]
+                glyph = grid[y, x] if 0 <= y < C.ROWS and 0 <= x < C.COLS else C.GLYPH_STONE
+                if glyphs.shape[0]:
+                    glyphs[i, dy, dx] = glyph
+                if chars.shape[0]:
+                    chars[i, dy, dx] = C.GLYPH_CHAR[glyph]
+                if colors.shape[0]:
+                    colors[i, dy, dx] = C.GLYPH_COLOR[glyph]
+                if specials.shape[0]:
+                    specials[i, dy, dx] = C.GLYPH_SPECIAL[glyph]
 
 
 @njit
-def _blstats(s, b, out):
-    out[:] = _BLSTATS
-    out[C.BL_X], out[C.BL_Y] = s.px[b], s.py[b]
-    out[C.BL_SCORE] = s.gold[b] + 4 * s.xp[b] + 50 * (s.max_depth[b] - 1)
-    out[C.BL_HP], out[C.BL_HPMAX] = s.hp[b], s.maxhp[b]
-    out[C.BL_DEPTH] = out[C.BL_DLEVEL] = s.depth[b]
-    out[C.BL_GOLD] = s.gold[b]
-    out[C.BL_XP], out[C.BL_EXP] = s.xlvl[b], s.xp[b]
-    out[C.BL_TIME] = s.time[b]
-    out[C.BL_HUNGER] = s.hunger[b]
-    out[C.BL_CONDITION] = C.BL_MASK_HALLU if s.hallu[b] > 0 else 0
+def _tty_text(tty_chars, tty_colors, messages, envs, s, status, status_start, start, stop):
+    """The tty's text rows: the message on top, the status lines (with the turn counter's digits) at the bottom,
+    and their colours; the map's last column blank."""
+    time = s.time
+    for i in range(start, stop):
+        b = envs[i]
+        message = messages[i]
+        if tty_chars.shape[0]:
+            chars = tty_chars[i]
+            _text_row(chars[0], message[:C.TTY_COLS])
+            _text_row(chars[22], status[b, 0])
+            _text_row(chars[23], status[b, 1])
+            value = min(max(time[b], 0), 9_999_999_999)
+            count = _digit_count(value)
+            for j in range(count):  # the turn counter, most significant digit first
+                col = status_start[b] + count - 1 - j
+                if col < C.TTY_COLS:
+                    chars[23, col] = 48 + value % 10
+                value //= 10
+            for y in range(1, 1 + C.ROWS):
+                chars[y, C.COLS] = 32
+        if tty_colors.shape[0]:  # gray where something is written (the turn's digits where its stand-in's are)
+            colors = tty_colors[i]
+            _text_colors(colors[0], message[:C.TTY_COLS])
+            _text_colors(colors[22], status[b, 0])
+            _text_colors(colors[23], status[b, 1])
 
 
 @njit
-def _draw_one(s, envs, i, monsters, grid, where, shown, maps, crops, tty_chars, tty_colors, blstats, cursor, text,
-              out_message, out_inventory):
-    b = envs[i]
-    glyphs, chars, colors, specials = maps
-    crop_glyphs, crop_chars, crop_colors, crop_specials = crops
-    if (glyphs.shape[0] or chars.shape[0] or colors.shape[0] or specials.shape[0] or crop_glyphs.shape[0]
-            or crop_chars.shape[0] or crop_colors.shape[0] or crop_specials.shape[0] or tty_chars.shape[0]
-            or tty_colors.shape[0]):
-        _draw(s, b, i, monsters, grid, where, shown, glyphs, chars, colors, specials, crop_glyphs, crop_chars,
-              crop_colors, crop_specials, tty_chars, tty_colors)
-    if blstats.shape[0]:
-        _blstats(s, b, blstats[i])
-    if cursor.shape[0]:
-        cursor[i, 0], cursor[i, 1] = s.py[b] + 1, s.px[b]
-    message, status, status_start, inventory = text
-    _draw_text(i, b, s.time[b], message, status, status_start, inventory, out_message, out_inventory, tty_chars,
-               tty_colors)
+def _blstats(out, s, envs, start, stop):
+    px, py, gold, xp, max_depth, hp, maxhp = s.px, s.py, s.gold, s.xp, s.max_depth, s.hp, s.maxhp
+    depth, xlvl, time, hunger, hallu = s.depth, s.xlvl, s.time, s.hunger, s.hallu
+    for i in range(start, stop):
+        b = envs[i]
+        row = out[i]
+        for k in range(C.N_BLSTATS):
+            row[k] = _BLSTATS[k]
+        row[C.BL_X], row[C.BL_Y] = px[b], py[b]
+        row[C.BL_SCORE] = gold[b] + 4 * xp[b] + 50 * (max_depth[b] - 1)
+        row[C.BL_HP], row[C.BL_HPMAX] = hp[b], maxhp[b]
+        row[C.BL_DEPTH] = row[C.BL_DLEVEL] = depth[b]
+        row[C.BL_GOLD] = gold[b]
+        row[C.BL_XP], row[C.BL_EXP] = xlvl[b], xp[b]
+        row[C.BL_TIME] = time[b]
+        row[C.BL_HUNGER] = hunger[b]
+        row[C.BL_CONDITION] = C.BL_MASK_HALLU if hallu[b] > 0 else 0
+
+
+@njit
+def _rows(out, store, envs, start, stop):
+    """``out[i] = store[envs[i]]`` for cached rows (C-contiguous), as flat copies."""
+    for i in range(start, stop):
+        _copy(out[i], store[envs[i]])
 
 
 @njit
 def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor, text, out_message,
                out_inventory, start, stop):
-    """The observations of envs ``envs[start:stop]``: ``maps`` (glyphs, chars, colors, specials) and ``crops``
-    (the same four around the player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four
-    inventory keys), the texts copied from ``text`` (:class:`TextRows`' message, status, status_start,
-    inventory). Outputs with zero rows are not asked for."""
-    grid = np.empty((C.ROWS, C.COLS), np.int16)  # scratch: the glyphs, for the crops
-    where, shown = np.empty(C.MAX_MONSTERS + 1, np.int64), np.empty(C.MAX_MONSTERS + 1, np.int64)
-    for i in range(start, stop):
-        _draw_one(s, envs, i, monsters, grid, where, shown, maps, crops, tty_chars, tty_colors, blstats, cursor,
-                  text, out_message, out_inventory)
+    """The observations of envs ``envs[start:stop]`` into rows ``start:stop`` of the outputs that have rows (the
+    others are empty): ``maps`` (glyphs, chars, colors, specials) and ``crops`` (the same four around the
+    player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four inventory keys); ``text``
+    is :class:`TextRows`' cached status lines, their turn counter's column and inventory. One loop over the envs
+    per key, each state field read once (a StructRef field read counts a reference, atomically)."""
+    glyphs, chars, colors, specials = maps
+    n = envs.size
+    where, shown = np.empty((n, C.MAX_MONSTERS + 1), np.int64), np.empty((n, C.MAX_MONSTERS + 1), np.int64)
+    count = np.empty(n, np.int64)
+    if (glyphs.shape[0] or chars.shape[0] or colors.shape[0] or specials.shape[0] or tty_chars.shape[0]
+            or tty_colors.shape[0] or crops[0].shape[0] or crops[1].shape[0] or crops[2].shape[0]
+            or crops[3].shape[0]):
+        _creatures(s, envs, monsters, where, shown, count, start, stop)
+    if glyphs.shape[0]:
+        _layers(glyphs, 0, s.mem_glyph, envs, where, shown, count, _IDENTITY, start, stop)
+    if chars.shape[0]:
+        _layers(chars, 0, s.mem_char, envs, where, shown, count, C.GLYPH_CHAR, start, stop)
+    if colors.shape[0]:
+        _layers(colors, 0, s.mem_color, envs, where, shown, count, C.GLYPH_COLOR, start, stop)
+    if specials.shape[0]:
+        _layers(specials, 0, s.mem_special, envs, where, shown, count, C.GLYPH_SPECIAL, start, stop)
+    if tty_chars.shape[0]:
+        _layers(tty_chars, 1, s.mem_char, envs, where, shown, count, C.GLYPH_CHAR, start, stop)
+    if tty_colors.shape[0]:
+        _layers(tty_colors, 1, s.mem_color, envs, where, shown, count, C.GLYPH_COLOR, start, stop)
+    if crops[0].shape[0] or crops[1].shape[0] or crops[2].shape[0] or crops[3].shape[0]:
+        _crops(crops[0], crops[1], crops[2], crops[3], s, envs, where, shown, count, start, stop)
+    if blstats.shape[0]:
+        _blstats(blstats, s, envs, start, stop)
+    if cursor.shape[0]:
+        py, px = s.py, s.px
+        for i in range(start, stop):
+            cursor[i, 0], cursor[i, 1] = py[envs[i]] + 1, px[envs[i]]
+    if out_message.shape[0] or tty_chars.shape[0] or tty_colors.shape[0]:
+        messages = out_message if out_message.shape[0] else np.empty((n, C.MESSAGE_LEN), np.uint8)
+        codes, args, numbers, letters = s.msg_code, s.msg_arg, s.msg_num, s.msg_letter
+        for i in range(start, stop):
+            b = envs[i]
+            compose_message(messages[i], codes[b], args[b], numbers[b], letters[b])
+        status, status_start, _ = text
+        _tty_text(tty_chars, tty_colors, messages, envs, s, status, status_start, start, stop)
+    inventory = text[2]
+    if out_inventory[0].shape[0]:
+        _rows(out_inventory[0], inventory[0], envs, start, stop)
+    if out_inventory[1].shape[0]:
+        _rows(out_inventory[1], inventory[1], envs, start, stop)
+    if out_inventory[2].shape[0]:
+        _rows(out_inventory[2], inventory[2], envs, start, stop)
+    if out_inventory[3].shape[0]:
+        _rows(out_inventory[3], inventory[3], envs, start, stop)
 
 
 def _blstats_template() -> np.ndarray:
@@ -584,6 +635,10 @@ def _blstats_template() -> np.ndarray:
 
 
 _BLSTATS = _blstats_template()
+_TABLES = M.tables()
+_POOL, _MSG_OFF, _MSG_LEN = _TABLES["pool"], _TABLES["msg_off"], _TABLES["msg_len"]
+_MSG_LETTER, _MSG_NUMBER = _TABLES["msg_letter"], _TABLES["msg_number"]
+_SEP_OFF, _SEP_LEN = int(_TABLES["sep"][0]), int(_TABLES["sep"][1])
 _IDENTITY = np.arange(C.MAX_GLYPH + 1, dtype=np.int16)
 _NONE = {  # empty outputs: keys nobody asked for cost nothing
     "glyphs": np.zeros((0, C.ROWS, C.COLS), np.int16), "chars": np.zeros((0, C.ROWS, C.COLS), np.uint8),
@@ -593,7 +648,8 @@ _NONE = {  # empty outputs: keys nobody asked for cost nothing
     "blstats": np.zeros((0, C.N_BLSTATS), np.int64), "tty_cursor": np.zeros((0, 2), np.uint8),
     "inv16": np.zeros((0, C.INV_SIZE), np.int16), "inv8": np.zeros((0, C.INV_SIZE), np.uint8),
 }
-cache_guard(__file__, _BLSTATS, _IDENTITY, C.GLYPH_CHAR, C.GLYPH_COLOR, C.GLYPH_SPECIAL, C.GLYPH_PLAYER,
+cache_guard(__file__, _BLSTATS, _IDENTITY, _POOL, _MSG_OFF, _MSG_LEN, _MSG_LETTER, _MSG_NUMBER, _SEP_OFF, _SEP_LEN,
+            M.N_ARGS, C.GLYPH_CHAR, C.GLYPH_COLOR, C.GLYPH_SPECIAL, C.GLYPH_PLAYER,
             C.GLYPH_STONE, C.MAX_MONSTERS, C.BL_MASK_HALLU)
 
 
@@ -607,7 +663,7 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     want = _text_wanted(keys)
     if want.any():
         fresh = tuple(scratch[:n] for scratch in rows.scratch)
-        stale = np.zeros((n, 3), bool)
+        stale = np.zeros((n, 2), bool)
         split(text_inputs, n, core.kernel_state, idx, want, rows.keys, rows.valid, fresh, stale)
         if stale.any():
             _render(caches, rows, idx, fresh, stale)
@@ -633,14 +689,14 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     split(draw_batch, n, core.kernel_state, idx, core.monsters, maps, crops,
           take("tty_chars", tty, np.uint8, "tty_chars"), take("tty_colors", tty, np.int8, "tty_colors"),
           take("blstats", (C.N_BLSTATS,), np.int64, "blstats"), take("tty_cursor", (2,), np.uint8, "tty_cursor"),
-          (rows.message, rows.status, rows.status_start, rows.inventory),
+          (rows.status, rows.status_start, rows.inventory),
           take("message", (C.MESSAGE_LEN,), np.uint8, "inv8"), inventory)
     return {k: out[k] for k in keys}
 
 
 def _render(caches, rows: TextRows, idx: np.ndarray, fresh, stale: np.ndarray) -> None:
     """Render the stale texts (each distinct one once) into the per-env rows, and remember their inputs."""
-    for k in range(3):
+    for k in range(2):
         i = stale[:, k].nonzero()[0]
         if not i.size:
             continue
@@ -648,8 +704,6 @@ def _render(caches, rows: TextRows, idx: np.ndarray, fresh, stale: np.ndarray) -
         if k == 0:
             line1, line2, start, _, _ = caches["status"](x)
             rows.status[envs, 0], rows.status[envs, 1], rows.status_start[envs] = line1, line2, start
-        elif k == 1:
-            rows.message[envs] = caches["message"](envs, x)[0]
         else:
             for store, rendered in zip(rows.inventory, caches["inventory"](x)):
                 store[envs] = rendered
@@ -659,9 +713,9 @@ def _render(caches, rows: TextRows, idx: np.ndarray, fresh, stale: np.ndarray) -
 
 @functools.lru_cache(maxsize=32)
 def _text_wanted(keys: tuple[str, ...]) -> np.ndarray:
-    """Which texts ``keys`` need: the status lines, the message, the inventory."""
+    """Which cached texts ``keys`` need: the status lines, the inventory."""
     tty = "tty_chars" in keys or "tty_colors" in keys
     inventory = any(k in keys for k in ("inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs"))
-    wanted = np.array([tty, tty or "message" in keys, inventory])
+    wanted = np.array([tty, inventory])
     wanted.flags.writeable = False
     return wanted
