@@ -184,9 +184,13 @@ def test_parallel_batches_equal_serial_ones():
 
 
 def test_observations_the_caller_keeps_are_never_written_over():
-    """Observation arrays are reused only once the caller holds nothing of them (the pool's reference count)."""
-    envs = gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=4, observation_keys=OBSERVATION_KEYS)
-    actions = np.random.default_rng(0).integers(0, envs.single_action_space.n, (30, 4))
+    """Observation arrays of large batches are reused only once the caller holds nothing of them (the pool's
+    reference count)."""
+    from rewardgym.envs.dungeon.display import _POOL_FROM
+
+    n = _POOL_FROM
+    envs = gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=n, observation_keys=OBSERVATION_KEYS)
+    actions = np.random.default_rng(0).integers(0, envs.single_action_space.n, (30, n))
     obs, _ = envs.reset(seed=0)
     kept = {k: v.copy() for k, v in obs.items()}
     view = obs["tty_chars"][2]  # a view alone keeps its array

@@ -103,22 +103,25 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+_CORES = cores()
+
+
 def _threads() -> ThreadPoolExecutor:
     """This process's pool of one thread per core (a forked child makes its own)."""
     global _pool
     if _pool is None or _pool[0] != os.getpid():
-        _pool = (os.getpid(), ThreadPoolExecutor(cores(), "rewardgym-jit"))
+        _pool = (os.getpid(), ThreadPoolExecutor(_CORES, "rewardgym-jit"))
     return _pool[1]
 
 
-def split(kernel, n: int, *args) -> None:
+def split(kernel, n: int, *args):
     """Run ``kernel(*args, start, stop)`` over ``[0, n)``: in one call for small ``n``, else one slice per core,
-    at once on threads (``kernel`` must be a ``nogil`` kernel whose slices share no writes)."""
-    workers = cores()
-    if n < SPLIT_FROM or workers < 2:
-        kernel(*args, 0, n)
-        return
+    at once on threads (``kernel`` must be a ``nogil`` kernel whose slices share no writes). Returns the kernel's
+    result, summed over the slices when it returns a number."""
+    if n < SPLIT_FROM or _CORES < 2:
+        return kernel(*args, 0, n)
+    workers = _CORES
     bounds = [n * k // workers for k in range(workers + 1)]
     futures = [_threads().submit(kernel, *args, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-    for future in futures:
-        future.result()
+    results = [future.result() for future in futures]
+    return None if results[0] is None else sum(results)

@@ -127,6 +127,7 @@ class DungeonCore(BatchedCore):
                            penalty_step=self.penalty_step, penalty_time=self.penalty_time,
                            success_reward=self.success_reward, target_depth=self.target_depth,
                            monsters=self.monsters)
+        self._rules = tuple(self.rules)
         self.state = new_state(num_envs)
         self.kernel_state = kernel_state(self.state)  # the kernels' handle on the same arrays
         self.all_envs = np.arange(num_envs)
@@ -139,12 +140,12 @@ class DungeonCore(BatchedCore):
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         envs = mask.nonzero()[0]
         if envs.size:
-            split(rules.reset_batch, envs.size, self.kernel_state, self.rules, envs, np.asarray(keys, np.uint64))
+            split(rules.reset_batch, envs.size, self.kernel_state, self._rules, envs, np.asarray(keys, np.uint64))
 
     def step(self, action: np.ndarray, active: np.ndarray):
         n = self.num_envs
         reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
-        split(rules.step_batch, n, self.kernel_state, self.rules, self.action_codes, np.asarray(action, np.int64),
+        split(rules.step_batch, n, self.kernel_state, self._rules, self.action_codes, np.asarray(action, np.int64),
               active, reward, terminated, truncated)
         return reward, terminated, truncated
 

@@ -337,6 +337,7 @@ class TextRows:
         self.keys = (np.zeros((n, 13), np.int64), np.zeros((n, 2 * C.N_ITEMS), np.int64))
         self.valid = np.zeros((n, 2), bool)  # status, inventory
         self.scratch = tuple(np.zeros_like(k) for k in self.keys)  # the inputs of this observation
+        self.stale = np.zeros((n, 2), bool)
         self.status = np.zeros((n, 2, C.TTY_COLS), np.uint8)
         self.status_start = np.zeros(n, np.int64)  # the turn counter's first column
         self.inventory = (np.zeros((n, C.INV_SIZE), np.int16), np.zeros((n, C.INV_SIZE), np.uint8),
@@ -372,12 +373,13 @@ def text_inputs(s, envs, want, keys, valid, fresh, stale, start, stop):
                 new[k], new[C.N_ITEMS + k] = counts[k], letters[k]
             new[C.GOLD], new[C.N_ITEMS + C.GOLD] = s.gold[b], 36  # gold is listed as $
         for k in range(2):
+            differs = False
             if want[k]:
                 differs = not valid[b, k]
                 old, new = keys[k][b], fresh[k][i]
                 for j in range(old.size):
                     differs |= old[j] != new[j]
-                stale[i, k] = differs
+            stale[i, k] = differs
 
 
 @njit
@@ -569,12 +571,24 @@ def _rows(out, store, envs, start, stop):
 
 @njit
 def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor, text, out_message,
-               out_inventory, start, stop):
+               out_inventory, check, start, stop):
     """The observations of envs ``envs[start:stop]`` into rows ``start:stop`` of the outputs that have rows (the
     others are empty): ``maps`` (glyphs, chars, colors, specials) and ``crops`` (the same four around the
     player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four inventory keys); ``text``
     is :class:`TextRows`' cached status lines, their turn counter's column and inventory. One loop over the envs
-    per key, each state field read once (a StructRef field read counts a reference, atomically)."""
+    per key, each state field read once (a StructRef field read counts a reference, atomically).
+
+    ``check`` is (want, keys, valid, fresh, stale) of :func:`text_inputs`: when a cached text is stale, nothing
+    is drawn and the number of stale envs comes back (render them, then draw); else 0, all drawn."""
+    want, keys, valid, fresh, stale = check
+    if want[0] or want[1]:
+        text_inputs(s, envs, want, keys, valid, fresh, stale, start, stop)
+        count = 0
+        for i in range(start, stop):
+            if stale[i, 0] or stale[i, 1]:
+                count += 1
+        if count:
+            return count
     glyphs, chars, colors, specials = maps
     n = envs.size
     where, shown = np.empty((n, C.MAX_MONSTERS + 1), np.int64), np.empty((n, C.MAX_MONSTERS + 1), np.int64)
@@ -620,6 +634,7 @@ def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, c
         _rows(out_inventory[2], inventory[2], envs, start, stop)
     if out_inventory[3].shape[0]:
         _rows(out_inventory[3], inventory[3], envs, start, stop)
+    return 0
 
 
 def _blstats_template() -> np.ndarray:
@@ -653,45 +668,53 @@ cache_guard(__file__, _BLSTATS, _IDENTITY, _POOL, _MSG_OFF, _MSG_LEN, _MSG_LETTE
             C.GLYPH_STONE, C.MAX_MONSTERS, C.BL_MASK_HALLU)
 
 
+# The outputs of draw_batch in its argument order: (key, shape after the env axis, dtype, stand-in when not asked).
+_GRID, _TTY = (C.ROWS, C.COLS), (C.TTY_ROWS, C.TTY_COLS)
+_OUTPUTS = (("glyphs", _GRID, np.int16, "glyphs"), ("chars", _GRID, np.uint8, "chars"),
+            ("colors", _GRID, np.uint8, "chars"), ("specials", _GRID, np.uint8, "chars"),
+            ("glyphs_crop", None, np.int16, "crop16"), ("chars_crop", None, np.uint8, "crop8"),
+            ("colors_crop", None, np.uint8, "crop8"), ("specials_crop", None, np.uint8, "crop8"),
+            ("tty_chars", _TTY, np.uint8, "tty_chars"), ("tty_colors", _TTY, np.int8, "tty_colors"),
+            ("blstats", (C.N_BLSTATS,), np.int64, "blstats"), ("tty_cursor", (2,), np.uint8, "tty_cursor"),
+            ("message", (C.MESSAGE_LEN,), np.uint8, "inv8"), ("inv_glyphs", (C.INV_SIZE,), np.int16, "inv16"),
+            ("inv_letters", (C.INV_SIZE,), np.uint8, "inv8"), ("inv_oclasses", (C.INV_SIZE,), np.uint8, "inv8"),
+            ("inv_strs", (C.INV_SIZE, C.INV_STR_LEN), np.uint8, "chars"))
+_POOL_FROM = 64  # smaller batches take fresh arrays (NumPy keeps small blocks; the pool's bookkeeping costs more)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(keys: tuple[str, ...], crop_size: int) -> tuple:
+    """For each output of draw_batch: the key and its shape after the env axis, or None and the stand-in."""
+    crop = (crop_size, crop_size)
+    return tuple((key, crop if shape is None else shape, dtype) if key in keys else (None, _NONE[empty], None)
+                 for key, shape, dtype, empty in _OUTPUTS)
+
+
 def observe(core, b, keys) -> dict[str, np.ndarray]:
     """The observation ``keys`` of envs ``b`` (global indices, or None for all), each with a leading env axis."""
     keys = tuple(keys)
     idx = core.all_envs if b is None else np.asarray(b, np.int64)
     n = idx.size
-    caches = _caches(core)
+    caches = core.__dict__.get("_text_caches") or _caches(core)
     rows = caches["rows"]
-    want = _text_wanted(keys)
-    if want.any():
-        fresh = tuple(scratch[:n] for scratch in rows.scratch)
-        stale = np.zeros((n, 2), bool)
-        split(text_inputs, n, core.kernel_state, idx, want, rows.keys, rows.valid, fresh, stale)
-        if stale.any():
-            _render(caches, rows, idx, fresh, stale)
-    out: dict[str, np.ndarray] = {}
-
-    pool = caches["outputs"]
-
-    def take(key, shape, dtype, empty="glyphs"):
-        if key in keys:
-            out[key] = pool.get(key, (n, *shape), dtype)
-            return out[key]
-        return _NONE[empty]
-
-    grid, crop, tty = (C.ROWS, C.COLS), (core.crop_size, core.crop_size), (C.TTY_ROWS, C.TTY_COLS)
-    maps = (take("glyphs", grid, np.int16), take("chars", grid, np.uint8, "chars"),
-            take("colors", grid, np.uint8, "chars"), take("specials", grid, np.uint8, "chars"))
-    crops = (take("glyphs_crop", crop, np.int16, "crop16"), take("chars_crop", crop, np.uint8, "crop8"),
-             take("colors_crop", crop, np.uint8, "crop8"), take("specials_crop", crop, np.uint8, "crop8"))
-    inventory = (take("inv_glyphs", (C.INV_SIZE,), np.int16, "inv16"),
-                 take("inv_letters", (C.INV_SIZE,), np.uint8, "inv8"),
-                 take("inv_oclasses", (C.INV_SIZE,), np.uint8, "inv8"),
-                 take("inv_strs", (C.INV_SIZE, C.INV_STR_LEN), np.uint8, "chars"))
-    split(draw_batch, n, core.kernel_state, idx, core.monsters, maps, crops,
-          take("tty_chars", tty, np.uint8, "tty_chars"), take("tty_colors", tty, np.int8, "tty_colors"),
-          take("blstats", (C.N_BLSTATS,), np.int64, "blstats"), take("tty_cursor", (2,), np.uint8, "tty_cursor"),
-          (rows.status, rows.status_start, rows.inventory),
-          take("message", (C.MESSAGE_LEN,), np.uint8, "inv8"), inventory)
-    return {k: out[k] for k in keys}
+    check = (_text_wanted(keys), rows.keys, rows.valid, rows.scratch, rows.stale)
+    pool = caches["outputs"] if n >= _POOL_FROM else None
+    out = {}
+    arrays = []
+    for key, shape, dtype in _plan(keys, core.crop_size):
+        if key is None:
+            arrays.append(shape)  # the stand-in of an output nobody asked for
+            continue
+        array = pool.get(key, (n, *shape), dtype) if pool is not None else np.empty((n, *shape), dtype)
+        out[key] = array
+        arrays.append(array)
+    args = (core.kernel_state, idx, core.monsters, tuple(arrays[0:4]), tuple(arrays[4:8]), arrays[8], arrays[9],
+            arrays[10], arrays[11], (rows.status, rows.status_start, rows.inventory), arrays[12], tuple(arrays[13:17]),
+            check)
+    if split(draw_batch, n, *args):  # some texts changed: render them, then draw
+        _render(caches, rows, idx, tuple(x[:n] for x in rows.scratch), rows.stale[:n])
+        split(draw_batch, n, *args)
+    return out if len(out) == len(keys) and tuple(out) == keys else {k: out[k] for k in keys}
 
 
 def _render(caches, rows: TextRows, idx: np.ndarray, fresh, stale: np.ndarray) -> None:

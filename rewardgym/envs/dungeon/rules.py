@@ -33,7 +33,7 @@ import numpy as np
 from rewardgym.envs.dungeon import levels
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
-from rewardgym.envs.dungeon.state import (N_SECTORS, P_CONSTANT, P_EXP, P_LINEAR, P_SQUARE, T_EAT, T_GOLD,
+from rewardgym.envs.dungeon.state import (N_SECTORS, P_CONSTANT, Rules, P_EXP, P_LINEAR, P_SQUARE, T_EAT, T_GOLD,
                                           T_ORACLE, T_ORACLE_SOBER, T_ROOM, T_SCORE, T_SCOUT, T_STAIRCASE)
 from rewardgym.envs.jit import cache_guard, draw_base, lane_uniform, njit, splitmix64, uniform
 
@@ -217,16 +217,19 @@ def step_env(s, r, b, act):
 
 
 @njit
-def step_batch(s, r, codes, actions, active, reward, terminated, truncated, start, stop):
-    """Step envs ``start..stop`` where ``active`` with command ``codes[actions[b]]``, writing the three outputs."""
+def step_batch(s, rules, codes, actions, active, reward, terminated, truncated, start, stop):
+    """Step envs ``start..stop`` where ``active`` with command ``codes[actions[b]]``, writing the three outputs.
+    ``rules`` is the :class:`Rules` as a plain tuple (a call with a NamedTuple costs microseconds more to type)."""
+    r = Rules(*rules)
     for b in range(start, stop):
         if active[b]:
             reward[b], terminated[b], truncated[b] = step_env(s, r, b, codes[actions[b]])
 
 
 @njit
-def reset_batch(s, r, envs, keys, start, stop):
-    """Start new episodes in ``envs[start:stop]`` keyed ``keys[start:stop]``."""
+def reset_batch(s, rules, envs, keys, start, stop):
+    """Start new episodes in ``envs[start:stop]`` keyed ``keys[start:stop]`` (``rules``: as for step_batch)."""
+    r = Rules(*rules)
     for i in range(start, stop):
         reset_env(s, r, envs[i], keys[i])
 
