@@ -143,35 +143,7 @@ def test_crops_are_the_map_around_the_player_padded_with_stone(crop_size):
             assert obs[layer + "_crop"][0].dtype == obs[layer].dtype
 
 
-def test_row_memo_renders_each_row_once_and_exactly():
-    from rewardgym.envs.dungeon.display import RowMemo
-
-    rendered = []
-
-    def render_few(rows):
-        rendered.extend(map(tuple, rows.tolist()))
-        return rows * 2, rows.sum(axis=1)
-
-    memo = RowMemo(render_few)
-    rows = np.array([[1, 2], [1, 3], [1, 2], [4, 5]])
-    for _ in range(3):
-        doubled, sums = memo(None, rows)
-        np.testing.assert_array_equal(doubled, rows * 2)
-        np.testing.assert_array_equal(sums, rows.sum(axis=1))
-    assert sorted(rendered) == [(1, 2), (1, 3), (4, 5)]  # each distinct row rendered once
-    memo(None, rows[:1])[0][0, 0] = 99  # callers get arrays of their own
-    np.testing.assert_array_equal(memo(None, rows[:1])[0], rows[:1] * 2)
-    small = RowMemo(render_few)
-    small.limit = 2
-    for row in rows[[1, 3, 0, 1, 3]]:  # the memo starts afresh when full, and stays exact
-        np.testing.assert_array_equal(small(None, row[None])[0], row[None] * 2)
-        assert len(small.rows) <= 2
-
-
-def test_single_env_messages_stay_right_when_the_message_memo_refills(monkeypatch):
-    from rewardgym.envs.dungeon import display
-
-    monkeypatch.setattr(display.RowMemo, "limit", 3)
+def test_single_env_message_observation_is_the_message_text():
     env = gym.make("rewardgym/Dungeon-Score-v0", observation_keys=("message", "tty_chars"))
     env.reset(seed=2)
     actions = np.random.default_rng(2).integers(0, env.action_space.n, 300)
@@ -184,7 +156,7 @@ def test_single_env_messages_stay_right_when_the_message_memo_refills(monkeypatc
         assert text(obs["message"]) == line
         assert bytes(obs["tty_chars"][0]).decode().rstrip() == line[:80].rstrip()
         shown.add(line)
-    assert len(shown) > 3 and len(env.unwrapped.core._text_caches["message"].rows) <= 3
+    assert len(shown) > 3
 
 
 def test_observation_keys_and_action_sets():
@@ -678,31 +650,39 @@ def test_long_random_play_keeps_the_invariants():
 
 # -- text ------------------------------------------------------------------------------------------------------
 def test_text_paths_agree():
-    """Messages, status lines and inventories composed for many envs at once equal the one-by-one strings."""
+    """The compiled message and status lines, and the inventories rendered for many envs at once, equal the
+    one-by-one strings."""
+    from rewardgym.envs.dungeon.display import compose_message, compose_status
+
     envs = gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=64, max_steps=200)
     envs.reset(seed=3)
     s = envs.core.state
     s.inv_count[:, C.APPLE] = np.arange(64) % 3
     s.inv_letter[:, C.APPLE] = np.where(np.arange(64) % 3, ord("Z"), 0)
     rng = np.random.default_rng(3)
-    n = C.MAX_MESSAGES
+    message, line1, line2 = np.empty(256, np.uint8), np.empty(80, np.uint8), np.empty(80, np.uint8)
     for _ in range(30):
         envs.step(rng.integers(0, 17, 64))
-        x = np.concatenate([s.msg_code, s.msg_arg, s.msg_num, s.msg_letter], axis=1)
-        np.testing.assert_array_equal(M.message_bytes(s.msg_code, s.msg_arg, s.msg_num, s.msg_letter, 256),
-                                      M.message_bytes_few(x, n, 256))
-        stats = np.stack([s.xlvl, envs.core.score(), s.depth, s.gold, s.hp, s.maxhp, np.full(64, 2), np.full(64, 2),
-                          np.full(64, 6), s.xp, s.time, s.hunger, s.hallu > 0], axis=1)
-        for fast, slow in zip(M.status_lines(*stats.T), M.status_lines_few(stats)):
-            np.testing.assert_array_equal(fast, slow)
-        for fast, slow in zip(M.status_head(*stats[:, :10].T), M.status_head_few(stats[:, :10])):
-            np.testing.assert_array_equal(fast, slow)
-        np.testing.assert_array_equal(M.status_tail(*stats[:, 10:].T), M.status_tail_few(*stats[:, 10:].T))
+        for i in range(64):
+            compose_message(message, s.msg_code[i], s.msg_arg[i], s.msg_num[i], s.msg_letter[i])
+            expected = M.message_line(s.msg_code[i], s.msg_arg[i], s.msg_num[i], s.msg_letter[i])
+            assert bytes(message).rstrip(b"\0").decode("latin-1") == expected[:256]
+            compose_status(line1, line2, s.xlvl[i], envs.core.score()[i], s.depth[i], s.gold[i], s.hp[i],
+                           s.maxhp[i], s.xp[i], s.hunger[i], s.hallu[i] > 0, s.time[i])
+            text1, text2 = M.status_text(s.xlvl[i], envs.core.score()[i], s.depth[i], s.gold[i], s.hp[i], s.maxhp[i],
+                                         2, 2, 6, s.xp[i], s.time[i], s.hunger[i], s.hallu[i] > 0)
+            assert (bytes(line1).decode(), bytes(line2).decode()) == (text1[:80].ljust(80), text2[:80].ljust(80))
         counts, letters = s.inv_count.copy(), s.inv_letter.copy()
         counts[:, C.GOLD], letters[:, C.GOLD] = s.gold, ord("$")
         fast, slow = M.inventory(counts, letters, 55, 80), M.inventory_few(counts, letters, 55, 80)
         for key in fast:
             np.testing.assert_array_equal(fast[key], slow[key], err_msg=key)
+    # numbers past what the game reaches, and long message runs, are cut as the rows require
+    compose_status(line1, line2, 30, 10**12, 60, 10**11, 999, 999, 10**9, 6, True, 10**10)
+    text1, text2 = M.status_text(30, 10**12, 60, 10**11, 999, 999, 2, 2, 6, 10**9, 10**10, 6, True)
+    assert bytes(line1).decode() == text1.replace(str(10**12), "9999999999")[:80].ljust(80)
+    assert bytes(line2).decode() == text2.replace(str(10**11), "9999999999").replace(str(10**10), "9999999999")[
+        :80].ljust(80)
 
 
 def test_messages_decode_and_ansi_render():
@@ -826,15 +806,6 @@ def test_any_text_parses_to_an_action_or_game_feedback(command):
 
 
 _FUZZ_CORE = DungeonCore(1, "score")
-
-
-def test_unique_rows_is_exact():
-    from rewardgym.envs.dungeon.display import unique_rows
-
-    rows = np.random.default_rng(0).integers(-3, 4, (2000, 5))
-    first, inverse = unique_rows(rows)
-    np.testing.assert_array_equal(rows[first][inverse], rows)
-    assert len(first) == len(np.unique(rows, axis=0))
 
 
 @pytest.mark.parametrize(("env_id", "kwargs", "message"), [

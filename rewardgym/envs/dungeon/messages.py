@@ -1,14 +1,15 @@
-"""Messages as codes, their strings, and byte-level text composition without per-env Python loops.
+"""Messages as codes, their strings, and the byte tables the compiled display composes them from.
 
 The core never formats a string while it steps. An event pushes a message *code* with up to
 three arguments — a name (a monster, or an item and whether it is plural), a number (gold
-pieces, a level) and an inventory letter — into the env's message slots. The ``message``
-observation, the tty's status lines and the inventory strings are then assembled as bytes
-by :func:`compose`, which concatenates ragged byte segments of every env in a handful of
-NumPy calls, so building them for 4096 envs costs about as much as for one. For the few
-rows a single env needs, the ``*_few`` functions format the same tables with plain Python
-strings, which is cheaper at that size; the display picks one or the other by row count and
-the tests check that both give the same bytes.
+pieces, a level) and an inventory letter — into the env's message slots. :func:`tables` packs
+every template's pieces, the status lines' labels and the rank titles into one byte pool with
+(offset, length) tables; the display's kernels compose the ``message`` observation and the
+tty's status lines from them for every env, each step. The inventory strings, which change on
+few steps, are rendered here (:func:`inventory` for many envs in a handful of NumPy calls,
+``inventory_few`` with plain strings for a few) and cached by the display. The ``*_text``
+and ``*_line`` functions give the same texts as Python strings; the tests check that every
+path gives the same bytes.
 
 ``TEMPLATES`` is the table of strings, in NetHack's voice; ``{mon}`` is a monster's name,
 ``{thing}`` an item ("a food ration", "7 gold pieces"), ``{n}`` a number and ``{L}`` an
@@ -239,108 +240,9 @@ def compose(n_rows: int, width: int, fill: int, rows: np.ndarray, offsets: np.nd
     return out
 
 
-def message_segments(code: np.ndarray, arg: np.ndarray, number: np.ndarray, letter: np.ndarray,
-                     pool_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Segments of the message line of each env from its (n, MAX_MESSAGES) message slots.
-
-    Returns ``(rows, offsets, lengths, digits)``; digits extend the pool (see :func:`render_numbers`).
-    """
-    t = tables()
-    n, slots = code.shape
-    arg = np.minimum(np.maximum(arg, 0), N_ARGS - 1)
-    used = code > 0
-    # Separator before every message but a row's first.
-    before = np.cumsum(used, axis=1) - used
-    sep_len = np.where(used & (before > 0), t["sep"][1], 0)
-    digits, num_off, num_len = render_numbers(number, pool_size)
-    num_off = num_off.reshape(n, slots)
-    num_len = np.where(t["msg_number"][code, arg], num_len.reshape(n, slots), 0)
-    let_len = t["msg_letter"][code, arg].astype(np.int64)
-    # Six segments per slot: separator, head, letter, middle, number, tail.
-    offs = np.stack([np.full((n, slots), t["sep"][0]), t["msg_off"][0][code, arg], letter.astype(np.int64),
-                     t["msg_off"][1][code, arg], num_off, t["msg_off"][2][code, arg]], axis=2)
-    lens = np.stack([sep_len, t["msg_len"][0][code, arg], let_len, t["msg_len"][1][code, arg], num_len,
-                     t["msg_len"][2][code, arg]], axis=2)
-    lens = np.where(used[:, :, None], lens, 0)
-    rows = np.repeat(np.arange(n), slots * 6)
-    return rows, offs.reshape(-1), lens.reshape(-1), digits
-
-
-def message_bytes(code: np.ndarray, arg: np.ndarray, number: np.ndarray, letter: np.ndarray,
-                  width: int) -> np.ndarray:
-    """The (n, width) null-padded message bytes of every env."""
-    t = tables()
-    rows, offs, lens, digits = message_segments(code, arg, number, letter, t["pool"].size)
-    pool = np.concatenate([t["pool"], digits])
-    return compose(code.shape[0], width, 0, rows, offs, lens, pool)
-
-
 def message_text(code, arg, number, letter) -> str:
     """The message line of one env (1-D slot arrays) as a Python string."""
-    out = message_bytes(np.atleast_2d(code), np.atleast_2d(arg), np.atleast_2d(number), np.atleast_2d(letter),
-                        1024)[0]
-    return bytes(out).rstrip(b"\0").decode("latin-1")
-
-
-def status_lines(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp, time, hunger,
-                 hallucinating) -> tuple[np.ndarray, np.ndarray]:
-    """NetHack's two bottom lines (showexp, showscore, time) as (n, 80) space-padded bytes each.
-
-    ``Agent the Wanderer            St:17 Dx:14 Co:16 In:10 Wi:10 Ch:10 Neutral S:0``
-    ``Dlvl:1 $:0 HP:16(16) Pw:2(2) AC:6 Xp:1/0 T:1 Hungry Hallu``
-
-    Built as :func:`status_head` (all but the turn counter and the conditions, which change
-    on few steps, so the display caches it) with :func:`status_tail` pasted after it.
-    """
-    line1, head, head_len = status_head(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp)
-    return line1, paste_tail(head, head_len, status_tail(time, hunger, hallucinating))
-
-
-def status_head(xlvl, score, depth, gold, hp, maxhp, energy, max_energy, ac, xp):
-    """The first status line, and the second up to its turn counter: ``(line1, head, head_len)``."""
-    t = tables()
-    n = np.asarray(depth).shape[0]
-    values = np.stack([score, depth, gold, hp, maxhp, energy, max_energy, ac, xlvl, xp], axis=1)
-    digits, num_off, num_len = render_numbers(values, t["pool"].size)
-    num_off, num_len = num_off.reshape(n, 10), num_len.reshape(n, 10)
-    pool = np.concatenate([t["pool"], digits])
-    title = t["titles"][np.minimum(np.maximum(xlvl, 0), 30)]
-    offs1 = np.stack([title[:, 0], np.full(n, t["line1"][0, 0]), num_off[:, 0]], axis=1)
-    lens1 = np.stack([title[:, 1], np.full(n, t["line1"][0, 1]), num_len[:, 0]], axis=1)
-    line1 = compose(n, 80, ord(" "), np.repeat(np.arange(n), 3), offs1.ravel(), lens1.ravel(), pool)
-    const = t["line2"][:-1]  # nine labels, each followed by a number; the last label, " T:", is the tail's
-    offs2 = np.empty((n, 18), np.int64)
-    lens2 = np.empty((n, 18), np.int64)
-    offs2[:, 0::2], lens2[:, 0::2] = const[:, 0], const[:, 1]
-    offs2[:, 1::2], lens2[:, 1::2] = num_off[:, 1:], num_len[:, 1:]
-    head = compose(n, 80, ord(" "), np.repeat(np.arange(n), 18), offs2.ravel(), lens2.ravel(), pool)
-    return line1, head, np.minimum(lens2.sum(axis=1), 80)
-
-
-TAIL_WIDTH = 32  # " T:" + up to ten digits + the longest hunger state + " Hallu"
-
-
-def status_tail(time, hunger, hallucinating) -> np.ndarray:
-    """`` T:<time>`` and the conditions of the second status line, (n, TAIL_WIDTH) space-padded bytes."""
-    t = tables()
-    n = np.asarray(time).shape[0]
-    digits, num_off, num_len = render_numbers(time, t["pool"].size)
-    pool = np.concatenate([t["pool"], digits])
-    hunger_text = t["hunger"][np.minimum(np.maximum(hunger, 0), len(_HUNGER_TEXT) - 1)]
-    offs = np.stack([np.full(n, t["line2"][-1, 0]), num_off, hunger_text[:, 0], np.full(n, t["hallu"][0])], axis=1)
-    lens = np.stack([np.full(n, t["line2"][-1, 1]), num_len, hunger_text[:, 1],
-                     np.where(hallucinating, t["hallu"][1], 0)], axis=1)
-    return compose(n, TAIL_WIDTH, ord(" "), np.repeat(np.arange(n), 4), offs.ravel(), lens.ravel(), pool)
-
-
-def paste_tail(head: np.ndarray, head_len: np.ndarray, tail: np.ndarray) -> np.ndarray:
-    """``head`` (n, 80) with ``tail`` written from column ``head_len`` on (cut at the line's end)."""
-    n, width = head.shape
-    wide = np.empty((n, width + tail.shape[1]), np.uint8)  # room for a tail that runs past the end
-    wide[:, :width] = head
-    cols = np.asarray(head_len, np.int64)[:, None] + np.arange(tail.shape[1])
-    np.put_along_axis(wide, cols, tail, axis=1)
-    return wide[:, :width]
+    return message_line(code, arg, number, letter)
 
 
 _LETTER_RANK = np.full(256, 99, np.int64)
@@ -453,33 +355,6 @@ def text_rows(texts, width: int, fill: int) -> np.ndarray:
     pad = bytes([fill])
     data = b"".join(text.encode("latin-1")[:width].ljust(width, pad) for text in texts)
     return np.frombuffer(data, np.uint8).reshape(len(texts), width).copy()
-
-
-def message_bytes_few(x: np.ndarray, slots: int, width: int) -> np.ndarray:
-    """:func:`message_bytes` for a few envs; ``x`` holds code, arg, number and letter slots side by side."""
-    return text_rows([message_line(r[:slots], r[slots:2 * slots], r[2 * slots:3 * slots], r[3 * slots:])
-                      for r in np.asarray(x).tolist()], width, 0)
-
-
-def status_lines_few(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`status_lines` for a few envs (``x``: the 13 inputs as columns)."""
-    lines = [status_text(*row) for row in x]
-    return (np.stack([text_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
-            np.stack([text_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80))
-
-
-def status_head_few(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`status_head` for a few envs (``x``: its 10 inputs as columns)."""
-    lines = [status_head_text(*row) for row in x]
-    return (np.stack([text_row(a, 80, ord(" ")) for a, _ in lines]).reshape(len(x), 80),
-            np.stack([text_row(b, 80, ord(" ")) for _, b in lines]).reshape(len(x), 80),
-            np.array([min(len(b), 80) for _, b in lines], np.int64))
-
-
-def status_tail_few(time, hunger, hallucinating) -> np.ndarray:
-    """:func:`status_tail` for a few envs."""
-    return np.stack([text_row(status_tail_text(*row), TAIL_WIDTH, ord(" "))
-                     for row in zip(time, hunger, hallucinating)]).reshape(len(time), TAIL_WIDTH)
 
 
 def inventory_few(counts: np.ndarray, letters: np.ndarray, slots: int, width: int) -> dict[str, np.ndarray]:
