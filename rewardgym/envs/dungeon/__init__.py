@@ -1,20 +1,23 @@
 """A NetHack-like roguelike, natively batched (``rewardgym/Dungeon-<Task>-v0``).
 
 ``gym.make("rewardgym/Dungeon-Gold-v0")`` plays one game; ``gym.make_vec(id, num_envs=N)``
-steps N games in one NumPy call per step. The observations use NLE's keys, dtypes and
+steps N games in one compiled call per step (numba; the single env is the batch of one). The observations use NLE's keys, dtypes and
 shapes, the tasks are NLE's, Motif's and MiniHack's, and the messages speak NetHack's
 voice, so code and reward models written for NLE carry over.
 
 Layout:
     ``content.py``   the tables: terrain, monsters, items, glyphs (this game's own ids, laid
                      out like NetHack's: monsters, objects, map symbols), actions, constants
-    ``levels.py``    level generation, vectorised over the envs that need a level
-    ``core.py``      :class:`~rewardgym.envs.dungeon.core.DungeonCore`, the state and the rules
-                     over a leading batch axis (a :class:`~rewardgym.envs.batched.BatchedCore`)
-    ``display.py``   NLE's observation keys built from the state
+    ``state.py``     the per-env state (arrays over the batch) and the rule settings, as the
+                     compiled kernels take them
+    ``levels.py``    level generation, one env at a time (compiled)
+    ``rules.py``     the rules: reset and step of one env, and their loops over a batch (compiled)
+    ``core.py``      :class:`~rewardgym.envs.dungeon.core.DungeonCore`, the settings and the batch
+                     (a :class:`~rewardgym.envs.batched.BatchedCore`)
+    ``display.py``   NLE's observation keys drawn from the state (compiled)
     ``render.py``    the ``ansi`` and ``rgb_array`` pictures (the tty in colour, as text or pixels)
-    ``messages.py``  messages as codes plus a table of strings; byte-level text composition
-                     (message line, status lines, inventory) for many envs at once
+    ``messages.py``  messages as codes, a table of strings and the byte tables the display
+                     composes messages and status lines from; inventory rendering
     ``tasks.py``     the table of tasks that ``rewardgym.registration`` registers
     ``env.py``       ``DungeonEnv`` (batch 1 of the core) and ``DungeonVectorEnv``
     ``experts.py``   a scripted explorer (``expert_for(env)``) that shows the tasks are solvable
