@@ -16,8 +16,8 @@ rebuilds the same layout. Gold and items are placed only on a level's first visi
 core keeps which depths were visited; levels are not stored, so a revisited level comes back
 with its layout but without its loot). Monsters are drawn from the level key and the step
 counter, so each arrival brings its own. Every value is the same lane of the same counter-RNG
-draw as in the vectorised generator this replaces (``levels.py``), so the levels are the same
-bit for bit.
+draw as in the NumPy generator, vectorised over envs, that this one replaced, so the levels are
+the same bit for bit (``tests/test_dungeon_digest.py``).
 
 The Oracle's level (its depth is drawn per episode) has the Delphi in the centre sector: a
 lit room with four fountains around the Oracle. ``layout="room"`` builds MiniHack's Room
