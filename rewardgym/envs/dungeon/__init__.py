@@ -1,9 +1,10 @@
 """A NetHack-like roguelike, natively batched (``rewardgym/Dungeon-<Task>-v0``).
 
 ``gym.make("rewardgym/Dungeon-Gold-v0")`` plays one game; ``gym.make_vec(id, num_envs=N)``
-steps N games in one compiled call per step (numba; the single env is the batch of one). The observations use NLE's keys, dtypes and
-shapes, the tasks are NLE's, Motif's and MiniHack's, and the messages speak NetHack's
-voice, so code and reward models written for NLE carry over.
+steps N games in one compiled call per step (numba; the single env is the batch of one).
+The observations use NLE's keys, dtypes and shapes, the tasks are NLE's, Motif's and
+MiniHack's, and the messages speak NetHack's voice, so code and reward models written for
+NLE carry over.
 
 Layout:
     ``content.py``   the tables: terrain, monsters, items, glyphs (this game's own ids, laid
