@@ -22,9 +22,12 @@ cache files when they changed since it was compiled.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -125,3 +128,18 @@ def split(kernel, n: int, *args):
     futures = [_threads().submit(kernel, *args, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
     results = [future.result() for future in futures]
     return None if results[0] is None else sum(results)
+
+
+@contextlib.contextmanager
+def compile_notice(what: str, after: float = 3.0):
+    """Log a warning, once the block has run ``after`` seconds, that ``what`` is compiling: the first process on a
+    machine compiles the kernels (they are cached afterwards), and a silent minute looks like a hang."""
+    timer = threading.Timer(after, logging.getLogger("rewardgym").warning,
+                            (f"compiling {what} with numba: once per install, about a minute; later processes load "
+                             f"the cached machine code in under a second",))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -18,7 +18,7 @@ from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
 from rewardgym.envs.dungeon import rules
 from rewardgym.envs.dungeon.state import PENALTY_MODES, TASKS, Rules, kernel_state, new_state
-from rewardgym.envs.jit import split
+from rewardgym.envs.jit import compile_notice, split
 
 OBSERVATION_KEYS = ("glyphs", "chars", "colors", "specials", "blstats", "message", "inv_glyphs", "inv_strs",
                     "inv_letters", "inv_oclasses", "tty_chars", "tty_colors", "tty_cursor", "glyphs_crop",
@@ -133,6 +133,7 @@ class DungeonCore(BatchedCore):
         self.all_envs = np.arange(num_envs)
         self.single_action_space = spaces.Discrete(len(names))
         self.single_observation_space = spaces.Dict({k: _space(k, crop_size) for k in keys})
+        _warm_up()
         self.instruction = _instruction(self)
         self._task_text = np.full(num_envs, self.instruction, dtype=object)
         M.tables()  # build the text tables now rather than on the first step
@@ -183,6 +184,23 @@ class DungeonCore(BatchedCore):
         from rewardgym.envs.dungeon.render import rgb_array
 
         return rgb_array(self, b)
+
+
+_warm = False
+
+
+def _warm_up() -> None:
+    """Load (or, the first time on a machine, compile) the kernels before the first game: a reset, a step and
+    every observation key of a one-env core, with a notice if compiling takes long."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    with compile_notice("the dungeon's rules and display"):
+        core = DungeonCore(1, observation_keys=OBSERVATION_KEYS)
+        core.reset(np.ones(1, bool), np.zeros(1, np.uint64))
+        core.step(np.zeros(1, np.int64), np.ones(1, bool))
+        core.observe()
 
 
 def _space(key: str, crop: int) -> spaces.Box:
