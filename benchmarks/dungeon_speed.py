@@ -14,8 +14,9 @@ seeded RNG before timing, ``env.reset()`` whenever an episode ends, resets insid
 after a warm-up; the very same loop runs in the peer venv. Ours is timed with the same
 observation keys as the peer it is compared with (the peer's defaults that ours has: NLE's minus
 ``screen_descriptions``; MiniHack's, crops included) and with all our default keys; then
-``gym.make_vec(id, num_envs=N)`` (native batching: one compiled call a step, env steps = calls x N). NLE without
-``screen_descriptions`` is timed too, so the like-for-like figure is there as well.
+``gym.make_vec(id, num_envs=N)`` (native batching: one compiled call a step, env steps = calls x N), and
+at 1024 envs with only the keys an RL agent reads (glyphs, blstats, message, glyphs_crop). NLE
+without ``screen_descriptions`` is timed too, so the like-for-like figure is there as well.
 Measurements run one after another, never at once; ``--repeats`` interleaves them and shows medians.
 The issue's goals are printed as checks: the vector env at 1024 envs >= 10x NLE's single env, our
 single env >= NLE's with the same keys, and our single Room5x5 >= 1.5x MiniHack's Room-5x5; then
@@ -121,11 +122,14 @@ def ours(env_id: str, keys: tuple[str, ...], args) -> Callable[[], dict]:
     return measure
 
 
-def ours_vector(env_id: str, num_envs: int, args) -> Callable[[], dict]:
-    """Our native vector env of ``num_envs`` games, default keys."""
+RL_KEYS = ("glyphs", "blstats", "message", "glyphs_crop")  # the moonshot's keys: what an RL agent reads
+
+
+def ours_vector(env_id: str, num_envs: int, args, keys: tuple[str, ...] = DEFAULT_KEYS) -> Callable[[], dict]:
+    """Our native vector env of ``num_envs`` games (default keys unless given)."""
 
     def measure() -> dict:
-        envs = gym.make_vec(env_id, num_envs=num_envs)
+        envs = gym.make_vec(env_id, num_envs=num_envs, observation_keys=keys)
         try:
             return vector_steps(envs, args.seconds, 3, args.seed)
         finally:
@@ -214,7 +218,8 @@ def print_table(rows: list[Row]) -> None:
     peers.print_missing(rows)
 
 
-def print_goals(score_rows: list[Row], matched: Row, vector: dict[int, Row], minihack: Row, room: Row) -> None:
+def print_goals(score_rows: list[Row], matched: Row, vector: dict[int, Row], minihack: Row, room: Row,
+                rl: Row) -> None:
     """The issue's targets, as pass/FAIL lines."""
     print("\ngoals:")
     nle = score_rows[0]
@@ -229,9 +234,10 @@ def print_goals(score_rows: list[Row], matched: Row, vector: dict[int, Row], min
     minihack_rate = minihack.median()
     peers.check("single Dungeon-Room5x5-v0 (MiniHack's keys) >= 1.5x MiniHack-Room-5x5-v0 single", room.median(),
                 None if minihack_rate is None else 1.5 * minihack_rate)
-    best = max((row.median() or 0 for row in vector.values()), default=0)
-    print(f"  [info] moonshot, 1M steps/s with the keys an RL agent uses: the best vector figure above is "
-          f"{best:,.0f} ({best / 1e6:.2f}x of it)")
+    rl_rate = rl.median()
+    if rl_rate is not None:
+        print(f"  [info] moonshot, 1M steps/s with the keys an RL agent uses ({', '.join(RL_KEYS)}): "
+              f"{rl_rate:,.0f} ({rl_rate / 1e6:.2f}x of it)")
 
 
 STARTUP = """
@@ -290,14 +296,17 @@ def main() -> None:
     score_rows, matched = comparison_rows(python, NLE, SCORE, "NLE", args)
     vector = {n: Row(f"ours Dungeon-Score-v0, vector x{n}", ours_vector(SCORE, n, args), keys=len(DEFAULT_KEYS),
                      against=score_rows[0]) for n in args.num_envs}
+    size = 1024 if 1024 in args.num_envs else max(args.num_envs)
+    rl = Row(f"ours Dungeon-Score-v0, vector x{size}, {len(RL_KEYS)} RL keys", ours_vector(SCORE, size, args, RL_KEYS),
+             keys=len(RL_KEYS), against=score_rows[0])
     room_rows, room = comparison_rows(python, MINIHACK, ROOM, "MiniHack", args)
-    rows = score_rows + list(vector.values()) + room_rows
+    rows = score_rows + list(vector.values()) + [rl] + room_rows
 
     peers.measure_all(rows, args.repeats)
     print(f"\nrandom actions, {args.seconds:g} s per figure after a warm-up, median of {args.repeats}; "
           "episodes = episodes ended in the timed span")
     print_table(rows)
-    print_goals(score_rows, matched, vector, room_rows[0], room)
+    print_goals(score_rows, matched, vector, room_rows[0], room, rl)
     startup(args.cold)
 
 
