@@ -650,9 +650,8 @@ def test_long_random_play_keeps_the_invariants():
 
 # -- text ------------------------------------------------------------------------------------------------------
 def test_text_paths_agree():
-    """The compiled message and status lines, and the inventories rendered for many envs at once, equal the
-    one-by-one strings."""
-    from rewardgym.envs.dungeon.display import compose_message, compose_status
+    """The compiled message, status lines and inventory equal the strings of the text interface."""
+    from rewardgym.envs.dungeon.display import compose_inventory, compose_message, compose_status
 
     envs = gym.make_vec("rewardgym/Dungeon-Score-v0", num_envs=64, max_steps=200)
     envs.reset(seed=3)
@@ -661,6 +660,8 @@ def test_text_paths_agree():
     s.inv_letter[:, C.APPLE] = np.where(np.arange(64) % 3, ord("Z"), 0)
     rng = np.random.default_rng(3)
     message, line1, line2 = np.empty(256, np.uint8), np.empty(80, np.uint8), np.empty(80, np.uint8)
+    glyphs, inv_letters, oclasses = np.empty(55, np.int16), np.empty(55, np.uint8), np.empty(55, np.uint8)
+    strs = np.empty((55, 80), np.uint8)
     for _ in range(30):
         envs.step(rng.integers(0, 17, 64))
         for i in range(64):
@@ -672,11 +673,17 @@ def test_text_paths_agree():
             text1, text2 = M.status_text(s.xlvl[i], envs.core.score()[i], s.depth[i], s.gold[i], s.hp[i], s.maxhp[i],
                                          2, 2, 6, s.xp[i], s.time[i], s.hunger[i], s.hallu[i] > 0)
             assert (bytes(line1).decode(), bytes(line2).decode()) == (text1[:80].ljust(80), text2[:80].ljust(80))
-        counts, letters = s.inv_count.copy(), s.inv_letter.copy()
-        counts[:, C.GOLD], letters[:, C.GOLD] = s.gold, ord("$")
-        fast, slow = M.inventory(counts, letters, 55, 80), M.inventory_few(counts, letters, 55, 80)
-        for key in fast:
-            np.testing.assert_array_equal(fast[key], slow[key], err_msg=key)
+            counts, letters = s.inv_count[i].copy(), s.inv_letter[i].copy()
+            counts[C.GOLD], letters[C.GOLD] = s.gold[i], ord("$")
+            compose_inventory(glyphs, inv_letters, oclasses, strs, s.inv_count[i], s.inv_letter[i], s.gold[i])
+            lines = M.inventory_lines(counts, letters)
+            assert [bytes(row).rstrip(b"\0").decode() for row in strs[:len(lines)]] == [line for _, line in lines]
+            kinds = np.array([kind for kind, _ in lines], np.int64)
+            np.testing.assert_array_equal(glyphs[:len(lines)], C.GLYPH_OBJ_OFF + kinds)
+            np.testing.assert_array_equal(inv_letters[:len(lines)], letters[kinds])
+            np.testing.assert_array_equal(oclasses[:len(lines)], C.ITEM_CLASS[kinds])
+            assert (glyphs[len(lines):] == C.NO_GLYPH).all() and not strs[len(lines):].any()
+            assert (oclasses[len(lines):] == C.MAXOCLASSES).all() and not inv_letters[len(lines):].any()
     # numbers past what the game reaches, and long message runs, are cut as the rows require
     compose_status(line1, line2, 30, 10**12, 60, 10**11, 999, 999, 10**9, 6, True, 10**10)
     text1, text2 = M.status_text(30, 10**12, 60, 10**11, 999, 999, 2, 2, 6, 10**9, 10**10, 6, True)

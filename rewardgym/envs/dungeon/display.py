@@ -6,9 +6,9 @@ monsters in view and the player drawn on top, exactly as NetHack's display works
 char and colour layers next to the glyphs makes ``chars`` and ``colors`` plain copies
 instead of per-square table lookups. :func:`observe` asks one kernel (:func:`draw_batch`)
 for the keys wanted, into arrays with a leading env axis; keys nobody asked for cost
-nothing. The message and the status lines are composed each step from the message tables;
-the inventory, which changes on few steps, is rendered in Python when it changes
-(:class:`TextRows`). Large batches' arrays come from an :class:`OutputPool`.
+nothing. The message, the status lines and the inventory are composed each step from the
+message tables (:func:`messages.tables`). Large batches' arrays come from an
+:class:`OutputPool`.
 
 Keys (NLE's names, dtypes and shapes; the crops are MiniHack's):
     ``glyphs`` (21, 79) int16, ``chars``/``colors``/``specials`` (21, 79) uint8,
@@ -32,20 +32,11 @@ from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
 from rewardgym.envs.jit import cache_guard, njit, split
 
-def _caches(core) -> dict:
-    caches = getattr(core, "_text_caches", None)
-    if caches is None:
-        def inventory(x, render=M.inventory):
-            inv = render(x[:, :C.N_ITEMS], x[:, C.N_ITEMS:], C.INV_SIZE, C.INV_STR_LEN)
-            return inv["inv_glyphs"], inv["inv_letters"], inv["inv_oclasses"], inv["inv_strs"]
-
-        caches = {
-            "inventory": lambda x: inventory(x, M.inventory_few) if len(x) <= 8 else inventory(x),
-            "rows": TextRows(core.num_envs),
-            "outputs": OutputPool(),
-        }
-        core._text_caches = caches
-    return caches
+def _pool(core) -> OutputPool:
+    pool = core.__dict__.get("_outputs")
+    if pool is None:
+        pool = core._outputs = OutputPool()
+    return pool
 
 
 def _holders(arrays: list, i: int) -> int:
@@ -80,53 +71,12 @@ class OutputPool:
         return out
 
 
-class TextRows:
-    """Each env's rendered inventory (NLE's four inventory keys) and the counts and letters it was rendered from.
-
-    The draw kernel compares each env's inventory with the one its rows were rendered from; only
-    the envs whose inventory changed are rendered again (in Python, each distinct inventory once),
-    and the kernel copies the rows into the observations. Derived from values only, so always
-    right (after ``set_state`` and autoresets too) and not part of the state. (The message and
-    the status lines change on most steps and are composed by the draw kernel itself.)
-    """
-
-    def __init__(self, num_envs: int):
-        n = num_envs
-        self.keys = np.zeros((n, 2 * C.N_ITEMS), np.int64)
-        self.valid = np.zeros(n, bool)
-        self.inventory = (np.zeros((n, C.INV_SIZE), np.int16), np.zeros((n, C.INV_SIZE), np.uint8),
-                          np.zeros((n, C.INV_SIZE), np.uint8), np.zeros((n, C.INV_SIZE, C.INV_STR_LEN), np.uint8))
-        self.fresh = np.zeros_like(self.keys)  # this observation's inputs
-        self.stale = np.zeros(n, bool)
-
-
 @njit
 def _digit_count(value):
     count = 1
     while value >= 10 and count < 10:
         value //= 10
         count += 1
-    return count
-
-
-@njit
-def inventory_inputs(s, envs, keys, valid, fresh, stale, start, stop):
-    """For envs ``envs[start:stop]``: the inventory's counts and letters into ``fresh``; the number of envs whose
-    inventory differs from ``keys`` (what the cached rows were rendered from), marked in ``stale``."""
-    count = 0
-    for i in range(start, stop):
-        b = envs[i]
-        new = fresh[i]
-        counts, letters = s.inv_count[b], s.inv_letter[b]
-        for k in range(C.N_ITEMS):
-            new[k], new[C.N_ITEMS + k] = counts[k], letters[k]
-        new[C.GOLD], new[C.N_ITEMS + C.GOLD] = s.gold[b], 36  # gold is listed as $
-        differs = not valid[b]
-        old = keys[b]
-        for j in range(old.size):
-            differs |= old[j] != new[j]
-        stale[i] = differs
-        count += differs
     return count
 
 
@@ -214,6 +164,48 @@ def compose_status(line1, line2, xlvl, score, depth, gold, hp, maxhp, xp, hunger
         pos = _put(line2, pos, _HALLU[0], _HALLU[1])
     for x in range(min(pos, line2.size), line2.size):
         line2[x] = 32
+
+
+@njit
+def compose_inventory(glyphs, letters, oclasses, strs, counts, inv_letters, gold):
+    """NLE's inventory keys of one env (``messages.inventory_lines``): the carried items — gold first, as ``$`` —
+    in letter order, as glyphs, letters, object classes and lines such as ``c - 2 food rations``; empty slots
+    are NO_GLYPH, 0, MAXOCLASSES and nulls."""
+    kinds = counts.size
+    order = np.empty(kinds, np.int64)
+    ranks = np.empty(kinds, np.int64)
+    held = 0
+    for k in range(kinds):  # a stable insertion sort of the carried kinds by letter rank
+        count = gold if k == C.GOLD else counts[k]
+        if count <= 0:
+            continue
+        rank = _LETTER_RANK[36 if k == C.GOLD else inv_letters[k]]
+        j = held
+        while j > 0 and ranks[j - 1] > rank:
+            order[j], ranks[j] = order[j - 1], ranks[j - 1]
+            j -= 1
+        order[j], ranks[j] = k, rank
+        held += 1
+    for slot in range(glyphs.size):
+        line = strs[slot]
+        if slot >= held:
+            glyphs[slot], letters[slot], oclasses[slot] = C.NO_GLYPH, 0, C.MAXOCLASSES
+            for x in range(line.size):
+                line[x] = 0
+            continue
+        k = order[slot]
+        count = gold if k == C.GOLD else counts[k]
+        letter = 36 if k == C.GOLD else inv_letters[k]
+        plural = 1 if count != 1 else 0
+        glyphs[slot], letters[slot], oclasses[slot] = C.GLYPH_OBJ_OFF + k, letter, C.ITEM_CLASS[k]
+        line[0] = letter
+        pos = _put(line, 1, _DASH[0], _DASH[1])
+        pos = _put(line, pos, _INV_OFF[0, k, plural], _INV_LEN[0, k, plural])
+        if _INV_NUMBER[k, plural]:
+            pos = _number(line, pos, count)
+        pos = _put(line, pos, _INV_OFF[1, k, plural], _INV_LEN[1, k, plural])
+        for x in range(min(pos, line.size), line.size):
+            line[x] = 0
 
 
 @njit
@@ -342,29 +334,13 @@ def _blstats(out, s, envs, start, stop):
 
 
 @njit
-def _rows(out, store, envs, start, stop):
-    """``out[i] = store[envs[i]]`` for cached rows (C-contiguous), as flat copies."""
-    for i in range(start, stop):
-        _copy(out[i], store[envs[i]])
-
-
-@njit
-def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor, text, out_message,
-               out_inventory, check, start, stop):
+def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor, out_message, out_inventory,
+               start, stop):
     """The observations of envs ``envs[start:stop]`` into rows ``start:stop`` of the outputs that have rows (the
     others are empty): ``maps`` (glyphs, chars, colors, specials) and ``crops`` (the same four around the
-    player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four inventory keys); ``text``
-    is :class:`TextRows`' cached inventory rows. One loop over the envs
-    per key, each state field read once (a StructRef field read counts a reference, atomically).
-
-    ``check`` is (keys, valid, fresh, stale) of :func:`inventory_inputs`: when an inventory key is asked for and
-    some env's inventory changed, nothing is drawn and the number of such envs comes back (render them, then
-    draw); else 0, all drawn."""
-    if out_inventory[0].shape[0] or out_inventory[1].shape[0] or out_inventory[2].shape[0] \
-            or out_inventory[3].shape[0]:
-        count = inventory_inputs(s, envs, check[0], check[1], check[2], check[3], start, stop)
-        if count:
-            return count
+    player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four inventory keys). One
+    loop over the envs per key, each state field read once (a per-env call taking two dozen arrays cost more in
+    reference counting than the drawing)."""
     glyphs, chars, colors, specials = maps
     n = envs.size
     where, shown = np.empty((n, C.MAX_MONSTERS + 1), np.int64), np.empty((n, C.MAX_MONSTERS + 1), np.int64)
@@ -400,15 +376,18 @@ def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, c
             b = envs[i]
             compose_message(messages[i], codes[b], args[b], numbers[b], letters[b])
         _tty_text(tty_chars, tty_colors, messages, envs, s, start, stop)
-    inventory = text
-    if out_inventory[0].shape[0]:
-        _rows(out_inventory[0], inventory[0], envs, start, stop)
-    if out_inventory[1].shape[0]:
-        _rows(out_inventory[1], inventory[1], envs, start, stop)
-    if out_inventory[2].shape[0]:
-        _rows(out_inventory[2], inventory[2], envs, start, stop)
-    if out_inventory[3].shape[0]:
-        _rows(out_inventory[3], inventory[3], envs, start, stop)
+    inv_glyphs, inv_letters, inv_oclasses, inv_strs = out_inventory
+    if inv_glyphs.shape[0] or inv_letters.shape[0] or inv_oclasses.shape[0] or inv_strs.shape[0]:
+        scratch16 = np.empty(C.INV_SIZE, np.int16)
+        scratch8 = np.empty((3, C.INV_SIZE), np.uint8)  # the keys not asked for are composed here and dropped
+        scratch_strs = np.empty((C.INV_SIZE, C.INV_STR_LEN), np.uint8)
+        counts, letters, gold = s.inv_count, s.inv_letter, s.gold
+        for i in range(start, stop):
+            b = envs[i]
+            compose_inventory(inv_glyphs[i] if inv_glyphs.shape[0] else scratch16,
+                              inv_letters[i] if inv_letters.shape[0] else scratch8[0],
+                              inv_oclasses[i] if inv_oclasses.shape[0] else scratch8[1],
+                              inv_strs[i] if inv_strs.shape[0] else scratch_strs, counts[b], letters[b], gold[b])
     return 0
 
 
@@ -431,6 +410,8 @@ _MSG_LETTER, _MSG_NUMBER = _TABLES["msg_letter"], _TABLES["msg_number"]
 _SEP_OFF, _SEP_LEN = int(_TABLES["sep"][0]), int(_TABLES["sep"][1])
 _LINE1, _LINE2, _TITLES = _TABLES["line1"], _TABLES["line2"], _TABLES["titles"]  # (offset, length) rows
 _HUNGER, _HALLU = _TABLES["hunger"], _TABLES["hallu"]
+_INV_OFF, _INV_LEN, _INV_NUMBER, _DASH = _TABLES["inv_off"], _TABLES["inv_len"], _TABLES["inv_number"], _TABLES["dash"]
+_LETTER_RANK = M.LETTER_RANK
 _IDENTITY = np.arange(C.MAX_GLYPH + 1, dtype=np.int16)
 _NONE = {  # empty outputs: keys nobody asked for cost nothing
     "glyphs": np.zeros((0, C.ROWS, C.COLS), np.int16), "chars": np.zeros((0, C.ROWS, C.COLS), np.uint8),
@@ -440,9 +421,11 @@ _NONE = {  # empty outputs: keys nobody asked for cost nothing
     "blstats": np.zeros((0, C.N_BLSTATS), np.int64), "tty_cursor": np.zeros((0, 2), np.uint8),
     "inv16": np.zeros((0, C.INV_SIZE), np.int16), "inv8": np.zeros((0, C.INV_SIZE), np.uint8),
 }
-cache_guard(__file__, _BLSTATS, _IDENTITY, _LINE1, _LINE2, _TITLES, _HUNGER, _HALLU, _POOL, _MSG_OFF, _MSG_LEN,
-            _MSG_LETTER, _MSG_NUMBER, _SEP_OFF, _SEP_LEN, M.N_ARGS, C.GLYPH_CHAR, C.GLYPH_COLOR, C.GLYPH_SPECIAL,
-            C.GLYPH_PLAYER, C.GLYPH_STONE, C.MAX_MONSTERS, C.BL_MASK_HALLU, C.START_ENERGY, C.PLAYER_AC)
+cache_guard(__file__, _INV_OFF, _INV_LEN, _INV_NUMBER, _DASH, _LETTER_RANK, C.ITEM_CLASS, C.NO_GLYPH,
+            C.MAXOCLASSES, C.GLYPH_OBJ_OFF, _BLSTATS, _IDENTITY, _LINE1, _LINE2, _TITLES, _HUNGER, _HALLU, _POOL,
+            _MSG_OFF, _MSG_LEN, _MSG_LETTER, _MSG_NUMBER, _SEP_OFF, _SEP_LEN, M.N_ARGS, C.GLYPH_CHAR, C.GLYPH_COLOR,
+            C.GLYPH_SPECIAL, C.GLYPH_PLAYER, C.GLYPH_STONE, C.MAX_MONSTERS, C.BL_MASK_HALLU, C.START_ENERGY,
+            C.PLAYER_AC)
 
 
 # The outputs of draw_batch in its argument order: (key, shape after the env axis, dtype, stand-in when not asked).
@@ -472,10 +455,7 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
     keys = tuple(keys)
     idx = core.all_envs if b is None else np.asarray(b, np.int64)
     n = idx.size
-    caches = core.__dict__.get("_text_caches") or _caches(core)
-    rows = caches["rows"]
-    check = (rows.keys, rows.valid, rows.fresh, rows.stale)
-    pool = caches["outputs"] if n >= _POOL_FROM else None
+    pool = _pool(core) if n >= _POOL_FROM else None
     out = {}
     arrays = []
     for key, shape, dtype in _plan(keys, core.crop_size):
@@ -485,21 +465,8 @@ def observe(core, b, keys) -> dict[str, np.ndarray]:
         array = pool.get(key, (n, *shape), dtype) if pool is not None else np.empty((n, *shape), dtype)
         out[key] = array
         arrays.append(array)
-    args = (core.kernel_state, idx, core.monsters, tuple(arrays[0:4]), tuple(arrays[4:8]), arrays[8], arrays[9],
-            arrays[10], arrays[11], rows.inventory, arrays[12], tuple(arrays[13:17]), check)
-    if split(draw_batch, n, *args):  # some inventories changed: render them, then draw
-        _render(caches, rows, idx)
-        split(draw_batch, n, *args)
+    split(draw_batch, n, core.kernel_state, idx, core.monsters, tuple(arrays[0:4]), tuple(arrays[4:8]), arrays[8],
+          arrays[9], arrays[10], arrays[11], arrays[12], tuple(arrays[13:17]))
     return out if len(out) == len(keys) and tuple(out) == keys else {k: out[k] for k in keys}
-
-
-def _render(caches, rows: TextRows, idx: np.ndarray) -> None:
-    """Render the changed inventories (each distinct one once) into the per-env rows; remember their inputs."""
-    i = rows.stale[:idx.size].nonzero()[0]
-    envs, x = idx[i], rows.fresh[i]
-    for store, rendered in zip(rows.inventory, caches["inventory"](x)):
-        store[envs] = rendered
-    rows.keys[envs] = x
-    rows.valid[envs] = True
 
 

@@ -3,13 +3,11 @@
 The core never formats a string while it steps. An event pushes a message *code* with up to
 three arguments — a name (a monster, or an item and whether it is plural), a number (gold
 pieces, a level) and an inventory letter — into the env's message slots. :func:`tables` packs
-every template's pieces, the status lines' labels and the rank titles into one byte pool with
-(offset, length) tables; the display's kernels compose the ``message`` observation and the
-tty's status lines from them for every env, each step. The inventory strings, which change on
-few steps, are rendered here (:func:`inventory` for many envs in a handful of NumPy calls,
-``inventory_few`` with plain strings for a few) and cached by the display. The ``*_text``
-and ``*_line`` functions give the same texts as Python strings; the tests check that every
-path gives the same bytes.
+every template's pieces, the status lines' labels, the rank titles and the items' names into
+one byte pool with (offset, length) tables; the display's kernels compose the ``message``
+observation, the tty's status lines and the inventory keys from them for every env, each
+step. The ``*_text`` and ``*_line`` functions give the same texts as Python strings (for the
+language interface and the tests, which check that both give the same bytes).
 
 ``TEMPLATES`` is the table of strings, in NetHack's voice; ``{mon}`` is a monster's name,
 ``{thing}`` an item ("a food ration", "7 gold pieces"), ``{n}`` a number and ``{L}`` an
@@ -179,7 +177,6 @@ def tables() -> dict[str, np.ndarray]:
 _LINE1 = [" St:{strength} Dx:{dexterity} Co:{constitution} In:{intelligence} Wi:{wisdom} Ch:{charisma} Neutral S:"
           .format(**STATS)]
 _LINE2 = ["Dlvl:", " $:", " HP:", "(", ") Pw:", "(", ") AC:", " Xp:", "/", " T:"]
-TURN_LABEL = _LINE2[-1]  # the turn counter's label, the start of the status tail
 _HUNGER_TEXT = [" Satiated", "", " Hungry", " Weak", " Fainting", " Fainted", " Starved"]
 
 
@@ -192,111 +189,20 @@ def _titles() -> list[str]:
     return titles
 
 
-# -- vectorised text -----------------------------------------------------------------------------------
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
-POW10 = _POW10
-_WIDTH = 10  # digits of the widest number shown
-_J = np.arange(_WIDTH)
-
-
-def render_numbers(values: np.ndarray, pool_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decimal digits of non-negative ints as a byte array to append to the pool.
-
-    Returns ``(digits, offsets, lengths)``: ``digits`` is flat, and number ``i`` is
-    ``digits[offsets[i] - pool_size:][:lengths[i]]``, so offsets index the pool + digits.
-    """
-    values = np.minimum(np.maximum(np.asarray(values, np.int64).ravel(), 0), _POW10[_WIDTH] - 1)
-    ndig = np.maximum(np.searchsorted(_POW10[1:_WIDTH], values, side="right") + 1, 1)
-    # Left-aligned digits: position j holds the digit of weight 10^(ndig-1-j).
-    power = np.maximum(ndig[:, None] - 1 - _J, 0)
-    digits = (values[:, None] // _POW10[power]) % 10 + ord("0")
-    offsets = pool_size + np.arange(values.size) * _WIDTH
-    return digits.astype(np.uint8).ravel(), offsets, ndig
-
-
-def compose(n_rows: int, width: int, fill: int, rows: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
-            pool: np.ndarray) -> np.ndarray:
-    """Concatenate byte segments into ``n_rows`` lines of ``width`` bytes.
-
-    Segment ``k`` copies ``pool[offsets[k]:offsets[k] + lengths[k]]`` to row ``rows[k]``,
-    right after the previous segment of that row. Segments must be grouped by row, in
-    order (``rows`` non-decreasing). Text past ``width`` is cut; the rest is ``fill``.
-    """
-    out = np.full((n_rows, width), fill, np.uint8)
-    lengths = np.asarray(lengths, np.int64)
-    total = int(lengths.sum())
-    if total == 0:
-        return out
-    ends = np.cumsum(lengths)
-    starts = ends - lengths  # global start of each segment in the concatenated stream
-    first = np.ones(rows.shape, bool)
-    first[1:] = rows[1:] != rows[:-1]
-    row_base = np.maximum.accumulate(np.where(first, starts, 0))  # stream offset where each row begins
-    seg = np.repeat(np.arange(lengths.size), lengths)
-    within = np.arange(total) - starts[seg]
-    col = starts[seg] - row_base[seg] + within
-    keep = col < width
-    out[rows[seg][keep], col[keep]] = pool[offsets[seg][keep] + within[keep]]
-    return out
-
-
 def message_text(code, arg, number, letter) -> str:
     """The message line of one env (1-D slot arrays) as a Python string."""
     return message_line(code, arg, number, letter)
 
 
-_LETTER_RANK = np.full(256, 99, np.int64)
-_LETTER_RANK[ord("$")] = 0
+LETTER_RANK = np.full(256, 99, np.int64)  # inventory order: gold ($), then a-z, then A-Z
+LETTER_RANK[ord("$")] = 0
 for _i, _c in enumerate("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"):
-    _LETTER_RANK[ord(_c)] = 1 + _i
+    LETTER_RANK[ord(_c)] = 1 + _i
 
 
-def inventory(counts: np.ndarray, letters: np.ndarray, slots: int, width: int) -> dict[str, np.ndarray]:
-    """NLE's inventory observations from per-kind counts and letters, listed in letter order.
-
-    Returns ``inv_glyphs`` (int16, empty = NO_GLYPH), ``inv_letters``, ``inv_oclasses``
-    (empty = MAXOCLASSES) and ``inv_strs`` (``slots`` x ``width`` null-padded lines such as
-    ``c - 2 food rations``).
-    """
-    from rewardgym.envs.dungeon.content import GLYPH_OBJ_OFF, ITEM_CLASS, MAXOCLASSES, NO_GLYPH
-
-    t = tables()
-    n, kinds = counts.shape
-    held = counts > 0
-    rank = np.where(held, _LETTER_RANK[letters], 999)
-    order = np.argsort(rank, axis=1, kind="stable")[:, :slots]
-    rows = np.arange(n)[:, None]
-    kind = order
-    held_s = held[rows, order]
-    count_s = counts[rows, order]
-    letter_s = letters[rows, order]
-    shown = min(slots, kinds)
-    out = {
-        "inv_glyphs": np.full((n, slots), NO_GLYPH, np.int16),
-        "inv_letters": np.zeros((n, slots), np.uint8),
-        "inv_oclasses": np.full((n, slots), MAXOCLASSES, np.uint8),
-    }
-    out["inv_glyphs"][:, :shown] = np.where(held_s, GLYPH_OBJ_OFF + kind, NO_GLYPH)
-    out["inv_letters"][:, :shown] = np.where(held_s, letter_s, 0)
-    out["inv_oclasses"][:, :shown] = np.where(held_s, ITEM_CLASS[kind], MAXOCLASSES)
-    ei, li = np.nonzero(held_s)
-    k, c, letter = kind[ei, li], count_s[ei, li], letter_s[ei, li].astype(np.int64)
-    plural = (c != 1).astype(np.int64)
-    digits, num_off, num_len = render_numbers(c, t["pool"].size)
-    pool = np.concatenate([t["pool"], digits])
-    offs = np.stack([letter, np.full(k.shape, t["dash"][0]), t["inv_off"][0][k, plural], num_off,
-                     t["inv_off"][1][k, plural]], axis=1)
-    lens = np.stack([np.ones(k.shape, np.int64), np.full(k.shape, t["dash"][1]), t["inv_len"][0][k, plural],
-                     np.where(t["inv_number"][k, plural], num_len, 0), t["inv_len"][1][k, plural]], axis=1)
-    strs = compose(n * slots, width, 0, np.repeat(ei * slots + li, 5), offs.ravel(), lens.ravel(), pool)
-    out["inv_strs"] = strs.reshape(n, slots, width)
-    return out
-
-
-# -- the same text, one env at a time ------------------------------------------------------------------
-# Composing bytes with NumPy pays off for many rows at once; for the few rows a single env
-# (or a vector env on a quiet step) needs, plain string formatting is far cheaper. Both paths
-# read the same tables and give the same bytes (the tests compare them).
+# -- the same texts as Python strings -------------------------------------------------------------------
+# For the language interface and the messages' text; the display's kernels compose the same bytes
+# from tables() (the tests compare them).
 
 def item_text(kind: int, count: int) -> str:
     item = ITEMS[kind]
@@ -338,44 +244,5 @@ def status_tail_text(time, hunger, hallucinating) -> str:
 
 def inventory_lines(counts, letters) -> list[tuple[int, str]]:
     """One env's inventory as (kind, line) in letter order."""
-    held = [(int(_LETTER_RANK[int(letters[k])]), k) for k in range(len(counts)) if counts[k] > 0]
+    held = [(int(LETTER_RANK[int(letters[k])]), k) for k in range(len(counts)) if counts[k] > 0]
     return [(k, f"{chr(int(letters[k]))} - {item_text(k, int(counts[k]))}") for _, k in sorted(held)]
-
-
-def text_row(text: str, width: int, fill: int) -> np.ndarray:
-    """``text`` as ``width`` bytes, cut or padded with ``fill``."""
-    out = np.full(width, fill, np.uint8)
-    data = np.frombuffer(text.encode("latin-1")[:width], np.uint8)
-    out[:data.size] = data
-    return out
-
-
-def text_rows(texts, width: int, fill: int) -> np.ndarray:
-    """Strings as a (len(texts), width) byte array, each cut or padded with ``fill`` (:func:`text_row` of each)."""
-    pad = bytes([fill])
-    data = b"".join(text.encode("latin-1")[:width].ljust(width, pad) for text in texts)
-    return np.frombuffer(data, np.uint8).reshape(len(texts), width).copy()
-
-
-def inventory_few(counts: np.ndarray, letters: np.ndarray, slots: int, width: int) -> dict[str, np.ndarray]:
-    """:func:`inventory` for a few envs."""
-    from rewardgym.envs.dungeon.content import GLYPH_OBJ_OFF, ITEM_CLASS, MAXOCLASSES, NO_GLYPH
-
-    n = counts.shape[0]
-    out = {"inv_glyphs": np.full((n, slots), NO_GLYPH, np.int16), "inv_letters": np.zeros((n, slots), np.uint8),
-           "inv_oclasses": np.full((n, slots), MAXOCLASSES, np.uint8),
-           "inv_strs": np.zeros((n, slots, width), np.uint8)}
-    envs, places, kinds, lines = [], [], [], []
-    for i, (count_row, letter_row) in enumerate(zip(np.asarray(counts).tolist(), np.asarray(letters).tolist())):
-        for j, (kind, line) in enumerate(inventory_lines(count_row, letter_row)[:slots]):
-            envs.append(i)
-            places.append(j)
-            kinds.append(kind)
-            lines.append(line)
-    if lines:
-        i, j, kind = np.array(envs), np.array(places), np.array(kinds)
-        out["inv_glyphs"][i, j] = GLYPH_OBJ_OFF + kind
-        out["inv_letters"][i, j] = letters[i, kind]
-        out["inv_oclasses"][i, j] = ITEM_CLASS[kind]
-        out["inv_strs"][i, j] = text_rows(lines, width, 0)
-    return out
