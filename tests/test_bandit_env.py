@@ -47,7 +47,8 @@ def test_make_with_module_prefix_needs_no_import():
 
 
 def test_import_is_light():
-    code = "import sys, rewardgym; print(sorted(m for m in ('torch', 'transformers', 'mujoco') if m in sys.modules))"
+    code = ("import sys, rewardgym; "
+            "print(sorted(m for m in ('torch', 'transformers', 'mujoco', 'numba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
