@@ -350,6 +350,16 @@ def first_in_pack(s, b, kinds_mask):
 
 
 @njit
+def from_pack(s, b, kinds_mask, missing):
+    """The first carried item of ``kinds_mask`` (see :func:`first_in_pack`); without one, message ``missing``
+    and -1."""
+    kind = first_in_pack(s, b, kinds_mask)
+    if kind < 0:
+        say(s, b, missing)
+    return kind
+
+
+@njit
 def use_up(s, b, kind):
     s.inv_count[b, kind] -= 1
     if s.inv_count[b, kind] == 0:
@@ -373,9 +383,8 @@ def player_command(s, b, act, base):
     if act == C.A_EAT:
         return eat(s, b), depth
     if act == C.A_QUAFF:
-        kind = first_in_pack(s, b, C.IS_POTION)
+        kind = from_pack(s, b, C.IS_POTION, M.M_NO_DRINK)
         if kind < 0:
-            say(s, b, M.M_NO_DRINK)
             return False, depth
         if kind == C.POTION_HEALING:
             s.hp[b] += 6 + np.int64(lane_uniform(base, L_HEAL) * 19)  # about d(6, 4)
@@ -389,9 +398,8 @@ def player_command(s, b, act, base):
         use_up(s, b, kind)
         return True, depth
     if act == C.A_READ:
-        kind = first_in_pack(s, b, C.IS_SCROLL)
+        kind = from_pack(s, b, C.IS_SCROLL, M.M_NO_READ)
         if kind < 0:
-            say(s, b, M.M_NO_READ)
             return False, depth
         if kind == C.SCROLL_MAGIC_MAPPING:
             say(s, b, M.M_MAGIC_MAP)
