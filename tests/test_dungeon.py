@@ -290,6 +290,46 @@ def test_get_state_set_state_round_trip():
     np.testing.assert_array_equal(obs["glyphs"][0], obs["glyphs"][1])
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("py", 0, "must lie in [1, 19]"), ("px", 500, "must lie in [1, 77]"), ("terrain", None, "must lie in [0, 16]"),
+    ("mon_type", 99, "must lie in [-1, 17]"), ("msg_n", 9, "must lie in [0, 4]"), ("room_box", None, "rows must lie"),
+    ("depth", 0, "must lie in [1, 60]"), ("hp", "many", "is not int64 values"), ("key", [1, 2], "has shape"),
+])  # fmt: skip
+def test_a_corrupt_snapshot_is_one_clear_error_and_changes_nothing(field, value, message):
+    """The compiled kernels do not check bounds: set_state refuses what would make them read past the state."""
+    env = gym.make("rewardgym/Dungeon-Score-v0").unwrapped
+    env.reset(seed=5)
+    snapshot = env.get_state()
+    before = {k: v.copy() for k, v in env.core.get_state(0).items()}
+    bad = {**snapshot["core"]}
+    if field == "terrain":
+        bad[field] = np.where(np.arange(bad[field].size).reshape(bad[field].shape) == 7, 17, bad[field])
+    elif field == "room_box":
+        bad[field] = bad[field].copy()
+        bad[field][0] = (30, 1, 40, 5)
+    elif np.ndim(bad[field]) and not isinstance(value, list):
+        bad[field] = bad[field].copy()
+        bad[field].flat[0] = value
+    else:
+        bad[field] = value
+    with pytest.raises(ValueError, match=re.escape(message)):
+        env.set_state({**snapshot, "core": bad})
+    for k, v in env.core.get_state(0).items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    env.set_state(snapshot)  # the good one still restores
+
+
+def test_the_core_refuses_actions_past_its_action_set():
+    core = gym.make_vec("rewardgym/Dungeon-Room5x5-v0", num_envs=3).unwrapped.core
+    core.reset(np.ones(3, bool), np.arange(3, dtype=np.uint64))
+    for actions in ([0, 1, 99], [-1, 0, 0], [0, 1]):
+        with pytest.raises(ValueError, match="actions must be 3 ints"):
+            core.step(np.array(actions), np.ones(3, bool))
+    single = gym.make("rewardgym/Dungeon-Room5x5-v0").unwrapped.core
+    with pytest.raises(ValueError, match=r"actions must be 1 ints in \[0, 8\)"):
+        single.step(np.array([8]), np.ones(1, bool))
+
+
 # -- bad input --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("action", [17, -1, 2.5, "3", None, np.array([1, 2])])
 def test_invalid_action_raises_naming_the_space(action):

@@ -87,15 +87,25 @@ class BatchedCore(ABC):
         return {name: np.array(getattr(self.state, name)[index]) for name in self._state_names()}
 
     def set_state(self, index: int, state: dict[str, np.ndarray]) -> None:
+        for name, value in self.checked_state(state).items():
+            getattr(self.state, name)[index] = value
+
+    def checked_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``state``'s values as the state's dtypes, once every key and shape is right (nothing is written)."""
         names = set(self._state_names())
         if set(state) != names:
             raise ValueError(f"state must have exactly the keys {sorted(names)}, got {sorted(state)}")
+        checked = {}
         for name, value in state.items():
             target = getattr(self.state, name)
-            value = np.asarray(value, dtype=target.dtype)
+            try:
+                value = np.asarray(value, dtype=target.dtype)
+            except (TypeError, ValueError, OverflowError) as error:
+                raise ValueError(f"state[{name!r}] is not {target.dtype} values: {error}") from None
             if value.shape != target.shape[1:]:
                 raise ValueError(f"state[{name!r}] has shape {value.shape}, expected {target.shape[1:]}")
-            target[index] = value
+            checked[name] = value
+        return checked
 
 
 def masked_info(values: dict[str, np.ndarray], ended: np.ndarray, end_values: dict[str, np.ndarray]) -> dict:

@@ -15,8 +15,8 @@ from gymnasium import spaces
 
 from rewardgym.envs.batched import BatchedCore, masked_info
 from rewardgym.envs.dungeon import content as C
+from rewardgym.envs.dungeon import display, rules
 from rewardgym.envs.dungeon import messages as M
-from rewardgym.envs.dungeon import rules
 from rewardgym.envs.dungeon.state import PENALTY_MODES, TASKS, Rules, kernel_state, new_state
 from rewardgym.envs.jit import compile_notice, split
 
@@ -136,7 +136,6 @@ class DungeonCore(BatchedCore):
         _warm_up()
         self.instruction = _instruction(self)
         self._task_text = np.full(num_envs, self.instruction, dtype=object)
-        M.tables()  # build the text tables now rather than on the first step
 
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         envs = mask.nonzero()[0]
@@ -145,10 +144,32 @@ class DungeonCore(BatchedCore):
 
     def step(self, action: np.ndarray, active: np.ndarray):
         n = self.num_envs
+        action = np.asarray(action, np.int64)
+        # the kernels do not check bounds: an action past the action set would read past its table
+        if action.shape != (n,) or (n == 1 and not 0 <= action[0] < self.action_codes.size) or (
+                n > 1 and (action.min() < 0 or action.max() >= self.action_codes.size)):
+            raise ValueError(f"actions must be {n} ints in [0, {self.action_codes.size}), got {action!r}")
         reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
-        split(rules.step_batch, n, self.kernel_state, self._rules, self.action_codes, np.asarray(action, np.int64),
-              active, reward, terminated, truncated)
+        split(rules.step_batch, n, self.kernel_state, self._rules, self.action_codes, action, active, reward,
+              terminated, truncated)
         return reward, terminated, truncated
+
+    def set_state(self, index: int, state: dict[str, np.ndarray]) -> None:
+        """Restore env ``index`` from :meth:`get_state`'s dict, once every value is one the game can hold (the
+        kernels do not check bounds, so a corrupt snapshot is refused with the field it breaks)."""
+        checked = self.checked_state(state)
+        for name, (low, high) in _STATE_BOUNDS.items():
+            value = checked[name]
+            if name.startswith("mon_") and name not in ("mon_type", "mon_shown"):
+                value = value[checked["mon_type"] >= 0]  # empty slots keep what they had
+            if value.size and (value.min() < low or value.max() > high):
+                raise ValueError(f"state[{name!r}] must lie in [{low}, {high}] (got {value.min()}..{value.max()}): "
+                                 "not a snapshot of this game")
+        rows = checked["room_box"][:, [0, 2]]  # (sector, [top, left, bottom, right])
+        if rows.min() < 0 or rows.max() > C.ROWS - 1:
+            raise ValueError(f"state['room_box'] rows must lie in [0, {C.ROWS - 1}]: not a snapshot of this game")
+        for name, value in checked.items():
+            getattr(self.state, name)[index] = value
 
     def score(self, g=slice(None)) -> np.ndarray:
         """NetHack's in-game score (botl_score): gold + 4 x experience + 50 x (deepest level - 1)."""
@@ -162,9 +183,7 @@ class DungeonCore(BatchedCore):
 
     # -- observation and info ----------------------------------------------------------------------------
     def observe(self) -> dict[str, np.ndarray]:
-        from rewardgym.envs.dungeon.display import observe
-
-        return observe(self, None, self.observation_keys)
+        return display.observe(self, None, self.observation_keys)
 
     def info(self, ended: np.ndarray) -> dict:
         s = self.state
@@ -186,6 +205,14 @@ class DungeonCore(BatchedCore):
         return rgb_array(self, b)
 
 
+_STATE_BOUNDS = {  # what the kernels index with: every value of these fields must lie in the range
+    "depth": (1, C.MAX_DEPTH), "max_depth": (1, C.MAX_DEPTH), "oracle_depth": (1, C.MAX_DEPTH),
+    "py": (1, C.ROWS - 2), "px": (1, C.COLS - 2), "xlvl": (1, 30), "hunger": (0, 6), "cur_room": (0, 9),
+    "explored_best": (0, C.ROWS * C.COLS), "terrain": (0, C.N_TERRAIN - 1), "room_map": (0, 9),
+    "room_box": (0, C.COLS - 1), "obj_kind": (0, C.N_ITEMS - 1), "mem_glyph": (0, C.MAX_GLYPH),
+    "mon_type": (-1, C.N_MONSTERS - 1), "mon_y": (1, C.ROWS - 2), "mon_x": (1, C.COLS - 2),
+    "mon_shown": (0, C.MAX_GLYPH), "msg_code": (0, M.N_CODES - 1), "msg_n": (0, C.MAX_MESSAGES),
+}
 _warm = False
 
 
