@@ -319,6 +319,17 @@ def test_a_corrupt_snapshot_is_one_clear_error_and_changes_nothing(field, value,
     env.set_state(snapshot)  # the good one still restores
 
 
+def test_observing_an_env_the_batch_lacks_is_an_index_error():
+    from rewardgym.envs.dungeon.display import observe
+
+    core = gym.make_vec("rewardgym/Dungeon-Room5x5-v0", num_envs=2).unwrapped.core
+    core.reset(np.ones(2, bool), np.arange(2, dtype=np.uint64))
+    for envs in ([2], [-1], [0, 5]):
+        with pytest.raises(IndexError, match=r"env indices must lie in \[0, 2\)"):
+            observe(core, np.array(envs), ("glyphs", "tty_chars"))
+    assert observe(core, np.array([1]), ("glyphs",))["glyphs"].shape == (1, 21, 79)
+
+
 def test_the_core_refuses_actions_past_its_action_set():
     core = gym.make_vec("rewardgym/Dungeon-Room5x5-v0", num_envs=3).unwrapped.core
     core.reset(np.ones(3, bool), np.arange(3, dtype=np.uint64))

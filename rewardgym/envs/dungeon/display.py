@@ -453,8 +453,10 @@ def _plan(keys: tuple[str, ...], crop_size: int) -> tuple:
 def observe(core, b, keys) -> dict[str, np.ndarray]:
     """The observation ``keys`` of envs ``b`` (global indices, or None for all), each with a leading env axis."""
     keys = tuple(keys)
-    idx = core.all_envs if b is None else np.asarray(b, np.int64)
+    idx = core.all_envs if b is None else np.asarray(b, np.int64).reshape(-1)
     n = idx.size
+    if b is not None and n and (idx.min() < 0 or idx.max() >= core.num_envs):  # the kernels do not check bounds
+        raise IndexError(f"env indices must lie in [0, {core.num_envs}), got {idx}")
     pool = _pool(core) if n >= _POOL_FROM else None
     out = {}
     arrays = []
