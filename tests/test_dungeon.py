@@ -4,6 +4,7 @@ determinism, bad input, messages for their events, invariants under random play,
 from __future__ import annotations
 
 import hashlib
+import copy
 import pickle
 import re
 import subprocess
@@ -317,6 +318,24 @@ def test_a_corrupt_snapshot_is_one_clear_error_and_changes_nothing(field, value,
     for k, v in env.core.get_state(0).items():
         np.testing.assert_array_equal(v, before[k], err_msg=k)
     env.set_state(snapshot)  # the good one still restores
+
+
+def test_envs_pickle_and_deepcopy_into_independent_games():
+    env = gym.make("rewardgym/Dungeon-Score-v0")
+    env.reset(seed=3)
+    for copy_of in (copy.deepcopy, lambda e: pickle.loads(pickle.dumps(e))):
+        twin = copy_of(env)
+        for action in (1, 2, 13, 0):
+            mine, theirs = env.step(action), twin.step(action)
+            for key in mine[0]:
+                np.testing.assert_array_equal(mine[0][key], theirs[0][key])
+            assert mine[1:4] == theirs[1:4]
+        twin.step(3)  # the copy has its own arrays
+        assert env.unwrapped.core.state.t[0] + 1 == twin.unwrapped.core.state.t[0]
+    envs = gym.make_vec("rewardgym/Dungeon-Room5x5-v0", num_envs=3)
+    envs.reset(seed=0)
+    twin = copy.deepcopy(envs)
+    np.testing.assert_array_equal(envs.step(np.array([1, 2, 3]))[0]["glyphs"], twin.step(np.array([1, 2, 3]))[0]["glyphs"])
 
 
 def test_observing_an_env_the_batch_lacks_is_an_index_error():

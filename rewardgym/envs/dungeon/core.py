@@ -137,6 +137,17 @@ class DungeonCore(BatchedCore):
         self.instruction = _instruction(self)
         self._task_text = np.full(num_envs, self.instruction, dtype=object)
 
+    def __getstate__(self) -> dict:
+        """For pickle and deepcopy: everything but the kernels' handle and the output pool, rebuilt on load."""
+        state = self.__dict__.copy()
+        state.pop("kernel_state")
+        state.pop("_outputs", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.kernel_state = kernel_state(self.state)
+
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         envs = mask.nonzero()[0]
         if envs.size:
