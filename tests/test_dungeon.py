@@ -3,8 +3,8 @@ determinism, bad input, messages for their events, invariants under random play,
 
 from __future__ import annotations
 
-import hashlib
 import copy
+import hashlib
 import pickle
 import re
 import subprocess
@@ -335,7 +335,8 @@ def test_envs_pickle_and_deepcopy_into_independent_games():
     envs = gym.make_vec("rewardgym/Dungeon-Room5x5-v0", num_envs=3)
     envs.reset(seed=0)
     twin = copy.deepcopy(envs)
-    np.testing.assert_array_equal(envs.step(np.array([1, 2, 3]))[0]["glyphs"], twin.step(np.array([1, 2, 3]))[0]["glyphs"])
+    actions = np.array([1, 2, 3])
+    np.testing.assert_array_equal(envs.step(actions)[0]["glyphs"], twin.step(actions)[0]["glyphs"])
 
 
 def test_observing_an_env_the_batch_lacks_is_an_index_error():
