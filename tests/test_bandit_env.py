@@ -134,6 +134,16 @@ def test_bad_constructor_arguments():
 
 
 # -- dynamics and metrics --------------------------------------------------------------------
+def test_the_core_refuses_arms_it_lacks():
+    """The step is compiled without bounds checks: the core itself refuses an arm past the last."""
+    core = gym.make_vec("rewardgym/Bandit-Bernoulli5-v0", num_envs=3).unwrapped.core
+    core.reset(np.ones(3, bool), np.arange(3, dtype=np.uint64))
+    for actions in ([0, 1, 5], [-1, 0, 0], [0, 1]):
+        with pytest.raises(ValueError, match=r"actions must be 3 ints in \[0, 5\)"):
+            core.step(np.array(actions), np.ones(3, bool))
+    assert core.state.t.tolist() == [0, 0, 0]  # nothing was pulled
+
+
 def test_regret_and_end_of_episode_metrics():
     env = gym.make("rewardgym/Bandit-Bernoulli5-v0", horizon=10).unwrapped
     env.reset(seed=4)

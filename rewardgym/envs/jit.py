@@ -71,6 +71,20 @@ def uniform(key, counter, stream, lane):
     return lane_uniform(draw_base(key, counter, stream), lane)
 
 
+_NORMAL_STREAMS = np.uint64(1 << 20)  # rng.normal's streams, kept apart from uniform's
+
+
+@njit
+def normal(key, counter, stream, lane):
+    """A standard normal draw by Box-Muller, as ``rng.normal(key, counter, stream, (lanes,))[lane]`` computes it —
+    up to the last bit: NumPy's SIMD ``log1p`` and ``cos`` differ from the C library's (which numba calls) on a
+    few percent of inputs on some CPUs."""
+    base = _NORMAL_STREAMS + np.uint64(2) * np.uint64(stream)
+    u1 = uniform(key, counter, base, lane)
+    u2 = uniform(key, counter, base + np.uint64(1), lane)
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
 def cache_guard(module_file: str, *tables) -> None:
     """Drop the numba cache of the kernels in ``module_file`` when the ``tables`` (arrays, numbers or strings
     the kernels read as constants) differ from those it was compiled with. Call it before the first kernel runs."""

@@ -19,6 +19,7 @@ from gymnasium import spaces
 
 from rewardgym.envs import rng
 from rewardgym.envs.batched import BatchedCore, masked_info
+from rewardgym.envs.jit import njit, normal, split, uniform
 
 # Counter-RNG streams: one per kind of draw, so that adding a draw never shifts another.
 _INSTANCE, _REWARD, _CONTEXT, _DRIFT = 0, 1, 2, 3
@@ -104,9 +105,10 @@ class BanditCore(BatchedCore):
             obs["steps_left"] = spaces.Box(0.0, float(horizon), (1,), np.float32)
         self.single_observation_space = spaces.Dict(obs)
         self.single_action_space = spaces.Discrete(k)
+        # (Bernoulli arms, reward noise, drift, horizon, history) as the step kernel takes them
+        self._settings = (distribution == "bernoulli", float(noise_std), float(drift), int(horizon), bool(history))
         self.task = self._describe_task()
         self._task = np.full(b, self.task, dtype=object)
-        self._rows = np.arange(b)
 
     def _describe_task(self) -> str:
         k, h = self.n_arms, self.horizon
@@ -147,49 +149,17 @@ class BanditCore(BatchedCore):
         return 1.0 / (1.0 + np.exp(-logits)) if self.distribution == "bernoulli" else logits
 
     def step(self, action: np.ndarray, active: np.ndarray):
-        s = self.state
-        sel = slice(None) if active.all() else np.flatnonzero(active)
-        arm = action.astype(np.int64)[sel]
-        key, t = s.key[sel], s.t[sel]
-        rows = self._rows[: len(arm)]
-
-        expected = self.expected_rewards(sel)
-        chosen = expected[rows, arm]
-        best = expected.max(axis=1)
-        if self.distribution == "bernoulli":
-            reward = (rng.uniform(key, t, _REWARD) < chosen).astype(np.float64)
-        else:
-            reward = chosen + self.noise_std * rng.normal(key, t, _REWARD)
-        best_pulled = chosen >= best
-
-        counts, sums = s.counts[sel], s.sums[sel]
-        counts[rows, arm] += 1
-        sums[rows, arm] += reward
-        s.counts[sel], s.sums[sel] = counts, sums
-        s.regret[sel] = best - chosen
-        s.cumulative_regret[sel] += best - chosen
-        s.best_pulled[sel] = best_pulled
-        s.best_pulls[sel] += best_pulled
-        s.late_best_pulls[sel] += best_pulled & (t >= self.horizon // 2)
-        s.last_arm[sel], s.last_reward[sel] = arm, reward
-        s.t[sel] = t = t + 1
-
-        if self.drift and not self.context_dim:
-            means = s.means[sel] + self.drift * rng.normal(key, t, _DRIFT, (self.n_arms,))
-            if self.distribution == "bernoulli":  # reflect into [0, 1]
-                means = 1.0 - np.abs(1.0 - np.mod(means, 2.0))
-            s.means[sel] = means
-        if self.context_dim:
-            s.context[sel] = rng.normal(key, t, _CONTEXT, (self.context_dim,))
-
-        out = np.zeros(self.num_envs)
-        out[sel] = reward
-        ended = s.t >= self.horizon
-        # With the history in the observation the horizon is part of the problem (terminal);
-        # without it, the end of the episode is a time limit the agent cannot see.
-        terminated = ended if self.history else np.zeros_like(ended)
-        truncated = np.zeros_like(ended) if self.history else ended
-        return out, terminated, truncated
+        s, n = self.state, self.num_envs
+        action = np.asarray(action, np.int64)
+        # the kernel does not check bounds: an arm past the last would read past the means
+        if action.shape != (n,) or (n == 1 and not 0 <= action[0] < self.n_arms) or (
+                n > 1 and (action.min() < 0 or action.max() >= self.n_arms)):
+            raise ValueError(f"actions must be {n} ints in [0, {self.n_arms}), got {action!r}")
+        reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
+        split(_step, n, s.key, s.t, s.means, s.theta, s.context, s.last_arm, s.last_reward, s.counts, s.sums,
+              s.regret, s.cumulative_regret, s.best_pulled, s.best_pulls, s.late_best_pulls, action,
+              np.asarray(active, bool), reward, terminated, truncated, self._settings)
+        return reward, terminated, truncated
 
     # -- observation and info -----------------------------------------------------------
     def observe(self) -> dict[str, np.ndarray]:
@@ -230,3 +200,51 @@ class BanditCore(BatchedCore):
             mean = s.sums[index, arm] / n if n else float("nan")
             lines.append(f"  arm {arm:>2}: {n:>5} pulls   mean {mean:6.3f}")
         return "\n".join(lines)
+
+
+@njit
+def _step(key, t, means, theta, context, last_arm, last_reward, counts, sums, regret, cumulative_regret, best_pulled,
+          best_pulls, late_best_pulls, actions, active, reward, terminated, truncated, settings, start, stop):
+    """One pull in each env ``start..stop`` where ``active``: the reward, the regret and the counts, then the
+    drift of the means or the next context; ``terminated``/``truncated`` at the horizon (every env)."""
+    bernoulli, noise_std, drift, horizon, history = settings
+    arms, dims = means.shape[1], context.shape[1]
+    for b in range(start, stop):
+        if active[b]:
+            arm, now = actions[b], t[b]
+            chosen, best = 0.0, -np.inf
+            for a in range(arms):  # each arm's expected reward at this step
+                if dims:
+                    value = 0.0
+                    for j in range(dims):
+                        value += theta[b, a, j] * context[b, j]
+                    if bernoulli:
+                        value = 1.0 / (1.0 + np.exp(-value))
+                else:
+                    value = means[b, a]
+                best = max(best, value)
+                if a == arm:
+                    chosen = value
+            if bernoulli:
+                paid = 1.0 if uniform(key[b], now, _REWARD, 0) < chosen else 0.0
+            else:
+                paid = chosen + noise_std * normal(key[b], now, _REWARD, 0)
+            counts[b, arm] += 1
+            sums[b, arm] += paid
+            regret[b] = best - chosen
+            cumulative_regret[b] += best - chosen
+            best_pulled[b] = chosen >= best
+            best_pulls[b] += chosen >= best
+            late_best_pulls[b] += chosen >= best and now >= horizon // 2
+            last_arm[b], last_reward[b], reward[b] = arm, paid, paid
+            t[b] = now = now + 1
+            if drift and not dims:
+                for a in range(arms):
+                    mean = means[b, a] + drift * normal(key[b], now, _DRIFT, a)
+                    means[b, a] = 1.0 - abs(1.0 - np.mod(mean, 2.0)) if bernoulli else mean  # reflect into [0, 1]
+            for j in range(dims):
+                context[b, j] = normal(key[b], now, _CONTEXT, j)
+        # With the history in the observation the horizon is part of the problem (terminal); without it, the end
+        # of the episode is a time limit the agent cannot see.
+        ended = t[b] >= horizon
+        terminated[b], truncated[b] = ended and history, ended and not history
