@@ -141,12 +141,12 @@ class BanditCore(BatchedCore):
             getattr(s, name)[mask] = 0
 
     def expected_rewards(self, sel=slice(None)) -> np.ndarray:
-        """Expected reward of every arm at the current step, (B, k)."""
+        """Expected reward of every arm at the current step, (B, k) (the step kernel's own numbers)."""
         s = self.state
-        if not self.context_dim:
-            return s.means[sel]
-        logits = np.einsum("bkd,bd->bk", s.theta[sel], s.context[sel])
-        return 1.0 / (1.0 + np.exp(-logits)) if self.distribution == "bernoulli" else logits
+        rows = np.arange(self.num_envs)[sel].reshape(-1)
+        out = np.empty((rows.size, self.n_arms))
+        _expected_rewards(s.means, s.theta, s.context, self._settings[0], rows, out)
+        return out
 
     def step(self, action: np.ndarray, active: np.ndarray):
         s, n = self.state, self.num_envs
@@ -203,6 +203,25 @@ class BanditCore(BatchedCore):
 
 
 @njit
+def _expected(means, theta, context, bernoulli, b, a):
+    """Arm ``a``'s expected reward in env ``b`` at this step: its mean, or under the context θ_a·x (through a
+    sigmoid for Bernoulli arms)."""
+    if not context.shape[1]:
+        return means[b, a]
+    value = 0.0
+    for j in range(context.shape[1]):
+        value += theta[b, a, j] * context[b, j]
+    return 1.0 / (1.0 + np.exp(-value)) if bernoulli else value
+
+
+@njit
+def _expected_rewards(means, theta, context, bernoulli, rows, out):
+    for i in range(rows.size):
+        for a in range(out.shape[1]):
+            out[i, a] = _expected(means, theta, context, bernoulli, rows[i], a)
+
+
+@njit
 def _step(key, t, means, theta, context, last_arm, last_reward, counts, sums, regret, cumulative_regret, best_pulled,
           best_pulls, late_best_pulls, actions, active, reward, terminated, truncated, settings, start, stop):
     """One pull in each env ``start..stop`` where ``active``: the reward, the regret and the counts, then the
@@ -213,15 +232,8 @@ def _step(key, t, means, theta, context, last_arm, last_reward, counts, sums, re
         if active[b]:
             arm, now = actions[b], t[b]
             chosen, best = 0.0, -np.inf
-            for a in range(arms):  # each arm's expected reward at this step
-                if dims:
-                    value = 0.0
-                    for j in range(dims):
-                        value += theta[b, a, j] * context[b, j]
-                    if bernoulli:
-                        value = 1.0 / (1.0 + np.exp(-value))
-                else:
-                    value = means[b, a]
+            for a in range(arms):
+                value = _expected(means, theta, context, bernoulli, b, a)
                 best = max(best, value)
                 if a == arm:
                     chosen = value
