@@ -77,8 +77,8 @@ _NORMAL_STREAMS = np.uint64(1 << 20)  # rng.normal's streams, kept apart from un
 @njit
 def normal(key, counter, stream, lane):
     """A standard normal draw by Box-Muller, as ``rng.normal(key, counter, stream, (lanes,))[lane]`` computes it —
-    up to the last bit: NumPy's SIMD ``log1p`` and ``cos`` differ from the C library's (which numba calls) on a
-    few percent of inputs on some CPUs."""
+    up to the last bit: NumPy's own ``log1p`` differs from the C library's (which numba calls) on a few percent of
+    inputs."""
     base = _NORMAL_STREAMS + np.uint64(2) * np.uint64(stream)
     u1 = uniform(key, counter, base, lane)
     u2 = uniform(key, counter, base + np.uint64(1), lane)
