@@ -30,6 +30,7 @@ import numpy as np
 
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import messages as M
+from rewardgym.envs.dungeon.rules import score
 from rewardgym.envs.jit import cache_guard, njit, split
 
 def _pool(core) -> OutputPool:
@@ -293,14 +294,14 @@ def _tty_text(tty_chars, tty_colors, messages, envs, s, start, stop):
     """The tty's text rows: the message on top, the status lines at the bottom, and their colours; the map's last
     column blank."""
     status = np.empty((2, C.TTY_COLS), np.uint8)
-    xlvl, gold, xp, max_depth, depth, hp, maxhp = s.xlvl, s.gold, s.xp, s.max_depth, s.depth, s.hp, s.maxhp
+    xlvl, gold, xp, depth, hp, maxhp = s.xlvl, s.gold, s.xp, s.depth, s.hp, s.maxhp
     hunger, hallu, time = s.hunger, s.hallu, s.time
     for i in range(start, stop):
         b = envs[i]
         message = messages[i]
         lines = tty_chars[i, 22:24] if tty_chars.shape[0] else status
-        compose_status(lines[0], lines[1], xlvl[b], gold[b] + 4 * xp[b] + 50 * (max_depth[b] - 1), depth[b],
-                       gold[b], hp[b], maxhp[b], xp[b], hunger[b], hallu[b] > 0, time[b])
+        compose_status(lines[0], lines[1], xlvl[b], score(s, b), depth[b], gold[b], hp[b], maxhp[b], xp[b],
+                       hunger[b], hallu[b] > 0, time[b])
         if tty_chars.shape[0]:
             chars = tty_chars[i]
             _text_row(chars[0], message[:C.TTY_COLS])
@@ -315,7 +316,7 @@ def _tty_text(tty_chars, tty_colors, messages, envs, s, start, stop):
 
 @njit
 def _blstats(out, s, envs, start, stop):
-    px, py, gold, xp, max_depth, hp, maxhp = s.px, s.py, s.gold, s.xp, s.max_depth, s.hp, s.maxhp
+    px, py, gold, xp, hp, maxhp = s.px, s.py, s.gold, s.xp, s.hp, s.maxhp
     depth, xlvl, time, hunger, hallu = s.depth, s.xlvl, s.time, s.hunger, s.hallu
     for i in range(start, stop):
         b = envs[i]
@@ -323,7 +324,7 @@ def _blstats(out, s, envs, start, stop):
         for k in range(C.N_BLSTATS):
             row[k] = _BLSTATS[k]
         row[C.BL_X], row[C.BL_Y] = px[b], py[b]
-        row[C.BL_SCORE] = gold[b] + 4 * xp[b] + 50 * (max_depth[b] - 1)
+        row[C.BL_SCORE] = score(s, b)
         row[C.BL_HP], row[C.BL_HPMAX] = hp[b], maxhp[b]
         row[C.BL_DEPTH] = row[C.BL_DLEVEL] = depth[b]
         row[C.BL_GOLD] = gold[b]
@@ -413,14 +414,6 @@ _HUNGER, _HALLU = _TABLES["hunger"], _TABLES["hallu"]
 _INV_OFF, _INV_LEN, _INV_NUMBER, _DASH = _TABLES["inv_off"], _TABLES["inv_len"], _TABLES["inv_number"], _TABLES["dash"]
 _LETTER_RANK = M.LETTER_RANK
 _IDENTITY = np.arange(C.MAX_GLYPH + 1, dtype=np.int16)
-_NONE = {  # empty outputs: keys nobody asked for cost nothing
-    "glyphs": np.zeros((0, C.ROWS, C.COLS), np.int16), "chars": np.zeros((0, C.ROWS, C.COLS), np.uint8),
-    "crop16": np.zeros((0, 0, 0), np.int16), "crop8": np.zeros((0, 0, 0), np.uint8),
-    "tty_chars": np.zeros((0, C.TTY_ROWS, C.TTY_COLS), np.uint8),
-    "tty_colors": np.zeros((0, C.TTY_ROWS, C.TTY_COLS), np.int8),
-    "blstats": np.zeros((0, C.N_BLSTATS), np.int64), "tty_cursor": np.zeros((0, 2), np.uint8),
-    "inv16": np.zeros((0, C.INV_SIZE), np.int16), "inv8": np.zeros((0, C.INV_SIZE), np.uint8),
-}
 cache_guard(__file__, _INV_OFF, _INV_LEN, _INV_NUMBER, _DASH, _LETTER_RANK, C.ITEM_CLASS, C.NO_GLYPH,
             C.MAXOCLASSES, C.GLYPH_OBJ_OFF, _BLSTATS, _IDENTITY, _LINE1, _LINE2, _TITLES, _HUNGER, _HALLU, _POOL,
             _MSG_OFF, _MSG_LEN, _MSG_LETTER, _MSG_NUMBER, _SEP_OFF, _SEP_LEN, M.N_ARGS, C.GLYPH_CHAR, C.GLYPH_COLOR,
@@ -430,24 +423,26 @@ cache_guard(__file__, _INV_OFF, _INV_LEN, _INV_NUMBER, _DASH, _LETTER_RANK, C.IT
 
 # The outputs of draw_batch in its argument order: (key, shape after the env axis, dtype, stand-in when not asked).
 _GRID, _TTY = (C.ROWS, C.COLS), (C.TTY_ROWS, C.TTY_COLS)
-_OUTPUTS = (("glyphs", _GRID, np.int16, "glyphs"), ("chars", _GRID, np.uint8, "chars"),
-            ("colors", _GRID, np.uint8, "chars"), ("specials", _GRID, np.uint8, "chars"),
-            ("glyphs_crop", None, np.int16, "crop16"), ("chars_crop", None, np.uint8, "crop8"),
-            ("colors_crop", None, np.uint8, "crop8"), ("specials_crop", None, np.uint8, "crop8"),
-            ("tty_chars", _TTY, np.uint8, "tty_chars"), ("tty_colors", _TTY, np.int8, "tty_colors"),
-            ("blstats", (C.N_BLSTATS,), np.int64, "blstats"), ("tty_cursor", (2,), np.uint8, "tty_cursor"),
-            ("message", (C.MESSAGE_LEN,), np.uint8, "inv8"), ("inv_glyphs", (C.INV_SIZE,), np.int16, "inv16"),
-            ("inv_letters", (C.INV_SIZE,), np.uint8, "inv8"), ("inv_oclasses", (C.INV_SIZE,), np.uint8, "inv8"),
-            ("inv_strs", (C.INV_SIZE, C.INV_STR_LEN), np.uint8, "chars"))
+_OUTPUTS = (("glyphs", _GRID, np.int16), ("chars", _GRID, np.uint8), ("colors", _GRID, np.uint8),
+            ("specials", _GRID, np.uint8), ("glyphs_crop", None, np.int16), ("chars_crop", None, np.uint8),
+            ("colors_crop", None, np.uint8), ("specials_crop", None, np.uint8), ("tty_chars", _TTY, np.uint8),
+            ("tty_colors", _TTY, np.int8), ("blstats", (C.N_BLSTATS,), np.int64), ("tty_cursor", (2,), np.uint8),
+            ("message", (C.MESSAGE_LEN,), np.uint8), ("inv_glyphs", (C.INV_SIZE,), np.int16),
+            ("inv_letters", (C.INV_SIZE,), np.uint8), ("inv_oclasses", (C.INV_SIZE,), np.uint8),
+            ("inv_strs", (C.INV_SIZE, C.INV_STR_LEN), np.uint8))
 _POOL_FROM = 64  # smaller batches take fresh arrays (NumPy keeps small blocks; the pool's bookkeeping costs more)
 
 
 @functools.lru_cache(maxsize=64)
 def _plan(keys: tuple[str, ...], crop_size: int) -> tuple:
-    """For each output of draw_batch: the key and its shape after the env axis, or None and the stand-in."""
-    crop = (crop_size, crop_size)
-    return tuple((key, crop if shape is None else shape, dtype) if key in keys else (None, _NONE[empty], None)
-                 for key, shape, dtype, empty in _OUTPUTS)
+    """For each output of draw_batch: the key and its shape after the env axis, or None and a stand-in with no
+    rows (an output nobody asked for costs nothing; the stand-in has the output's dtype and rank, so the kernel
+    compiles once for every choice of keys)."""
+    plan = []
+    for key, shape, dtype in _OUTPUTS:
+        shape = (crop_size, crop_size) if shape is None else shape
+        plan.append((key, shape, dtype) if key in keys else (None, np.zeros((0,) * (1 + len(shape)), dtype), None))
+    return tuple(plan)
 
 
 def observe(core, b, keys) -> dict[str, np.ndarray]:
