@@ -87,7 +87,11 @@ class BatchedCore(ABC):
         return {name: np.array(getattr(self.state, name)[index]) for name in self._state_names()}
 
     def set_state(self, index: int, state: dict[str, np.ndarray]) -> None:
-        for name, value in self.checked_state(state).items():
+        self.write_state(index, self.checked_state(state))
+
+    def write_state(self, index: int, checked: dict[str, np.ndarray]) -> None:
+        """Write :meth:`checked_state`'s values into env ``index``."""
+        for name, value in checked.items():
             getattr(self.state, name)[index] = value
 
     def checked_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -106,6 +110,17 @@ class BatchedCore(ABC):
                 raise ValueError(f"state[{name!r}] has shape {value.shape}, expected {target.shape[1:]}")
             checked[name] = value
         return checked
+
+
+def checked_actions(action, num_envs: int, n_actions: int) -> np.ndarray:
+    """``action`` as ``num_envs`` int64 indices in ``[0, n_actions)``, else a one-line ValueError. For cores whose
+    compiled step indexes with the action unchecked (the env faces check their spaces first; this guards the core
+    itself)."""
+    action = np.asarray(action, np.int64)
+    if action.shape != (num_envs,) or (num_envs == 1 and not 0 <= action[0] < n_actions) or (
+            num_envs > 1 and (action.min() < 0 or action.max() >= n_actions)):
+        raise ValueError(f"actions must be {num_envs} ints in [0, {n_actions}), got {action!r}")
+    return action
 
 
 def masked_info(values: dict[str, np.ndarray], ended: np.ndarray, end_values: dict[str, np.ndarray]) -> dict:

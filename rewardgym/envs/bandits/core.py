@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from rewardgym.envs import rng
-from rewardgym.envs.batched import BatchedCore, masked_info
+from rewardgym.envs.batched import BatchedCore, checked_actions, masked_info
 from rewardgym.envs.jit import njit, normal, split, uniform
 
 # Counter-RNG streams: one per kind of draw, so that adding a draw never shifts another.
@@ -150,11 +150,7 @@ class BanditCore(BatchedCore):
 
     def step(self, action: np.ndarray, active: np.ndarray):
         s, n = self.state, self.num_envs
-        action = np.asarray(action, np.int64)
-        # the kernel does not check bounds: an arm past the last would read past the means
-        if action.shape != (n,) or (n == 1 and not 0 <= action[0] < self.n_arms) or (
-                n > 1 and (action.min() < 0 or action.max() >= self.n_arms)):
-            raise ValueError(f"actions must be {n} ints in [0, {self.n_arms}), got {action!r}")
+        action = checked_actions(action, n, self.n_arms)  # the kernel does not check bounds
         reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
         split(_step, n, s.key, s.t, s.means, s.theta, s.context, s.last_arm, s.last_reward, s.counts, s.sums,
               s.regret, s.cumulative_regret, s.best_pulled, s.best_pulls, s.late_best_pulls, action,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from rewardgym.envs.batched import BatchedCore, masked_info
+from rewardgym.envs.batched import BatchedCore, checked_actions, masked_info
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import display, rules
 from rewardgym.envs.dungeon import messages as M
@@ -155,11 +155,7 @@ class DungeonCore(BatchedCore):
 
     def step(self, action: np.ndarray, active: np.ndarray):
         n = self.num_envs
-        action = np.asarray(action, np.int64)
-        # the kernels do not check bounds: an action past the action set would read past its table
-        if action.shape != (n,) or (n == 1 and not 0 <= action[0] < self.action_codes.size) or (
-                n > 1 and (action.min() < 0 or action.max() >= self.action_codes.size)):
-            raise ValueError(f"actions must be {n} ints in [0, {self.action_codes.size}), got {action!r}")
+        action = checked_actions(action, n, self.action_codes.size)  # the kernels do not check bounds
         reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
         split(rules.step_batch, n, self.kernel_state, self._rules, self.action_codes, action, active, reward,
               terminated, truncated)
@@ -179,8 +175,7 @@ class DungeonCore(BatchedCore):
         rows = checked["room_box"][:, [0, 2]]  # (sector, [top, left, bottom, right])
         if rows.min() < 0 or rows.max() > C.ROWS - 1:
             raise ValueError(f"state['room_box'] rows must lie in [0, {C.ROWS - 1}]: not a snapshot of this game")
-        for name, value in checked.items():
-            getattr(self.state, name)[index] = value
+        self.write_state(index, checked)
 
     def score(self, g=slice(None)) -> np.ndarray:
         """NetHack's in-game score (botl_score): gold + 4 x experience + 50 x (deepest level - 1)."""

@@ -79,9 +79,6 @@ _L_ITEM_Y, _L_ITEM_X, _L_ITEM_KIND, _L_ITEM = 5, 6, 7, 8
 _MON_LANES = 8
 _ROOM_MON_LANES = 5
 
-_WALKABLE = C.WALKABLE.copy()
-_MON_LEVEL = C.MON_LEVEL.copy()
-_MON_FREQ = C.MON_FREQ.copy()
 _FLOOR_ITEMS = C.FLOOR_ITEMS.astype(np.int64)
 _ITEM_CDF = np.cumsum(C.FLOOR_ITEM_WEIGHTS) / C.FLOOR_ITEM_WEIGHTS.sum()
 _TERRAIN_CODES = np.array([C.STONE, C.VWALL, C.HWALL, C.TLCORNER, C.TRCORNER, C.BLCORNER, C.BRCORNER, C.DOORWAY,
@@ -89,7 +86,7 @@ _TERRAIN_CODES = np.array([C.STONE, C.VWALL, C.HWALL, C.TLCORNER, C.TRCORNER, C.
                            C.STAIRS_UP, C.STAIRS_DOWN, C.FOUNTAIN])
 
 # The kernels read these as constants of their cached machine code: recompile when content.py changes them.
-cache_guard(__file__, _WALKABLE, _MON_LEVEL, _MON_FREQ, _FLOOR_ITEMS, _ITEM_CDF, _TERRAIN_CODES, C.ROWS, C.COLS,
+cache_guard(__file__, C.WALKABLE, C.MON_LEVEL, C.MON_FREQ, _FLOOR_ITEMS, _ITEM_CDF, _TERRAIN_CODES, C.ROWS, C.COLS,
             C.MAX_DEPTH, C.MAX_MONSTERS, C.N_MONSTERS, C.ORACLE, C.GOLD)
 
 
@@ -118,13 +115,13 @@ def sample_monster(u, depth, xlvl):
     lo = min(depth // 6, hi)
     total = 0.0
     for k in range(C.N_MONSTERS):
-        if lo <= _MON_LEVEL[k] <= hi:
-            total += _MON_FREQ[k]
+        if lo <= C.MON_LEVEL[k] <= hi:
+            total += C.MON_FREQ[k]
     threshold = u * total
     cdf = 0.0
     for k in range(C.N_MONSTERS):
-        if lo <= _MON_LEVEL[k] <= hi:
-            cdf += _MON_FREQ[k]
+        if lo <= C.MON_LEVEL[k] <= hi:
+            cdf += C.MON_FREQ[k]
         if cdf > threshold:
             return np.int64(k)
     return np.int64(0)
@@ -135,7 +132,7 @@ def monster_hp(u0, u1, u2, kind):
     """Hit points of a new monster: rnd(4) at level 0, else d(level, 8) of at most three dice (``u0..u2``)."""
     if kind == C.ORACLE:
         return np.int64(1000)
-    level = _MON_LEVEL[kind]
+    level = C.MON_LEVEL[kind]
     if level == 0:
         return 1 + np.int64(u0 * 4)
     hp = 1 + np.int64(u0 * 8)
@@ -156,7 +153,7 @@ def place_monster(s, b, slot, kind, y, x, awake, u0, u1, u2):
     if slot >= C.MAX_MONSTERS or (s.py[b] == y and s.px[b] == x):
         return False
     ter = s.terrain[b, y, x]
-    if not _WALKABLE[ter] or ter == C.STAIRS_UP or ter == C.STAIRS_DOWN:
+    if not C.WALKABLE[ter] or ter == C.STAIRS_UP or ter == C.STAIRS_DOWN:
         return False
     for k in range(C.MAX_MONSTERS):
         if s.mon_type[b, k] >= 0 and s.mon_y[b, k] == y and s.mon_x[b, k] == x:
