@@ -255,6 +255,7 @@ ACTIONS: list[Action] = [
     Action("READ", "r", "read the first scroll in the pack"),
     Action("LOOK", ":", "look at what is here"),
 ]
+INVENTORY_LETTERS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # in the order items get them
 ACTION_INDEX = {a.name: i for i, a in enumerate(ACTIONS)}
 (A_N, A_E, A_S, A_W, A_NE, A_SE, A_SW, A_NW, A_UP, A_DOWN, A_WAIT, A_SEARCH, A_PICKUP, A_EAT, A_QUAFF, A_READ,
  A_LOOK) = range(len(ACTIONS))

@@ -127,7 +127,7 @@ class DungeonCore(BatchedCore):
                            penalty_step=self.penalty_step, penalty_time=self.penalty_time,
                            success_reward=self.success_reward, target_depth=self.target_depth,
                            monsters=self.monsters)
-        self._rules = tuple(self.rules)
+        self._rules = tuple(self.rules)  # as the kernels take it (a NamedTuple argument costs 2 µs a call to type)
         self.state = new_state(num_envs)
         self.kernel_state = kernel_state(self.state)  # the kernels' handle on the same arrays
         self.all_envs = np.arange(num_envs)

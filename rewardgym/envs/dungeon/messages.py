@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rewardgym.envs.dungeon.content import ITEMS, MONSTERS, N_ITEMS, N_MONSTERS, RANK_TITLES, STATS
+from rewardgym.envs.dungeon.content import INVENTORY_LETTERS, ITEMS, MONSTERS, N_ITEMS, N_MONSTERS, RANK_TITLES, STATS
 
 TEMPLATES: list[str] = [
     "",
@@ -196,8 +196,7 @@ def message_text(code, arg, number, letter) -> str:
 
 LETTER_RANK = np.full(256, 99, np.int64)  # inventory order: gold ($), then a-z, then A-Z
 LETTER_RANK[ord("$")] = 0
-for _i, _c in enumerate("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"):
-    LETTER_RANK[ord(_c)] = 1 + _i
+LETTER_RANK[np.frombuffer(INVENTORY_LETTERS, np.uint8)] = 1 + np.arange(len(INVENTORY_LETTERS))
 
 
 # -- the same texts as Python strings -------------------------------------------------------------------

@@ -47,7 +47,7 @@ L_SOUND, L_SOUND_WHICH, L_TELEPORT = 14, 15, 16  # then three teleport tries of 
 # Lanes of a monster's draw: wake, to-hit, damage, wander, then 8 tie-breaking noises.
 ML_WAKE, ML_HIT, ML_DAMAGE, ML_WANDER, ML_NOISE = 0, 1, 2, 3, 4
 
-LETTERS = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8).copy()
+LETTERS = np.frombuffer(C.INVENTORY_LETTERS, np.uint8).copy()
 LETTER_INDEX = np.full(256, -1, np.int64)
 LETTER_INDEX[LETTERS] = np.arange(LETTERS.size)
 # The glyph a square shows without creatures, by (object kind, terrain): the object, else the terrain.
