@@ -224,34 +224,44 @@ def _text_colors(dst, src):
 
 
 @njit
-def _creatures(s, envs, monsters, where, shown, count, start, stop):
-    """The creatures drawn over each env's map memory, in drawing order (the monsters in view by slot, then the
-    player on top): row ``i`` of ``where`` gets their flat squares, of ``shown`` their glyphs, ``count`` how many."""
-    py, px, cur_room = s.py, s.px, s.cur_room
-    kinds, ys, xs, glyphs, room_map = s.mon_type, s.mon_y, s.mon_x, s.mon_shown, s.room_map
+def _creatures(s, envs, u, seats, company, monsters, where, shown, count, start, stop):
+    """The creatures drawn over each seat's map memory, in drawing order (the monsters in view by slot, the other
+    adventurers in view — ``company[i]``'s flat squares, -1 for none — as humans, then the player on top): row
+    ``i`` of ``where`` gets their flat squares, of ``shown`` their glyphs, ``count`` how many."""
+    py, px, cur_room = u.py, u.px, u.cur_room
+    kinds, ys, xs, glyphs, room_map = s.mon_type, s.mon_y, s.mon_x, u.mon_shown, s.room_map
+    mates = company.shape[1] if company.shape[0] else 0
     for i in range(start, stop):
-        b = envs[i]
+        b, p = envs[i], seats[i]
         n = 0
+        room = cur_room[p]
         if monsters:
-            room = cur_room[b]
             for m in range(C.MAX_MONSTERS):
                 if kinds[b, m] < 0:
                     continue
                 my, mx = ys[b, m], xs[b, m]
-                if (abs(my - py[b]) <= 1 and abs(mx - px[b]) <= 1) or (room > 0 and room_map[b, my, mx] == room):
-                    where[i, n], shown[i, n] = my * C.COLS + mx, glyphs[b, m]
+                if (abs(my - py[p]) <= 1 and abs(mx - px[p]) <= 1) or (room > 0 and room_map[b, my, mx] == room):
+                    where[i, n], shown[i, n] = my * C.COLS + mx, glyphs[p, m]
                     n += 1
-        where[i, n], shown[i, n] = py[b] * C.COLS + px[b], C.GLYPH_PLAYER
+        for k in range(mates):
+            square = company[i, k]
+            if square < 0:
+                continue
+            my, mx = square // C.COLS, square % C.COLS
+            if (abs(my - py[p]) <= 1 and abs(mx - px[p]) <= 1) or (room > 0 and room_map[b, my, mx] == room):
+                where[i, n], shown[i, n] = square, C.GLYPH_MON_OFF  # kind 0, a human
+                n += 1
+        where[i, n], shown[i, n] = py[p] * C.COLS + px[p], C.GLYPH_PLAYER
         count[i] = n + 1
 
 
 @njit
-def _layers(out, first_row, memory, envs, where, shown, count, lut, start, stop):
-    """A map layer of each env into ``out[i, first_row:first_row + 21]`` (columns past the map's zeroed): the
-    memory ``memory[b]`` with the creatures drawn over it as ``lut[glyph]``."""
+def _layers(out, first_row, memory, seats, where, shown, count, lut, start, stop):
+    """A map layer of each seat into ``out[i, first_row:first_row + 21]`` (columns past the map's zeroed): the
+    memory ``memory[p]`` with the creatures drawn over it as ``lut[glyph]``."""
     cols = C.COLS
     for i in range(start, stop):
-        b = envs[i]
+        b = seats[i]
         for y in range(C.ROWS):
             d, v = out[i, first_row + y], memory[b, y]
             for x in range(cols):
@@ -263,14 +273,14 @@ def _layers(out, first_row, memory, envs, where, shown, count, lut, start, stop)
 
 
 @njit
-def _crops(glyphs, chars, colors, specials, s, envs, where, shown, count, start, stop):
+def _crops(glyphs, chars, colors, specials, u, seats, where, shown, count, start, stop):
     """The crops around the player: the glyph layer (with its creatures) as each of the four tables, unexplored
     stone off the map."""
     size = max(glyphs.shape[1], chars.shape[1], colors.shape[1], specials.shape[1])
     grid = np.empty((C.ROWS, C.COLS), np.int16)
-    memory, py, px = s.mem_glyph, s.py, s.px
+    memory, py, px = u.mem_glyph, u.py, u.px
     for i in range(start, stop):
-        b = envs[i]
+        b = seats[i]
         _copy(grid, memory[b])
         for k in range(count[i]):
             grid[where[i, k] // C.COLS, where[i, k] % C.COLS] = shown[i, k]
@@ -290,18 +300,18 @@ def _crops(glyphs, chars, colors, specials, s, envs, where, shown, count, start,
 
 
 @njit
-def _tty_text(tty_chars, tty_colors, messages, envs, s, start, stop):
+def _tty_text(tty_chars, tty_colors, messages, s, envs, u, seats, start, stop):
     """The tty's text rows: the message on top, the status lines at the bottom, and their colours; the map's last
     column blank."""
     status = np.empty((2, C.TTY_COLS), np.uint8)
-    xlvl, gold, xp, depth, hp, maxhp = s.xlvl, s.gold, s.xp, s.depth, s.hp, s.maxhp
-    hunger, hallu, time = s.hunger, s.hallu, s.time
+    xlvl, gold, xp, depth, hp, maxhp = u.xlvl, u.gold, u.xp, s.depth, u.hp, u.maxhp
+    hunger, hallu, time = u.hunger, u.hallu, s.time
     for i in range(start, stop):
-        b = envs[i]
+        b, p = envs[i], seats[i]
         message = messages[i]
         lines = tty_chars[i, 22:24] if tty_chars.shape[0] else status
-        compose_status(lines[0], lines[1], xlvl[b], score(s, b), depth[b], gold[b], hp[b], maxhp[b], xp[b],
-                       hunger[b], hallu[b] > 0, time[b])
+        compose_status(lines[0], lines[1], xlvl[p], score(s, b, u, p), depth[b], gold[p], hp[p], maxhp[p], xp[p],
+                       hunger[p], hallu[p] > 0, time[b])
         if tty_chars.shape[0]:
             chars = tty_chars[i]
             _text_row(chars[0], message[:C.TTY_COLS])
@@ -315,76 +325,79 @@ def _tty_text(tty_chars, tty_colors, messages, envs, s, start, stop):
 
 
 @njit
-def _blstats(out, s, envs, start, stop):
-    px, py, gold, xp, hp, maxhp = s.px, s.py, s.gold, s.xp, s.hp, s.maxhp
-    depth, xlvl, time, hunger, hallu = s.depth, s.xlvl, s.time, s.hunger, s.hallu
+def _blstats(out, s, envs, u, seats, start, stop):
+    px, py, gold, xp, hp, maxhp = u.px, u.py, u.gold, u.xp, u.hp, u.maxhp
+    depth, xlvl, time, hunger, hallu = s.depth, u.xlvl, s.time, u.hunger, u.hallu
     for i in range(start, stop):
-        b = envs[i]
+        b, p = envs[i], seats[i]
         row = out[i]
         for k in range(C.N_BLSTATS):
             row[k] = _BLSTATS[k]
-        row[C.BL_X], row[C.BL_Y] = px[b], py[b]
-        row[C.BL_SCORE] = score(s, b)
-        row[C.BL_HP], row[C.BL_HPMAX] = hp[b], maxhp[b]
+        row[C.BL_X], row[C.BL_Y] = px[p], py[p]
+        row[C.BL_SCORE] = score(s, b, u, p)
+        row[C.BL_HP], row[C.BL_HPMAX] = hp[p], maxhp[p]
         row[C.BL_DEPTH] = row[C.BL_DLEVEL] = depth[b]
-        row[C.BL_GOLD] = gold[b]
-        row[C.BL_XP], row[C.BL_EXP] = xlvl[b], xp[b]
+        row[C.BL_GOLD] = gold[p]
+        row[C.BL_XP], row[C.BL_EXP] = xlvl[p], xp[p]
         row[C.BL_TIME] = time[b]
-        row[C.BL_HUNGER] = hunger[b]
-        row[C.BL_CONDITION] = C.BL_MASK_HALLU if hallu[b] > 0 else 0
+        row[C.BL_HUNGER] = hunger[p]
+        row[C.BL_CONDITION] = C.BL_MASK_HALLU if hallu[p] > 0 else 0
 
 
 @njit
-def draw_batch(s, envs, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor, out_message, out_inventory,
-               start, stop):
-    """The observations of envs ``envs[start:stop]`` into rows ``start:stop`` of the outputs that have rows (the
-    others are empty): ``maps`` (glyphs, chars, colors, specials) and ``crops`` (the same four around the
-    player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four inventory keys). One
-    loop over the envs per key, each state field read once (a per-env call taking two dozen arrays cost more in
-    reference counting than the drawing)."""
+def draw_batch(s, envs, u, seats, company, monsters, maps, crops, tty_chars, tty_colors, blstats, cursor,
+               out_message, out_inventory, start, stop):
+    """The observations of adventurers ``u[seats[start:stop]]`` on levels ``s[envs[start:stop]]`` (the single
+    player's game passes one state and the same indices twice) into rows ``start:stop`` of the outputs that
+    have rows (the others are empty): ``maps`` (glyphs, chars, colors, specials) and ``crops`` (the same four
+    around the player), the tty, blstats, the cursor, the message and ``out_inventory`` (the four inventory
+    keys); ``company`` (rows, other adventurers) holds the squares of each seat's companions (a party), or has
+    no rows. One loop over the seats per key, each state field read once (a per-env call taking two dozen
+    arrays cost more in reference counting than the drawing)."""
     glyphs, chars, colors, specials = maps
     n = envs.size
-    where, shown = np.empty((n, C.MAX_MONSTERS + 1), np.int64), np.empty((n, C.MAX_MONSTERS + 1), np.int64)
+    width = C.MAX_MONSTERS + 1 + (company.shape[1] if company.shape[0] else 0)
+    where, shown = np.empty((n, width), np.int64), np.empty((n, width), np.int64)
     count = np.empty(n, np.int64)
     if (glyphs.shape[0] or chars.shape[0] or colors.shape[0] or specials.shape[0] or tty_chars.shape[0]
             or tty_colors.shape[0] or crops[0].shape[0] or crops[1].shape[0] or crops[2].shape[0]
             or crops[3].shape[0]):
-        _creatures(s, envs, monsters, where, shown, count, start, stop)
+        _creatures(s, envs, u, seats, company, monsters, where, shown, count, start, stop)
     if glyphs.shape[0]:
-        _layers(glyphs, 0, s.mem_glyph, envs, where, shown, count, _IDENTITY, start, stop)
+        _layers(glyphs, 0, u.mem_glyph, seats, where, shown, count, _IDENTITY, start, stop)
     if chars.shape[0]:
-        _layers(chars, 0, s.mem_char, envs, where, shown, count, C.GLYPH_CHAR, start, stop)
+        _layers(chars, 0, u.mem_char, seats, where, shown, count, C.GLYPH_CHAR, start, stop)
     if colors.shape[0]:
-        _layers(colors, 0, s.mem_color, envs, where, shown, count, C.GLYPH_COLOR, start, stop)
+        _layers(colors, 0, u.mem_color, seats, where, shown, count, C.GLYPH_COLOR, start, stop)
     if specials.shape[0]:
-        _layers(specials, 0, s.mem_special, envs, where, shown, count, C.GLYPH_SPECIAL, start, stop)
+        _layers(specials, 0, u.mem_special, seats, where, shown, count, C.GLYPH_SPECIAL, start, stop)
     if tty_chars.shape[0]:
-        _layers(tty_chars, 1, s.mem_char, envs, where, shown, count, C.GLYPH_CHAR, start, stop)
+        _layers(tty_chars, 1, u.mem_char, seats, where, shown, count, C.GLYPH_CHAR, start, stop)
     if tty_colors.shape[0]:
-        _layers(tty_colors, 1, s.mem_color, envs, where, shown, count, C.GLYPH_COLOR, start, stop)
+        _layers(tty_colors, 1, u.mem_color, seats, where, shown, count, C.GLYPH_COLOR, start, stop)
     if crops[0].shape[0] or crops[1].shape[0] or crops[2].shape[0] or crops[3].shape[0]:
-        _crops(crops[0], crops[1], crops[2], crops[3], s, envs, where, shown, count, start, stop)
+        _crops(crops[0], crops[1], crops[2], crops[3], u, seats, where, shown, count, start, stop)
     if blstats.shape[0]:
-        _blstats(blstats, s, envs, start, stop)
+        _blstats(blstats, s, envs, u, seats, start, stop)
     if cursor.shape[0]:
-        py, px = s.py, s.px
+        py, px = u.py, u.px
         for i in range(start, stop):
-            cursor[i, 0], cursor[i, 1] = py[envs[i]] + 1, px[envs[i]]
+            cursor[i, 0], cursor[i, 1] = py[seats[i]] + 1, px[seats[i]]
     if out_message.shape[0] or tty_chars.shape[0] or tty_colors.shape[0]:
         messages = out_message if out_message.shape[0] else np.empty((n, C.MESSAGE_LEN), np.uint8)
-        codes, args, numbers, letters = s.msg_code, s.msg_arg, s.msg_num, s.msg_letter
+        codes, args, numbers, letters = u.msg_code, u.msg_arg, u.msg_num, u.msg_letter
         for i in range(start, stop):
-            b = envs[i]
-            compose_message(messages[i], codes[b], args[b], numbers[b], letters[b])
-        _tty_text(tty_chars, tty_colors, messages, envs, s, start, stop)
+            p = seats[i]
+            compose_message(messages[i], codes[p], args[p], numbers[p], letters[p])
+        _tty_text(tty_chars, tty_colors, messages, s, envs, u, seats, start, stop)
     inv_glyphs, inv_letters, inv_oclasses, inv_strs = out_inventory
     if inv_glyphs.shape[0] or inv_letters.shape[0] or inv_oclasses.shape[0] or inv_strs.shape[0]:
         scratch16 = np.empty(C.INV_SIZE, np.int16)
         scratch8 = np.empty((3, C.INV_SIZE), np.uint8)  # the keys not asked for are composed here and dropped
         scratch_strs = np.empty((C.INV_SIZE, C.INV_STR_LEN), np.uint8)
-        counts, letters, gold = s.inv_count, s.inv_letter, s.gold
+        counts, letters, gold = u.inv_count, u.inv_letter, u.gold
         for i in range(start, stop):
-            b = envs[i]
+            b = seats[i]
             compose_inventory(inv_glyphs[i] if inv_glyphs.shape[0] else scratch16,
                               inv_letters[i] if inv_letters.shape[0] else scratch8[0],
                               inv_oclasses[i] if inv_oclasses.shape[0] else scratch8[1],
@@ -445,25 +458,34 @@ def _plan(keys: tuple[str, ...], crop_size: int) -> tuple:
     return tuple(plan)
 
 
+_NO_COMPANY = np.zeros((0, 0), np.int64)
+
+
 def observe(core, b, keys) -> dict[str, np.ndarray]:
     """The observation ``keys`` of envs ``b`` (global indices, or None for all), each with a leading env axis."""
-    keys = tuple(keys)
     idx = core.all_envs if b is None else np.asarray(b, np.int64).reshape(-1)
-    n = idx.size
-    if b is not None and n and (idx.min() < 0 or idx.max() >= core.num_envs):  # the kernels do not check bounds
+    if b is not None and idx.size and (idx.min() < 0 or idx.max() >= core.num_envs):  # the kernels do not check bounds
         raise IndexError(f"env indices must lie in [0, {core.num_envs}), got {idx}")
-    pool = _pool(core) if n >= _POOL_FROM else None
+    return draw(core, core.kernel_state, idx, core.kernel_state, idx, _NO_COMPANY, core.monsters, keys,
+                core.crop_size)
+
+
+def draw(owner, levels, envs, adventurers, seats, company, monsters, keys, crop_size) -> dict[str, np.ndarray]:
+    """The observation ``keys`` of adventurers ``seats`` on levels ``envs`` (checked indices of the kernel states
+    ``adventurers`` and ``levels``), each with a leading axis; ``company`` as :func:`draw_batch` takes it. Large
+    batches draw into ``owner``'s :class:`OutputPool`."""
+    keys = tuple(keys)
+    n = envs.size
+    pool = _pool(owner) if n >= _POOL_FROM else None
     out = {}
     arrays = []
-    for key, shape, dtype in _plan(keys, core.crop_size):
+    for key, shape, dtype in _plan(keys, crop_size):
         if key is None:
             arrays.append(shape)  # the stand-in of an output nobody asked for
             continue
         array = pool.get(key, (n, *shape), dtype) if pool is not None else np.empty((n, *shape), dtype)
         out[key] = array
         arrays.append(array)
-    split(draw_batch, n, core.kernel_state, idx, core.monsters, tuple(arrays[0:4]), tuple(arrays[4:8]), arrays[8],
-          arrays[9], arrays[10], arrays[11], arrays[12], tuple(arrays[13:17]))
+    split(draw_batch, n, levels, envs, adventurers, seats, company, monsters, tuple(arrays[0:4]), tuple(arrays[4:8]),
+          arrays[8], arrays[9], arrays[10], arrays[11], arrays[12], tuple(arrays[13:17]))
     return out if len(out) == len(keys) and tuple(out) == keys else {k: out[k] for k in keys}
-
-

@@ -24,6 +24,11 @@ Rules (NetHack's, simplified; see the package docstring for the list):
 Randomness is counter-based (:mod:`rewardgym.envs.rng`): every draw hashes (episode key, step
 counter, stream) and a lane, and a monster's draws also its slot, so a game draws the same
 numbers alone or among thousands.
+
+Two indices: ``s, b`` name the level (terrain, objects, monsters, the clock) and ``u, p`` the
+adventurer (position, hit points, pack, map memory, messages). The single-player game passes
+one state twice (``s, b, s, b``); the party of :mod:`rewardgym.envs.dungeon.party` keeps its
+adventurers in a state of their own, several per level, and runs the same rules.
 """
 
 from __future__ import annotations
@@ -67,15 +72,16 @@ cache_guard(__file__, C.WALKABLE, C.HAS_DOOR, C.CLOSED, C.IS_WALL, C.AUTOPICKUP,
 
 # -- small rules -----------------------------------------------------------------------------------
 @njit
-def say(s, b, code, arg=0, num=0, letter=0):
-    """Append a message to env ``b``'s messages of this step (dropped past MAX_MESSAGES, like a full tty line)."""
-    k = s.msg_n[b]
+def say(u, p, code, arg=0, num=0, letter=0):
+    """Append a message to adventurer ``p``'s messages of this step (dropped past MAX_MESSAGES, like a full tty
+    line)."""
+    k = u.msg_n[p]
     if k < C.MAX_MESSAGES:
-        s.msg_code[b, k] = code
-        s.msg_arg[b, k] = arg
-        s.msg_num[b, k] = num
-        s.msg_letter[b, k] = letter
-        s.msg_n[b] = k + 1
+        u.msg_code[p, k] = code
+        u.msg_arg[p, k] = arg
+        u.msg_num[p, k] = num
+        u.msg_letter[p, k] = letter
+        u.msg_n[p] = k + 1
 
 
 @njit
@@ -104,18 +110,21 @@ def d20(u):
 
 
 @njit
-def score(s, b):
+def score(s, b, u, p):
     """NetHack's in-game score (botl_score): gold + 4 x experience + 50 x (deepest level - 1)."""
-    return s.gold[b] + 4 * s.xp[b] + 50 * (s.max_depth[b] - 1)
+    return u.gold[p] + 4 * u.xp[p] + 50 * (s.max_depth[b] - 1)
 
 
 @njit
-def in_view(s, b, y, x):
-    """Whether square (y, x) is in view: next to the player, or in the player's lit room."""
-    if max(abs(y - s.py[b]), abs(x - s.px[b])) <= 1:
+def in_view(s, b, u, p, y, x):
+    """Whether square (y, x) is in adventurer ``p``'s view: next to them, or in their lit room."""
+    if max(abs(y - u.py[p]), abs(x - u.px[p])) <= 1:
         return True
-    room = s.cur_room[b]
+    room = u.cur_room[p]
     return room > 0 and s.room_map[b, y, x] == room
+
+
+_NOBODY = np.zeros(1, np.bool_)  # the single player's ``gone`` mask: never gone while the game runs
 
 
 @njit
@@ -154,8 +163,8 @@ def reset_env(s, r, b, key):
     say(s, b, M.M_HELLO)
     enter_level(s, r, b, 1, False)
     s.explored_best[b, 1] = s.explored[b]  # what the first glance shows is not a Scout reward
-    refresh_monsters(s, b)
-    success_now(s, r, b)
+    refresh_monsters(s, b, s, b, s.key[b])
+    success_now(s, r, b, s, b)
 
 
 @njit
@@ -173,7 +182,7 @@ def enter_level(s, r, b, depth, from_below):
     s.mem_special[b] = 0
     s.explored[b] = 0
     s.cur_room[b] = 0
-    update_view(s, b)
+    update_view(s, b, s, b)
 
 
 # -- the step --------------------------------------------------------------------------------------
@@ -182,38 +191,49 @@ def step_env(s, r, b, act):
     """One step of env ``b`` with command ``act`` (an index of ``content.ACTIONS``): (reward, terminated,
     truncated)."""
     before_time = s.time[b]
-    before = task_quantity(s, r, b)
-    s.msg_n[b] = 0
-    s.msg_code[b, :] = 0
+    before = task_quantity(s, r, b, s, b)
+    clear_messages(s, b)
     base = draw_base(s.key[b], s.t[b], _STEP)  # the step's draw: lane k is lane_uniform(base, k)
     new_depth = s.depth[b]
     if act < 8:
-        took = player_moves(s, r, b, act, base)
+        took = player_moves(s, r, b, s, b, act, base)
     else:
-        took, new_depth = player_command(s, b, act, base)
+        took, new_depth = player_command(s, b, s, b, act, base)
     changed = new_depth != s.depth[b]
     if changed:
         enter_level(s, r, b, new_depth, new_depth < s.depth[b])
     if r.monsters and took and not changed:
-        monsters_act(s, b)
+        monsters_act(s, b, s, b, 1, _NOBODY)
     if took:
-        world_turn(s, r, b, base)
-    level_up(s, b)
-    if s.hp[b] <= 0:
-        if not s.dead[b]:
-            say(s, b, M.M_DIE)
-            s.dead[b] = True
-        s.hp[b] = max(s.hp[b], 0)
-    update_view(s, b)
-    if r.monsters:
-        refresh_monsters(s, b)
-    success_now(s, r, b)
-    reward = task_reward(s, r, b, before_time, before)
+        world_turn(s, r, b, s, b, 1, _NOBODY, base)
+    after_turn(s, r, b, s, b, s.key[b])
+    reward = task_reward(s, r, b, s, b, before_time, before)
     s.t[b] += 1
     goal = r.task in (T_STAIRCASE, T_ORACLE, T_ORACLE_SOBER, T_ROOM)
     terminated = s.dead[b] or (goal and s.success[b])
     truncated = s.t[b] >= r.max_steps and not terminated
     return reward, terminated, truncated
+
+
+@njit
+def clear_messages(u, p):
+    u.msg_n[p] = 0
+    u.msg_code[p, :] = 0
+
+
+@njit
+def after_turn(s, r, b, u, p, key):
+    """Adventurer ``p`` after the turn: levels gained, death, what they see now, the task's milestone."""
+    level_up(s, b, u, p, key)
+    if u.hp[p] <= 0:
+        if not u.dead[p]:
+            say(u, p, M.M_DIE)
+            u.dead[p] = True
+        u.hp[p] = max(u.hp[p], 0)
+    update_view(s, b, u, p)
+    if r.monsters:
+        refresh_monsters(s, b, u, p, key)
+    success_now(s, r, b, u, p)
 
 
 @njit
@@ -236,67 +256,67 @@ def reset_batch(s, rules, envs, keys, start, stop):
 
 # -- the player's turn -----------------------------------------------------------------------------
 @njit
-def player_moves(s, r, b, a, base):
+def player_moves(s, r, b, u, p, a, base):
     """Move (or fight, open a door, bump) in compass direction ``a``; whether it took time."""
-    ty = s.py[b] + C.DY[a]  # the player never stands on the map's border (rooms leave it stone)
-    tx = s.px[b] + C.DX[a]
+    ty = u.py[p] + C.DY[a]  # the player never stands on the map's border (rooms leave it stone)
+    tx = u.px[p] + C.DX[a]
     if r.monsters:
         m = monster_at(s, b, ty, tx)
         if m >= 0:
             if s.mon_type[b, m] == C.ORACLE:  # peaceful: she stays in your way
-                say(s, b, M.M_IN_YOUR_WAY, s.mon_shown[b, m] - C.GLYPH_MON_OFF)
+                say(u, p, M.M_IN_YOUR_WAY, u.mon_shown[p, m] - C.GLYPH_MON_OFF)
                 return False
-            player_attacks(s, b, m, base)
+            player_attacks(s, b, u, p, m, base)
             return True
     there = s.terrain[b, ty, tx]
     if C.DY[a] != 0 and C.DX[a] != 0:  # no diagonal moves into or out of a doorway
-        if C.HAS_DOOR[s.terrain[b, s.py[b], s.px[b]]]:
-            say(s, b, M.M_DIAG_OUT)
+        if C.HAS_DOOR[s.terrain[b, u.py[p], u.px[p]]]:
+            say(u, p, M.M_DIAG_OUT)
             return False
         if C.HAS_DOOR[there]:
-            say(s, b, M.M_DIAG_IN)
+            say(u, p, M.M_DIAG_IN)
             return False
     if not C.WALKABLE[there]:  # a closed door, a wall or stone
         if C.CLOSED[there]:  # NetHack's autoopen
             if lane_uniform(base, L_DOOR) < AUTO_OPEN:
                 s.terrain[b, ty, tx] = C.OPEN_DOOR_V if there == C.CLOSED_DOOR_V else C.OPEN_DOOR_H
-                say(s, b, M.M_DOOR_OPENS)
+                say(u, p, M.M_DOOR_OPENS)
             else:
-                say(s, b, M.M_DOOR_STUCK)
+                say(u, p, M.M_DOOR_STUCK)
             return True
         if C.IS_WALL[there]:
-            say(s, b, M.M_WALL)
+            say(u, p, M.M_WALL)
         elif there == C.STONE:
-            say(s, b, M.M_STONE)
+            say(u, p, M.M_STONE)
         return False
-    s.py[b], s.px[b] = ty, tx
+    u.py[p], u.px[p] = ty, tx
     kind = np.int64(s.obj_kind[b, ty, tx])
     if kind > 0:
         if C.AUTOPICKUP[kind]:
-            pick_up(s, b)
+            pick_up(s, b, u, p)
         else:
             qty = np.int64(s.obj_qty[b, ty, tx])
-            say(s, b, M.M_SEE_HERE, item_arg(kind, qty), qty)
+            say(u, p, M.M_SEE_HERE, item_arg(kind, qty), qty)
     return True
 
 
 @njit
-def player_attacks(s, b, m, base):
+def player_attacks(s, b, u, p, m, base):
     kind = s.mon_type[b, m]
     asleep = 0 if s.mon_awake[b, m] else 1
-    to_hit = 1 + C.TO_HIT_BONUS + C.MON_AC[kind] + s.xlvl[b] + 2 * asleep
+    to_hit = 1 + C.TO_HIT_BONUS + C.MON_AC[kind] + u.xlvl[p] + 2 * asleep
     hit = to_hit > d20(lane_uniform(base, L_HIT))
     if hit:
         s.mon_hp[b, m] -= 1 + np.int64(lane_uniform(base, L_DAMAGE) * C.WEAPON_DIE) + C.DAMAGE_BONUS
     s.mon_awake[b, m] = True
-    name = s.mon_shown[b, m] - C.GLYPH_MON_OFF
+    name = u.mon_shown[p, m] - C.GLYPH_MON_OFF
     if not hit:
-        say(s, b, M.M_MISS, name)
+        say(u, p, M.M_MISS, name)
     elif s.mon_hp[b, m] > 0:
-        say(s, b, M.M_HIT, name)
+        say(u, p, M.M_HIT, name)
     else:
-        say(s, b, M.M_KILL, name)
-        s.xp[b] += 1 + C.MON_LEVEL[kind] ** 2
+        say(u, p, M.M_KILL, name)
+        u.xp[p] += 1 + C.MON_LEVEL[kind] ** 2
         y, x = s.mon_y[b, m], s.mon_x[b, m]
         s.mon_type[b, m] = -1
         if lane_uniform(base, L_CORPSE) < 0.5 and s.obj_kind[b, y, x] == 0:
@@ -305,30 +325,30 @@ def player_attacks(s, b, m, base):
 
 
 @njit
-def pick_up(s, b):
+def pick_up(s, b, u, p):
     """Pick up the object under the player (gold to the purse, the rest to the pack)."""
-    y, x = s.py[b], s.px[b]
+    y, x = u.py[p], u.px[p]
     kind = np.int64(s.obj_kind[b, y, x])
     qty = np.int64(s.obj_qty[b, y, x])
     s.obj_kind[b, y, x] = 0
     s.obj_qty[b, y, x] = 0
     if kind == C.GOLD:
-        s.gold[b] += qty
-        say(s, b, M.M_PICK_GOLD, item_arg(C.GOLD, qty), qty)
+        u.gold[p] += qty
+        say(u, p, M.M_PICK_GOLD, item_arg(C.GOLD, qty), qty)
         return
-    if s.inv_count[b, kind] == 0:
-        s.inv_letter[b, kind] = free_letter(s, b)
-    s.inv_count[b, kind] += qty
-    count = s.inv_count[b, kind]
-    say(s, b, M.M_PICK_ITEM, item_arg(kind, count), count, s.inv_letter[b, kind])
+    if u.inv_count[p, kind] == 0:
+        u.inv_letter[p, kind] = free_letter(u, p)
+    u.inv_count[p, kind] += qty
+    count = u.inv_count[p, kind]
+    say(u, p, M.M_PICK_ITEM, item_arg(kind, count), count, u.inv_letter[p, kind])
 
 
 @njit
-def free_letter(s, b):
+def free_letter(u, p):
     """The first inventory letter (a-z, then A-Z) not in use (``a`` when all are)."""
     used = np.zeros(LETTERS.size, np.bool_)
     for k in range(C.N_ITEMS):
-        i = LETTER_INDEX[s.inv_letter[b, k]]
+        i = LETTER_INDEX[u.inv_letter[p, k]]
         if i >= 0:
             used[i] = True
     for i in range(LETTERS.size):
@@ -338,91 +358,91 @@ def free_letter(s, b):
 
 
 @njit
-def first_in_pack(s, b, kinds_mask):
+def first_in_pack(u, p, kinds_mask):
     """The first carried item (in letter order) whose kind is in ``kinds_mask``, or -1."""
     best, best_rank = -1, 10_000
     for k in range(C.N_ITEMS):
-        if s.inv_count[b, k] > 0 and kinds_mask[k]:
-            rank = LETTER_INDEX[s.inv_letter[b, k]]
+        if u.inv_count[p, k] > 0 and kinds_mask[k]:
+            rank = LETTER_INDEX[u.inv_letter[p, k]]
             if rank < best_rank:
                 best, best_rank = k, rank
     return best
 
 
 @njit
-def from_pack(s, b, kinds_mask, missing):
+def from_pack(u, p, kinds_mask, missing):
     """The first carried item of ``kinds_mask`` (see :func:`first_in_pack`); without one, message ``missing``
     and -1."""
-    kind = first_in_pack(s, b, kinds_mask)
+    kind = first_in_pack(u, p, kinds_mask)
     if kind < 0:
-        say(s, b, missing)
+        say(u, p, missing)
     return kind
 
 
 @njit
-def use_up(s, b, kind):
-    s.inv_count[b, kind] -= 1
-    if s.inv_count[b, kind] == 0:
-        s.inv_letter[b, kind] = 0
+def use_up(u, p, kind):
+    u.inv_count[p, kind] -= 1
+    if u.inv_count[p, kind] == 0:
+        u.inv_letter[p, kind] = 0
 
 
 @njit
-def player_command(s, b, act, base):
+def player_command(s, b, u, p, act, base):
     """A command other than a move: (whether it took time, the depth the player goes to)."""
     depth = s.depth[b]
-    y, x = s.py[b], s.px[b]
+    y, x = u.py[p], u.px[p]
     here = s.terrain[b, y, x]
     if act in (C.A_WAIT, C.A_SEARCH):
         return True, depth
     if act == C.A_PICKUP:
         if s.obj_kind[b, y, x] > 0:
-            pick_up(s, b)
+            pick_up(s, b, u, p)
             return True, depth
-        say(s, b, M.M_NOTHING_TO_PICK)
+        say(u, p, M.M_NOTHING_TO_PICK)
         return False, depth
     if act == C.A_EAT:
-        return eat(s, b), depth
+        return eat(s, b, u, p), depth
     if act == C.A_QUAFF:
-        kind = from_pack(s, b, C.IS_POTION, M.M_NO_DRINK)
+        kind = from_pack(u, p, C.IS_POTION, M.M_NO_DRINK)
         if kind < 0:
             return False, depth
         if kind == C.POTION_HEALING:
-            s.hp[b] += 6 + np.int64(lane_uniform(base, L_HEAL) * 19)  # about d(6, 4)
-            if s.hp[b] > s.maxhp[b]:
-                s.maxhp[b] += 1  # healing at full health raises the maximum, as in NetHack
-            s.hp[b] = min(s.hp[b], s.maxhp[b])
-            say(s, b, M.M_FEEL_BETTER)
+            u.hp[p] += 6 + np.int64(lane_uniform(base, L_HEAL) * 19)  # about d(6, 4)
+            if u.hp[p] > u.maxhp[p]:
+                u.maxhp[p] += 1  # healing at full health raises the maximum, as in NetHack
+            u.hp[p] = min(u.hp[p], u.maxhp[p])
+            say(u, p, M.M_FEEL_BETTER)
         elif kind == C.POTION_HALLUCINATION:
-            s.hallu[b] += 600 + np.int64(lane_uniform(base, L_HALLU_TURNS) * 200)
-            say(s, b, M.M_COSMIC)
-        use_up(s, b, kind)
+            u.hallu[p] += 600 + np.int64(lane_uniform(base, L_HALLU_TURNS) * 200)
+            say(u, p, M.M_COSMIC)
+        use_up(u, p, kind)
         return True, depth
     if act == C.A_READ:
-        kind = from_pack(s, b, C.IS_SCROLL, M.M_NO_READ)
+        kind = from_pack(u, p, C.IS_SCROLL, M.M_NO_READ)
         if kind < 0:
             return False, depth
         if kind == C.SCROLL_MAGIC_MAPPING:
-            say(s, b, M.M_MAGIC_MAP)
-            magic_map(s, b)
+            say(u, p, M.M_MAGIC_MAP)
+            magic_map(s, b, u, p)
         elif kind == C.SCROLL_TELEPORTATION:
-            say(s, b, M.M_TELEPORT)
-            teleport(s, b, base)
-        use_up(s, b, kind)
+            say(u, p, M.M_TELEPORT)
+            teleport(s, b, u, p, base)
+        use_up(u, p, kind)
         return True, depth
     if act == C.A_DOWN:
         if here != C.STAIRS_DOWN:
-            say(s, b, M.M_NO_DOWN)
+            say(u, p, M.M_NO_DOWN)
             return False, depth
-        say(s, b, M.M_DESCEND)
+        say(u, p, M.M_DESCEND)
         return True, depth + 1
     if act == C.A_UP:
         if here != C.STAIRS_UP:
-            say(s, b, M.M_NO_UP)
+            say(u, p, M.M_NO_UP)
             return False, depth
         if depth <= 1:
-            say(s, b, M.M_NO_LEAVING)
+            say(u, p, M.M_NO_LEAVING)
             return False, depth
-        say(s, b, M.M_CLIMB)
+        say(u, p, M.M_CLIMB)
         return True, depth - 1
     # LOOK
     code = 0
@@ -437,74 +457,74 @@ def player_command(s, b, act, base):
     elif here == C.DOORWAY:
         code = M.M_HERE_DOORWAY
     if code > 0:
-        say(s, b, code)
+        say(u, p, code)
     kind = np.int64(s.obj_kind[b, y, x])
     if kind > 0:
         qty = np.int64(s.obj_qty[b, y, x])
-        say(s, b, M.M_SEE_HERE, item_arg(kind, qty), qty)
+        say(u, p, M.M_SEE_HERE, item_arg(kind, qty), qty)
     elif code == 0:
-        say(s, b, M.M_NO_OBJECTS)
+        say(u, p, M.M_NO_OBJECTS)
     return False, depth
 
 
 @njit
-def eat(s, b):
+def eat(s, b, u, p):
     """Eat the food underfoot, else the first food in the pack; whether there was any."""
-    y, x = s.py[b], s.px[b]
+    y, x = u.py[p], u.px[p]
     kind = np.int64(s.obj_kind[b, y, x])
     if C.IS_FOOD[kind]:
         s.obj_qty[b, y, x] -= 1
         if s.obj_qty[b, y, x] <= 0:
             s.obj_kind[b, y, x] = 0
     else:
-        kind = first_in_pack(s, b, C.IS_FOOD)
+        kind = first_in_pack(u, p, C.IS_FOOD)
         if kind < 0:
-            say(s, b, M.M_NO_EAT)
+            say(u, p, M.M_NO_EAT)
             return False
-        use_up(s, b, kind)
-    s.ate[b] = True
-    s.nutrition[b] += C.ITEM_NUTRITION[kind]
+        use_up(u, p, kind)
+    u.ate[p] = True
+    u.nutrition[p] += C.ITEM_NUTRITION[kind]
     if kind == C.FOOD_RATION:
-        say(s, b, M.M_EAT_RATION)
+        say(u, p, M.M_EAT_RATION)
     elif kind == C.APPLE:
-        say(s, b, M.M_EAT_APPLE)
+        say(u, p, M.M_EAT_APPLE)
     elif kind >= C.CORPSE_OFF:
-        say(s, b, M.M_EAT_CORPSE, kind - C.CORPSE_OFF)
+        say(u, p, M.M_EAT_CORPSE, kind - C.CORPSE_OFF)
         if C.MON_HALLUCINOGENIC[kind - C.CORPSE_OFF]:
-            s.hallu[b] += 200
-            say(s, b, M.M_GREAT_STUFF)
-    if s.nutrition[b] > 1500:
-        say(s, b, M.M_HARD_TIME)
-    s.nutrition[b] = min(s.nutrition[b], 2000)
-    state = hunger_state(s.nutrition[b])
+            u.hallu[p] += 200
+            say(u, p, M.M_GREAT_STUFF)
+    if u.nutrition[p] > 1500:
+        say(u, p, M.M_HARD_TIME)
+    u.nutrition[p] = min(u.nutrition[p], 2000)
+    state = hunger_state(u.nutrition[p])
     if state >= C.HUNGRY:
-        say(s, b, M.M_STILL_HUNGRY)
-    s.hunger[b] = state
+        say(u, p, M.M_STILL_HUNGRY)
+    u.hunger[p] = state
     return True
 
 
 @njit
-def magic_map(s, b):
+def magic_map(s, b, u, p):
     """Reveal the level's terrain (not its objects) where the player remembers nothing yet."""
     for y in range(C.ROWS):
         for x in range(C.COLS):
             ter = s.terrain[b, y, x]
-            if s.mem_glyph[b, y, x] == C.GLYPH_STONE and ter != C.STONE:
+            if u.mem_glyph[p, y, x] == C.GLYPH_STONE and ter != C.STONE:
                 glyph = C.GLYPH_CMAP_OFF + ter
-                s.mem_glyph[b, y, x] = glyph
-                s.mem_char[b, y, x] = C.GLYPH_CHAR[glyph]
-                s.mem_color[b, y, x] = C.GLYPH_COLOR[glyph]
-                s.explored[b] += 1
+                u.mem_glyph[p, y, x] = glyph
+                u.mem_char[p, y, x] = C.GLYPH_CHAR[glyph]
+                u.mem_color[p, y, x] = C.GLYPH_COLOR[glyph]
+                u.explored[p] += 1
 
 
 @njit
-def teleport(s, b, base):
+def teleport(s, b, u, p, base):
     """Move the player to a random free floor square of a random room (three tries)."""
     for k in range(3):
         lane = L_TELEPORT + 3 * k
         y, x = random_room_square(s, b, base, lane)
         if y >= 0 and s.terrain[b, y, x] == C.FLOOR and monster_at(s, b, y, x) < 0:
-            s.py[b], s.px[b] = y, x
+            u.py[p], u.px[p] = y, x
             return
 
 
@@ -524,9 +544,12 @@ def random_room_square(s, b, base, lane):
 
 # -- the world's turn ------------------------------------------------------------------------------
 @njit
-def monsters_act(s, b):
-    """Monsters gain movement, wake, and attack or move, all from the state before the turn."""
-    py, px = s.py[b], s.px[b]
+def monsters_act(s, b, u, p0, n, gone):
+    """Monsters gain movement, wake, and attack or move, all from the state before the turn.
+
+    The adventurers are ``u[p0:p0 + n]``, less those ``gone[i]`` marks (dead or off the level): each monster
+    goes for the nearest (the lowest seat on ties), wakes when any of them is near and in view of it, and never
+    steps onto one."""
     acting = np.zeros(C.MAX_MONSTERS, np.bool_)
     for m in range(C.MAX_MONSTERS):
         kind = s.mon_type[b, m]
@@ -547,25 +570,36 @@ def monsters_act(s, b):
         kind = s.mon_type[b, m]
         mbase = draw_base(splitmix64(s.key[b] ^ (np.uint64(m + 1) * _SLOT_SALT)), s.t[b], _MON)
         my, mx = s.mon_y[b, m], s.mon_x[b, m]
-        dist = max(abs(my - py), abs(mx - px))
+        target, dist, noticed = -1, np.int64(1) << 40, False
+        for i in range(n):
+            if gone[i]:
+                continue
+            p = p0 + i
+            d = max(abs(my - u.py[p]), abs(mx - u.px[p]))
+            if d < dist:
+                target, dist = p, d
+            noticed = noticed or (d <= 10 and in_view(s, b, u, p, my, mx))
+        if target < 0:
+            continue
+        py, px = u.py[target], u.px[target]
         awake = s.mon_awake[b, m]
-        # Sleeping monsters the player is in view of, within 10 squares, wake one time in seven.
-        if not awake and dist <= 10 and in_view(s, b, my, mx) and lane_uniform(mbase, ML_WAKE) < 1 / 7:
+        # Sleeping monsters an adventurer is in view of, within 10 squares, wake one time in seven.
+        if not awake and noticed and lane_uniform(mbase, ML_WAKE) < 1 / 7:
             s.mon_awake[b, m] = True
         if not awake:
             continue  # woken monsters act from the next turn
         ortho = C.MON_ORTHOGONAL[kind]
         if dist == 1 and (not ortho or my == py or mx == px):
             # Attacks: NetHack's 10 + AC + level > d20.
-            name = s.mon_shown[b, m] - C.GLYPH_MON_OFF
+            name = u.mon_shown[target, m] - C.GLYPH_MON_OFF
             if 10 + C.PLAYER_AC + C.MON_LEVEL[kind] > d20(lane_uniform(mbase, ML_HIT)):
                 if C.MON_DAMAGE[kind] > 0:
-                    s.hp[b] -= 1 + np.int64(lane_uniform(mbase, ML_DAMAGE) * C.MON_DAMAGE[kind])
-                say(s, b, M.M_MON_HITS, name)
+                    u.hp[target] -= 1 + np.int64(lane_uniform(mbase, ML_DAMAGE) * C.MON_DAMAGE[kind])
+                say(u, target, M.M_MON_HITS, name)
             else:
-                say(s, b, M.M_MON_MISSES, name)
+                say(u, target, M.M_MON_MISSES, name)
             continue
-        # Moves: chase the player (when within 12 squares) or wander; invalid squares never win.
+        # Moves: chase the nearest adventurer (when within 12 squares) or wander; invalid squares never win.
         chase = dist <= 12
         here_door = C.HAS_DOOR[s.terrain[b, my, mx]]
         best, best_score, best_dist = -1, np.inf, 0
@@ -573,7 +607,7 @@ def monsters_act(s, b):
             cy, cx = my + C.DY[d], mx + C.DX[d]
             diagonal = C.DY[d] != 0 and C.DX[d] != 0
             ter = s.terrain[b, cy, cx]
-            if not C.WALKABLE[ter] or (cy == py and cx == px):
+            if not C.WALKABLE[ter] or adventurer_at(u, p0, n, gone, cy, cx) >= 0:
                 continue
             if diagonal and (C.HAS_DOOR[ter] or here_door or ortho):
                 continue
@@ -596,54 +630,75 @@ def monsters_act(s, b):
             continue
         if not chase and wander >= 0.5:  # wanderers move every other turn
             continue
-        target = (my + C.DY[best]) * C.COLS + mx + C.DX[best]
+        target_square = (my + C.DY[best]) * C.COLS + mx + C.DX[best]
         free = True
         for k in range(n_claimed):
-            if claimed[k] == target:
+            if claimed[k] == target_square:
                 free = False
         if free:  # two monsters aiming at one square: the lower slot gets it
-            claimed[n_claimed] = target
+            claimed[n_claimed] = target_square
             n_claimed += 1
             s.mon_y[b, m], s.mon_x[b, m] = my + C.DY[best], mx + C.DX[best]
 
 
 @njit
-def world_turn(s, r, b, base):
-    """Time passes: the clock, hunger, regeneration, hallucination, new monsters, sounds."""
-    s.time[b] += 1
-    s.nutrition[b] -= 1
-    state = hunger_state(s.nutrition[b])
-    if state > s.hunger[b]:
-        if state == C.HUNGRY:
-            say(s, b, M.M_HUNGRY)
-        elif state == C.WEAK:
-            say(s, b, M.M_WEAK)
-        elif state == C.FAINTING:
-            say(s, b, M.M_FAINT)
-    s.hunger[b] = state
-    if s.nutrition[b] < C.STARVE_AT and s.hp[b] > 0:
-        say(s, b, M.M_STARVE)
-        s.hp[b] = 0
-        s.dead[b] = True
-        s.hunger[b] = C.STARVED
-    # Regeneration at low level: one hit point every 42 / (XL + 2) + 1 turns.
-    if 0 < s.hp[b] < s.maxhp[b] and s.time[b] % REGEN_PERIOD[s.xlvl[b]] == 0:
-        s.hp[b] += 1
-    if s.hallu[b] > 0:
-        s.hallu[b] -= 1
-        if s.hallu[b] == 0:
-            say(s, b, M.M_HALLU_END)
-    if r.room_layout:
-        return
-    spawn(s, r, b, base)
-    # The Oracle's level has its sounds (NetHack's level sounds, one turn in 400).
-    if s.depth[b] == s.oracle_depth[b] and lane_uniform(base, L_SOUND) < 1 / 400:
-        say(s, b, SOUNDS[np.int64(lane_uniform(base, L_SOUND_WHICH) * 3)])
+def adventurer_at(u, p0, n, gone, y, x):
+    """The adventurer of ``u[p0:p0 + n]`` (not ``gone``) standing on (y, x), or -1."""
+    for i in range(n):
+        if not gone[i] and u.py[p0 + i] == y and u.px[p0 + i] == x:
+            return p0 + i
+    return -1
 
 
 @njit
-def spawn(s, r, b, base):
-    """Now and then a new monster appears in a random room, out of the player's sight."""
+def world_turn(s, r, b, u, p0, n, gone, base):
+    """Time passes: the clock and each adventurer's body (hunger, regeneration, hallucination), then the level's
+    events (new monsters, the Oracle's sounds)."""
+    s.time[b] += 1
+    for i in range(n):
+        if not gone[i]:
+            upkeep(s, b, u, p0 + i)
+    if r.room_layout:
+        return
+    spawn(s, r, b, u, p0, n, gone, base)
+    # The Oracle's level has its sounds (NetHack's level sounds, one turn in 400).
+    if s.depth[b] == s.oracle_depth[b] and lane_uniform(base, L_SOUND) < 1 / 400:
+        sound = SOUNDS[np.int64(lane_uniform(base, L_SOUND_WHICH) * 3)]
+        for i in range(n):
+            if not gone[i]:
+                say(u, p0 + i, sound)
+
+
+@njit
+def upkeep(s, b, u, p):
+    """An adventurer's turn of hunger, regeneration and hallucination."""
+    u.nutrition[p] -= 1
+    state = hunger_state(u.nutrition[p])
+    if state > u.hunger[p]:
+        if state == C.HUNGRY:
+            say(u, p, M.M_HUNGRY)
+        elif state == C.WEAK:
+            say(u, p, M.M_WEAK)
+        elif state == C.FAINTING:
+            say(u, p, M.M_FAINT)
+    u.hunger[p] = state
+    if u.nutrition[p] < C.STARVE_AT and u.hp[p] > 0:
+        say(u, p, M.M_STARVE)
+        u.hp[p] = 0
+        u.dead[p] = True
+        u.hunger[p] = C.STARVED
+    # Regeneration at low level: one hit point every 42 / (XL + 2) + 1 turns.
+    if 0 < u.hp[p] < u.maxhp[p] and s.time[b] % REGEN_PERIOD[u.xlvl[p]] == 0:
+        u.hp[p] += 1
+    if u.hallu[p] > 0:
+        u.hallu[p] -= 1
+        if u.hallu[p] == 0:
+            say(u, p, M.M_HALLU_END)
+
+
+@njit
+def spawn(s, r, b, u, p0, n, gone, base):
+    """Now and then a new monster appears in a random room, out of every adventurer's sight."""
     if not lane_uniform(base, L_SPAWN) < r.spawn_rate:
         return
     slot = -1
@@ -652,90 +707,98 @@ def spawn(s, r, b, base):
             slot = m
             break
     y, x = random_room_square(s, b, base, L_SPAWN_ROOM)
-    kind = levels.sample_monster(lane_uniform(base, L_SPAWN_TYPE), s.depth[b], s.xlvl[b])
-    if slot < 0 or y < 0 or s.terrain[b, y, x] != C.FLOOR or in_view(s, b, y, x):
+    xlvl = 0
+    for i in range(n):  # the strongest adventurer's level sets the difficulty
+        xlvl = max(xlvl, u.xlvl[p0 + i])
+    kind = levels.sample_monster(lane_uniform(base, L_SPAWN_TYPE), s.depth[b], xlvl)
+    if slot < 0 or y < 0 or s.terrain[b, y, x] != C.FLOOR:
         return
+    for i in range(n):
+        if not gone[i] and in_view(s, b, u, p0 + i, y, x):
+            return
     if levels.place_monster(s, b, slot, kind, y, x, True, lane_uniform(base, L_SPAWN_HP),
                             lane_uniform(base, L_SPAWN_HP + 1), lane_uniform(base, L_SPAWN_HP + 2)):
-        s.mon_shown[b, slot] = C.GLYPH_MON_OFF + kind
+        for i in range(n):
+            u.mon_shown[p0 + i, slot] = C.GLYPH_MON_OFF + kind
 
 
 @njit
-def level_up(s, b):
-    """Gain experience levels (up to three a step) while the experience points reach the next level's."""
+def level_up(s, b, u, p, key):
+    """Gain experience levels (up to three a step) while the experience points reach the next level's (``key``:
+    the adventurer's draws)."""
     up = False
     for _ in range(3):
-        if s.xp[b] < C.XP_NEEDED[s.xlvl[b]] or s.xlvl[b] >= 30:
+        if u.xp[p] < C.XP_NEEDED[u.xlvl[p]] or u.xlvl[p] >= 30:
             break
-        gain = 1 + np.int64(uniform(s.key[b], s.t[b] * 64 + s.xlvl[b], _LEVEL_UP, 0) * 8)  # d8
-        s.xlvl[b] += 1
-        s.maxhp[b] += gain
-        s.hp[b] += gain
+        gain = 1 + np.int64(uniform(key, s.t[b] * 64 + u.xlvl[p], _LEVEL_UP, 0) * 8)  # d8
+        u.xlvl[p] += 1
+        u.maxhp[p] += gain
+        u.hp[p] += gain
         up = True
     if up:
-        say(s, b, M.M_LEVEL_UP, 0, s.xlvl[b])
+        say(u, p, M.M_LEVEL_UP, 0, u.xlvl[p])
 
 
 # -- what the player sees --------------------------------------------------------------------------
 @njit
-def remember(s, b, y, x):
+def remember(s, b, u, p, y, x):
     """Write what is at (y, x) into the player's map memory, counting a newly seen square."""
     glyph = BACKGROUND[s.obj_kind[b, y, x], s.terrain[b, y, x]]
-    old = s.mem_glyph[b, y, x]
+    old = u.mem_glyph[p, y, x]
     if old == glyph:
         return
-    s.mem_glyph[b, y, x] = glyph
-    s.mem_char[b, y, x] = C.GLYPH_CHAR[glyph]
-    s.mem_color[b, y, x] = C.GLYPH_COLOR[glyph]
-    s.mem_special[b, y, x] = C.GLYPH_SPECIAL[glyph]
+    u.mem_glyph[p, y, x] = glyph
+    u.mem_char[p, y, x] = C.GLYPH_CHAR[glyph]
+    u.mem_color[p, y, x] = C.GLYPH_COLOR[glyph]
+    u.mem_special[p, y, x] = C.GLYPH_SPECIAL[glyph]
     if old == C.GLYPH_STONE and glyph != C.GLYPH_STONE:
-        s.explored[b] += 1
+        u.explored[p] += 1
 
 
 @njit
-def update_view(s, b):
+def update_view(s, b, u, p):
     """Refresh the map memory: the squares around the player, and the whole room on entering a lit one."""
-    py, px = s.py[b], s.px[b]
-    remember(s, b, py, px)  # the square, then its neighbours in compass order (the player never stands on
+    py, px = u.py[p], u.px[p]
+    remember(s, b, u, p, py, px)  # the square, then its neighbours in compass order (the player never stands on
     for d in range(8):  # the map's border)
-        remember(s, b, py + C.DY[d], px + C.DX[d])
+        remember(s, b, u, p, py + C.DY[d], px + C.DX[d])
     room = np.int64(s.room_map[b, py, px])
-    if room == s.cur_room[b]:
+    if room == u.cur_room[p]:
         return  # still in the lit room already drawn, or still outside any
     if room > 0 and not s.room_lit[b, room - 1]:
         room = 0
-    entering = room > 0 and room != s.cur_room[b]
-    s.cur_room[b] = room
+    entering = room > 0 and room != u.cur_room[p]
+    u.cur_room[p] = room
     if entering:
         for y in range(s.room_box[b, room - 1, 0], s.room_box[b, room - 1, 2] + 1):
             for x in range(s.room_box[b, room - 1, 1], s.room_box[b, room - 1, 3] + 1):
-                remember(s, b, y, x)
+                remember(s, b, u, p, y, x)
 
 
 @njit
-def refresh_monsters(s, b):
+def refresh_monsters(s, b, u, p, key):
     """Choose the glyph each monster shows this step: its own, or a random one while hallucinating."""
-    tripping = s.hallu[b] > 0
-    base = draw_base(s.key[b], s.t[b], _HALLU) if tripping else np.uint64(0)
+    tripping = u.hallu[p] > 0
+    base = draw_base(key, s.t[b], _HALLU) if tripping else np.uint64(0)
     seen = False
     for m in range(C.MAX_MONSTERS):
         kind = s.mon_type[b, m]
         if kind < 0:
-            s.mon_shown[b, m] = 0
+            u.mon_shown[p, m] = 0
             continue
         if tripping:  # any monster but the player's own form
-            s.mon_shown[b, m] = C.GLYPH_MON_OFF + 1 + np.int64(lane_uniform(base, m) * (C.N_MONSTERS - 1))
+            u.mon_shown[p, m] = C.GLYPH_MON_OFF + 1 + np.int64(lane_uniform(base, m) * (C.N_MONSTERS - 1))
         else:
-            s.mon_shown[b, m] = C.GLYPH_MON_OFF + kind
-        if (abs(s.mon_y[b, m] - s.py[b]) <= 1 and abs(s.mon_x[b, m] - s.px[b]) <= 1
-                and s.mon_shown[b, m] == C.GLYPH_ORACLE):
+            u.mon_shown[p, m] = C.GLYPH_MON_OFF + kind
+        if (abs(s.mon_y[b, m] - u.py[p]) <= 1 and abs(s.mon_x[b, m] - u.px[p]) <= 1
+                and u.mon_shown[p, m] == C.GLYPH_ORACLE):
             seen = True
-    s.oracle_seen[b] = seen
+    u.oracle_seen[p] = seen
 
 
 # -- reward and task -------------------------------------------------------------------------------
 @njit
-def success_now(s, r, b):
+def success_now(s, r, b, u, p):
     """Update the task's milestone flag (kept once reached)."""
     task = r.task
     if task == T_STAIRCASE:
@@ -743,54 +806,54 @@ def success_now(s, r, b):
     elif task in (T_SCORE, T_SCOUT):
         hit = s.max_depth[b] >= 2
     elif task == T_GOLD:
-        hit = s.gold[b] > 0
+        hit = u.gold[p] > 0
     elif task == T_EAT:
-        hit = s.ate[b]
+        hit = u.ate[p]
     elif task == T_ORACLE:
-        hit = s.oracle_seen[b]
+        hit = u.oracle_seen[p]
     elif task == T_ORACLE_SOBER:
-        hit = s.oracle_seen[b] and s.hallu[b] == 0
+        hit = u.oracle_seen[p] and u.hallu[p] == 0
     else:  # room
-        hit = s.terrain[b, s.py[b], s.px[b]] == C.STAIRS_DOWN
-    if hit and not s.dead[b]:
-        s.success[b] = True
+        hit = s.terrain[b, u.py[p], u.px[p]] == C.STAIRS_DOWN
+    if hit and not u.dead[p]:
+        u.success[p] = True
 
 
 @njit
-def task_quantity(s, r, b):
+def task_quantity(s, r, b, u, p):
     """What the reward compares with after the step (the success flag, as 0/1, for the goal tasks)."""
     task = r.task
     if task == T_SCORE:
-        return score(s, b)
+        return score(s, b, u, p)
     if task == T_GOLD:
-        return s.gold[b]
+        return u.gold[p]
     if task == T_EAT:
-        return s.nutrition[b]
+        return u.nutrition[p]
     if task == T_SCOUT:
         return 0
-    return 1 if s.success[b] else 0
+    return 1 if u.success[p] else 0
 
 
 @njit
-def task_reward(s, r, b, before_time, before):
+def task_reward(s, r, b, u, p, before_time, before):
     task = r.task
     if task == T_SCORE:
-        reward = np.float64(score(s, b) - before)
+        reward = np.float64(score(s, b, u, p) - before)
     elif task == T_GOLD:
-        reward = np.float64(s.gold[b] - before)
+        reward = np.float64(u.gold[p] - before)
     elif task == T_EAT:
-        reward = np.float64(max(s.nutrition[b] - before, 0))
+        reward = np.float64(max(u.nutrition[p] - before, 0))
     elif task == T_SCOUT:
-        best = s.explored_best[b, s.depth[b]]
-        reward = np.float64(max(s.explored[b] - best, 0))
-        s.explored_best[b, s.depth[b]] = max(best, s.explored[b])
+        best = u.explored_best[p, s.depth[b]]
+        reward = np.float64(max(u.explored[p] - best, 0))
+        u.explored_best[p, s.depth[b]] = max(best, u.explored[p])
     else:
-        reward = (1.0 if s.success[b] and before == 0 else 0.0) * r.success_reward
+        reward = (1.0 if u.success[p] and before == 0 else 0.0) * r.success_reward
     # NLE's time penalty.
     time = s.time[b]
     still = time == before_time
-    frozen = s.frozen[b] + 1 if still else 0
-    s.frozen[b] = frozen
+    frozen = u.frozen[p] + 1 if still else 0
+    u.frozen[p] = frozen
     f = np.float64(frozen)
     mode = r.penalty_mode
     if mode == P_CONSTANT:
