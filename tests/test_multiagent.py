@@ -167,22 +167,38 @@ def test_every_seat_is_a_row_of_a_gymnasium_vector_env():
         rows.step(np.zeros((2, 3), np.int64))
 
 
-def test_an_agent_leaving_early_is_refused_not_faked():
+def test_a_row_whose_agent_left_waits_as_reset_steps_until_its_game_restarts():
+    """Agent 1 leaves at the first step while agent 0 plays two more: row 1 reports an end on every waiting step,
+    so PPO masks those steps out and the tracker counts one episode for it, not one per step."""
+    from rewardgym.agents.base import EpisodeTracker
     from rewardgym.wrappers.multiagent import AgentsAsEnvs
 
-    class Games:  # two agents; agent 1 leaves at the first step while agent 0 plays on
+    class Games:
         num_games, n_agents, possible_agents = 1, 2, ["player_0", "player_1"]
         single_observation_space = make_vec("bandit_market_v0", 1, n_agents=2).single_observation_space
         single_action_space = make_vec("bandit_market_v0", 1, n_agents=2).single_action_space
-        active = np.ones((1, 2), bool)
+
+        def __init__(self):
+            self.active, self.t = np.ones((1, 2), bool), 0
 
         def step(self, actions):
-            self.active = np.array([[True, False]])
-            done = np.array([[False, True]])
-            return {}, np.zeros((1, 2)), done, np.zeros((1, 2), bool), {}
+            self.t += 1
+            if self.t == 4:  # everyone left on step 3: the game restarts
+                self.active[:] = True
+                return {}, np.zeros((1, 2)), np.zeros((1, 2), bool), np.zeros((1, 2), bool), {}
+            done = np.array([[self.t == 3, self.t == 1]]) & self.active
+            self.active &= ~done
+            return {}, np.ones((1, 2)), done, np.zeros((1, 2), bool), {}
 
-    with pytest.raises(NotImplementedError, match="end together"):
-        AgentsAsEnvs(Games()).step(np.zeros(2, np.int64))
+    rows, tracker = AgentsAsEnvs(Games()), EpisodeTracker(2)
+    ended = []
+    for _ in range(4):
+        _, reward, terminated, truncated, info = rows.step(np.zeros(2, np.int64))
+        ended.append(terminated.tolist())
+        for i, episode in tracker.update(reward, terminated, truncated, info):
+            assert (i, episode["length"], episode["return"]) in ((0, 3, 3.0), (1, 1, 1.0))
+    assert ended == [[False, True], [False, True], [True, True], [False, False]]
+    assert tracker.window.episodes == 2
 
 
 def test_train_and_eval_a_multiagent_id_from_the_command_line(tmp_path, capsys):

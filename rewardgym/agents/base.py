@@ -268,7 +268,9 @@ class EpisodeTracker:
                 finished.append((int(i), episode))
             self.returns[ended] = 0.0
             self.lengths[ended] = 0
-        self.restarting = ended
+        # the next step is a reset step for every row that reported an end, live or not: a row that keeps
+        # reporting one (a multi-agent row waiting for its game to restart) counts no further episodes
+        self.restarting = np.asarray(terminated) | np.asarray(truncated)
         for _, episode in finished:
             self.window.add_episode(episode)
         return finished

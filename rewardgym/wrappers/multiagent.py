@@ -11,10 +11,13 @@ a centralised critic (MAPPO reads it; its actor does not). ``team_reward=True`` 
 its game's mean reward instead of its own (a shared team reward; a learned reward on top is
 shared the same way with ``LearnedReward(team_size=A)``).
 
-Exact for games whose agents all end together (the bandit market): the game restarts on the
-next step (NEXT_STEP autoreset) for all its rows at once. An agent that left before the others
-would sit in its row with zero reward until its game restarts; such envs need their idle rows
-masked out of learning, which this adapter refuses rather than fakes.
+A game restarts on the next step after its last agent left (NEXT_STEP autoreset), for all its
+rows at once. An agent that leaves before the others (an adventurer who went down the stairs
+or died) ends its row's episode on that step; until its game restarts, the row *waits*: every
+step it reports the agent's episode ended again (``terminated``, zero reward, the last
+observation), so each waiting step is a reset step to a NEXT_STEP learner — PPO masks it out
+of the loss (``valid``) and the episode tracker counts no episode there. The game's restart is
+then the row's reset step, as for any row.
 """
 
 from __future__ import annotations
@@ -78,11 +81,9 @@ class AgentsAsEnvs(VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs},) (games x agents), got {actions.shape}")
         playing = self.games.active.copy()
         obs, reward, terminated, truncated, info = self.games.step(actions.reshape(self.n_games, self.n_agents))
-        ended = terminated | truncated
-        games_going_on = self.games.active.any(axis=1)
-        if (ended & playing & games_going_on[:, None]).any():
-            raise NotImplementedError("an agent left its game before the others: AgentsAsEnvs needs games whose "
-                                      "agents end together")
+        # rows whose agent left while its game goes on (a restarting game has no agent playing before the step)
+        waiting = ~playing & playing.any(axis=1, keepdims=True)
+        terminated = terminated | waiting
         shape = (self.num_envs,)
         reward = team_mean(reward.reshape(shape), self.n_agents) if self.team_reward else reward.reshape(shape)
         return self._rows(obs), reward, terminated.reshape(shape), truncated.reshape(shape), self._infos(info)

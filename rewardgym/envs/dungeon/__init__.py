@@ -22,6 +22,8 @@ Layout:
     ``tasks.py``     the table of tasks that ``rewardgym.registration`` registers
     ``env.py``       ``DungeonEnv`` (batch 1 of the core) and ``DungeonVectorEnv``
     ``experts.py``   a scripted explorer (``expert_for(env)``) that shows the tasks are solvable
+    ``party.py``     several adventurers on one level: the same rules, run per seat (compiled;
+                     the multi-agent ``dungeon_party_v0`` is built on it)
 
 The game (NetHack's rules, simplified — the choices are deliberate):
 

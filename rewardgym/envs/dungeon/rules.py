@@ -207,6 +207,7 @@ def step_env(s, r, b, act):
     if took:
         world_turn(s, r, b, s, b, 1, _NOBODY, base)
     after_turn(s, r, b, s, b, s.key[b])
+    success_now(s, r, b, s, b)
     reward = task_reward(s, r, b, s, b, before_time, before)
     s.t[b] += 1
     goal = r.task in (T_STAIRCASE, T_ORACLE, T_ORACLE_SOBER, T_ROOM)
@@ -223,7 +224,7 @@ def clear_messages(u, p):
 
 @njit
 def after_turn(s, r, b, u, p, key):
-    """Adventurer ``p`` after the turn: levels gained, death, what they see now, the task's milestone."""
+    """Adventurer ``p`` after the turn (``key``: their draws): levels gained, death, what they see now."""
     level_up(s, b, u, p, key)
     if u.hp[p] <= 0:
         if not u.dead[p]:
@@ -233,7 +234,6 @@ def after_turn(s, r, b, u, p, key):
     update_view(s, b, u, p)
     if r.monsters:
         refresh_monsters(s, b, u, p, key)
-    success_now(s, r, b, u, p)
 
 
 @njit

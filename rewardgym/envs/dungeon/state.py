@@ -108,22 +108,27 @@ class DungeonState(NamedTuple):
     msg_n: np.ndarray
 
 
-def new_state(b: int) -> DungeonState:
+def new_state(b: int, level: bool = True) -> DungeonState:
+    """The state of ``b`` games; ``level=False``: of ``b`` adventurers of a party, whose level lives in a state of
+    its own (the level's grids and monster slots are left empty: the rules read them from the level's state)."""
     def z(*shape, dtype=np.int64):
         return np.zeros((b, *shape), dtype)
 
     grid = (C.ROWS, C.COLS)
+    lgrid = grid if level else (0, 0)
+    slots = C.MAX_MONSTERS if level else 0
     return DungeonState(
         key=z(dtype=np.uint64), t=z(), time=z(), depth=z(), max_depth=z(), oracle_depth=z(), visited=z(),
         py=z(), px=z(), hp=z(), maxhp=z(), xlvl=z(), xp=z(), gold=z(), nutrition=z(), hunger=z(), hallu=z(),
         dead=z(dtype=bool), ate=z(dtype=bool), success=z(dtype=bool), oracle_seen=z(dtype=bool), frozen=z(),
         explored=z(), explored_best=z(C.MAX_DEPTH + 1), cur_room=z(), up_y=z(), up_x=z(), down_y=z(), down_x=z(),
-        terrain=z(*grid, dtype=np.uint8), room_map=z(*grid, dtype=np.int8), room_box=z(N_SECTORS, 4),
-        room_lit=z(N_SECTORS, dtype=bool), obj_kind=z(*grid, dtype=np.uint8), obj_qty=z(*grid, dtype=np.int16),
+        terrain=z(*lgrid, dtype=np.uint8), room_map=z(*lgrid, dtype=np.int8),
+        room_box=z(N_SECTORS if level else 0, 4), room_lit=z(N_SECTORS if level else 0, dtype=bool),
+        obj_kind=z(*lgrid, dtype=np.uint8), obj_qty=z(*lgrid, dtype=np.int16),
         mem_glyph=z(*grid, dtype=np.int16), mem_char=z(*grid, dtype=np.uint8), mem_color=z(*grid, dtype=np.uint8),
         mem_special=z(*grid, dtype=np.uint8),
-        mon_type=np.full((b, C.MAX_MONSTERS), -1, np.int64), mon_y=z(C.MAX_MONSTERS), mon_x=z(C.MAX_MONSTERS),
-        mon_hp=z(C.MAX_MONSTERS), mon_energy=z(C.MAX_MONSTERS), mon_awake=z(C.MAX_MONSTERS, dtype=bool),
+        mon_type=np.full((b, slots), -1, np.int64), mon_y=z(slots), mon_x=z(slots),
+        mon_hp=z(slots), mon_energy=z(slots), mon_awake=z(slots, dtype=bool),
         mon_shown=z(C.MAX_MONSTERS), inv_count=z(C.N_ITEMS), inv_letter=z(C.N_ITEMS, dtype=np.uint8),
         msg_code=z(C.MAX_MESSAGES), msg_arg=z(C.MAX_MESSAGES), msg_num=z(C.MAX_MESSAGES),
         msg_letter=z(C.MAX_MESSAGES, dtype=np.uint8), msg_n=z(),

@@ -15,6 +15,7 @@ from typing import Any
 
 ENVS = {
     "bandit_market_v0": "agents pull shared Bernoulli arms; collisions split the payout (competing bandits)",
+    "dungeon_party_v0": "2-4 adventurers on one dungeon level: all down the staircase (cooperative) or a gold race",
     "kitchen_talk_v0": "two players, one reads the recipe, one is in the kitchen: they must talk to cook (cooperative)",
 }
 
