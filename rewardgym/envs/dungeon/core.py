@@ -27,6 +27,33 @@ DEFAULT_KEYS = OBSERVATION_KEYS[:13]
 """NLE's default keys (without ``screen_descriptions``); the ``*_crop`` views are MiniHack's."""
 
 
+def checked_keys(observation_keys, default: tuple[str, ...], crop_size: int) -> tuple[str, ...]:
+    """``observation_keys`` (``default`` when None) as a tuple of distinct names from :data:`OBSERVATION_KEYS`,
+    else a one-line ValueError; so is a ``crop_size`` that is not a positive odd number, or other than 9 without a
+    crop key."""
+    if crop_size < 1 or crop_size % 2 == 0:
+        raise ValueError(f"crop_size must be a positive odd number, got {crop_size}")
+    keys = default if observation_keys is None else tuple(observation_keys)
+    unknown = [k for k in keys if k not in OBSERVATION_KEYS]
+    if unknown or not keys or len(set(keys)) != len(keys):
+        raise ValueError(f"observation_keys must be distinct names from {OBSERVATION_KEYS}, got {keys!r}")
+    # an argument that would change nothing is a mistake the user should hear about
+    if crop_size != 9 and not any(k.endswith("_crop") for k in keys):
+        raise ValueError(f"crop_size={crop_size} does nothing without a *_crop observation key: add one, "
+                         f"e.g. observation_keys=glyphs_crop,blstats")
+    return keys
+
+
+def action_names(actions, sets: dict[str, tuple[str, ...]] = C.ACTION_SETS) -> tuple[str, ...]:
+    """The command names of ``actions`` — a name from ``sets`` or a sequence of distinct names from
+    ``content.ACTIONS`` — else a one-line ValueError."""
+    names = sets.get(actions) if isinstance(actions, str) else tuple(actions)
+    if names is None or not names or any(a not in C.ACTION_INDEX for a in names) or len(set(names)) != len(names):
+        raise ValueError(f"actions must be one of {sorted(sets)} or distinct names from "
+                         f"{[a.name for a in C.ACTIONS]}, got {actions!r}")
+    return tuple(names)
+
+
 class DungeonCore(BatchedCore):
     """``num_envs`` dungeon games stepped together.
 
@@ -83,8 +110,6 @@ class DungeonCore(BatchedCore):
             raise ValueError("a room with a door needs room_size >= 3 (a square on each side of the wall)")
         if not 0 <= room_monsters <= C.MAX_MONSTERS:
             raise ValueError(f"room_monsters must be in [0, {C.MAX_MONSTERS}], got {room_monsters}")
-        if crop_size < 1 or crop_size % 2 == 0:
-            raise ValueError(f"crop_size must be a positive odd number, got {crop_size}")
         if not 2 <= target_depth <= C.MAX_DEPTH:
             raise ValueError(f"target_depth must be in [2, {C.MAX_DEPTH}], got {target_depth}")
         if not 0.0 <= spawn_rate <= 1.0:
@@ -93,21 +118,11 @@ class DungeonCore(BatchedCore):
         if not 2 <= int(lo) <= int(hi) < C.MAX_DEPTH:
             raise ValueError(f"oracle_depth must lie in [2, {C.MAX_DEPTH - 1}] (an int or a (low, high) pair), "
                              f"got {oracle_depth!r}")
-        keys = DEFAULT_KEYS if observation_keys is None else tuple(observation_keys)
-        unknown = [k for k in keys if k not in OBSERVATION_KEYS]
-        if unknown or not keys or len(set(keys)) != len(keys):
-            raise ValueError(f"observation_keys must be distinct names from {OBSERVATION_KEYS}, got {keys!r}")
-        # an argument that would change nothing is a mistake the user should hear about
-        if crop_size != 9 and not any(k.endswith("_crop") for k in keys):
-            raise ValueError(f"crop_size={crop_size} does nothing without a *_crop observation key: add one, "
-                             f"e.g. observation_keys=glyphs_crop,blstats")
+        keys = checked_keys(observation_keys, DEFAULT_KEYS, crop_size)
         if layout != "room" and (room_size != 5 or room_random or not room_lit or room_monsters or room_door):
             raise ValueError("room_size, room_random, room_lit, room_monsters and room_door shape the room layout: "
                              "they do nothing with layout='dungeon' (the Room ids, or layout=room)")
-        names = C.ACTION_SETS.get(actions) if isinstance(actions, str) else tuple(actions)
-        if names is None or not names or any(a not in C.ACTION_INDEX for a in names) or len(set(names)) != len(names):
-            raise ValueError(f"actions must be one of {sorted(C.ACTION_SETS)} or distinct names from "
-                             f"{[a.name for a in C.ACTIONS]}, got {actions!r}")
+        names = action_names(actions)
         self.task, self.observation_keys, self.action_names = task, keys, tuple(names)
         self.action_codes = np.array([C.ACTION_INDEX[a] for a in names], np.int64)
         self.max_steps, self.penalty_mode = int(max_steps), penalty_mode
@@ -132,8 +147,8 @@ class DungeonCore(BatchedCore):
         self.kernel_state = kernel_state(self.state)  # the kernels' handle on the same arrays
         self.all_envs = np.arange(num_envs)
         self.single_action_space = spaces.Discrete(len(names))
-        self.single_observation_space = spaces.Dict({k: _space(k, crop_size) for k in keys})
-        _warm_up()
+        self.single_observation_space = spaces.Dict({k: key_space(k, crop_size) for k in keys})
+        warm_up()
         self.instruction = _instruction(self)
         self._task_text = np.full(num_envs, self.instruction, dtype=object)
 
@@ -222,7 +237,7 @@ _STATE_BOUNDS = {  # what the kernels index with: every value of these fields mu
 _warm = False
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Load (or, the first time on a machine, compile) the kernels before the first game: a reset, a step and
     every observation key of a one-env core, with a notice if compiling takes long."""
     global _warm
@@ -236,7 +251,7 @@ def _warm_up() -> None:
         core.observe()
 
 
-def _space(key: str, crop: int) -> spaces.Box:
+def key_space(key: str, crop: int) -> spaces.Box:
     """NLE's space of an observation key (MiniHack's for the crops)."""
     i64 = np.iinfo(np.int64)
     table = {

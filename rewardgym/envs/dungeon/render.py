@@ -69,7 +69,11 @@ def ansi(core, index: int) -> str:
     from rewardgym.envs.dungeon.display import observe
 
     obs = observe(core, np.array([index]), ("tty_chars", "tty_colors"))
-    chars, colors = obs["tty_chars"][0], obs["tty_colors"][0]
+    return tty_ansi(obs["tty_chars"][0], obs["tty_colors"][0])
+
+
+def tty_ansi(chars: np.ndarray, colors: np.ndarray) -> str:
+    """A tty (24 x 80 chars and colours) as coloured terminal text."""
     lines = []
     for row in range(C.TTY_ROWS):
         parts, current = [], None

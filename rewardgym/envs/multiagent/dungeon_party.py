@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from rewardgym.envs.batched import checked_actions
 from rewardgym.envs.dungeon import content as C
 from rewardgym.envs.dungeon import display, party
 from rewardgym.envs.dungeon import messages as M
-from rewardgym.envs.dungeon.core import OBSERVATION_KEYS, _space, _warm_up
+from rewardgym.envs.dungeon.core import OBSERVATION_KEYS, action_names, checked_keys, key_space, warm_up
 from rewardgym.envs.dungeon.party import PARTY_TASKS
 from rewardgym.envs.dungeon.rules import BACKGROUND
 from rewardgym.envs.dungeon.state import PENALTY_MODES, TASKS, Rules, kernel_state, new_state
@@ -61,22 +62,18 @@ class DungeonPartyCore(MultiAgentCore):
             raise ValueError(f"task must be one of {PARTY_TASKS}, got {task!r}")
         if layout not in ("room", "dungeon"):
             raise ValueError(f"layout must be 'room' or 'dungeon', got {layout!r}")
-        if layout == "room" and not 2 <= room_size <= 17:
-            raise ValueError(f"room_size must be in [2, 17] (a party needs two squares), got {room_size}")
+        if layout != "room" and (room_size != 5 or room_random or room_monsters):
+            raise ValueError("room_size, room_random and room_monsters shape the room layout: they do nothing with "
+                             "layout='dungeon'")
         if not 0 <= room_monsters <= C.MAX_MONSTERS:
             raise ValueError(f"room_monsters must be in [0, {C.MAX_MONSTERS}], got {room_monsters}")
+        if layout == "room" and not (2 <= room_size <= 17 and room_size ** 2 >= n_agents + 2 + room_monsters):
+            raise ValueError(f"room_size must be in [2, 17] with a square for every adventurer and monster and the "
+                             f"two staircases ({n_agents + 2 + room_monsters}), got {room_size}")
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon}")
-        if crop_size < 1 or crop_size % 2 == 0:
-            raise ValueError(f"crop_size must be a positive odd number, got {crop_size}")
-        keys = DEFAULT_KEYS if observation_keys is None else tuple(observation_keys)
-        if not keys or len(set(keys)) != len(keys) or any(k not in OBSERVATION_KEYS for k in keys):
-            raise ValueError(f"observation_keys must be distinct names from {OBSERVATION_KEYS}, got {keys!r}")
-        names = ACTIONS if actions == "party" else (C.ACTION_SETS.get(actions) if isinstance(actions, str)
-                                                    else tuple(actions))
-        if not names or any(a not in C.ACTION_INDEX for a in names) or len(set(names)) != len(names):
-            raise ValueError(f"actions must be 'party', one of {sorted(C.ACTION_SETS)} or distinct names from "
-                             f"{[a.name for a in C.ACTIONS]}, got {actions!r}")
+        keys = checked_keys(observation_keys, DEFAULT_KEYS, crop_size)
+        names = action_names(actions, {"party": ACTIONS, **C.ACTION_SETS})
         self.task, self.layout, self.observation_keys, self.action_names = task, layout, keys, tuple(names)
         self.horizon, self.crop_size = int(horizon), int(crop_size)
         self.monsters = layout == "dungeon" or room_monsters > 0
@@ -99,7 +96,7 @@ class DungeonPartyCore(MultiAgentCore):
         self._others = np.array([[j for j in range(n) if j != i] for i in range(n)], np.int64)
         self._seat = np.broadcast_to(np.eye(n, dtype=np.float32), (g, n, n))
         self.single_action_space = spaces.Discrete(len(names))
-        self.single_observation_space = spaces.Dict({**{k: _space(k, crop_size) for k in keys},
+        self.single_observation_space = spaces.Dict({**{k: key_space(k, crop_size) for k in keys},
                                                      "seat": spaces.Box(0.0, 1.0, (n,), np.float32)})
         self.state_space = spaces.Box(0.0, 1.0, (n * _STATE_PER_SEAT + 3 + C.MAX_MONSTERS * _STATE_PER_MONSTER,),
                                       np.float32)
@@ -108,7 +105,7 @@ class DungeonPartyCore(MultiAgentCore):
                             f"party is rewarded together" if task == "stairs" else
                             f"{n} adventurers in {where} race for its gold: pick up more than anyone else")
         self._task_text = np.full((g, n), self.instruction, dtype=object)
-        _warm_up()
+        warm_up()
         _warm_party()
 
     def __getstate__(self) -> dict:
@@ -130,10 +127,9 @@ class DungeonPartyCore(MultiAgentCore):
 
     def step(self, actions: np.ndarray, acting: np.ndarray):
         g, n = self.num_games, self.n_agents
-        actions = np.ascontiguousarray(actions, np.int64).reshape(g * n)
+        # the kernels do not check bounds (seats not acting hold the no-op, 0)
+        actions = checked_actions(np.asarray(actions).reshape(g * n), g * n, self.action_codes.size)
         acting = np.ascontiguousarray(acting, bool).reshape(g * n) & ~self.gone
-        if ((actions < 0) | (actions >= self.action_codes.size))[acting].any():  # the kernels do not check bounds
-            raise ValueError(f"actions outside the action space {self.single_action_space}")
         reward, terminated, truncated = np.zeros(g * n), np.zeros(g * n, bool), np.zeros(g * n, bool)
         split(party.step_batch, g, self._level, self._adventurers, self._rules, n, self._task, self.action_codes,
               actions, acting, self.gone, self.left, reward, terminated, truncated)
@@ -207,12 +203,14 @@ class DungeonPartyCore(MultiAgentCore):
         return "\n".join(lines[:1] + rows + lines[1:])
 
     def render_seat(self, game: int, agent: int) -> str:
-        """What one adventurer sees: its tty (message, map, status lines)."""
+        """What one adventurer sees: its tty (message, map, status lines), as the single game's ``ansi`` shows it."""
+        from rewardgym.envs.dungeon.render import tty_ansi
+
         p = game * self.n_agents + agent
         tty = display.draw(self, self._level, self._games_of_seats[p:p + 1], self._adventurers,
-                           self._all_seats[p:p + 1], self.company()[p:p + 1], self.monsters, ("tty_chars",),
-                           self.crop_size)["tty_chars"][0]
-        return "\n".join(bytes(row).decode("latin-1").rstrip() for row in tty)
+                           self._all_seats[p:p + 1], self.company()[p:p + 1], self.monsters,
+                           ("tty_chars", "tty_colors"), self.crop_size)
+        return tty_ansi(tty["tty_chars"][0], tty["tty_colors"][0])
 
 
 _warm = False
