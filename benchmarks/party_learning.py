@@ -54,7 +54,7 @@ def party_success(games, act, test_games: int, seed: int) -> float:
     wins = ended = 0
     while ended < test_games:
         obs, _, _, _, info = rows.step(act(obs, info, core))
-        over = rows.games._restart  # games whose last adventurer left on this step
+        over = ~rows.games.active.any(axis=1)  # games whose last adventurer left on this step
         wins += int(core.left.reshape(core.num_games, -1)[over].all(axis=1).sum())
         ended += int(over.sum())
     return wins / ended

@@ -90,27 +90,13 @@ def reset_game(lv, u, r, g, n, task, key, gone, left):
         y, x = lv.py[g], lv.px[g]
         if i > 0:
             y, x = _free_square(lv, g, u, p0, i, room, base, 2 * _TRIES * i)
-            if y < 0:  # a room too small for the party: share the arrival square rather than fail
+            for other in range(9):  # the arrival room is full (the dungeon's smallest rooms): another room
+                if y < 0 and lv.room_box[g, other, 2] > 0:
+                    y, x = _free_square(lv, g, u, p0, i, other, base, 2 * _TRIES * i)
+            if y < 0:  # no free floor anywhere (never on the levels the party plays): share the arrival square
                 y, x = lv.py[g], lv.px[g]
         u.py[p], u.px[p] = y, x
-        u.hp[p] = u.maxhp[p] = C.START_HP
-        u.xlvl[p] = 1
-        u.xp[p] = u.gold[p] = u.hallu[p] = u.frozen[p] = 0
-        u.nutrition[p] = C.START_NUTRITION
-        u.hunger[p] = C.NOT_HUNGRY
-        u.dead[p] = u.ate[p] = u.success[p] = u.oracle_seen[p] = False
-        u.explored[p] = u.cur_room[p] = 0
-        u.explored_best[p, :] = 0
-        u.inv_count[p, :] = 0
-        u.inv_letter[p, :] = 0
-        u.inv_count[p, C.LONG_SWORD] = u.inv_count[p, C.RING_MAIL] = u.inv_count[p, C.FOOD_RATION] = 1
-        u.inv_letter[p, C.LONG_SWORD], u.inv_letter[p, C.RING_MAIL], u.inv_letter[p, C.FOOD_RATION] = 97, 98, 99
-        u.mem_glyph[p] = C.GLYPH_STONE
-        u.mem_char[p] = 32
-        u.mem_color[p] = 0
-        u.mem_special[p] = 0
-        rules.clear_messages(u, p)
-        rules.say(u, p, M.M_HELLO)
+        rules.start_adventurer(u, p)
         gone[p] = left[p] = False
     if task == T_GOLD:
         # the game's piles, on free squares of any room (a room without space is skipped)
@@ -164,8 +150,6 @@ def step_game(lv, u, r, g, n, task, codes, actions, acting, gone, left, reward, 
                 left[p] = gone[p] = True
                 u.success[p] = task == T_STAIRS
                 went_down += 1
-            elif depth < lv.depth[g]:  # the party plays level 1, whose upstairs lead out of the dungeon
-                took = False
         took_any = took_any or took
     mask = gone[p0:p0 + n]
     if took_any:
@@ -201,9 +185,7 @@ def step_game(lv, u, r, g, n, task, codes, actions, acting, gone, left, reward, 
             continue
         if task == T_STAIRS:
             reward[p] = r.success_reward * went_down / n
-        still = lv.time[g] == before_time
-        u.frozen[p] = u.frozen[p] + 1 if still else 0
-        if still:  # NLE's penalty for a step in which the game clock did not move
+        if lv.time[g] == before_time:  # NLE's penalty for a step in which the game clock did not move
             reward[p] += r.penalty_step
         terminated[p] = gone[p] or cleared
         truncated[p] = over and not terminated[p]

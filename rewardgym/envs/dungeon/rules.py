@@ -141,26 +141,11 @@ def monster_at(s, b, y, x):
 def reset_env(s, r, b, key):
     """Start a new episode keyed ``key`` in env ``b``."""
     s.key[b] = key
-    s.t[b] = s.visited[b] = s.xp[b] = s.gold[b] = s.hallu[b] = s.frozen[b] = 0
-    s.explored[b] = s.cur_room[b] = s.msg_n[b] = 0
-    s.dead[b] = s.ate[b] = s.success[b] = s.oracle_seen[b] = False
-    s.explored_best[b, :] = 0
+    s.t[b] = s.visited[b] = 0
     s.time[b] = 1
     s.depth[b] = s.max_depth[b] = 1
     s.oracle_depth[b] = levels.randint(uniform(key, 0, _EPISODE, 0), r.oracle_lo, r.oracle_hi)
-    s.hp[b] = s.maxhp[b] = C.START_HP
-    s.xlvl[b] = 1
-    s.nutrition[b] = C.START_NUTRITION
-    s.hunger[b] = C.NOT_HUNGRY
-    s.inv_count[b, :] = 0
-    s.inv_letter[b, :] = 0
-    s.inv_count[b, C.LONG_SWORD] = s.inv_count[b, C.RING_MAIL] = s.inv_count[b, C.FOOD_RATION] = 1
-    s.inv_letter[b, C.LONG_SWORD], s.inv_letter[b, C.RING_MAIL], s.inv_letter[b, C.FOOD_RATION] = 97, 98, 99
-    s.msg_code[b, :] = 0
-    s.msg_arg[b, :] = 0
-    s.msg_num[b, :] = 0
-    s.msg_letter[b, :] = 0
-    say(s, b, M.M_HELLO)
+    start_adventurer(s, b)
     enter_level(s, r, b, 1, False)
     s.explored_best[b, 1] = s.explored[b]  # what the first glance shows is not a Scout reward
     refresh_monsters(s, b, s, b, s.key[b])
@@ -176,13 +161,43 @@ def enter_level(s, r, b, depth, from_below):
     s.depth[b] = depth
     s.max_depth[b] = max(s.max_depth[b], depth)
     levels.generate(s, b, depth, from_below, populate, s.t[b], r)
-    s.mem_glyph[b] = C.GLYPH_STONE
-    s.mem_char[b] = 32
-    s.mem_color[b] = 0
-    s.mem_special[b] = 0
-    s.explored[b] = 0
-    s.cur_room[b] = 0
+    forget_level(s, b)
     update_view(s, b, s, b)
+
+
+@njit
+def start_adventurer(u, p):
+    """A new adventurer in seat ``p``: NetHack's starting human (16 hit points, a long sword, ring mail and a food
+    ration), greeted, remembering no level yet."""
+    u.xp[p] = u.gold[p] = u.hallu[p] = u.frozen[p] = 0
+    u.dead[p] = u.ate[p] = u.success[p] = u.oracle_seen[p] = False
+    u.explored_best[p, :] = 0
+    u.hp[p] = u.maxhp[p] = C.START_HP
+    u.xlvl[p] = 1
+    u.nutrition[p] = C.START_NUTRITION
+    u.hunger[p] = C.NOT_HUNGRY
+    u.inv_count[p, :] = 0
+    u.inv_letter[p, :] = 0
+    u.inv_count[p, C.LONG_SWORD] = u.inv_count[p, C.RING_MAIL] = u.inv_count[p, C.FOOD_RATION] = 1
+    u.inv_letter[p, C.LONG_SWORD], u.inv_letter[p, C.RING_MAIL], u.inv_letter[p, C.FOOD_RATION] = 97, 98, 99
+    u.msg_n[p] = 0
+    u.msg_code[p, :] = 0
+    u.msg_arg[p, :] = 0
+    u.msg_num[p, :] = 0
+    u.msg_letter[p, :] = 0
+    say(u, p, M.M_HELLO)
+    forget_level(u, p)
+
+
+@njit
+def forget_level(u, p):
+    """Clear adventurer ``p``'s memory of the level: nothing seen yet."""
+    u.mem_glyph[p] = C.GLYPH_STONE
+    u.mem_char[p] = 32
+    u.mem_color[p] = 0
+    u.mem_special[p] = 0
+    u.explored[p] = 0
+    u.cur_room[p] = 0
 
 
 # -- the step --------------------------------------------------------------------------------------
@@ -707,9 +722,10 @@ def spawn(s, r, b, u, p0, n, gone, base):
             slot = m
             break
     y, x = random_room_square(s, b, base, L_SPAWN_ROOM)
-    xlvl = 0
-    for i in range(n):  # the strongest adventurer's level sets the difficulty
-        xlvl = max(xlvl, u.xlvl[p0 + i])
+    xlvl = 1
+    for i in range(n):  # the strongest adventurer's level sets the difficulty (all gone: a starting one's)
+        if not gone[i]:
+            xlvl = max(xlvl, u.xlvl[p0 + i])
     kind = levels.sample_monster(lane_uniform(base, L_SPAWN_TYPE), s.depth[b], xlvl)
     if slot < 0 or y < 0 or s.terrain[b, y, x] != C.FLOOR:
         return
