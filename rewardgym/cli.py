@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "learning_curve.png. Example: rewardgym train rewardgym/Manip-Reach-v0 --agent "
                                    "ppo --steps 100000 --reward 'progress:models/reach-progress;scale=10'")
     p.add_argument("env_id", nargs="?", help="a rewardgym id (rewardgym list) or any Gymnasium id")
-    p.add_argument("--agent", help="ppo, mappo, sb3, random, ucb, thompson, epsilon-greedy, greedy, uniform, "
+    p.add_argument("--agent", help="ppo, ippo, mappo, sb3, random, ucb, thompson, epsilon-greedy, greedy, uniform, "
                                    "linucb, llm-grpo, llm-dr-grpo, llm-rloo, llm-reinforce")
     p.add_argument("--model", metavar="PATH_OR_HUB_ID",
                    help="llm-* agents: the transformers causal LM to train (a local folder or a hub id)")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 
+from rewardgym.agents import load_agent
 from rewardgym.cli import main
 from rewardgym.envs.multiagent import ENVS, env_module, make, make_aec, make_vec
 from rewardgym.envs.multiagent.bandit_market import BanditMarketCore
@@ -265,6 +266,25 @@ def test_mappo_trains_saves_and_evaluates_from_the_command_line(tmp_path, capsys
     assert "MAPPO trains on multi-agent envs" in capsys.readouterr().err
 
 
+def test_ippo_is_shared_ppo_on_the_seats_under_its_own_name(tmp_path, capsys):
+    args = ["train", "bandit_market_v0", "--agent", "ippo", "--steps", "768", "--num-envs", "2", "--no-progress",
+            "--config", "num_steps=64"]
+    assert main([*args, "--out", str(tmp_path / "ippo")]) == 0
+    assert main([*args[:3], "ppo", *args[4:], "--out", str(tmp_path / "ppo")]) == 0
+    (ippo,), (ppo,) = (tmp_path / "ippo").iterdir(), (tmp_path / "ppo").iterdir()
+    saved = json.loads((ippo / "checkpoints" / "final" / "agent.json").read_text())
+    assert saved["agent"] == "ippo" and saved["config"]["critic_only_keys"] == []
+    # the same method as --agent ppo on a multi-agent id: the same seed trains the same weights
+    weights = [load_agent(run / "checkpoints" / "final").policy.state_dict() for run in (ippo, ppo)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(np.array_equal(weights[0][k].numpy(), weights[1][k].numpy()) for k in weights[0])
+    capsys.readouterr()
+    assert main(["eval", str(ippo), "--episodes", "6", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 6
+    assert main(["train", "CartPole-v1", "--agent", "ippo", "--out", str(tmp_path / "bad")]) == 2
+    assert "IPPO trains on multi-agent envs" in capsys.readouterr().err
+
+
 def test_a_person_takes_one_seat_of_a_multi_agent_game(monkeypatch, capsys):
     typed = iter(["9", "two", "1"] + ["1"] * 3)
     monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
@@ -283,9 +303,6 @@ def test_a_person_takes_one_seat_of_a_multi_agent_game(monkeypatch, capsys):
                                                       ("bandit_market_v0", "mappo", "player_2", ["0", "1", "quit"])])
 def test_a_person_takes_a_seat_and_the_trained_policy_plays_the_others(name, agent, seat, typed, tmp_path,
                                                                         monkeypatch, capsys):
-    from rewardgym.agents import load_agent
-    from rewardgym.cli import main
-
     assert main(["train", name, "--agent", agent, "--steps", "300", "--out", str(tmp_path), "--no-progress"]) == 0
     (run,) = [str(p) for p in tmp_path.iterdir() if p.is_dir()]
     cls = type(load_agent(f"{run}/checkpoints/final"))

@@ -22,6 +22,7 @@ AGENTS = Registry("agent", {
     "thompson": "rewardgym.agents.bandits:Thompson",
     "linucb": "rewardgym.agents.bandits:LinUCB",
     "ppo": "rewardgym.agents.ppo:PPO",
+    "ippo": "rewardgym.agents.mappo:IPPO",
     "mappo": "rewardgym.agents.mappo:MAPPO",
     "sb3": "rewardgym.agents.sb3:SB3Agent",
     "llm-grpo": "rewardgym.agents.llm:LLMAgent",
