@@ -16,6 +16,11 @@ share a seed, ``--groups`` groups per batch, 8 new tokens a turn, temperature 1.
 (new arms every episode, so pulling the arm that paid is what earns), ``max_turns=5``; its figure
 is the mean return.
 
+``--task kitchen`` is self-play: ``kitchen_talk_v0`` in its free-text form, the model in both
+seats (the reader, who must say which food the recipe needs, and the cook, who must take it),
+``--groups`` groups of ``--group-size`` games sharing a seed, advantages grouped per seat,
+``max_turns=4``, 16 new tokens a turn; success is the right food taken (both seats' figure).
+
 Every ``--eval-every`` updates and at the end: the greedy policy on ``--eval-episodes`` held-out
 seeds — its format-error rate (unreadable replies over all replies) and its success rate — next
 to the training batch's own figures. Training stops after ``--minutes`` of wall time. The goal
@@ -34,10 +39,13 @@ import torch
 
 import rewardgym  # noqa: F401 - registers the ids
 from rewardgym.agents.llm import LLMAgent
+from rewardgym.envs.multiagent import ENVS as MULTIAGENT
+from rewardgym.workflows.training import make_envs
 
-TASKS = {  # name: (env id, env kwargs, max_turns)
-    "one-pull": ("rewardgym/Bandit-Bernoulli2-v0", {"horizon": 1, "instance_seed": 0}, 1),
-    "meta2": ("rewardgym/Bandit-Meta2-v0", {"horizon": 5}, 5),
+TASKS = {  # name: (env id, env kwargs, max_turns, new tokens a turn)
+    "one-pull": ("rewardgym/Bandit-Bernoulli2-v0", {"horizon": 1, "instance_seed": 0}, 1, 8),
+    "meta2": ("rewardgym/Bandit-Meta2-v0", {"horizon": 5}, 5, 8),
+    "kitchen": ("kitchen_talk_v0", {}, 4, 16),  # self-play: a multi-agent game, every seat a row
 }
 
 
@@ -56,13 +64,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {args.threads} torch threads, model {args.model}")
-    env_id, env_kwargs, max_turns = TASKS[args.task]
+    env_id, env_kwargs, max_turns, new_tokens = TASKS[args.task]
     print(f"task {args.task}: {env_id} {env_kwargs}")
-    num_envs = args.group_size * args.groups
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
+    num_envs = args.group_size * args.groups  # envs, or games of a multi-agent env (each seat a row)
+    if env_id in MULTIAGENT:
+        envs = make_envs(LLMAgent.spec, env_id, num_envs, env_kwargs)
+    else:
+        envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **env_kwargs)
     started = time.perf_counter()
     agent = LLMAgent(envs, model=args.model, group_size=args.group_size, groups_per_batch=args.groups,
-                     max_new_tokens=8, max_turns=max_turns, learning_rate=args.learning_rate, device="cpu", seed=0)
+                     max_new_tokens=new_tokens, max_turns=max_turns, learning_rate=args.learning_rate,
+                     device="cpu", seed=0)
     print(f"loaded in {time.perf_counter() - started:.1f} s")
     rows: list[dict[str, float]] = []
 

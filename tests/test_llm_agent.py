@@ -414,3 +414,65 @@ def test_train_command_errors(tiny_lm, tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
+
+
+# --- self-play: one model in every seat of a multi-agent text game ------------------------------
+
+
+def kitchen_seats(games: int):
+    from rewardgym.workflows.training import make_envs
+
+    return make_envs(LLMAgent.spec, "kitchen_talk_v0", games)  # the game's free-text form, every seat a row
+
+
+def test_self_play_seats_one_model_everywhere_and_pairs_the_seats_of_a_game(tiny_lm):
+    from rewardgym.envs.multiagent import kitchen_talk_v0, make
+
+    envs = kitchen_seats(2)  # 4 rows: two games of reader and cook
+    agent = small_agent(tiny_lm, envs, max_new_tokens=6, max_turns=2)
+    episodes, _ = agent.rollout(envs, [5, 5, 9], groups=[0, 0, 1])  # three games: a wave of two, then one
+    assert [(e.group, e.seed, e.seat) for e in episodes] == [(0, 5, 0), (1, 5, 1), (0, 5, 0), (1, 5, 1),
+                                                            (2, 9, 0), (3, 9, 1)]
+    single = make("kitchen_talk_v0", **kitchen_talk_v0.TEXT_KWARGS)
+    for game, seed in ((0, 5), (2, 9)):  # each seat saw its own side of the game with that seed
+        first, _ = single.reset(seed=seed)
+        assert [episodes[2 * game + seat].observations[0] for seat in (0, 1)] == [first["player_0"],
+                                                                                  first["player_1"]]
+    assert "Commands: say MESSAGE" in episodes[0].observations[0] and "take FOOD" in episodes[1].observations[0]
+    result = agent.evaluate(envs, 3, seed=7)  # agent-episodes, rounded up to whole games
+    assert result["episodes"] == 4 and {"mean_return_player_0", "mean_return_player_1"} <= result.keys()
+
+
+def test_self_play_advantages_compare_a_seat_with_itself(tiny_lm):
+    """Two games of one seed: the reader's returns are equal (no signal), the cook's differ. Grouped per
+    seat, the reader's advantages are 0 and the cook's are ±; grouped per game they would mix the seats."""
+    from rewardgym.agents.llm import Episode
+
+    agent = small_agent(tiny_lm, kitchen_seats(2))
+    episodes = []
+    for cook_return in (0.0, 1.0):  # two games
+        for seat, total in ((0, 1.0), (1, cook_return)):
+            episode = Episode(group=seat, seed=3, seat=seat, ids=[1, 2, 3], mask=[0, 1, 1], turn_spans=[(1, 3)])
+            episode.rewards.append(total)
+            episodes.append(episode)
+    episodes.sort(key=lambda e: e.group)  # as a training iteration orders them
+    advantages = agent._advantages(episodes, None)
+    reader, cook = [a[1:].tolist() for a in advantages[:2]], [a[1:].tolist() for a in advantages[2:]]
+    assert reader == [[0.0, 0.0], [0.0, 0.0]]
+    assert cook[0][0] < 0 < cook[1][0] and cook[0][0] == -cook[1][0]
+
+
+def test_self_play_trains_from_the_command_line(tiny_lm, tmp_path, capsys):
+    argv = ["train", "kitchen_talk_v0", "--agent", "llm-grpo", "--model", str(tiny_lm), "--steps", "8",
+            "--num-envs", "2", "--out", str(tmp_path), "--no-progress", "--device", "cpu",
+            "--config", "group_size=2", "groups_per_batch=1", "max_new_tokens=4", "max_turns=2"]
+    assert main(argv) == 0
+    (run,) = tmp_path.iterdir()
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"mean_return_player_0", "mean_return_player_1", "success_rate"} <= set(header)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--episodes", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 4
+    assert main(["train", "bandit_market_v0", "--agent", "llm-grpo", "--model", str(tiny_lm), "--out",
+                 str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert "bandit_market_v0 has no language interface" in capsys.readouterr().err

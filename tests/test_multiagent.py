@@ -385,3 +385,21 @@ def test_train_with_a_team_reward_from_the_command_line(tmp_path, capsys):
     assert main(["train", "rewardgym/Bandit-Bernoulli2-v0", "--agent", "ucb", "--team-reward", "--out",
                  str(tmp_path / "one")]) == 2
     assert "a team reward is for multi-agent games" in capsys.readouterr().err
+
+
+def test_rows_take_a_seed_per_row_and_the_rows_of_a_game_share_it():
+    from rewardgym.wrappers.multiagent import AgentsAsEnvs
+
+    rows = AgentsAsEnvs(make_vec("kitchen_talk_v0", 3))
+    obs, _ = rows.reset(seed=[7, 7, None, None, None, 2])  # game 1 goes on to its next episode
+    single = make_vec("kitchen_talk_v0", 1)
+    for game, seed in ((0, 7), (2, 2)):
+        expected, _ = single.reset(seed=seed)
+        for key in obs:
+            np.testing.assert_array_equal(obs[key][2 * game:2 * game + 2], expected[key][0])
+    games, _ = make_vec("kitchen_talk_v0", 2).reset(seed=[None, 7])  # the games take a list too
+    np.testing.assert_array_equal(games["view"][1], obs["view"][:2])
+    with pytest.raises(ValueError, match=r"the rows of game 1 are one game and take one seed, got \[1, 2\]"):
+        rows.reset(seed=[7, 7, 1, 2, 0, 0])
+    with pytest.raises(ValueError, match="expected 6 seeds"):
+        rows.reset(seed=[1, 2])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -144,13 +145,22 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
-def reset_keys(current: np.ndarray, started: bool, seed: int | None = None) -> np.ndarray:
+def reset_keys(current: np.ndarray, started: bool, seed: int | Sequence[int | None] | None = None) -> np.ndarray:
     """Episode keys for resetting all ``len(current)`` envs (or games) whose keys are ``current``: those of
-    seeds ``seed, seed + 1, ...`` for a seed; else each one's next key (fresh OS entropy on the first reset)."""
+    seeds ``seed, seed + 1, ...`` for a seed; for a list of seeds, one per env, those seeds (an env whose
+    seed is None gets its next key); else each one's next key (fresh OS entropy on the first reset)."""
     n = len(current)
-    if seed is not None:
+    if isinstance(seed, (int, np.integer)):
         return rng.seed_key(check_seed(seed) + np.arange(n, dtype=np.uint64))
-    return rng.next_key(current) if started else rng.fresh_keys(n)
+    keys = rng.next_key(current) if started else rng.fresh_keys(n)
+    if seed is not None:
+        seeds = list(seed)
+        if len(seeds) != n:
+            raise ValueError(f"expected {n} seeds, got {len(seeds)}")
+        for i, s in enumerate(seeds):
+            if s is not None:
+                keys[i] = rng.seed_key(check_seed(s))
+    return keys
 
 
 class CoreEnv(gym.Env):
@@ -251,18 +261,9 @@ class CoreVectorEnv(VectorEnv):
             mask = np.asarray(options["reset_mask"], dtype=bool)
             if mask.shape != (self.num_envs,):
                 raise ValueError(f"options['reset_mask'] must have shape ({self.num_envs},), got {mask.shape}")
-        keys = reset_keys(self.core.state.key, self._started)
+        keys = reset_keys(self.core.state.key, self._started, seed)
         if isinstance(seed, (int, np.integer)):
-            super().reset(seed=check_seed(seed))
-            keys = reset_keys(self.core.state.key, self._started, seed)
-        elif seed is not None:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
-            for i, s in enumerate(seeds):
-                if s is not None:
-                    check_seed(s)
-                    keys[i] = rng.seed_key(s)
+            super().reset(seed=seed)
         if not self._started and not mask.all():
             raise ValueError("the first reset() must reset every env (no reset_mask)")
         self.core.reset(mask, keys[mask])

@@ -18,10 +18,16 @@ step it reports the agent's episode ended again (``terminated``, zero reward, th
 observation), so each waiting step is a reset step to a NEXT_STEP learner — PPO masks it out
 of the loss (``valid``) and the episode tracker counts no episode there. The game's restart is
 then the row's reset step, as for any row.
+
+A free-text game (the kitchen's text form) gives rows of texts and takes one reply per row;
+``None`` (a row with nothing to say, its episode over) is an empty reply. ``reset(seed=[...])``
+takes one seed per row, the same for the rows of one game: the LLM trainer's self-play resets
+each game's seats with the game's seed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -46,7 +52,11 @@ class AgentsAsEnvs(VectorEnv):
         self.num_envs = self.n_games * self.n_agents
         self.state_key = state_key
         self.single_observation_space = games.single_observation_space
+        self.text_actions = isinstance(games.single_action_space, spaces.Text)
         if state_key is not None:  # every row also sees its game's state() (a centralised critic's input)
+            if not isinstance(games.single_observation_space, spaces.Dict):
+                raise ValueError(f"a game state in the rows needs Dict observations, and they are "
+                                 f"{type(games.single_observation_space).__name__}")
             if state_key in games.single_observation_space.spaces:
                 raise ValueError(f"the observation already has a key {state_key!r}")
             self.single_observation_space = spaces.Dict({**games.single_observation_space.spaces,
@@ -56,7 +66,9 @@ class AgentsAsEnvs(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.possible_agents = games.possible_agents
 
-    def _rows(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _rows(self, obs: dict[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray] | np.ndarray:
+        if not isinstance(obs, dict):  # one array of (G, A) observations: the texts of a free-text game
+            return obs.reshape(self.num_envs, *obs.shape[2:])
         rows = {key: value.reshape(self.num_envs, *value.shape[2:]) for key, value in obs.items()}
         if self.state_key is not None:
             rows[self.state_key] = self.state()
@@ -71,11 +83,29 @@ class AgentsAsEnvs(VectorEnv):
             out["_" + key] = everyone
         return out
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
+        """Restart every game: an int seed gives game g the seed ``seed + g`` (all its rows); a list gives
+        one seed per row, the same for the rows of one game (None: the game's next episode, or the seed of
+        its other rows)."""
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            seed = self._game_seeds(list(seed))
         obs, info = self.games.reset(seed=seed, options=options)
         return self._rows(obs), self._infos(info)
 
+    def _game_seeds(self, seeds: list) -> list[int | None]:
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} seeds (one per row: games x agents), got {len(seeds)}")
+        out = []
+        for g in range(self.n_games):
+            given = {s for s in seeds[g * self.n_agents:(g + 1) * self.n_agents] if s is not None}
+            if len(given) > 1:
+                raise ValueError(f"the rows of game {g} are one game and take one seed, got {sorted(given)}")
+            out.append(given.pop() if given else None)
+        return out
+
     def step(self, actions):
+        if self.text_actions:  # replies; None (a row with nothing to say: its episode is over) is an empty one
+            actions = np.array(["" if a is None else a for a in actions], dtype=object)
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},) (games x agents), got {actions.shape}")

@@ -103,6 +103,7 @@ class Episode:
 
     group: int
     seed: int
+    seat: int = 0  # the seat played, in a multi-agent game (self-play); 0 otherwise
     ids: list[int] = field(default_factory=list)
     mask: list[int] = field(default_factory=list)
     turn_spans: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of each turn's generation

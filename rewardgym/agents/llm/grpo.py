@@ -176,7 +176,9 @@ def text_envs(env: Any) -> gym.vector.VectorEnv:
 
     A vector env whose envs are text games (a ``SyncVectorEnv`` made with
     ``wrappers=[TextInterface]``, as ``rewardgym train`` makes it, maybe inside a
-    :class:`~rewardgym.wrappers.vector.LearnedReward`) is played as it is. A bare
+    :class:`~rewardgym.wrappers.vector.LearnedReward`) is played as it is, and so are the seats
+    of a free-text multi-agent game (:class:`~rewardgym.wrappers.multiagent.AgentsAsEnvs` over a
+    game whose observations and actions are text: self-play, one model in every seat). A bare
     ``SyncVectorEnv``, a list of envs or one env is rebuilt as a ``SyncVectorEnv`` of text
     envs, envs with a language interface wrapped in :class:`~rewardgym.wrappers.TextInterface`.
     """
@@ -184,6 +186,12 @@ def text_envs(env: Any) -> gym.vector.VectorEnv:
 
     if isinstance(env, gym.vector.VectorEnv):
         base = env.unwrapped
+        if seats_of(env) > 1:
+            if not (isinstance(env.single_observation_space, gym.spaces.Text)
+                    and isinstance(env.single_action_space, gym.spaces.Text)):
+                raise ValueError("an LLM plays a multi-agent game in its free-text form (text observations and "
+                                 "actions); this one's are not text")
+            return env
         if not isinstance(base, gym.vector.SyncVectorEnv):
             raise ValueError("the LLM agent plays each env on its own: give a list of envs or a SyncVectorEnv "
                              "(gym.make_vec(id, num_envs=N, vectorization_mode='sync')), not a natively batched "
@@ -210,6 +218,11 @@ def text_envs(env: Any) -> gym.vector.VectorEnv:
         else:
             raise ValueError(f"{e.unwrapped} has no language interface, so an LLM cannot play it")
     return gym.vector.SyncVectorEnv([lambda e=e: e for e in out])
+
+
+def seats_of(envs: Any) -> int:
+    """Seats per game of a vector env whose rows are a multi-agent game's seats (``AgentsAsEnvs``); 1 otherwise."""
+    return int(getattr(getattr(envs, "unwrapped", envs), "n_agents", 1) or 1)
 
 
 class LLMAgent:
@@ -369,12 +382,20 @@ class LLMAgent:
 
     def rollout(self, env, seeds: Sequence[int], *, greedy: bool = False, groups: Sequence[int] | None = None,
                 torch_seed: int | None = None, on_episode=None) -> tuple[list[Episode], Any]:
-        """Play one episode per seed on ``env`` (text envs); returns the episodes and timing stats."""
+        """Play one episode per seed on ``env`` (text envs); returns the episodes and timing stats.
+
+        On the seats of a multi-agent game (self-play) a seed is one game, played by the model in every
+        seat: one episode per seat, in game order, the episode of seat ``a`` in group ``g`` grouped as
+        ``g * seats + a`` — so group-relative advantages compare a seat's play with the same seat's in
+        the same game, never the reader's words with the cook's.
+        """
         import torch
 
         envs = text_envs(env)
+        seats = seats_of(envs)
         groups = groups if groups is not None else range(len(seeds))
-        episodes = [Episode(group=int(g), seed=int(s)) for g, s in zip(groups, seeds)]
+        episodes = [Episode(group=int(g) * seats + a, seed=int(s), seat=a)
+                    for g, s in zip(groups, seeds) for a in range(seats)]
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(int(self.rng.integers(2**31)) if torch_seed is None else torch_seed)
@@ -394,7 +415,11 @@ class LLMAgent:
         scored on each worker. See :mod:`rewardgym.agents.llm.ray_rollouts`; :meth:`close_rollouts`
         stops them."""
         from rewardgym.agents.llm.ray_rollouts import RayRollouts
+        from rewardgym.envs.multiagent import ENVS as MULTIAGENT
 
+        if env_id.removeprefix("rewardgym/") in MULTIAGENT:
+            raise ValueError(f"{env_id} is a multi-agent game: its self-play rollouts are played in the training "
+                             f"process (the Ray rollout workers play single-agent text envs)")
         self.close_rollouts()
         batch = self.config.groups_per_batch * self.config.group_size
         self._rollouts = RayRollouts(self, env_id, env_kwargs, num_workers,
@@ -413,7 +438,8 @@ class LLMAgent:
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
         first = EVAL_SEED if seed is None else int(seed)
-        played, stats = self.rollout(env, [first + i for i in range(episodes)], greedy=deterministic,
+        games = -(-episodes // seats_of(text_envs(env)))  # a multi-agent game is one episode per seat
+        played, stats = self.rollout(env, [first + i for i in range(games)], greedy=deterministic,
                                      torch_seed=first)
         return {"episodes": len(played), **episode_metrics(played), "tokens_per_s": _rate(stats)}
 
@@ -440,7 +466,7 @@ class LLMAgent:
             bar.update(self.global_step)
             while self.global_step < self._target_step:  # whole batches: at most one batch past the target
                 metrics, samples = self._iteration(envs, on_episode=lambda episode: bar.update(episode.turns))
-                episodes += self.config.groups_per_batch * self.config.group_size
+                episodes += metrics.pop("_episodes")
                 metrics["episodes"] = float(episodes)
                 metrics["steps_per_s"] = (self.global_step - steps_at_start) / max(time.perf_counter() - started, 1e-9)
                 metrics.pop("_steps")
@@ -467,6 +493,7 @@ class LLMAgent:
             for episode in episodes if on_episode else ():
                 on_episode(episode)
         rollout_s = time.perf_counter() - began
+        episodes.sort(key=lambda episode: episode.group)  # group after group (self-play: seats in turn)
         began = time.perf_counter()
         update = self._update(episodes)
         if self._rollouts is not None:
@@ -477,7 +504,7 @@ class LLMAgent:
         samples = [episode_record(e, a) for e, a in zip(episodes[:c.samples_per_batch], self._turn_advantages)]
         return {
             "step": float(self.global_step), "updates": float(self.updates), "_steps": stats.turns,
-            **episode_metrics(episodes),
+            "_episodes": len(episodes), **episode_metrics(episodes),
             "group_return_std": float(returns.std(axis=1, ddof=1).mean()) if c.group_size > 1 else 0.0,
             "zero_variance_groups": float(np.mean(returns.std(axis=1) == 0)),
             **update, "tokens_per_s": _rate(stats), "env_steps_per_s": stats.turns / max(rollout_s + update_s, 1e-9),
@@ -500,7 +527,7 @@ class LLMAgent:
 
     def _group_returns(self, episodes: list[Episode]) -> np.ndarray:
         """The batch's episode returns as (groups, group size); episodes are stored group after group."""
-        return np.array([e.total_reward for e in episodes]).reshape(self.config.groups_per_batch, -1)
+        return np.array([e.total_reward for e in episodes]).reshape(-1, self.config.group_size)
 
     def _advantages(self, episodes: list[Episode], kl_per_turn: list[np.ndarray] | None) -> list[np.ndarray]:
         """Per-token advantages of each episode (0 on tokens the policy did not generate)."""
@@ -510,11 +537,11 @@ class LLMAgent:
             rewards = [r - c.kl_coef * k for r, k in zip(rewards, kl_per_turn)]
         if c.reward_level == "turn":
             per_turn = []
-            for g in range(c.groups_per_batch):
+            for g in range(len(episodes) // c.group_size):
                 members = rewards[g * c.group_size:(g + 1) * c.group_size]
                 per_turn.extend(turn_advantages(members, c.estimator))
         else:
-            returns = np.array([r.sum() for r in rewards]).reshape(c.groups_per_batch, c.group_size)
+            returns = np.array([r.sum() for r in rewards]).reshape(-1, c.group_size)
             advantages = group_advantages(returns, c.estimator, baseline=self.baseline.value).reshape(-1)
             if c.estimator == "reinforce":
                 self.baseline.update(returns)
@@ -739,6 +766,13 @@ def episode_metrics(episodes: Sequence[Episode]) -> dict[str, float]:
     successes = [e.success for e in episodes if e.success is not None]
     if len(successes) == len(episodes):
         out["success_rate"] = float(np.mean(successes))
+    seats = sorted({e.seat for e in episodes})
+    if len(seats) > 1:  # self-play: how each seat fares
+        for seat in seats:
+            mine = [e for e in episodes if e.seat == seat]
+            out[f"mean_return_player_{seat}"] = float(np.mean([e.total_reward for e in mine]))
+            out[f"format_error_rate_player_{seat}"] = (sum(sum(e.invalid) for e in mine)
+                                                       / max(sum(e.turns for e in mine), 1))
     return out
 
 

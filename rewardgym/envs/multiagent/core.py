@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -236,7 +237,9 @@ class MultiAgentVectorEnv:
         """Game ``game`` as text (what its ``ParallelEnv``'s ``render()`` shows in ``"ansi"`` mode)."""
         return self.core.render_text(game)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
+        """Start every game: an int seed gives game g the seed ``seed + g``; a list, one seed per game (None:
+        that game's next episode)."""
         self.core.reset(np.ones(self.num_games, dtype=bool), reset_keys(self.core.state.key, self._started, seed))
         self._started = True
         self.active[:] = True

@@ -26,7 +26,11 @@ Interfaces, as the single-player text worlds':
   says nothing about the recipe: the words do (PPO's choice scoring reads them).
 - ``action_mode="text"``: ``Text``, any string: ``say ...`` (at most 200 printable characters
   are heard), ``take FOOD`` (any of its words), ``wait``; anything else is answered ("I don't
-  understand that.") and changes nothing but the clock. A non-string raises ``ValueError``.
+  understand that.") and changes nothing but the clock. A reply is read as the single-player
+  text interface reads one (``read_reply``: the last ``<answer>...</answer>``, else the reply's
+  leading command), so an LLM's whole reply can be the action; ``info["command"]`` is what was
+  read and ``info["invalid_action"]`` marks a reply with no command in it. The first view
+  states the seat's task and commands. A non-string raises ``ValueError``.
 - ``observation="vector"`` (default): ``view`` (512,), a hashed bag of words of the seat's
   text; ``heard`` (64,), of what the partner said on the last step (apart, since a bag of the
   whole text could not tell "you see an apple" from "your partner says apple"); ``choices``
@@ -54,6 +58,7 @@ from rewardgym.envs import rng
 from rewardgym.envs.multiagent.core import MultiAgentCore
 from rewardgym.envs.textworlds.content import FOODS
 from rewardgym._text import word_bag, words_of
+from rewardgym.envs.language import InvalidCommand, read_reply
 from rewardgym.envs.textworlds.env import CHOICE_DIM, VIEW_DIM
 from rewardgym.envs.textworlds.parser import DONT_UNDERSTAND, MAX_CHARS, PARDON
 
@@ -63,6 +68,8 @@ FOOD_WORDS = tuple(frozenset(words_of(name)) for name in FOOD_NAMES)
 MESSAGE_CHARS = 200
 OBS_CHARS = 1024
 ACTION_MODES, OBSERVATIONS = ("choice", "text"), ("vector", "text")
+TEXT_COMMANDS = ("Commands: say MESSAGE (your partner hears it next turn), wait.",
+                 "Commands: take FOOD, say MESSAGE (your partner hears it next turn), wait.")
 _INSTANCE = 0  # counter-RNG stream of the game's draw
 _PRINTABLE = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
 
@@ -80,6 +87,40 @@ def heard_text(raw: str) -> str:
     """What a listener hears of ``raw``: printable characters only, whitespace collapsed, at most 200."""
     clean = "".join(c if c in _PRINTABLE else " " for c in raw[: 4 * MESSAGE_CHARS])
     return " ".join(clean.split())[:MESSAGE_CHARS]
+
+
+def _command(text: str, items: np.ndarray | None = None) -> tuple[str, object]:
+    """The kitchen's command in ``text``: (``say``, what is said), (``take``, the index among ``items``
+    of the food named; -1 when ``items`` is None, a player who cannot reach the food) or (``wait``,
+    None). A text that is no command, or takes no single food of ``items``, raises
+    :class:`InvalidCommand` with the game's answer."""
+    if len(text) > MAX_CHARS:
+        raise InvalidCommand(DONT_UNDERSTAND)
+    words = words_of(text)
+    if not words:
+        raise InvalidCommand(PARDON)
+    verb = words[0]
+    if verb in ("say", "tell", "shout", "ask"):
+        parts = text.split(None, 1)
+        message = heard_text(parts[1]) if len(parts) > 1 else ""
+        if not message:
+            raise InvalidCommand("Say what?")
+        return "say", message
+    if verb in ("wait", "z") and len(words) == 1:
+        return "wait", None
+    if verb in ("take", "get", "pick", "grab"):
+        named = set(words[1:]) - {"up"}
+        if not named:
+            raise InvalidCommand("Take what?")
+        if items is None:
+            return "take", -1
+        matches = [k for k, i in enumerate(items) if named <= FOOD_WORDS[i]]
+        if len(matches) > 1:
+            raise InvalidCommand(f"Which do you mean, {' or '.join('the ' + FOOD_NAMES[items[k]] for k in matches)}?")
+        if not matches:
+            raise InvalidCommand("You can't see any such thing.")
+        return "take", matches[0]
+    raise InvalidCommand(DONT_UNDERSTAND)
 
 
 @dataclass
@@ -119,6 +160,8 @@ class KitchenTalkCore(MultiAgentCore):
         # what each seat may do, fixed for an episode: drawn at reset, not every step
         self._choices = np.empty((g, 2), object)  # (G, 2) tuples of command texts
         self._choice_rows = np.zeros((g, 2, k + 1, CHOICE_DIM), np.float32)  # their hashed bags of words
+        # text mode: whether each seat's last reply held no command, and the command read in it
+        self._invalid, self._command = np.zeros((g, 2), bool), np.full((g, 2), "", object)
         if action_mode == "choice":
             self.single_action_space = spaces.Discrete(k + 1)
         else:
@@ -152,6 +195,7 @@ class KitchenTalkCore(MultiAgentCore):
         s.heard_item[mask] = self.n_items
         s.feedback[mask] = ""
         s.won[mask] = False
+        self._invalid[mask], self._command[mask] = False, ""
         for g in np.flatnonzero(mask):
             for seat, verb in ((READER, "say"), (COOK, "take")):
                 commands = (*(f"{verb} {FOOD_NAMES[i]}" for i in s.items[g]), "wait")
@@ -193,7 +237,9 @@ class KitchenTalkCore(MultiAgentCore):
 
     def _play(self, g: int, seat: int, action) -> tuple[str, object, str]:
         """(verb, what it carries, the game's answer) of one command: ``say`` carries the words heard,
-        ``take`` the item's index; ``wait`` and anything refused carry nothing."""
+        ``take`` the item's index; ``wait`` and anything refused carry nothing. In text mode the
+        command is read out of the reply first (:func:`read_reply`: an ``<answer>`` tag, else the
+        reply's leading command), and ``invalid``/``command`` record what was read."""
         items = self.state.items[g]
         if self.action_mode == "choice":
             k = int(action)
@@ -205,33 +251,22 @@ class KitchenTalkCore(MultiAgentCore):
             if self.state.t[g] == 0:
                 return "", None, "You are not in the kitchen yet."  # masked out: only a raw index gets here
             return "take", k, f"You take the {name}."
-        if len(action) > MAX_CHARS:
-            return "", None, DONT_UNDERSTAND
-        words = words_of(action)
-        if not words:
-            return "", None, PARDON
-        verb = words[0]
-        if verb in ("say", "tell", "shout", "ask"):
-            parts = action.split(None, 1)
-            message = heard_text(parts[1]) if len(parts) > 1 else ""
-            return ("say", message, f'You say: "{message}".') if message else ("", None, "Say what?")
-        if verb in ("wait", "z") and len(words) == 1:
+        reach = items if seat == COOK and self.state.t[g] > 0 else None  # only a cook in the kitchen takes
+        try:
+            (verb, value), command = read_reply(action, lambda text: _command(text, reach))
+        except InvalidCommand as unreadable:
+            self._invalid[g, seat], self._command[g, seat] = True, ""
+            return "", None, str(unreadable)
+        self._invalid[g, seat], self._command[g, seat] = False, command
+        if verb == "say":
+            return "say", value, f'You say: "{value}".'
+        if verb == "wait":
             return "wait", None, "You wait."
-        if verb in ("take", "get", "pick", "grab"):
-            if seat == READER:
-                return "", None, "The food is in the kitchen, and you are in the study."
-            if self.state.t[g] == 0:
-                return "", None, "You are not in the kitchen yet."
-            named = set(words[1:]) - {"up"}
-            if not named:
-                return "", None, "Take what?"
-            matches = [k for k in range(self.n_items) if named <= FOOD_WORDS[items[k]]]
-            if len(matches) == 1:
-                return "take", matches[0], f"You take the {FOOD_NAMES[items[matches[0]]]}."
-            if matches:
-                return "", None, f"Which do you mean, {' or '.join('the ' + FOOD_NAMES[items[k]] for k in matches)}?"
-            return "", None, "You can't see any such thing."
-        return "", None, DONT_UNDERSTAND
+        if seat == READER:
+            return "", None, "The food is in the kitchen, and you are in the study."
+        if value < 0:
+            return "", None, "You are not in the kitchen yet."
+        return "take", value, f"You take the {FOOD_NAMES[items[value]]}."
 
     # -- what the players see --------------------------------------------------------------
     def choices(self, g: int, seat: int) -> tuple[str, ...]:
@@ -250,6 +285,8 @@ class KitchenTalkCore(MultiAgentCore):
             foods = _listed([FOOD_NAMES[i] for i in s.items[g]])
             lines = ["-= Kitchen =-", f"You are in the kitchen. You see {foods}. Your partner is in the study "
                                       f"with the cookbook."]
+        if s.t[g] == 0 and self.action_mode == "text":  # the first view of a free-text game says how to play
+            lines = [self.tasks[seat], TEXT_COMMANDS[seat], "", *lines]
         if s.feedback[g, seat]:
             lines.append(s.feedback[g, seat])
         if s.heard[g, seat]:
@@ -300,6 +337,8 @@ class KitchenTalkCore(MultiAgentCore):
             mask = np.ones((self.num_games, 2, self.n_items + 1), np.int8)
             mask[s.t == 0, COOK, : self.n_items] = 0  # on its way to the kitchen, the cook can only wait
             info["action_mask"] = mask
+        else:
+            info["invalid_action"], info["command"] = self._invalid.copy(), self._command.copy()
         return info
 
     def render_seat(self, game: int, agent: int) -> str:

@@ -21,6 +21,7 @@ from rewardgym.envs.multiagent.core import MultiAgentVectorEnv, ParallelCoreEnv
 from rewardgym.envs.multiagent.kitchen_talk import KitchenTalkCore
 
 NAME = "kitchen_talk_v0"
+TEXT_KWARGS = {"action_mode": "text", "observation": "text"}  # the free-text form an LLM agent plays
 
 
 class raw_env(ParallelCoreEnv):  # noqa: N801 (PettingZoo's module convention)
