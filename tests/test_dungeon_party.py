@@ -155,7 +155,8 @@ def test_a_party_pickles_and_plays_on_the_same():
 
 @pytest.mark.slow
 def test_mappo_learns_to_bring_the_whole_party_down():
-    """60k agent-steps of MAPPO: both adventurers go down in far more games than random play manages."""
+    """60k agent-steps of MAPPO (16-step rollouts, ~117 updates): both adventurers go down in most games,
+    where random play brings the party down in a few."""
     from rewardgym.agents import make_agent
     from rewardgym.agents.mappo import MAPPO
     from rewardgym.workflows.training import make_envs
@@ -175,7 +176,7 @@ def test_mappo_learns_to_bring_the_whole_party_down():
     rng = np.random.default_rng(0)
     random_rate = party_rate(lambda obs, info, n: rng.integers(0, len(ACTIONS), n), 1_000_000)
     envs = make_envs(MAPPO.spec, "dungeon_party_v0", 16)
-    agent = make_agent("mappo", envs, seed=0, norm_obs=True, device="cpu")
+    agent = make_agent("mappo", envs, seed=0, norm_obs=True, device="cpu", num_steps=16, learning_rate=1e-3)
     agent.learn(envs, 60_000, progress=False)
     trained_rate = party_rate(lambda obs, info, n: agent.act(obs, info=info), 1_000_000)
-    assert random_rate < 0.06 and trained_rate > 0.25 and trained_rate > 5 * random_rate, (random_rate, trained_rate)
+    assert random_rate < 0.06 and trained_rate > 0.8, (random_rate, trained_rate)
