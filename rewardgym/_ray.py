@@ -7,6 +7,8 @@ new one (``address="local"``: never a cluster that a stale file in ``/tmp/ray`` 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 INSTALL_HINT = 'pip install "rewardgym[distributed]"'
@@ -32,9 +34,77 @@ def start_ray(address: str | None = None, num_cpus: float | None = None, purpose
     if address in (None, "", "local"):
         ray.init(address="local", num_cpus=num_cpus, _node_ip_address=LOOPBACK, include_dashboard=False,
                  log_to_driver=False)
+    elif is_loopback(address):  # a cluster on this machine's loopback (ray start --node-ip-address 127.0.0.1)
+        stay_on_loopback()
+        ray.init(address=address, _node_ip_address=LOOPBACK, log_to_driver=False)
     else:
         ray.init(address=address, log_to_driver=False)
     return ray, True
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a ``host:port`` cluster address names this machine's loopback."""
+    if address.startswith("ray://"):  # Ray Client: a proxy connection, not a node of this machine joining
+        return False
+    return address.rpartition(":")[0] in (LOOPBACK, "localhost")
+
+
+def stay_on_loopback() -> tuple[str | None, bool]:
+    """Keep Ray on 127.0.0.1 when joining a cluster by a loopback address.
+
+    Ray rewrites a loopback address to the machine's outward address before connecting (so that
+    other machines could reach it) unless clusters are switched off by its own setting,
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (read at import: set here in the environment for the
+    processes Ray starts, and on the imported constant for this one). Nodes started with
+    ``--node-ip-address 127.0.0.1`` then find each other on the loopback and nothing else.
+    Returns the setting's previous state (the variable, the constant).
+    """
+    import os
+
+    from ray._private import ray_constants
+
+    before = os.environ.get(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    return before
+
+
+@contextlib.contextmanager
+def loopback_cluster(num_nodes: int = 2, num_cpus: float = 1, connect: bool = True,
+                     purpose: str = "a local cluster") -> Iterator[str]:
+    """A Ray cluster of ``num_nodes`` nodes on this machine, every one on 127.0.0.1; yields its address
+    (``127.0.0.1:PORT``, what ``--ray`` joins), with this process connected to it unless ``connect`` is
+    False. Node ``i`` has ``num_cpus`` CPUs and a resource ``node_i`` of 1 (to pin work to it). For
+    tests, and for trying multi-node placement on one machine."""
+    ray = import_ray(purpose)
+    from ray.cluster_utils import Cluster
+
+    before = stay_on_loopback()
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": num_cpus, "node_ip_address": LOOPBACK, "resources": {"node_0": 1}, "include_dashboard": False})
+    try:
+        for i in range(1, num_nodes):
+            cluster.add_node(num_cpus=num_cpus, node_ip_address=LOOPBACK, resources={f"node_{i}": 1})
+        cluster.wait_for_nodes()
+        if connect:
+            ray.init(address=cluster.address, _node_ip_address=LOOPBACK, log_to_driver=False)
+        yield cluster.address
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        _restore_cluster_setting(*before)
+
+
+def _restore_cluster_setting(variable: str | None, constant: bool) -> None:
+    import os
+
+    from ray._private import ray_constants
+
+    if variable is None:
+        os.environ.pop(ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, None)
+    else:
+        os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = variable
+    ray_constants.ENABLE_RAY_CLUSTER = constant
 
 
 def error_cause(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""Tiny random causal language models, built offline, for tests, smoke runs and benchmarks.
+"""Tiny random causal language models, built offline, for tests, smoke runs and benchmarks; and a
+Ray cluster of several nodes on this machine's loopback (:func:`loopback_cluster`).
 
 Nothing here downloads anything: the tokenizer is character-level over Python's printable
 characters (so any prompt a rewardgym env writes encodes, one token per character), the model
@@ -22,7 +23,9 @@ import os
 import string
 from pathlib import Path
 
-__all__ = ["CHAT_TEMPLATE", "SPECIAL_TOKENS", "save_tiny_causal_lm", "tiny_tokenizer"]
+from rewardgym._ray import loopback_cluster
+
+__all__ = ["CHAT_TEMPLATE", "SPECIAL_TOKENS", "loopback_cluster", "save_tiny_causal_lm", "tiny_tokenizer"]
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "<|end|>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>")
 

@@ -1,8 +1,9 @@
 """Envs stepped by Ray actors: the same episodes as one process, PPO learns the same weights, a dead worker
 is replaced and training goes on.
 
-One local Ray instance for the module, bound to 127.0.0.1 (``ray_init`` with no address), so no
-traffic leaves the machine.
+One Ray cluster for the module, started by it: a head node and a second node on this machine
+(``rewardgym._ray.loopback_cluster``), each with one CPU, both on 127.0.0.1, so two workers run
+on two nodes and no traffic leaves the loopback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import torch
 
 from rewardgym.agents import make_agent
 from rewardgym.cli import main
-from rewardgym.envs.ray_vector import RayVectorEnv, merge_infos, ray_init
+from rewardgym._ray import import_ray
+from rewardgym.testing import loopback_cluster
+from rewardgym.envs.ray_vector import RayVectorEnv, merge_infos
 
 SYNC = {"vectorization_mode": "sync"}  # CartPole's own vector env draws every row from one generator
 PPO = {"num_steps": 32, "num_minibatches": 2, "update_epochs": 2, "device": "cpu"}
@@ -24,9 +27,11 @@ PPO = {"num_steps": 32, "num_minibatches": 2, "update_epochs": 2, "device": "cpu
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray = ray_init(num_cpus=2)
-    yield ray
-    ray.shutdown()
+    with loopback_cluster(num_nodes=2, num_cpus=1):
+        ray = import_ray()
+        nodes = [node for node in ray.nodes() if node["Alive"]]
+        assert len(nodes) == 2 and {node["NodeManagerAddress"] for node in nodes} == {"127.0.0.1"}
+        yield ray
 
 
 def test_workers_play_the_episodes_of_one_process_seed_for_seed(ray_local):
@@ -36,7 +41,7 @@ def test_workers_play_the_episodes_of_one_process_seed_for_seed(ray_local):
     obs, _ = envs.reset(seed=3)
     np.testing.assert_array_equal(obs, reference.reset(seed=3)[0])
     places = ray_local.get([w.where.remote() for w in envs.workers])
-    assert len({pid for _, pid in places}) == 2  # two processes step the envs
+    assert len({node for node, _ in places}) == 2  # two nodes (one CPU each) step the envs
     rng = np.random.default_rng(0)
     for _ in range(120):  # several episodes end and restart on the next step
         actions = rng.integers(0, 2, 5)
@@ -146,7 +151,7 @@ def test_the_llm_trainer_learns_with_two_rollout_workers_that_follow_its_weights
     # advantages 0: AdamW's weight decay is what moves the weights, enough to see the workers follow
     agent, envs = _llm(tiny_lm, lora_rank=lora, weight_decay=0.1)
     workers = agent.distribute_rollouts(BANDIT, num_workers=2)
-    assert len({pid for _, pid in workers.where()}) == 2  # two processes play the episodes
+    assert len({node for node, _ in workers.where()}) == 2  # two nodes play the episodes
     before = _trainable_sum(agent)
     for _ in range(2):  # a batch each
         agent.learn(envs, 1, progress=False)

@@ -80,6 +80,20 @@ def test_a_sweep_on_a_local_ray_cluster_leaves_its_runs_and_a_plot(tmp_path, cap
     assert "on Ray (a local cluster)" in out and "ppo: seeds" in out
 
 
+def test_a_sweep_joins_a_two_node_cluster_by_its_loopback_address(tmp_path, capsys):
+    from rewardgym.testing import loopback_cluster
+
+    with loopback_cluster(num_nodes=2, num_cpus=1, connect=False) as address:
+        assert address.startswith("127.0.0.1:")
+        status = main(["sweep", "CartPole-v1", "--agent", "ppo", "--seeds", "0-2", "--ray", address,
+                       "--out", str(tmp_path), *TINY])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    folder = _sweep_folder(tmp_path)
+    assert len(list(folder.glob("base/CartPole-v1-ppo-s*"))) == 3 and (folder / "comparison.png").is_file()
+    assert f"on Ray ({address})" in out
+
+
 def test_grid_values_cannot_lead_out_of_the_sweep_folder(tmp_path):
     from rewardgym.workflows.sweep import plan
 

@@ -99,7 +99,8 @@ class AgentsAsEnvs(VectorEnv):
         for g in range(self.n_games):
             given = {s for s in seeds[g * self.n_agents:(g + 1) * self.n_agents] if s is not None}
             if len(given) > 1:
-                raise ValueError(f"the rows of game {g} are one game and take one seed, got {sorted(given)}")
+                raise ValueError(f"the rows of game {g} are one game and take one seed, got "
+                                 f"{', '.join(sorted(str(s) for s in given))}")
             out.append(given.pop() if given else None)
         return out
 
