@@ -403,3 +403,6 @@ def test_rows_take_a_seed_per_row_and_the_rows_of_a_game_share_it():
         rows.reset(seed=[7, 7, 1, 2, 0, 0])
     with pytest.raises(ValueError, match="expected 6 seeds"):
         rows.reset(seed=[1, 2])
+    for bad in (3.5, "7", [7, 7, 1.5, 1.5, 0, 0]):
+        with pytest.raises(ValueError, match="seed must be a non-negative int or None"):
+            rows.reset(seed=bad)

@@ -150,10 +150,11 @@ def reset_keys(current: np.ndarray, started: bool, seed: int | Sequence[int | No
     seeds ``seed, seed + 1, ...`` for a seed; for a list of seeds, one per env, those seeds (an env whose
     seed is None gets its next key); else each one's next key (fresh OS entropy on the first reset)."""
     n = len(current)
-    if isinstance(seed, (int, np.integer)):
+    listed = isinstance(seed, np.ndarray) or (isinstance(seed, Sequence) and not isinstance(seed, (str, bytes)))
+    if seed is not None and not listed:
         return rng.seed_key(check_seed(seed) + np.arange(n, dtype=np.uint64))
     keys = rng.next_key(current) if started else rng.fresh_keys(n)
-    if seed is not None:
+    if listed:
         seeds = list(seed)
         if len(seeds) != n:
             raise ValueError(f"expected {n} seeds, got {len(seeds)}")

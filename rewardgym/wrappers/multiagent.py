@@ -87,7 +87,7 @@ class AgentsAsEnvs(VectorEnv):
         """Restart every game: an int seed gives game g the seed ``seed + g`` (all its rows); a list gives
         one seed per row, the same for the rows of one game (None: the game's next episode, or the seed of
         its other rows)."""
-        if seed is not None and not isinstance(seed, (int, np.integer)):
+        if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
             seed = self._game_seeds(list(seed))
         obs, info = self.games.reset(seed=seed, options=options)
         return self._rows(obs), self._infos(info)
