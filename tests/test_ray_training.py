@@ -145,6 +145,28 @@ def test_a_rollout_worker_plays_the_episodes_the_learner_would(ray_local, tiny_l
     agent.close_rollouts()
 
 
+def test_self_play_rollouts_on_two_workers_are_the_learners_games_seat_by_seat(ray_local, tiny_lm):
+    """The kitchen in self-play: each worker plays whole games in every seat; with one game per worker
+    and worker i's torch seed, its episodes are the ones the learner plays alone, token for token."""
+    from rewardgym.agents.llm import LLMAgent
+    from rewardgym.workflows.training import make_envs
+
+    envs = make_envs(LLMAgent.spec, "kitchen_talk_v0", 1)  # one game: two rows
+    agent = LLMAgent(envs, model=tiny_lm, **{**LLM, "max_turns": 2, "weight_decay": 0.1})
+    workers = agent.distribute_rollouts("kitchen_talk_v0", num_workers=2, envs_per_worker=1)
+    assert len({node for node, _ in workers.where()}) == 2
+    remote, stats = workers.rollout([5, 9], [0, 1], torch_seed=40)  # a game each
+    assert [(e.group, e.seed, e.seat) for e in remote] == [(0, 5, 0), (1, 5, 1), (2, 9, 0), (3, 9, 1)]
+    for worker, seed in enumerate((5, 9)):
+        local, _ = agent.rollout(envs, [seed], groups=[worker], torch_seed=40 + worker)
+        assert [e.ids for e in local] == [e.ids for e in remote[2 * worker:2 * worker + 2]]
+    before = _trainable_sum(agent)
+    agent.learn(envs, 1, progress=False)  # a batch of 2 groups x 2 games, each game in both seats
+    assert agent.updates == 1 and _trainable_sum(agent) != before
+    np.testing.assert_allclose(workers.fingerprints(), _trainable_sum(agent), rtol=1e-6)
+    agent.close_rollouts()
+
+
 @pytest.mark.parametrize("lora", [0, 4])
 def test_the_llm_trainer_learns_with_two_rollout_workers_that_follow_its_weights(ray_local, tiny_lm, lora):
     # a random tiny model's replies are all unreadable, so every group's returns are equal and the

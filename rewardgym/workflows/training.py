@@ -79,15 +79,15 @@ def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: d
     """``num_games`` games of a multi-agent env, every seat a row (one policy shared by every seat); with
     the game's state in each row for an agent with a centralised critic (``spec.global_state``: MAPPO);
     in the game's free-text form (its module's ``TEXT_KWARGS``) for an LLM agent."""
-    from rewardgym.envs.multiagent import env_module, make_vec
+    from rewardgym.envs.multiagent import make_vec, text_kwargs
     from rewardgym.wrappers.multiagent import AgentsAsEnvs
 
     env_kwargs = dict(env_kwargs)
     if spec.env_interface == "text":  # an LLM plays the game's free-text form, every seat (self-play)
-        text_form = getattr(env_module(env_id), "TEXT_KWARGS", None)
-        if text_form is None:
-            raise ValueError(f"{env_id} has no language interface, so agent {spec.name!r} cannot play it")
-        env_kwargs = {**text_form, **env_kwargs}
+        try:
+            env_kwargs = {**text_kwargs(env_id), **env_kwargs}
+        except ValueError as exc:
+            raise ValueError(f"{exc}, so agent {spec.name!r} cannot play it") from None
     render_mode = env_kwargs.pop("render_mode", None)  # the rows' wrapper renders; the games are built without
     try:
         games = make_vec(env_id.removeprefix("rewardgym/"), num_games, **env_kwargs)

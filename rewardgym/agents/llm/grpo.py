@@ -415,11 +415,7 @@ class LLMAgent:
         scored on each worker. See :mod:`rewardgym.agents.llm.ray_rollouts`; :meth:`close_rollouts`
         stops them."""
         from rewardgym.agents.llm.ray_rollouts import RayRollouts
-        from rewardgym.envs.multiagent import ENVS as MULTIAGENT
 
-        if env_id.removeprefix("rewardgym/") in MULTIAGENT:
-            raise ValueError(f"{env_id} is a multi-agent game: its self-play rollouts are played in the training "
-                             f"process (the Ray rollout workers play single-agent text envs)")
         self.close_rollouts()
         batch = self.config.groups_per_batch * self.config.group_size
         self._rollouts = RayRollouts(self, env_id, env_kwargs, num_workers,

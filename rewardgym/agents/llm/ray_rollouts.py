@@ -18,6 +18,10 @@ Generation in a worker draws from a torch seed the learner hands it, so a batch 
 for a given learner seed and number of workers (not across numbers of workers: the shares
 differ).
 
+On a multi-agent id (self-play) a worker holds games in their free-text form, every seat a row,
+and a seed it is handed is one game, played in every seat: the learner's seeds are split by
+game, and the episodes come back one per seat, grouped per (seed, seat) as in one process.
+
 A worker that dies is replaced with a logged warning: a new actor loads the model, takes the
 last weights, and plays the dead one's share again; training goes on.
 """
@@ -32,6 +36,8 @@ import numpy as np
 
 from rewardgym._ray import actor_place, error_cause, start_ray
 from rewardgym.agents.llm.episodes import Episode, RolloutStats
+from rewardgym.envs.multiagent import ENVS as MULTIAGENT
+from rewardgym.envs.multiagent import make_vec, text_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +48,8 @@ def trainable_state(model) -> dict[str, Any]:
 
 
 class RolloutWorker:
-    """One Ray actor: a copy of the policy and ``num_envs`` text envs of ``env_id``."""
+    """One Ray actor: a copy of the policy and ``num_envs`` text envs of ``env_id`` (of a multi-agent id,
+    ``num_envs`` games in their free-text form, every seat a row: self-play)."""
 
     def __init__(self, agent_class, model: str, config: dict[str, Any], env_id: str, env_kwargs: dict[str, Any],
                  num_envs: int, threads: int = 1, reward: dict[str, Any] | None = None):
@@ -55,8 +62,13 @@ class RolloutWorker:
         torch.set_num_threads(threads)  # the CPUs Ray gave it: more threads than cores fight (6x slower measured)
         register_envs()  # the ids, in this worker process
         self.agent = agent_class(None, model=model, **config)
-        self.envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=[TextInterface],
-                                 **env_kwargs)
+        if env_id.removeprefix("rewardgym/") in MULTIAGENT:
+            from rewardgym.wrappers.multiagent import AgentsAsEnvs
+
+            self.envs = AgentsAsEnvs(make_vec(env_id, num_envs, **{**text_kwargs(env_id), **env_kwargs}))
+        else:
+            self.envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=[TextInterface],
+                                     **env_kwargs)
         if reward is not None:  # the learned reward, built here and scored where the episodes are played
             from rewardgym.wrappers.vector import LearnedReward
 

@@ -19,7 +19,7 @@ ENVS = {
     "kitchen_talk_v0": "two players, one reads the recipe, one is in the kitchen: they must talk to cook (cooperative)",
 }
 
-__all__ = ["ENVS", "env_module", "make", "make_aec", "make_vec"]
+__all__ = ["ENVS", "env_module", "make", "make_aec", "make_vec", "text_kwargs"]
 
 
 def env_module(name: str) -> ModuleType:
@@ -43,3 +43,12 @@ def make_aec(name: str, **kwargs: Any):
 def make_vec(name: str, num_games: int, **kwargs: Any):
     """``num_games`` games of env ``name`` stepped together (see ``core.MultiAgentVectorEnv``)."""
     return env_module(name).vector_env(num_games, **kwargs)
+
+
+def text_kwargs(name: str) -> dict[str, Any]:
+    """The arguments that give env ``name`` its free-text form (text observations and actions, what an LLM
+    agent plays: its module's ``TEXT_KWARGS``); ValueError when it has none."""
+    form = getattr(env_module(name), "TEXT_KWARGS", None)
+    if form is None:
+        raise ValueError(f"{name} has no language interface")
+    return dict(form)
