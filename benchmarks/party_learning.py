@@ -115,7 +115,7 @@ def main() -> None:
     for name, values in rates.items():
         print(f"| {name} | {np.mean(values):.1%} | {min(values):.1%} - {max(values):.1%} |")
     plot_success_bands(curves, {"ippo": "tab:blue", "mappo": "tab:red"}, args.plot,
-                       f"{NAME}, 2 adventurers, {describe(env_kwargs)}: an adventurer goes down (training)",
+                       f"{NAME}, 2 adventurers: an adventurer goes down (training)\n{describe(env_kwargs)}",
                        ylabel="adventurer success rate (last 100 episodes), IQM")
     print(f"curves: {args.plot}")
 
