@@ -229,6 +229,12 @@ class MetricsWindow:
 STEP_KEYS = ("regret", "reward_env", "reward_learned")
 
 
+def seats_of(env: Any) -> int:
+    """Seats per game of a vector env whose rows are a multi-agent game's seats (``AgentsAsEnvs``, maybe
+    under wrappers: its ``n_agents``); 1 for anything else."""
+    return int(getattr(getattr(env, "unwrapped", env), "n_agents", None) or 1)
+
+
 class EpisodeTracker:
     """Accumulates per-env returns and lengths over a NEXT_STEP-autoreset vector env.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from rewardgym.agents.base import AgentSpec
+from rewardgym.agents.base import AgentSpec, seats_of
 from rewardgym.agents.ppo import PPO, PPOConfig
 
 STATE_KEY = "state"
@@ -47,7 +47,7 @@ class IPPO(PPO):
     name: ClassVar[str] = spec.name
 
     def __init__(self, env: Any = None, **config: Any):
-        if env is not None and getattr(getattr(env, "unwrapped", env), "n_agents", None) is None:
+        if env is not None and seats_of(env) == 1:
             raise ValueError("IPPO trains on multi-agent envs (every seat a row of one policy); "
                              "for a single-agent env use --agent ppo")
         super().__init__(env, **config)

@@ -51,6 +51,7 @@ from rewardgym.agents.base import (
     Progress,
     check_field_types,
     read_agent_file,
+    seats_of,
     write_agent_file,
 )
 from rewardgym.agents.llm.advantages import (
@@ -218,11 +219,6 @@ def text_envs(env: Any) -> gym.vector.VectorEnv:
         else:
             raise ValueError(f"{e.unwrapped} has no language interface, so an LLM cannot play it")
     return gym.vector.SyncVectorEnv([lambda e=e: e for e in out])
-
-
-def seats_of(envs: Any) -> int:
-    """Seats per game of a vector env whose rows are a multi-agent game's seats (``AgentsAsEnvs``); 1 otherwise."""
-    return int(getattr(getattr(envs, "unwrapped", envs), "n_agents", 1) or 1)
 
 
 class LLMAgent:
@@ -434,7 +430,7 @@ class LLMAgent:
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
         first = EVAL_SEED if seed is None else int(seed)
-        games = -(-episodes // seats_of(text_envs(env)))  # a multi-agent game is one episode per seat
+        games = -(-episodes // seats_of(env))  # a multi-agent game is one episode per seat
         played, stats = self.rollout(env, [first + i for i in range(games)], greedy=deterministic,
                                      torch_seed=first)
         return {"episodes": len(played), **episode_metrics(played), "tokens_per_s": _rate(stats)}
