@@ -145,12 +145,19 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
+def is_seed_list(seed: Any) -> bool:
+    """Whether ``seed`` is one seed per env (a list, tuple or 1-D array) rather than one seed for all."""
+    if isinstance(seed, np.ndarray):
+        return seed.ndim == 1
+    return isinstance(seed, Sequence) and not isinstance(seed, (str, bytes))
+
+
 def reset_keys(current: np.ndarray, started: bool, seed: int | Sequence[int | None] | None = None) -> np.ndarray:
     """Episode keys for resetting all ``len(current)`` envs (or games) whose keys are ``current``: those of
     seeds ``seed, seed + 1, ...`` for a seed; for a list of seeds, one per env, those seeds (an env whose
     seed is None gets its next key); else each one's next key (fresh OS entropy on the first reset)."""
     n = len(current)
-    listed = isinstance(seed, np.ndarray) or (isinstance(seed, Sequence) and not isinstance(seed, (str, bytes)))
+    listed = is_seed_list(seed)
     if seed is not None and not listed:
         return rng.seed_key(check_seed(seed) + np.arange(n, dtype=np.uint64))
     keys = rng.next_key(current) if started else rng.fresh_keys(n)

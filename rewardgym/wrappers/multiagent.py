@@ -35,6 +35,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rewardgym.envs.batched import is_seed_list
 from rewardgym.rewards.transforms import team_mean
 
 
@@ -87,7 +88,7 @@ class AgentsAsEnvs(VectorEnv):
         """Restart every game: an int seed gives game g the seed ``seed + g`` (all its rows); a list gives
         one seed per row, the same for the rows of one game (None: the game's next episode, or the seed of
         its other rows)."""
-        if isinstance(seed, (Sequence, np.ndarray)) and not isinstance(seed, (str, bytes)):
+        if is_seed_list(seed):
             seed = self._game_seeds(list(seed))
         obs, info = self.games.reset(seed=seed, options=options)
         return self._rows(obs), self._infos(info)
