@@ -83,14 +83,15 @@ def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: d
     from rewardgym.wrappers.multiagent import AgentsAsEnvs
 
     env_kwargs = dict(env_kwargs)
-    if spec.env_interface == "text":  # an LLM plays the game's free-text form, every seat (self-play)
+    free_text = spec.env_interface == "text"  # an LLM plays the game's free-text form, every seat (self-play)
+    if free_text:
         try:
-            env_kwargs = {**text_kwargs(env_id), **env_kwargs}
+            text_kwargs(env_id)
         except ValueError as exc:
             raise ValueError(f"{exc}, so agent {spec.name!r} cannot play it") from None
     render_mode = env_kwargs.pop("render_mode", None)  # the rows' wrapper renders; the games are built without
     try:
-        games = make_vec(env_id.removeprefix("rewardgym/"), num_games, **env_kwargs)
+        games = make_vec(env_id.removeprefix("rewardgym/"), num_games, free_text=free_text, **env_kwargs)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"bad --env-kwargs for {env_id}: {str(exc).splitlines()[0]}") from None
     return AgentsAsEnvs(games, state_key="state" if spec.global_state else None, render_mode=render_mode,

@@ -37,7 +37,7 @@ import numpy as np
 from rewardgym._ray import actor_place, error_cause, start_ray
 from rewardgym.agents.llm.episodes import Episode, RolloutStats
 from rewardgym.envs.multiagent import ENVS as MULTIAGENT
-from rewardgym.envs.multiagent import make_vec, text_kwargs
+from rewardgym.envs.multiagent import make_vec
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class RolloutWorker:
         if env_id.removeprefix("rewardgym/") in MULTIAGENT:
             from rewardgym.wrappers.multiagent import AgentsAsEnvs
 
-            self.envs = AgentsAsEnvs(make_vec(env_id, num_envs, **{**text_kwargs(env_id), **env_kwargs}))
+            self.envs = AgentsAsEnvs(make_vec(env_id, num_envs, free_text=True, **env_kwargs))
         else:
             self.envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=[TextInterface],
                                      **env_kwargs)

@@ -40,8 +40,11 @@ def make_aec(name: str, **kwargs: Any):
     return env_module(name).env(**kwargs)
 
 
-def make_vec(name: str, num_games: int, **kwargs: Any):
-    """``num_games`` games of env ``name`` stepped together (see ``core.MultiAgentVectorEnv``)."""
+def make_vec(name: str, num_games: int, free_text: bool = False, **kwargs: Any):
+    """``num_games`` games of env ``name`` stepped together (see ``core.MultiAgentVectorEnv``); with
+    ``free_text``, in the env's free-text form (:func:`text_kwargs`; ``kwargs`` on top), what an LLM plays."""
+    if free_text:
+        kwargs = {**text_kwargs(name), **kwargs}
     return env_module(name).vector_env(num_games, **kwargs)
 
 
