@@ -1231,3 +1231,18 @@ def test_positive_signalling_makes_the_action_tell_what_was_seen():
     pendulum = gym.vector.SyncVectorEnv([lambda: gym.make("Pendulum-v1")])
     with pytest.raises(ValueError, match="signal_coef .* needs discrete actions"):
         make_agent("ppo", pendulum, signal_coef=0.1)
+
+
+def test_a_window_absorbs_another_windows_steps_and_episodes():
+    from rewardgym.agents.base import MetricsWindow
+
+    ours, theirs = MetricsWindow(window=3), MetricsWindow(window=3)
+    ours.add_steps(2, {"reward": 1.0})
+    ours.add_episode({"return": 1.0, "length": 2})
+    theirs.add_steps(6, {"reward": 3.0, "regret": 6.0})
+    for r in (2.0, 3.0, 4.0):
+        theirs.add_episode({"return": r, "length": 1})
+    ours.absorb(theirs)
+    summary = ours.summary()
+    assert summary["episodes"] == 4 and summary["reward_per_step"] == 0.5 and summary["regret_per_step"] == 0.75
+    assert summary["mean_return"] == 3.0  # the last three episodes

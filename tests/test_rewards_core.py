@@ -127,6 +127,24 @@ def test_running_mean_std_state_and_clipping():
     assert scalar.count == 2 and scalar.mean == 2.0 and scalar.var == 1.0
 
 
+def test_merged_statistics_are_those_of_every_row_seen_in_one_stream():
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(size=(n, 3)) * (i + 1) + i for i, n in enumerate((5, 1, 40))]
+    one, merged = RunningMeanStd((3,), epsilon=1e-4), RunningMeanStd((3,), epsilon=1e-4)
+    for part in parts:
+        one.update(part)
+        seen = RunningMeanStd((3,))  # what a rollout worker sends: counted from zero
+        seen.update(part[:2])
+        seen.update(part[2:])
+        merged.merge(seen)
+    np.testing.assert_allclose(merged.mean, one.mean, rtol=1e-12)
+    np.testing.assert_allclose(merged.var, one.var, rtol=1e-12)
+    assert merged.count == pytest.approx(one.count)
+    before = merged.state()
+    merged.merge(RunningMeanStd((3,)))  # nothing seen changes nothing
+    assert merged.count == before["count"] and np.array_equal(merged.mean, before["mean"])
+
+
 def test_reward_standardizer_and_bounded_transform_follow_their_statistics():
     standardizer = RewardStandardizer(epsilon=1e-8)
     np.testing.assert_allclose(standardizer(np.array([1, 3])), [-1.0, 1.0], rtol=1e-6)  # integer rewards are fine

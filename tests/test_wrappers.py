@@ -736,6 +736,39 @@ def test_deferred_scoring_equals_scoring_each_step():
         now.flush()
 
 
+def test_steps_recorded_side_by_side_score_as_one_vector_env():
+    """Two vector envs' recorded steps, joined, score as the steps of one env of their rows together: the
+    rows and env_ids of the second numbered after the first's (what PPO's learner does with its workers')."""
+    def record(num_envs: int, seed: int) -> tuple[list, SyncVectorEnv]:
+        env = vector.LearnedReward(SyncVectorEnv([lambda: gym.make("CartPole-v1")] * num_envs), _EnvIds(),
+                                   defer=True)
+        env.reset(seed=seed)
+        for _ in range(30):  # episodes end (random CartPole lasts ~20 steps), so some steps are reset steps
+            env.step(env.action_space.sample())
+        return env.take(), env
+
+    (first, a), (second, b) = record(3, 0), record(2, 3)
+    whole = vector.LearnedReward(SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 5), _EnvIds(), defer=True)
+    joined = vector.join_recorded([first, second], [3, 2])
+    assert len(joined) == 30 and a.take() == [] and a.flush().total.shape == (0, 3)  # take() forgot the steps
+    scores = vector.score_recorded(whole.model, whole.mix, joined, 5)
+    for t, (x, y) in enumerate(zip(first, second)):
+        expected = np.concatenate([np.where(np.isin(range(3), x.rows), np.arange(3), 0),
+                                   np.where(np.isin(range(2), y.rows), np.arange(3, 5), 0)])
+        np.testing.assert_array_equal(scores.learned[t], expected)  # each row scored with its own env id
+        np.testing.assert_array_equal(scores.env[t], np.concatenate([x.env_reward, y.env_reward]))
+    assert not scores.scored.all() and scores.scored.any()
+    with pytest.raises(ValueError, match="different numbers of steps"):
+        vector.join_recorded([first, second[:-1]], [3, 2])
+
+
+class _EnvIds:
+    """A reward model that scores each transition with the env it came from."""
+
+    def __call__(self, batch) -> np.ndarray:
+        return np.arange(len(batch), dtype=np.float32) if batch.env_ids is None else batch.env_ids.astype(np.float32)
+
+
 def test_a_deferred_wrapper_must_be_the_outermost_reward_wrapper():
     deferred = vector.LearnedReward(_bandits(), PreviousObsReward(), defer=True)
     assert vector.deferred_reward(deferred) is deferred

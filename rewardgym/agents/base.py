@@ -53,6 +53,9 @@ class AgentSpec:
         takes_model: the constructor needs ``model=`` (``--model``), a transformers causal LM.
         global_state: on a multi-agent env, each agent's observation also carries the game's
             ``state()`` under the key ``state`` (a centralised critic's input: MAPPO).
+        rollout_workers: with ``--ray`` the agent's rollouts are played by Ray workers holding
+            copies of its policy (PPO: :class:`~rewardgym.agents.ppo_ray.RolloutWorkers`), rather
+            than its envs stepped by Ray workers for it to act on (``RayVectorEnv``).
     """
 
     name: str
@@ -63,6 +66,7 @@ class AgentSpec:
     takes_device: bool = False
     takes_model: bool = False
     global_state: bool = False
+    rollout_workers: bool = False
 
 
 @runtime_checkable
@@ -211,6 +215,12 @@ class MetricsWindow:
     def add_episode(self, episode: dict[str, float]) -> None:
         self.recent.append(episode)
         self.episodes += 1
+
+    def absorb(self, other: MetricsWindow) -> None:
+        """Add the steps and episodes another window saw (a Ray rollout worker's, since its last rollout)."""
+        self.add_steps(other._count, other._sums)
+        self.recent.extend(other.recent)
+        self.episodes += other.episodes
 
     def summary(self) -> dict[str, float]:
         out: dict[str, float] = {"episodes": float(self.episodes)}

@@ -62,7 +62,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -94,10 +94,10 @@ from rewardgym.agents.policies import (
 )
 from rewardgym.agents.spaces import describe_space
 from rewardgym.rewards.transforms import RunningMeanStd
-from rewardgym.wrappers.vector import LearnedReward, deferred_reward
+from rewardgym.wrappers.vector import DeferredRewards, LearnedReward, deferred_reward
 
-__all__ = ["PPO", "PPOConfig", "compute_gae", "normalize_advantages", "policy_loss", "value_loss", "total_loss",
-           "kl_stats"]
+__all__ = ["PPO", "PPOConfig", "RolloutCollector", "compute_gae", "normalize_advantages", "policy_loss",
+           "value_loss", "total_loss", "kl_stats"]
 
 
 @dataclass
@@ -296,6 +296,13 @@ class Rollout:
         self.next_value: torch.Tensor | None = None
         self.reward_stats: dict[str, float] = {}
 
+    def take_rewards(self, scores: DeferredRewards) -> None:
+        """Train on a deferred learned reward's mixed rewards; log its two terms' means over the real steps."""
+        self.rewards = scores.total.astype(np.float32)
+        real = self.valid
+        self.reward_stats = {"reward_env_per_step": float(scores.env[real].mean()),
+                             "reward_learned_per_step": float(scores.learned[real].mean())}
+
     def stacked_masks(self) -> np.ndarray | None:
         """(T, N, n) masks, all-True for steps that had none; None when no step had one."""
         present = [m for m in self.masks if m is not None]
@@ -303,6 +310,28 @@ class Rollout:
             return None
         allow_all = np.ones_like(present[0])
         return np.stack([allow_all if m is None else m for m in self.masks])
+
+
+@runtime_checkable
+class RolloutCollector(Protocol):
+    """What PPO's ``learn`` takes in place of a vector env when rollouts are played elsewhere, by workers
+    holding copies of the policy (:class:`rewardgym.agents.ppo_ray.RolloutWorkers`, on Ray).
+
+    ``start(agent, seed)`` resets the envs (row ``j`` with ``seed + j``) and keeps their episodes;
+    ``collect(agent, tracker)`` plays one rollout of ``agent.config.num_steps`` steps with the agent's
+    current weights and returns it as a :class:`Rollout` on the host, rewards scored, its episodes
+    counted into ``tracker``.
+    """
+
+    num_envs: int
+    single_observation_space: spaces.Space
+    single_action_space: spaces.Space
+
+    def start(self, agent: PPO, seed: int) -> None: ...
+
+    def collect(self, agent: PPO, tracker: EpisodeTracker) -> Rollout: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -333,13 +362,14 @@ class PPO:
     """
 
     spec: ClassVar[AgentSpec] = AgentSpec("ppo", settings=frozenset(f.name for f in dataclasses.fields(PPOConfig)),
-                                          default_num_envs=4, deferred_rewards=True, takes_device=True)
+                                          default_num_envs=4, deferred_rewards=True, takes_device=True,
+                                          rollout_workers=True)
     name: ClassVar[str] = spec.name
 
     def __init__(self, env=None, *, observation_space=None, action_space=None, **config: Any):
         self.config = c = PPOConfig(**config)
         if env is not None:
-            env = as_vector_env(env)
+            env = _as_envs(env)
             observation_space, action_space = env.single_observation_space, env.single_action_space
         if observation_space is None or action_space is None:
             raise ValueError("give an env, or observation_space and action_space")
@@ -496,29 +526,44 @@ class PPO:
                 raise ValueError(f"the env's {what} space {theirs} differs from the agent's {ours}")
 
     def _start_run(self, env, total_steps: int) -> Run:
-        env = as_vector_env(env)
+        env = _as_envs(env)
         self.check_env(env)
         num_iterations = max(1, math.ceil(total_steps / (self.config.num_steps * env.num_envs)))
-        reward = deferred_reward(env)
-        obs, info = env.reset(seed=self.config.seed + self.global_step)
-        self._run = Run(env=env, obs=self.observe(obs, update=True), mask=self.action_mask(obs, info),
-                        valid=np.ones(env.num_envs, dtype=bool), tracker=EpisodeTracker(env.num_envs), iteration=0,
-                        num_iterations=num_iterations, start_step=self.global_step,
-                        discounted_return=self.fresh_returns(env.num_envs), reward=reward,
-                        steps_at_start=self.global_step)
+        reward = _deferred_reward(env)
+        obs, mask = self._first_step(*self._reset(env))
+        self._run = Run(env=env, obs=obs, mask=mask, valid=np.ones(env.num_envs, dtype=bool),
+                        tracker=EpisodeTracker(env.num_envs), iteration=0, num_iterations=num_iterations,
+                        start_step=self.global_step, discounted_return=self.fresh_returns(env.num_envs),
+                        reward=reward, steps_at_start=self.global_step)
         return self._run
+
+    def _reset(self, env) -> tuple[Any, dict]:
+        """Reset the envs for a run, row ``j`` with ``seed + global_step + j``: the first observation and info.
+        Rollout workers reset their own envs and keep the episodes: ``(None, {})``."""
+        seed = self.config.seed + self.global_step
+        if isinstance(env, RolloutCollector):
+            env.start(self, seed)
+            return None, {}
+        return env.reset(seed=seed)
+
+    def _first_step(self, obs, info: dict) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """A run's first observation, preprocessed (and folded into ``norm_obs``), and its action mask."""
+        if obs is None:  # held by the rollout workers
+            return {}, None
+        return self.observe(obs, update=True), self.action_mask(obs, info)
 
     def _resume_run(self, env) -> Run:
         """Take over the run a loaded mid-run checkpoint was saved from (:meth:`learn` with no step count)."""
         saved, run = self._saved_run, self._run
-        env = as_vector_env(env)
+        env = _as_envs(env)
         self.check_env(env)
         if env.num_envs != int(saved["num_envs"]):
             raise ValueError(f"the checkpoint's run used {int(saved['num_envs'])} envs, this env has {env.num_envs}")
-        run.env, run.reward = env, deferred_reward(env)
-        obs, info = env.reset(seed=self.config.seed + self.global_step)
-        if not checkpoint.restore_env(run, saved):  # the env cannot restore its state: continue from fresh episodes
-            run.obs, run.mask = self.observe(obs, update=True), self.action_mask(obs, info)
+        run.env, run.reward = env, _deferred_reward(env)
+        obs, info = self._reset(env)
+        # rollout workers, or an env that cannot restore its state: continue from fresh episodes
+        if obs is None or not checkpoint.restore_env(run, saved):
+            run.obs, run.mask = self._first_step(obs, info)
             run.valid = np.ones(env.num_envs, dtype=bool)
             run.discounted_return = self.fresh_returns(env.num_envs)
         run.steps_at_start, run.started = self.global_step, time.perf_counter()
@@ -530,6 +575,15 @@ class PPO:
         return np.zeros(num_envs) if self.return_rms is not None else None
 
     def _collect(self, run: Run) -> Rollout:
+        """One rollout of ``num_steps`` steps of every env: played here, or by the rollout workers."""
+        if isinstance(run.env, RolloutCollector):
+            rollout = run.env.collect(self, run.tracker)
+        else:
+            rollout = self.play_rollout(run)
+        self.global_step += self.config.num_steps * run.env.num_envs
+        return rollout
+
+    def play_rollout(self, run: Run) -> Rollout:
         """Step the envs ``num_steps`` times; then the deferred learned reward scores the whole rollout."""
         num_steps, num_envs = self.config.num_steps, run.env.num_envs
         rollout = Rollout(num_steps, num_envs)
@@ -545,12 +599,7 @@ class PPO:
                 self._rollout_steps(run, rollout, self.policy, self.generator, on_device=True)
             rollout.next_value = self.policy.value(self._to_device(run.obs))
         if run.reward is not None:
-            scores = run.reward.flush()
-            rollout.rewards = scores.total.astype(np.float32)
-            real = rollout.valid
-            rollout.reward_stats = {"reward_env_per_step": float(scores.env[real].mean()),
-                                    "reward_learned_per_step": float(scores.learned[real].mean())}
-        self.global_step += num_steps * num_envs
+            rollout.take_rewards(run.reward.flush())
         return rollout
 
     def _rollout_steps(self, run: Run, rollout: Rollout, policy, rng, on_device: bool) -> None:
@@ -727,7 +776,7 @@ class PPO:
         except TypeError as exc:
             raise ValueError(f"{Path(path) / 'agent.json'} has a bad config: {exc}") from None
         if env is not None:
-            agent.check_env(as_vector_env(env))
+            agent.check_env(_as_envs(env))
         checkpoint.restore(agent, state, path)
         saved = agent._saved_run = state.get("run")
         if saved is not None:  # a mid-run checkpoint: learn(env) with no step count finishes the run
@@ -736,6 +785,16 @@ class PPO:
                              num_iterations=int(saved["num_iterations"]), start_step=int(saved["start_step"]),
                              discounted_return=None)
         return agent
+
+
+def _as_envs(env) -> VectorEnv | RolloutCollector:
+    """A vector env (a single env becomes one), or rollout workers as they are."""
+    return env if isinstance(env, RolloutCollector) else as_vector_env(env)
+
+
+def _deferred_reward(env) -> LearnedReward | None:
+    """The env's deferred learned reward; rollout workers score their own (they hold none here)."""
+    return None if isinstance(env, RolloutCollector) else deferred_reward(env)
 
 
 def _stack_steps(items: list, device: torch.device) -> torch.Tensor:

@@ -162,10 +162,15 @@ class RunningMeanStd:
         batch = np.asarray(batch, dtype=np.float64)
         if self.mean.ndim == 0:
             batch = batch.reshape(-1)
-        n = batch.shape[0]
-        if n == 0:
-            return
-        batch_mean, batch_var = batch.mean(axis=0), batch.var(axis=0)
+        if batch.shape[0]:
+            self._fold(batch.mean(axis=0), batch.var(axis=0), batch.shape[0])
+
+    def merge(self, other: RunningMeanStd) -> None:
+        """Fold in another stream's statistics (counted from 0: ``epsilon=0``), as if its rows came here."""
+        if other.count:
+            self._fold(other.mean, other.var, other.count)
+
+    def _fold(self, batch_mean: np.ndarray, batch_var: np.ndarray, n: float) -> None:
         total = self.count + n
         delta = batch_mean - self.mean
         # np.asarray: keep 0-d arrays (NumPy makes scalars of 0-d arithmetic)

@@ -35,6 +35,7 @@ boolean mask, true where the env made a real transition.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,7 +61,7 @@ from rewardgym.rewards.transitions import Potential, RewardModel, Transitions, c
 from rewardgym.wrappers.env import check_render_mode
 
 __all__ = ["LearnedReward", "PotentialShaping", "NormalizeReward", "BoundedReward", "CountDiscount",
-           "DeferredRewards", "deferred_reward", "refuse_deferred"]
+           "DeferredRewards", "RecordedStep", "deferred_reward", "refuse_deferred", "score_recorded", "join_recorded"]
 
 
 class _TransitionTracking(VectorWrapper):
@@ -194,10 +195,50 @@ class DeferredRewards:
 
 
 @dataclass
-class _Step:
+class RecordedStep:
+    """One step a deferred :class:`LearnedReward` recorded: the env's rewards, the rows that made a real
+    transition, and those transitions (None when no row did), kept until they are scored."""
+
     env_reward: np.ndarray
     rows: np.ndarray
     batch: Transitions | None
+
+
+def score_recorded(model: RewardModel, mix: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                   steps: Sequence[RecordedStep], num_envs: int) -> DeferredRewards:
+    """Score recorded steps' transitions in one model call and mix the scores with the env's rewards."""
+    shape = (len(steps), num_envs)
+    env = np.stack([s.env_reward for s in steps]) if steps else np.zeros(shape)
+    learned = np.zeros(shape, dtype=np.float64)
+    scored = np.zeros(shape, dtype=bool)
+    batches = [s.batch for s in steps if s.batch is not None]
+    if batches:
+        scores = score_transitions(model, Transitions.concat(batches))
+        start = 0
+        for t, s in enumerate(steps):
+            if s.batch is not None:
+                learned[t, s.rows] = scores[start:start + len(s.rows)]
+                scored[t, s.rows] = True
+                start += len(s.rows)
+    return DeferredRewards(env=env, learned=learned, total=mix(env, learned), scored=scored)
+
+
+def join_recorded(parts: Sequence[Sequence[RecordedStep]], sizes: Sequence[int]) -> list[RecordedStep]:
+    """The steps that several vector envs of ``sizes`` rows recorded side by side, as the steps of one
+    vector env of ``sum(sizes)`` rows (each part's rows after the previous parts'; ``env_ids`` shifted)."""
+    if len({len(p) for p in parts}) > 1:
+        raise ValueError(f"the parts recorded different numbers of steps: {[len(p) for p in parts]}")
+    offsets = np.cumsum([0, *sizes[:-1]])
+    joined = []
+    for steps in zip(*parts):
+        batches = [dataclasses.replace(s.batch, env_ids=(np.arange(len(s.batch)) if s.batch.env_ids is None
+                                                         else np.asarray(s.batch.env_ids)) + offset)
+                   for s, offset in zip(steps, offsets) if s.batch is not None]
+        joined.append(RecordedStep(
+            env_reward=np.concatenate([s.env_reward for s in steps]),
+            rows=np.concatenate([s.rows + offset for s, offset in zip(steps, offsets)]).astype(np.int64),
+            batch=Transitions.concat(batches) if batches else None))
+    return joined
 
 
 class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
@@ -255,7 +296,7 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
             check_render_mode(env, what)
             self._refuse_frames_on_same_step(what)
         self._obs: Any = None
-        self._steps: list[_Step] = []  # defer: the steps since the last flush
+        self._steps: list[RecordedStep] = []  # defer: the steps since the last flush
 
     def _on_reset(self, restarted: np.ndarray, obs: Any, info: dict[str, Any]) -> None:
         self._obs = copy_batch(obs)
@@ -272,7 +313,7 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
         info["reward_env"], info["_reward_env"] = np.array(reward), scored.copy()
         self._obs = obs_copy
         if self.defer:
-            self._steps.append(_Step(np.array(reward, dtype=np.float64), rows, batch))
+            self._steps.append(RecordedStep(np.array(reward, dtype=np.float64), rows, batch))
             return obs, reward, terminated, truncated, info
         learned = np.zeros(self.num_envs, dtype=np.float64)
         if batch is not None:
@@ -301,23 +342,15 @@ class LearnedReward(_TransitionTracking, gym.utils.RecordConstructorArgs):
 
         Returns :class:`DeferredRewards` over the steps taken since then, in order.
         """
+        return score_recorded(self.model, self.mix, self.take(), self.num_envs)
+
+    def take(self) -> list[RecordedStep]:
+        """The steps recorded since the last flush, unscored (``defer=True``), and forget them: for scoring
+        elsewhere (:func:`score_recorded`; PPO's Ray rollout workers send them to the learner)."""
         if not self.defer:
             raise RuntimeError("flush() is for LearnedReward(defer=True); this wrapper scores at each step")
         steps, self._steps = self._steps, []
-        shape = (len(steps), self.num_envs)
-        env = np.stack([s.env_reward for s in steps]) if steps else np.zeros(shape)
-        learned = np.zeros(shape, dtype=np.float64)
-        scored = np.zeros(shape, dtype=bool)
-        batches = [s.batch for s in steps if s.batch is not None]
-        if batches:
-            scores = score_transitions(self.model, Transitions.concat(batches))
-            start = 0
-            for t, s in enumerate(steps):
-                if s.batch is not None:
-                    learned[t, s.rows] = scores[start:start + len(s.rows)]
-                    scored[t, s.rows] = True
-                    start += len(s.rows)
-        return DeferredRewards(env=env, learned=learned, total=self.mix(env, learned), scored=scored)
+        return steps
 
     def get_wrapper_state(self) -> dict[str, Any]:
         if self._steps:
