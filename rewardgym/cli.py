@@ -134,9 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save checkpoints/step_<N> every STEPS env steps, keeping the last 3 (default: a tenth "
                         "of --steps; 0: only the final checkpoint)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="step the envs in Ray actors (--num-workers of them), the policy and the update on this "
-                        "process (llm-* agents: the workers play whole episodes with copies of the model); alone, "
-                        "a local Ray on 127.0.0.1; with an address, join that cluster")
+                   help="play on Ray actors (--num-workers of them): PPO's workers play the rollouts with copies "
+                        "of the policy and the update runs here; llm-* agents' play whole episodes with copies of "
+                        "the model; for other agents they step the envs and the policy acts here. Alone, a local "
+                        "Ray on 127.0.0.1; with an address, join that cluster")
     p.add_argument("--num-workers", type=_positive_int, metavar="N",
                    help="--ray: workers, each stepping its share of --num-envs or playing its share of a batch "
                         "(default 2)")
@@ -519,6 +520,8 @@ def cmd_train(args) -> int:
         raise UsageError(f"agent {args.agent!r}: {str(exc).splitlines()[0]}") from None
     if rollouts:
         _distribute_rollouts(agent, args.env_id, env_kwargs, ray, env, reward_model, worker_reward)
+    elif ray is not None:
+        _launch_workers(agent, env, reward_model)
 
     run_dir = new_run_dir(args.out, args.env_id, args.agent, args.seed)
     write_config(run_dir, {
@@ -564,6 +567,21 @@ def _distribute_rollouts(agent, env_id: str, env_kwargs: dict[str, Any], ray: tu
         raise UsageError(f"--ray: {str(exc).splitlines()[0]}") from None
     print(f"LLM rollouts on {workers.num_workers} Ray workers" + (" (each scoring the learned reward)" if reward
                                                                   else ""), file=sys.stderr)
+
+
+def _launch_workers(agent, env, reward_model) -> None:
+    """``train --agent ppo --ray``: start the rollout workers with copies of the policy before the run, so that
+    workers the cluster cannot start are one line (the other agents' env workers started with their envs)."""
+    launch = getattr(env, "launch", None)
+    if launch is None:
+        return
+    try:
+        launch(agent)
+    except ValueError as exc:
+        _close(env, reward_model)
+        raise UsageError(f"--ray: {str(exc).splitlines()[0]}") from None
+    print(f"PPO rollouts on {len(env.workers)} Ray workers, each with a copy of the policy"
+          + (" (the learned reward scored here)" if reward_model is not None else ""), file=sys.stderr)
 
 
 def _video_capture(args, spec, agent, env_kwargs: dict[str, Any], run_dir: Path):
@@ -674,6 +692,8 @@ def _resume(args) -> int:
     if rollouts:
         _distribute_rollouts(agent, config["env_id"], config.get("env_kwargs", {}), ray, env, reward_model,
                              worker_reward)
+    elif ray is not None:
+        _launch_workers(agent, env, reward_model)
     where = "" if ray is None else f" with {ray[1]} Ray workers ({ray[0]})"
     print(f"resuming {run_dir} from {checkpoint.name} at step {agent.global_step}{where}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, int(config["steps"]) // 10)

@@ -106,6 +106,167 @@ def test_train_with_ray_workers_from_the_command_line(ray_local, tmp_path, capsy
     assert "bad --env-kwargs for CartPole-v1" in capsys.readouterr().err
 
 
+# -- PPO's rollouts on Ray workers with copies of the policy --------------------------------------
+def _weights(agent) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in agent.policy.parameters()]
+
+
+def test_one_rollout_worker_learns_the_weights_of_the_one_process_run(ray_local):
+    """The worker acts with a copy of the policy and its own generator, the learner updates: with one worker
+    the run is the one-process run, norm_obs statistics included."""
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+
+    torch.set_num_threads(1)
+    runs = []
+    for envs in (RolloutWorkers("CartPole-v1", 4, 1, SYNC), gym.make_vec("CartPole-v1", 4, **SYNC)):
+        agent = make_agent("ppo", envs, seed=0, norm_obs=True, **PPO)
+        agent.learn(envs, 4 * 32 * 3, progress=False)
+        runs.append((_weights(agent), agent.obs_rms.state(), agent.global_step))
+        envs.close()
+    (ours, our_stats, our_steps), (theirs, their_stats, their_steps) = runs
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs)) and our_steps == their_steps == 4 * 32 * 3
+    np.testing.assert_allclose(our_stats["mean"], their_stats["mean"], rtol=1e-12)
+    assert our_stats["count"] == pytest.approx(their_stats["count"])
+
+
+def test_two_rollout_workers_split_the_rows_and_their_seeds(ray_local):
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+    from rewardgym.agents.base import EpisodeTracker
+
+    workers = RolloutWorkers("CartPole-v1", 5, 2, SYNC)
+    agent = make_agent("ppo", workers, seed=0, **PPO)
+    workers.start(agent, 11)
+    assert workers.sizes == [3, 2] and len({node for node, _ in workers.where()}) == 2  # one worker per node
+    tracker = EpisodeTracker(5)
+    rollout = workers.collect(agent, tracker)
+    first, _ = gym.make_vec("CartPole-v1", 5, **SYNC).reset(seed=11)
+    np.testing.assert_array_equal(rollout.obs[0]["vector"], first)  # row j played the episode seeded 11 + j
+    assert rollout.rewards.shape == (32, 5) and len(rollout.actions) == 32 and rollout.next_value.shape == (5,)
+    assert tracker.summary()["episodes"] == rollout.terminated.sum() + rollout.truncated.sum()
+    workers.close()
+
+
+def test_ppo_with_two_rollout_workers_learns_cartpole_as_the_one_process_run_does(ray_local):
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+
+    torch.set_num_threads(1)
+    config = {"num_steps": 64, "num_minibatches": 4, "update_epochs": 4, "learning_rate": 1e-3, "device": "cpu"}
+    returns = []
+    for envs in (RolloutWorkers("CartPole-v1", 8, 2, SYNC), gym.make_vec("CartPole-v1", 8, **SYNC)):
+        agent = make_agent("ppo", envs, seed=1, **config)
+        agent.learn(envs, 40_000, progress=False)
+        envs.close()
+        held_out = gym.make_vec("CartPole-v1", 8, **SYNC)
+        returns.append(agent.evaluate(held_out, 16, deterministic=True, seed=1000)["mean_return"])
+    with_workers, alone = returns
+    random_play = 22  # CartPole's mean return under random actions
+    assert alone > 150 and with_workers > 150 and with_workers > 0.6 * alone > 4 * random_play, returns
+
+
+def test_a_dead_rollout_worker_is_replaced_and_ppo_goes_on(ray_local, caplog):
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+
+    workers = RolloutWorkers("CartPole-v1", 4, 2, SYNC)
+    agent = make_agent("ppo", workers, seed=0, **PPO)
+    killed = []
+
+    def kill_once(metrics):  # after the first update, one worker dies
+        if not killed:
+            killed.append(workers.workers[1])
+            ray_local.kill(workers.workers[1])
+
+    with caplog.at_level("WARNING"):
+        agent.learn(workers, 4 * 32 * 4, callbacks=[kill_once], progress=False)
+    assert killed and workers.restarts == 1 and workers.workers[1] is not killed[0]
+    assert "PPO rollout worker 1 of 2 died" in caplog.text
+    assert agent.global_step == 4 * 32 * 4  # every rollout ran
+    assert len({pid for _, pid in workers.where()}) == 2
+    workers.close()
+
+
+def test_workers_the_cluster_cannot_place_are_one_error_not_a_wait_without_end(ray_local):
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+
+    workers = RolloutWorkers("CartPole-v1", 3, 3, SYNC, start_timeout=3)  # three CPUs asked of a cluster of two
+    agent = make_agent("ppo", workers, seed=0, **PPO)
+    with pytest.raises(ValueError, match=r"the 3 rollout workers \(asking for 1 CPU each\) did not all start "
+                                         r"within 3 s; the cluster has \d+ CPUs free"):
+        agent.learn(workers, 100, progress=False)
+    assert workers.workers == []
+    workers.close()
+    two = RolloutWorkers("CartPole-v1", 3, 2, SYNC)  # the CPUs are free again
+    agent = make_agent("ppo", two, seed=0, **PPO)
+    agent.learn(two, 3 * 32, progress=False)
+    assert agent.global_step == 3 * 32
+    two.close()
+
+
+class _Recorder:
+    """A reward model that scores 1 and remembers which rows it was shown, call by call."""
+
+    needs_frames = False
+
+    def __init__(self):
+        self.calls: list[np.ndarray] = []
+
+    def __call__(self, batch) -> np.ndarray:
+        self.calls.append(np.asarray(batch.env_ids))
+        return np.ones(len(batch), np.float32)
+
+
+def test_the_learner_scores_the_workers_transitions_in_one_call_per_rollout(ray_local):
+    """Learned rewards: one worker gives the one-process run's weights; with two, each rollout is one model call
+    over every row, numbered across the workers as in one process."""
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+    from rewardgym.workflows.training import with_learned_reward
+
+    torch.set_num_threads(1)
+    weights = []
+    for envs in (RolloutWorkers("CartPole-v1", 4, 1, SYNC), gym.make_vec("CartPole-v1", 4, **SYNC)):
+        agent = make_agent("ppo", envs, seed=0, **PPO)
+        env = with_learned_reward(envs, agent.spec, "constant:value=0.5", coef=2.0)
+        agent.learn(env, 4 * 32 * 2, progress=False)
+        weights.append(_weights(agent))
+        env.close()
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+
+    model = _Recorder()
+    workers = with_learned_reward(RolloutWorkers("CartPole-v1", 5, 2, SYNC), agent.spec, model, mode="replace")
+    agent = make_agent("ppo", workers, seed=0, **PPO)
+    agent.learn(workers, 5 * 32 * 2, progress=False)
+    assert len(model.calls) == 2 and all(set(ids) == set(range(5)) for ids in model.calls)
+    assert all(len(ids) <= 5 * 32 for ids in model.calls)  # the reset steps are no transitions
+    workers.close()
+
+
+def test_ppo_on_rollout_workers_from_the_command_line_with_a_learned_reward_and_resume(ray_local, tmp_path, capsys):
+    args = ["train", "CartPole-v1", "--agent", "ppo", "--num-envs", "4", "--no-progress", "--config", "num_steps=32",
+            "--env-kwargs", "vectorization_mode=sync", "--ray", "--num-workers", "2"]
+    assert main([*args, "--steps", "1024", "--checkpoint-every", "256", "--reward", "constant:value=0.1",
+                 "--out", str(tmp_path / "run")]) == 0
+    (run,) = (tmp_path / "run").iterdir()
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert "reward_learned_per_step" in rows[0]
+    import shutil
+
+    steps = sorted((run / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    for end in (run / "checkpoints" / "final", steps[-1]):  # as if the cluster had died mid-run
+        shutil.rmtree(end)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert "with 2 Ray workers (local)" in capsys.readouterr().err
+    assert (run / "checkpoints" / "final").is_dir()
+    assert main([*args, "--steps", "256", "--reward", "clip", "--out", str(tmp_path / "bad")]) == 2
+    assert "--reward: bad arguments for reward 'clip'" in capsys.readouterr().err
+    # the learner's reward model in an actor of its own (one CPU of the cluster's two: one worker left)
+    assert main([*args, "--steps", "256", "--reward", "constant:value=0.1", "--reward-on-ray", "--num-workers", "1",
+                 "--out", str(tmp_path / "actor")]) == 0
+    (run,) = (tmp_path / "actor").iterdir()
+    last = (run / "metrics.csv").read_text().splitlines()
+    header, row = last[0].split(","), last[-1].split(",")
+    assert float(row[header.index("reward_learned_per_step")]) == pytest.approx(0.1)
+
+
 # -- the LLM trainer's rollouts on Ray workers --------------------------------------------------
 LLM = {"group_size": 2, "groups_per_batch": 2, "max_new_tokens": 4, "max_turns": 3, "device": "cpu",
        "learning_rate": 1e-2, "seed": 0}

@@ -34,8 +34,10 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     text out); otherwise the id's native vector env when it has one, else a ``SyncVectorEnv``.
     A multi-agent name (``bandit_market_v0``) gives ``num_envs`` games with every seat a row
     (``wrappers.multiagent.AgentsAsEnvs``): independent learners sharing one policy. ``workers``
-    > 0: the envs are stepped by that many Ray actors (``envs.ray_vector.RayVectorEnv``; a local
-    Ray on 127.0.0.1 unless ``ray_address`` names a cluster). ``team_reward``: a multi-agent game's
+    > 0: that many Ray actors play the rollouts with copies of the policy, for an agent that can
+    (``spec.rollout_workers``: PPO, ``agents.ppo_ray.RolloutWorkers``), or step the envs for the
+    agent to act on (``envs.ray_vector.RayVectorEnv``); a local Ray on 127.0.0.1 unless
+    ``ray_address`` names a cluster. ``team_reward``: a multi-agent game's
     seats each get the game's mean reward (``AgentsAsEnvs(team_reward=True)``).
     """
     import gymnasium as gym
@@ -61,6 +63,10 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     except gym.error.Error as exc:
         raise ValueError(f"{str(exc).splitlines()[0]} (rewardgym list shows the ids)") from None
     try:
+        if workers and spec.rollout_workers:
+            from rewardgym.agents.ppo_ray import RolloutWorkers
+
+            return RolloutWorkers(env_id, num_envs, workers, env_kwargs, address=ray_address)
         if workers:
             from rewardgym.envs.ray_vector import RayVectorEnv
 
@@ -99,11 +105,16 @@ def _multiagent_envs(spec: AgentSpec, env_id: str, num_games: int, env_kwargs: d
 
 
 def with_learned_reward(env, spec: AgentSpec, model: RewardModel, mode: str = "add", coef: float = 1.0,
-                        env_coef: float = 1.0) -> LearnedReward:
+                        env_coef: float = 1.0):
     """``env`` with ``model``'s reward, scored the way an agent of ``spec`` learns (deferred or per step).
 
-    The wrapper does not own ``model``: whoever built it closes it (:func:`train` does).
+    The wrapper does not own ``model``: whoever built it closes it (:func:`train` does). PPO's Ray
+    rollout workers record the transitions and the learner scores them with ``model``.
     """
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+
+    if isinstance(env, RolloutWorkers):
+        return env.score_with(model, mode, coef, env_coef)
     team = env.unwrapped.n_agents if getattr(env.unwrapped, "team_reward", False) else None  # shared like the env's
     return LearnedReward(env, model, mode=mode, coef=coef, env_coef=env_coef, defer=spec.deferred_rewards,
                          team_size=team)
