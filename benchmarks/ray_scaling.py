@@ -1,4 +1,4 @@
-"""What do Ray env workers cost and give? Env steps/s and PPO steps/s, one process against 1, 2, ... workers.
+"""What do Ray workers cost and give? Env steps/s and PPO steps/s, one process against 1, 2, ... workers.
 
     python benchmarks/ray_scaling.py [--workers 1 2] [--num-envs 16] [--seconds 5]
                                      [--envs CartPole-v1 rewardgym/Dungeon-Room5x5-v0]
@@ -6,10 +6,14 @@
 For each env id: random actions on ``gym.make_vec(num_envs)`` in this process, then on
 ``RayVectorEnv(num_envs, W)`` for each W (a local Ray on 127.0.0.1, one CPU per worker), in
 env steps per second; then PPO (``num_steps=128``, its defaults otherwise) trained for
-``--ppo-steps`` on both, in env steps per second of training. Everything in one run, so the
-ratios compare like with like. On a 2-core machine the workers share the cores with the
-process that acts, so the figure that predicts a bigger machine is the per-worker rate and the
-round trip per step (the time a step of W workers takes beyond the slowest worker's own).
+``--ppo-steps`` in this process, on ``RayVectorEnv`` (the learner acts on every step: central
+inference) and on ``RolloutWorkers`` (each worker acts with a copy of the policy and sends
+whole rollouts: what ``rewardgym train --agent ppo --ray`` runs), in env steps per second of
+training and learner updates per second. Everything in one run, so the ratios compare like
+with like. On a 2-core machine the workers share the cores with the process that learns, so
+the figures that predict a bigger machine are the rollout workers' own rate (env steps per
+second of a worker while it collects) and the learner's update time: with a core per worker,
+an iteration takes about the slowest worker's rollout plus the update.
 
 ``--llm MODEL`` (a model folder, ``smollm2``, or ``tiny`` for a tiny random model built here)
 adds the LLM trainer (``llm-grpo``, 4 groups of 4 episodes of up to 4 turns on
@@ -35,7 +39,23 @@ import torch
 
 import rewardgym  # noqa: F401  (registers the ids)
 from rewardgym.agents import make_agent
+from rewardgym.agents.ppo_ray import RolloutWorkers
 from rewardgym.envs.ray_vector import RayVectorEnv, ray_init
+
+PPO_STEPS = 128  # PPO's rollout length here (its default)
+
+
+class TimedWorkers(RolloutWorkers):
+    """Rollout workers that clock their rollouts (what is left of an iteration is the learner's update)."""
+
+    collect_s = 0.0
+
+    def collect(self, agent, tracker):
+        start = time.perf_counter()
+        try:
+            return super().collect(agent, tracker)
+        finally:
+            self.collect_s += time.perf_counter() - start
 
 
 def env_rate(envs, seconds: float) -> float:
@@ -61,11 +81,14 @@ def build(env_id: str, num_envs: int, workers: int, kwargs: dict):
     return RayVectorEnv(env_id, num_envs, workers, kwargs)
 
 
-def ppo_rate(envs, steps: int) -> float:
-    agent = make_agent("ppo", envs, seed=0, device="cpu", num_steps=128)
-    start = time.perf_counter()
+def ppo_rate(envs, steps: int) -> tuple[float, float]:
+    """(PPO env steps per second of training, seconds of it spent collecting rollouts when ``envs`` clocks them)."""
+    agent = make_agent("ppo", envs, seed=0, device="cpu", num_steps=PPO_STEPS)
+    agent.learn(envs, 1, progress=False)  # one iteration first: the workers start (their imports take seconds)
+    envs.collect_s = 0.0
+    done, start = agent.global_step, time.perf_counter()
     agent.learn(envs, steps, progress=False)
-    return agent.global_step / (time.perf_counter() - start)
+    return (agent.global_step - done) / (time.perf_counter() - start), envs.collect_s
 
 
 def llm_rate(model: str, env_id: str, workers: int, batches: int) -> float:
@@ -103,8 +126,10 @@ def main() -> None:
           f"{time.strftime('%Y-%m-%d')}; {args.num_envs} envs, {args.seconds:.0f} s per env figure, "
           f"PPO {args.ppo_steps:,} steps")
     ray = ray_init(num_cpus=max(args.workers))
-    print("\n| env | envs on | env steps/s | x one process | PPO steps/s | x one process |")
-    print("|---|---|---:|---:|---:|---:|")
+    batch = PPO_STEPS * args.num_envs
+    print("\n| env | envs on | env steps/s | x one process | PPO steps/s, central inference | x one process "
+          "| PPO steps/s, rollout workers | x one process | updates/s | a worker's own steps/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for env_id in args.envs:
         kwargs = {"vectorization_mode": "sync"} if env_id == "CartPole-v1" else {}
 
@@ -114,12 +139,22 @@ def main() -> None:
             rate = env_rate(envs, args.seconds)
             envs.close()
             envs = build(env_id, args.num_envs, workers, kwargs)
-            train = ppo_rate(envs, args.ppo_steps)
+            central, _ = ppo_rate(envs, args.ppo_steps)
             envs.close()
-            base_env, base_ppo = base_env or rate, base_ppo or train
+            base_env, base_ppo = base_env or rate, base_ppo or central
             where = "this process" if workers == 0 else f"{workers} Ray worker{'s' if workers > 1 else ''}"
-            print(f"| {env_id.removeprefix('rewardgym/')} | {where} | {rate:,.0f} | {rate / base_env:.2f}x | "
-                  f"{train:,.0f} | {train / base_ppo:.2f}x |", flush=True)
+            row = f"| {env_id.removeprefix('rewardgym/')} | {where} | {rate:,.0f} | {rate / base_env:.2f}x | "
+            if workers == 0:
+                print(row + f"{central:,.0f} | 1.00x | {central:,.0f} | 1.00x | {central / batch:.2f} | |", flush=True)
+                continue
+            envs = TimedWorkers(env_id, args.num_envs, workers, kwargs)
+            copies, collect_s = ppo_rate(envs, args.ppo_steps)
+            iterations = -(-args.ppo_steps // batch)
+            # a worker plays num_steps steps of its share of the envs per rollout, the rollouts at once
+            own = PPO_STEPS * max(envs.sizes) * iterations / collect_s
+            envs.close()
+            print(row + f"{central:,.0f} | {central / base_ppo:.2f}x | {copies:,.0f} | {copies / base_ppo:.2f}x | "
+                  f"{copies / batch:.2f} | {own:,.0f} |", flush=True)
     if args.llm:
         model = args.llm
         if model == "tiny":
