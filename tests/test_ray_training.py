@@ -61,8 +61,13 @@ def test_ppo_with_two_env_workers_learns_the_weights_of_the_one_process_run(ray_
     assert all(torch.equal(a, b) for a, b in zip(*weights))
 
 
-def test_a_dead_worker_is_replaced_and_training_goes_on(ray_local, caplog):
-    envs = RayVectorEnv("CartPole-v1", 4, 2, SYNC)
+@pytest.mark.parametrize("kind, message", [("env workers", "env worker 1 of 2 died"),
+                                           ("rollout workers", "PPO rollout worker 1 of 2 died")])
+def test_a_dead_worker_is_replaced_and_training_goes_on(ray_local, caplog, kind, message):
+    """Env workers (central inference) and PPO's rollout workers (copies of the policy) alike."""
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+
+    envs = (RayVectorEnv if kind == "env workers" else RolloutWorkers)("CartPole-v1", 4, 2, SYNC)
     agent = make_agent("ppo", envs, seed=0, **PPO)
     killed = []
 
@@ -74,8 +79,9 @@ def test_a_dead_worker_is_replaced_and_training_goes_on(ray_local, caplog):
     with caplog.at_level("WARNING"):
         agent.learn(envs, 4 * 32 * 4, callbacks=[kill_once], progress=False)
     assert killed and envs.restarts == 1 and envs.workers[1] is not killed[0]
-    assert "env worker 1 of 2 died" in caplog.text
+    assert message in caplog.text
     assert agent.global_step == 4 * 32 * 4  # every rollout ran
+    assert len({pid for _, pid in ray_local.get([w.where.remote() for w in envs.workers])}) == 2
     envs.close()
 
 
@@ -161,27 +167,6 @@ def test_ppo_with_two_rollout_workers_learns_cartpole_as_the_one_process_run_doe
     with_workers, alone = returns
     random_play = 22  # CartPole's mean return under random actions
     assert alone > 150 and with_workers > 150 and with_workers > 0.6 * alone > 4 * random_play, returns
-
-
-def test_a_dead_rollout_worker_is_replaced_and_ppo_goes_on(ray_local, caplog):
-    from rewardgym.agents.ppo_ray import RolloutWorkers
-
-    workers = RolloutWorkers("CartPole-v1", 4, 2, SYNC)
-    agent = make_agent("ppo", workers, seed=0, **PPO)
-    killed = []
-
-    def kill_once(metrics):  # after the first update, one worker dies
-        if not killed:
-            killed.append(workers.workers[1])
-            ray_local.kill(workers.workers[1])
-
-    with caplog.at_level("WARNING"):
-        agent.learn(workers, 4 * 32 * 4, callbacks=[kill_once], progress=False)
-    assert killed and workers.restarts == 1 and workers.workers[1] is not killed[0]
-    assert "PPO rollout worker 1 of 2 died" in caplog.text
-    assert agent.global_step == 4 * 32 * 4  # every rollout ran
-    assert len({pid for _, pid in workers.where()}) == 2
-    workers.close()
 
 
 def test_workers_the_cluster_cannot_place_are_one_error_not_a_wait_without_end(ray_local):

@@ -747,7 +747,7 @@ def test_steps_recorded_side_by_side_score_as_one_vector_env():
             env.step(env.action_space.sample())
         return env.take(), env
 
-    (first, a), (second, b) = record(3, 0), record(2, 3)
+    (first, a), (second, _) = record(3, 0), record(2, 3)
     whole = vector.LearnedReward(SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 5), _EnvIds(), defer=True)
     joined = vector.join_recorded([first, second], [3, 2])
     assert len(joined) == 30 and a.take() == [] and a.flush().total.shape == (0, 3)  # take() forgot the steps
