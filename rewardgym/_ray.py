@@ -107,6 +107,67 @@ def _restore_cluster_setting(variable: str | None, constant: bool) -> None:
     ray_constants.ENABLE_RAY_CLUSTER = constant
 
 
+PLACEMENTS = {"spread": "SPREAD", "pack": "PACK", "strict-spread": "STRICT_SPREAD"}  # --ray-placement: Ray's names
+
+
+class PlacementError(ValueError):
+    """The cluster cannot hold the workers asked for (:class:`Placement`)."""
+
+
+class Placement:
+    """Resources for ``count`` workers reserved at once (a Ray placement group, one bundle per worker).
+
+    ``strategy``: ``"spread"`` puts the workers on as many nodes as it can (Ray's ``SPREAD``),
+    ``"pack"`` on as few (``PACK``), ``"strict-spread"`` each on a node of its own
+    (``STRICT_SPREAD``). All or nothing: when the cluster cannot hold every bundle within
+    ``timeout`` seconds, a :class:`PlacementError` (a ValueError) says what was asked and what is
+    free, and nothing is held.
+    A worker that dies frees its bundle, and its replacement starts in the same one.
+    """
+
+    def __init__(self, ray: Any, count: int, num_cpus: float, num_gpus: float = 0.0, strategy: str = "spread",
+                 timeout: float = 300.0, what: str = "workers"):
+        if strategy not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {strategy!r}")
+        if num_cpus <= 0 and num_gpus <= 0:
+            raise ValueError("a worker must ask for some CPUs or GPUs")
+        from ray.util.placement_group import placement_group
+
+        self.ray, self.group = ray, None
+        bundle = {"CPU": float(num_cpus), **({"GPU": float(num_gpus)} if num_gpus else {})}
+        asked = " and ".join(f"{amount:g} {kind}" for kind, amount in bundle.items())
+        problem = f"the cluster cannot place {count} {what} asking for {asked} each ({strategy})"
+        nodes = sum(node["Alive"] for node in ray.nodes())
+        total = ray.cluster_resources()
+        if any(total.get(kind, 0.0) < amount * count for kind, amount in bundle.items()) or (
+                strategy == "strict-spread" and nodes < count):  # never, as the cluster stands: say so now
+            raise PlacementError(f"{problem}: it has {_resources(total)} on {nodes} nodes in all")
+        self.group = placement_group([bundle] * count, strategy=PLACEMENTS[strategy])
+        if not self.group.wait(timeout_seconds=timeout):  # the resources exist, but others hold them
+            free = ray.available_resources()
+            self.remove()
+            raise PlacementError(f"{problem} within {timeout:g} s; free now: {_resources(free)} on {nodes} nodes")
+
+    def options(self, index: int) -> dict[str, Any]:
+        """``.options(**...)`` of the actor that runs in bundle ``index``."""
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        return {"scheduling_strategy": PlacementGroupSchedulingStrategy(self.group,
+                                                                        placement_group_bundle_index=index)}
+
+    def remove(self) -> None:
+        from ray.util.placement_group import remove_placement_group
+
+        if self.group is not None:
+            with contextlib.suppress(Exception):  # Ray already gone
+                remove_placement_group(self.group)
+            self.group = None
+
+
+def _resources(amounts: dict[str, float]) -> str:
+    return f"{amounts.get('CPU', 0.0):g} CPUs, {amounts.get('GPU', 0.0):g} GPUs"
+
+
 def error_cause(exc: BaseException) -> str:
     """What an actor raised, in one line: the last line of a Ray task or actor error's traceback, without
     its exception class (``"unknown reward 'nope'; ..."``)."""

@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=_positive_int, metavar="N",
                    help="--ray: workers, each stepping its share of --num-envs or playing its share of a batch "
                         "(default 2)")
+    p.add_argument("--ray-placement", choices=["spread", "pack", "strict-spread"],
+                   help="--ray: lay the workers over the cluster's nodes: spread over as many as it has (default), "
+                        "pack on as few, or strict-spread, each on its own; every worker's resources are reserved "
+                        "at once (a Ray placement group), and a cluster that cannot hold them is one error")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="finish the run in RUN_DIR from its latest checkpoint (its env, agent and settings; a run "
                         "trained on Ray resumes on Ray as it was, or on the cluster --ray names: --ray alone "
@@ -415,7 +419,7 @@ def _envs(spec, env_id: str, num_envs: int, env_kwargs: dict[str, Any], ray: tup
     try:
         if ray is None:
             return make_envs(spec, env_id, num_envs, env_kwargs, team_reward=team_reward)
-        return make_envs(spec, env_id, num_envs, env_kwargs, workers=ray[1], ray_address=ray[0],
+        return make_envs(spec, env_id, num_envs, env_kwargs, workers=ray[1], ray_address=ray[0], placement=ray[2],
                          team_reward=team_reward)
     except (ValueError, ImportError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
@@ -492,10 +496,11 @@ def cmd_train(args) -> int:
     num_envs = args.num_envs or spec.default_num_envs
     ray = None
     if args.ray is not None:
-        ray = (args.ray, args.num_workers or 2)
+        ray = (args.ray, args.num_workers or 2, args.ray_placement or "spread")
         num_envs = max(num_envs, ray[1])
-    elif args.num_workers is not None:
-        raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
+    elif args.num_workers is not None or args.ray_placement is not None:
+        raise UsageError(f"{'--num-workers' if args.num_workers is not None else '--ray-placement'} is for Ray "
+                         f"workers: give it with --ray")
     reward_actor = None
     if args.reward_on_ray is not None:
         if not args.reward:
@@ -532,7 +537,7 @@ def cmd_train(args) -> int:
         "preset": None if preset is None else preset.pattern, "team_reward": args.team_reward,
         "reward_actor": reward_actor,
         "eval_deterministic": True if preset is None else preset.eval_deterministic,
-        "ray": None if ray is None else {"address": ray[0], "num_workers": ray[1]},
+        "ray": None if ray is None else {"address": ray[0], "num_workers": ray[1], "placement": ray[2]},
     })
     print(f"run folder: {run_dir}", file=sys.stderr)
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
@@ -561,6 +566,7 @@ def _distribute_rollouts(agent, env_id: str, env_kwargs: dict[str, Any], ray: tu
     (and ``reward``, the learned reward's arguments, built and scored on each)."""
     try:
         workers = agent.distribute_rollouts(env_id, env_kwargs, ray[1], address=None if ray[0] == "local" else ray[0],
+                                            placement=ray[2],
                                             reward=reward)
     except (ImportError, ValueError, ConnectionError, RuntimeError) as exc:
         _close(env, reward_model)
@@ -669,9 +675,11 @@ def _resume(args) -> int:
     recorded = config.get("ray") or {}
     ray = None
     if args.ray is not None or recorded:
-        ray = (args.ray or recorded.get("address", "local"), args.num_workers or recorded.get("num_workers", 2))
-    elif args.num_workers is not None:
-        raise UsageError("--num-workers is the number of Ray env workers: give it with --ray")
+        ray = (args.ray or recorded.get("address", "local"), args.num_workers or recorded.get("num_workers", 2),
+               args.ray_placement or recorded.get("placement", "spread"))
+    elif args.num_workers is not None or args.ray_placement is not None:
+        raise UsageError(f"{'--num-workers' if args.num_workers is not None else '--ray-placement'} is for Ray "
+                         f"workers: give it with --ray")
     rollouts = ray is not None and spec.env_interface == "text"
     worker_reward = (_worker_reward(config.get("reward"), config.get("reward_mode", "add"),
                                     config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0))

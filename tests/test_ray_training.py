@@ -100,11 +100,15 @@ def test_train_with_ray_workers_from_the_command_line(ray_local, tmp_path, capsy
     assert main([*args, "--ray", "--num-workers", "2"]) == 0
     (run,) = tmp_path.iterdir()
     config = json.loads((run / "config.json").read_text())
-    assert config["ray"] == {"address": "local", "num_workers": 2}
+    assert config["ray"] == {"address": "local", "num_workers": 2, "placement": "spread"}
     assert (run / "checkpoints" / "final").is_dir()
     capsys.readouterr()
     assert main([*args, "--num-workers", "2"]) == 2
-    assert "--num-workers is the number of Ray env workers: give it with --ray" in capsys.readouterr().err
+    assert "--num-workers is for Ray workers: give it with --ray" in capsys.readouterr().err
+    assert main([*args, "--ray-placement", "pack"]) == 2
+    assert "--ray-placement is for Ray workers: give it with --ray" in capsys.readouterr().err
+    assert main([*args, "--ray", "--num-workers", "3", "--num-envs", "3", "--ray-placement", "strict-spread"]) == 2
+    assert "rewardgym: error: the cluster cannot place 3 PPO rollout workers" in capsys.readouterr().err
     assert main(["train", "bandit_market_v0", "--agent", "ppo", "--ray", "--out", str(tmp_path / "ma")]) == 2
     assert "Ray env workers step single-agent envs" in capsys.readouterr().err
     assert main(["train", "CartPole-v1", "--agent", "ppo", "--ray", "--env-kwargs", "bogus=1",
@@ -172,18 +176,22 @@ def test_ppo_with_two_rollout_workers_learns_cartpole_as_the_one_process_run_doe
 def test_workers_the_cluster_cannot_place_are_one_error_not_a_wait_without_end(ray_local):
     from rewardgym.agents.ppo_ray import RolloutWorkers
 
-    workers = RolloutWorkers("CartPole-v1", 3, 3, SYNC, start_timeout=3)  # three CPUs asked of a cluster of two
-    agent = make_agent("ppo", workers, seed=0, **PPO)
-    with pytest.raises(ValueError, match=r"the 3 rollout workers \(asking for 1 CPU each\) did not all start "
-                                         r"within 3 s; the cluster has \d+ CPUs free"):
-        agent.learn(workers, 100, progress=False)
-    assert workers.workers == []
-    workers.close()
-    two = RolloutWorkers("CartPole-v1", 3, 2, SYNC)  # the CPUs are free again
-    agent = make_agent("ppo", two, seed=0, **PPO)
-    agent.learn(two, 3 * 32, progress=False)
-    assert agent.global_step == 3 * 32
-    two.close()
+    with pytest.raises(ValueError, match=r"the cluster cannot place 3 PPO rollout workers asking for 1 CPU each "
+                                         r"\(spread\): it has 2 CPUs, 0 GPUs on 2 nodes in all"):
+        RolloutWorkers("CartPole-v1", 3, 3, SYNC)  # three CPUs asked of a cluster of two: at once
+    with pytest.raises(ValueError, match=r"cannot place 3 PPO rollout workers asking for 0.5 CPU each "
+                                         r"\(strict-spread\): it has"):  # the CPUs are there, the third node is not
+        RolloutWorkers("CartPole-v1", 3, 3, SYNC, placement="strict-spread", num_cpus_per_worker=0.5)
+    busy = RolloutWorkers("CartPole-v1", 2, 1, SYNC)  # holds one CPU of the two
+    with pytest.raises(ValueError, match=r"cannot place 2 PPO rollout workers asking for 1 CPU each \(pack\) "
+                                         r"within 2 s; free now: 1 CPUs, 0 GPUs on 2 nodes"):
+        RolloutWorkers("CartPole-v1", 2, 2, SYNC, placement="pack", start_timeout=2)
+    busy.close()
+    spread = RolloutWorkers("CartPole-v1", 2, 2, SYNC, placement="strict-spread")  # nothing was kept reserved
+    agent = make_agent("ppo", spread, seed=0, **PPO)
+    agent.learn(spread, 2 * 32, progress=False)
+    assert agent.global_step == 2 * 32 and len({node for node, _ in spread.where()}) == 2  # a node each
+    spread.close()
 
 
 class _Recorder:
@@ -351,7 +359,8 @@ def test_train_llm_with_ray_rollouts_from_the_command_line_and_resume_after_the_
                  "--ray", "--num-workers", "2"]) == 0
     assert "LLM rollouts on 2 Ray workers" in capsys.readouterr().err
     (run,) = (tmp_path / "run").iterdir()
-    assert json.loads((run / "config.json").read_text())["ray"] == {"address": "local", "num_workers": 2}
+    assert json.loads((run / "config.json").read_text())["ray"] == {"address": "local", "num_workers": 2,
+                                                                     "placement": "spread"}
     # as if the cluster had died mid-run: the checkpoints of its end removed, it resumes from an earlier one
     import shutil
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rewardgym._ray import actor_place, error_cause, start_ray
+from rewardgym._ray import Placement, actor_place, error_cause, start_ray
 from rewardgym.agents.base import EpisodeTracker, MetricsWindow
 from rewardgym.agents.ppo import PPO, Rollout, Run
 from rewardgym.agents.spaces import describe_space
@@ -171,14 +171,17 @@ class RolloutWorkers:
     >>> agent = PPO(workers, num_steps=64)                                 # doctest: +SKIP
     >>> agent.learn(workers, 100_000); workers.close()                     # doctest: +SKIP
 
-    A local Ray on 127.0.0.1 unless ``address`` names a cluster (or Ray is already running). Each
-    worker asks for ``num_cpus_per_worker`` CPUs; workers that the cluster cannot place within
-    ``start_timeout`` seconds are an error saying so (not a wait without end).
+    A local Ray on 127.0.0.1 unless ``address`` names a cluster (or Ray is already running). Every
+    worker's ``num_cpus_per_worker`` CPUs are reserved at once, ``placement`` ``"spread"`` over as
+    many nodes as the cluster has, ``"pack"`` on as few, ``"strict-spread"`` one per node
+    (:class:`rewardgym._ray.Placement`); a cluster that cannot hold them all within
+    ``start_timeout`` seconds is a ValueError saying so, here, before anything runs.
     ``restarts`` counts the workers that died and were replaced.
     """
 
     def __init__(self, env_id: str, num_envs: int, num_workers: int = 2, env_kwargs: dict[str, Any] | None = None,
-                 address: str | None = None, num_cpus_per_worker: float = 1.0, start_timeout: float = 300.0):
+                 address: str | None = None, num_cpus_per_worker: float = 1.0, placement: str = "spread",
+                 start_timeout: float = 300.0):
         if num_workers < 1 or num_envs < num_workers:
             raise ValueError(f"need 1 <= num_workers <= num_envs, got {num_workers} workers for {num_envs} envs")
         import gymnasium as gym
@@ -197,8 +200,13 @@ class RolloutWorkers:
         self.sizes = [share + (i < extra) for i in range(num_workers)]
         self.offsets = np.cumsum([0, *self.sizes[:-1]]).tolist()
         self.ray, self._started = start_ray(address, purpose="PPO rollout workers on Ray")
+        try:
+            self._placement = Placement(self.ray, num_workers, num_cpus_per_worker, strategy=placement,
+                                        timeout=start_timeout, what="PPO rollout workers")
+        except ValueError:
+            self._stop_ray()
+            raise
         self._actor = self.ray.remote(num_cpus=num_cpus_per_worker)(RolloutWorker)
-        self._cpus, self._start_timeout = num_cpus_per_worker, start_timeout
         self.workers: list[Any] = []
         self.restarts = 0
         self._agent_spec: tuple | None = None  # what a worker is built from: set by the first start()
@@ -244,18 +252,11 @@ class RolloutWorkers:
             self._agent_spec = spec
             self.workers = [self._build(i, agent) for i in range(len(self.sizes))]
             try:  # a worker that cannot start (an env or a reward the worker cannot build) is one line, here
-                self.ray.get([worker.where.remote() for worker in self.workers], timeout=self._start_timeout)
+                self.ray.get([worker.where.remote() for worker in self.workers])
             except (self.ray.exceptions.RayActorError, self.ray.exceptions.RayTaskError) as exc:
                 self._kill_workers()
                 self._agent_spec = None
                 raise ValueError(f"a rollout worker could not start: {error_cause(exc)}") from None
-            except self.ray.exceptions.GetTimeoutError:
-                free = self.ray.available_resources().get("CPU", 0.0)
-                self._kill_workers()
-                self._agent_spec = None
-                raise ValueError(f"the {len(self.sizes)} rollout workers (asking for {self._cpus:g} CPU each) did "
-                                 f"not all start within {self._start_timeout:g} s; the cluster has {free:g} CPUs "
-                                 f"free: fewer --num-workers, or more CPUs") from None
 
     def collect(self, agent: PPO, tracker: EpisodeTracker) -> Rollout:
         """One rollout of every worker with ``agent``'s weights, joined row-wise; rewards scored here."""
@@ -308,8 +309,9 @@ class RolloutWorkers:
     def _build(self, i: int, agent: PPO):
         config, observation_space, action_space = self._agent_spec
         seed = agent.config.seed + SEED_STRIDE * (i + self.restarts * len(self.sizes))
-        return self._actor.remote(config, observation_space, action_space, self.env_id, self.sizes[i],
-                                  self.env_kwargs, seed, self._needs_frames)
+        return self._actor.options(**self._placement.options(i)).remote(
+            config, observation_space, action_space, self.env_id, self.sizes[i], self.env_kwargs, seed,
+            self._needs_frames)
 
     def _replace(self, i: int, exc: Exception, agent: PPO, weights, stats) -> dict[str, Any]:
         """Worker ``i`` died: a new one starts fresh episodes and plays the rollout with the same weights."""
@@ -334,9 +336,13 @@ class RolloutWorkers:
 
     def close(self, **kwargs) -> None:
         self._kill_workers()
+        self._placement.remove()
         if self._owns_model:
             close_model(self._reward[0])
             self._owns_model = False
+        self._stop_ray()
+
+    def _stop_ray(self) -> None:
         if self._started:
             self.ray.shutdown()
             self._started = False

@@ -33,7 +33,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rewardgym._batch import concat
-from rewardgym._ray import actor_place, start_ray
+from rewardgym._ray import Placement, actor_place, start_ray
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ class RayVectorEnv(VectorEnv):
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, env_id: str, num_envs: int, num_workers: int = 2, env_kwargs: dict[str, Any] | None = None,
-                 address: str | None = None, num_cpus_per_worker: float = 1.0):
+                 address: str | None = None, num_cpus_per_worker: float = 1.0, placement: str = "spread",
+                 start_timeout: float = 300.0):
         if num_workers < 1 or num_envs < num_workers:
             raise ValueError(f"need 1 <= num_workers <= num_envs, got {num_workers} workers for {num_envs} envs")
         import gymnasium as gym
@@ -105,6 +106,9 @@ class RayVectorEnv(VectorEnv):
         if metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) != AutoresetMode.NEXT_STEP:
             raise ValueError(f"{env_id}'s vector env does not autoreset on the next step")
         self.ray = ray_init(address)
+        # every worker's CPUs at once (rewardgym._ray.Placement), or a clear error now
+        self._placement = Placement(self.ray, num_workers, num_cpus_per_worker, strategy=placement,
+                                    timeout=start_timeout, what="env workers")
         share, extra = divmod(num_envs, num_workers)
         self.sizes = [share + (i < extra) for i in range(num_workers)]
         self.offsets = np.cumsum([0, *self.sizes[:-1]]).tolist()
@@ -121,7 +125,8 @@ class RayVectorEnv(VectorEnv):
         self._episodes = 0
 
     def _start(self, i: int):
-        return self._actor_class.remote(self.env_id, self.sizes[i], self.env_kwargs)
+        return self._actor_class.options(**self._placement.options(i)).remote(self.env_id, self.sizes[i],
+                                                                             self.env_kwargs)
 
     def _split(self, actions) -> list[Any]:
         actions = np.asarray(actions)
@@ -174,3 +179,5 @@ class RayVectorEnv(VectorEnv):
             with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(worker)
         self.workers = []
+        if hasattr(self, "_placement"):
+            self._placement.remove()

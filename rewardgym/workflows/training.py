@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rewardgym._ray import PlacementError
 from rewardgym.agents.base import AgentSpec
 from rewardgym.rewards.transitions import RewardModel, close_model
 from rewardgym.workflows.runs import FINAL_CHECKPOINT, PeriodicCheckpoint, RunLogger
@@ -27,7 +28,8 @@ __all__ = ["make_envs", "with_learned_reward", "train"]
 
 
 def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str, Any] | None = None, *,
-              workers: int = 0, ray_address: str | None = None, team_reward: bool = False):
+              workers: int = 0, ray_address: str | None = None, team_reward: bool = False,
+              placement: str = "spread"):
     """The vector env ``num_envs`` copies of ``env_id`` for an agent of ``spec``; ValueError in one line.
 
     ``spec.env_interface == "text"`` gives a ``SyncVectorEnv`` of ``TextInterface`` envs (text in,
@@ -37,7 +39,8 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
     > 0: that many Ray actors play the rollouts with copies of the policy, for an agent that can
     (``spec.rollout_workers``: PPO, ``agents.ppo_ray.RolloutWorkers``), or step the envs for the
     agent to act on (``envs.ray_vector.RayVectorEnv``); a local Ray on 127.0.0.1 unless
-    ``ray_address`` names a cluster. ``team_reward``: a multi-agent game's
+    ``ray_address`` names a cluster; ``placement`` lays the workers over its nodes (``"spread"``,
+    ``"pack"``, ``"strict-spread"``: ``rewardgym._ray.Placement``). ``team_reward``: a multi-agent game's
     seats each get the game's mean reward (``AgentsAsEnvs(team_reward=True)``).
     """
     import gymnasium as gym
@@ -66,14 +69,16 @@ def make_envs(spec: AgentSpec, env_id: str, num_envs: int, env_kwargs: dict[str,
         if workers and spec.rollout_workers:
             from rewardgym.agents.ppo_ray import RolloutWorkers
 
-            return RolloutWorkers(env_id, num_envs, workers, env_kwargs, address=ray_address)
+            return RolloutWorkers(env_id, num_envs, workers, env_kwargs, address=ray_address, placement=placement)
         if workers:
             from rewardgym.envs.ray_vector import RayVectorEnv
 
-            return RayVectorEnv(env_id, num_envs, workers, env_kwargs, address=ray_address)
+            return RayVectorEnv(env_id, num_envs, workers, env_kwargs, address=ray_address, placement=placement)
         return gym.make_vec(env_id, num_envs=num_envs, **options, **(env_kwargs or {}))
     except gym.error.Error as exc:
         raise ValueError(str(exc).splitlines()[0]) from None
+    except PlacementError:  # the cluster, not the env's arguments
+        raise
     except (TypeError, ValueError) as exc:
         if spec.env_interface == "text" and "language interface" in str(exc):
             raise ValueError(f"{env_id} has no language interface, so agent {spec.name!r} cannot play it") from None

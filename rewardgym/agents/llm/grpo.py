@@ -403,20 +403,22 @@ class LLMAgent:
 
     def distribute_rollouts(self, env_id: str, env_kwargs: dict[str, Any] | None = None, num_workers: int = 2, *,
                             envs_per_worker: int | None = None, address: str | None = None,
-                            num_gpus: float = 0.0, reward: dict[str, Any] | None = None):
+                            num_gpus: float = 0.0, reward: dict[str, Any] | None = None,
+                            placement: str = "spread"):
         """Play :meth:`learn`'s episodes on ``num_workers`` Ray actors from now on, each with a copy of the
         policy and its own text envs of ``env_id`` (``envs_per_worker``, default its share of a batch);
         weights are sent after every update. A local Ray on 127.0.0.1 unless ``address`` names a
         cluster; ``reward``: ``LearnedReward``'s arguments with the model as a spec string, built and
-        scored on each worker. See :mod:`rewardgym.agents.llm.ray_rollouts`; :meth:`close_rollouts`
-        stops them."""
+        scored on each worker; ``placement``: how the workers' resources are laid over the cluster's nodes
+        (``"spread"``, ``"pack"``, ``"strict-spread"``; :class:`rewardgym._ray.Placement`). See
+        :mod:`rewardgym.agents.llm.ray_rollouts`; :meth:`close_rollouts` stops them."""
         from rewardgym.agents.llm.ray_rollouts import RayRollouts
 
         self.close_rollouts()
         batch = self.config.groups_per_batch * self.config.group_size
         self._rollouts = RayRollouts(self, env_id, env_kwargs, num_workers,
                                      envs_per_worker or -(-batch // num_workers), address, num_gpus,
-                                     reward=reward)
+                                     reward=reward, placement=placement)
         return self._rollouts
 
     def close_rollouts(self) -> None:

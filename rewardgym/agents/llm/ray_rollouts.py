@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardgym._ray import actor_place, error_cause, start_ray
+from rewardgym._ray import Placement, actor_place, error_cause, start_ray
 from rewardgym.agents.llm.episodes import Episode, RolloutStats
 from rewardgym.envs.multiagent import ENVS as MULTIAGENT
 from rewardgym.envs.multiagent import make_vec
@@ -98,24 +98,30 @@ class RayRollouts:
 
     def __init__(self, agent, env_id: str, env_kwargs: dict[str, Any] | None = None, num_workers: int = 2,
                  envs_per_worker: int = 8, address: str | None = None, num_gpus: float = 0.0, num_cpus: int = 1,
-                 reward: dict[str, Any] | None = None):
+                 reward: dict[str, Any] | None = None, placement: str = "spread", start_timeout: float = 300.0):
         if num_workers < 1 or envs_per_worker < 1:
             raise ValueError(f"num_workers and envs_per_worker must be >= 1, got {num_workers} and {envs_per_worker}")
         c = agent.config
         if c.generation_backend != "transformers":
             raise ValueError("rollout workers generate with transformers; generation_backend='vllm' runs in the "
                              "learner's process only")
-        self.ray, self._started = start_ray(address, purpose="LLM rollouts on Ray")
-        config = {f: v for f, v in vars(c).items() if f != "model"}
-        # a worker samples: no reference policy to keep, its own device (a GPU only if it was given one)
-        config.update(kl_coef=0.0, device="cuda" if num_gpus else "cpu")
         if reward is not None and not isinstance(reward.get("model"), str):
             raise ValueError("a learned reward on rollout workers is given as a spec string (model='novelty', ...): "
                              "each worker builds its own")
+        self.ray, self._started = start_ray(address, purpose="LLM rollouts on Ray")
+        try:  # every worker's resources at once, or a clear error now
+            self._placement = Placement(self.ray, num_workers, num_cpus, num_gpus, placement, start_timeout,
+                                        what="LLM rollout workers")
+        except ValueError:
+            self._stop_ray()
+            raise
+        config = {f: v for f, v in vars(c).items() if f != "model"}
+        # a worker samples: no reference policy to keep, its own device (a GPU only if it was given one)
+        config.update(kl_coef=0.0, device="cuda" if num_gpus else "cpu")
         self._spec = (type(agent), c.model, config, env_id, dict(env_kwargs or {}), int(envs_per_worker),
                       int(num_cpus), reward)
         self._actor = self.ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(RolloutWorker)
-        self.workers = [self._actor.remote(*self._spec) for _ in range(num_workers)]
+        self.workers = [self._start(i) for i in range(num_workers)]
         try:  # a worker that cannot start (a model or a reward spec that does not load) is one line, here
             self.ray.get([worker.where.remote() for worker in self.workers])
         except (self.ray.exceptions.RayActorError, self.ray.exceptions.RayTaskError) as exc:
@@ -166,8 +172,12 @@ class RayRollouts:
     def _replace(self, i: int, exc: Exception) -> None:
         log.warning("LLM rollout worker %d died (%s); starting a new one with the last weights", i,
                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        self.workers[i] = self._actor.remote(*self._spec)
+        self.workers[i] = self._start(i)
         self.ray.get(self.workers[i].load_weights.remote(self._weights))
+
+    def _start(self, i: int):
+        """Worker ``i``, in its bundle of the placement."""
+        return self._actor.options(**self._placement.options(i)).remote(*self._spec)
 
     def fingerprints(self) -> list[float]:
         return self.ray.get([w.fingerprint.remote() for w in self.workers])
@@ -179,6 +189,10 @@ class RayRollouts:
         for worker in self.workers:
             self.ray.kill(worker)
         self.workers = []
+        self._placement.remove()
+        self._stop_ray()
+
+    def _stop_ray(self) -> None:
         if self._started:
             self.ray.shutdown()
             self._started = False
