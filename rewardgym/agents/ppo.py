@@ -45,6 +45,10 @@ Learned rewards come from a :class:`~rewardgym.wrappers.vector.LearnedReward` on
 With ``defer=True`` (what ``rewardgym train --reward`` builds) the wrapper keeps the rollout's
 transitions and PPO has them scored in one batch before GAE (the VLM-RM pattern).
 
+Past one process, ``learn`` takes a :class:`RolloutCollector` in place of the env: Ray workers
+that play the rollouts with copies of the policy (:mod:`rewardgym.agents.ppo_ray`), joined
+into one :class:`Rollout` for the same update.
+
 Device: observations are preprocessed (flattened, one-hot) in NumPy once per step. On CPU an
 MLP policy acts in NumPy on a snapshot of the weights (torch's per-op dispatch dominates at
 rollout sizes) and scores the rollout's log-probs in one batch after it; elsewhere the rollout
