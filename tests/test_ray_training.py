@@ -85,6 +85,21 @@ def test_a_dead_worker_is_replaced_and_training_goes_on(ray_local, caplog, kind,
     envs.close()
 
 
+def test_a_rollout_worker_dead_between_runs_is_replaced_when_the_next_run_starts(ray_local, caplog):
+    from rewardgym.agents.ppo_ray import RolloutWorkers
+
+    workers = RolloutWorkers("CartPole-v1", 4, 2, SYNC)
+    agent = make_agent("ppo", workers, seed=0, **PPO)
+    agent.learn(workers, 4 * 32, progress=False)
+    dead = workers.workers[0]
+    ray_local.kill(dead)
+    with caplog.at_level("WARNING"):
+        agent.learn(workers, 4 * 32, progress=False)
+    assert "PPO rollout worker 0 of 2 died" in caplog.text and workers.workers[0] is not dead
+    assert workers.restarts == 1 and agent.global_step == 2 * 4 * 32
+    workers.close()
+
+
 def test_infos_of_workers_merge_with_their_masks():
     merged = merge_infos([{"success": np.array([True, False]), "_success": np.array([True, True])},
                           {"other": np.array([1.5])}], [2, 1])

@@ -240,7 +240,12 @@ class RolloutWorkers:
         self.launch(agent)
         self._seed = seed
         stats = _stats(agent)
-        self.ray.get([worker.start.remote(seed + offset, stats) for worker, offset in zip(self.workers, self.offsets)])
+        starting = [worker.start.remote(seed + offset, stats) for worker, offset in zip(self.workers, self.offsets)]
+        for i, started in enumerate(starting):
+            try:
+                self.ray.get(started)
+            except self.ray.exceptions.RayActorError as exc:  # died since the last run: a new one starts it
+                self._replace(i, exc, agent, stats)
 
     def launch(self, agent: PPO) -> None:
         """Start the workers with copies of ``agent``'s policy settings (again only for an agent with other
@@ -267,8 +272,9 @@ class RolloutWorkers:
         for i, future in enumerate(futures):
             try:
                 parts.append(self.ray.get(future))
-            except self.ray.exceptions.RayActorError as exc:
-                parts.append(self._replace(i, exc, agent, weights, stats))
+            except self.ray.exceptions.RayActorError as exc:  # a new worker plays the rollout, same weights
+                self._replace(i, exc, agent, stats)
+                parts.append(self.ray.get(self.workers[i].collect.remote(weights, stats)))
             except self.ray.exceptions.RayTaskError as exc:
                 raise RuntimeError(f"rollout worker {i} failed: {error_cause(exc)}") from None
         for part in parts:
@@ -313,8 +319,8 @@ class RolloutWorkers:
             config, observation_space, action_space, self.env_id, self.sizes[i], self.env_kwargs, seed,
             self._needs_frames)
 
-    def _replace(self, i: int, exc: Exception, agent: PPO, weights, stats) -> dict[str, Any]:
-        """Worker ``i`` died: a new one starts fresh episodes and plays the rollout with the same weights."""
+    def _replace(self, i: int, exc: Exception, agent: PPO, stats: dict[str, Any] | None) -> None:
+        """Worker ``i`` died: a new one, in its bundle, starts fresh episodes (seeds moved on by the restarts)."""
         self.restarts += 1
         log.warning("rewardgym: PPO rollout worker %d of %d died (%s); starting a new one, its %d envs restart",
                     i, len(self.workers), str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__,
@@ -322,7 +328,6 @@ class RolloutWorkers:
         self.workers[i] = self._build(i, agent)
         seed = self._seed + SEED_STRIDE * self.restarts + self.offsets[i]
         self.ray.get(self.workers[i].start.remote(seed, stats))
-        return self.ray.get(self.workers[i].collect.remote(weights, stats))
 
     def where(self) -> list[tuple[str, int]]:
         """(Ray node id, process id) of every worker."""
