@@ -45,6 +45,7 @@ from rewardgym._ray import Placement, actor_place, error_cause, start_ray
 from rewardgym.agents.base import EpisodeTracker, MetricsWindow
 from rewardgym.agents.ppo import PPO, Rollout, Run
 from rewardgym.agents.spaces import describe_space
+from rewardgym.envs.ray_vector import probe_spaces, split_rows
 from rewardgym.rewards.transforms import RewardMix, RunningMeanStd
 from rewardgym.rewards.spec import make_reward
 from rewardgym.rewards.transitions import RewardModel, close_model
@@ -182,23 +183,10 @@ class RolloutWorkers:
     def __init__(self, env_id: str, num_envs: int, num_workers: int = 2, env_kwargs: dict[str, Any] | None = None,
                  address: str | None = None, num_cpus_per_worker: float = 1.0, placement: str = "spread",
                  start_timeout: float = 300.0):
-        if num_workers < 1 or num_envs < num_workers:
-            raise ValueError(f"need 1 <= num_workers <= num_envs, got {num_workers} workers for {num_envs} envs")
-        import gymnasium as gym
-        from gymnasium.vector import AutoresetMode
-
+        self.sizes, self.offsets = split_rows(num_envs, num_workers)
         self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
-        probe = gym.make_vec(env_id, num_envs=1, **self.env_kwargs)  # bad arguments fail here, in one line
-        self.single_observation_space, self.single_action_space = (probe.single_observation_space,
-                                                                   probe.single_action_space)
-        mode = probe.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
-        probe.close()
-        if mode != AutoresetMode.NEXT_STEP:
-            raise ValueError(f"{env_id}'s vector env does not autoreset on the next step")
+        self.single_observation_space, self.single_action_space = probe_spaces(env_id, self.env_kwargs)
         self.num_envs = num_envs
-        share, extra = divmod(num_envs, num_workers)
-        self.sizes = [share + (i < extra) for i in range(num_workers)]
-        self.offsets = np.cumsum([0, *self.sizes[:-1]]).tolist()
         self.ray, self._started = start_ray(address, purpose="PPO rollout workers on Ray")
         try:
             self._placement = Placement(self.ray, num_workers, num_cpus_per_worker, strategy=placement,

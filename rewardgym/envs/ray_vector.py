@@ -82,6 +82,29 @@ def merge_infos(parts: list[dict[str, Any]], sizes: list[int]) -> dict[str, Any]
     return out
 
 
+def probe_spaces(env_id: str, env_kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``(single observation space, single action space)`` of ``env_id``'s vector env, from one env built here,
+    so a bad argument is one line before any worker starts; ValueError unless it autoresets on the next step."""
+    import gymnasium as gym
+
+    probe = gym.make_vec(env_id, num_envs=1, **env_kwargs)
+    spaces, mode = (probe.single_observation_space, probe.single_action_space), probe.metadata.get(
+        "autoreset_mode", AutoresetMode.NEXT_STEP)
+    probe.close()
+    if mode != AutoresetMode.NEXT_STEP:
+        raise ValueError(f"{env_id}'s vector env does not autoreset on the next step")
+    return spaces
+
+
+def split_rows(num_envs: int, num_workers: int) -> tuple[list[int], list[int]]:
+    """``(sizes, offsets)``: ``num_envs`` rows over ``num_workers`` workers, the first ones a row longer."""
+    if num_workers < 1 or num_envs < num_workers:
+        raise ValueError(f"need 1 <= num_workers <= num_envs, got {num_workers} workers for {num_envs} envs")
+    share, extra = divmod(num_envs, num_workers)
+    sizes = [share + (i < extra) for i in range(num_workers)]
+    return sizes, np.cumsum([0, *sizes[:-1]]).tolist()
+
+
 def ray_init(address: str | None = None, num_cpus: int | None = None):
     """Ray, initialised for env workers (see :func:`rewardgym._ray.start_ray`)."""
     return start_ray(address, num_cpus, purpose="Ray env workers")[0]
@@ -95,23 +118,13 @@ class RayVectorEnv(VectorEnv):
     def __init__(self, env_id: str, num_envs: int, num_workers: int = 2, env_kwargs: dict[str, Any] | None = None,
                  address: str | None = None, num_cpus_per_worker: float = 1.0, placement: str = "spread",
                  start_timeout: float = 300.0):
-        if num_workers < 1 or num_envs < num_workers:
-            raise ValueError(f"need 1 <= num_workers <= num_envs, got {num_workers} workers for {num_envs} envs")
-        import gymnasium as gym
-
+        self.sizes, self.offsets = split_rows(num_envs, num_workers)
         self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
-        probe = gym.make_vec(env_id, num_envs=1, **self.env_kwargs)  # bad arguments fail here, in one line
-        obs_space, act_space, metadata = probe.single_observation_space, probe.single_action_space, probe.metadata
-        probe.close()
-        if metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) != AutoresetMode.NEXT_STEP:
-            raise ValueError(f"{env_id}'s vector env does not autoreset on the next step")
+        obs_space, act_space = probe_spaces(env_id, self.env_kwargs)
         self.ray = ray_init(address)
         # every worker's CPUs at once (rewardgym._ray.Placement), or a clear error now
         self._placement = Placement(self.ray, num_workers, num_cpus_per_worker, strategy=placement,
                                     timeout=start_timeout, what="env workers")
-        share, extra = divmod(num_envs, num_workers)
-        self.sizes = [share + (i < extra) for i in range(num_workers)]
-        self.offsets = np.cumsum([0, *self.sizes[:-1]]).tolist()
         self._actor_class = self.ray.remote(num_cpus=num_cpus_per_worker)(EnvWorker)
         self.workers = [self._start(i) for i in range(num_workers)]
         self.num_envs = num_envs
