@@ -18,8 +18,10 @@ inference), and synchronous PPO, so the data is always on-policy.
   first row, so the rows play the episodes of one ``make_vec(num_envs)`` seeded ``seed``; worker
   ``i`` samples actions from its own generator, seeded ``agent seed + i * 1_000_003`` (worker 0
   draws what the one-process run draws). With one worker a run learns exactly the weights of the
-  one-process run (without ``norm_obs``, whose statistics are merged rather than updated step by
-  step; tested).
+  one-process run (tested).
+- **Observation statistics** (``norm_obs``): a worker normalises with the learner's statistics
+  plus what it saw and has not sent yet, and sends what it saw; the learner merges every
+  worker's, so its statistics are those of every observation played.
 - **Learned rewards are scored by the learner** (:meth:`RolloutWorkers.score_with`): each worker's
   envs are wrapped in a deferred ``LearnedReward`` that only records; the learner joins the
   workers' transitions (rows and ``env_ids`` numbered across all workers) and scores them in one
