@@ -494,13 +494,9 @@ def cmd_train(args) -> int:
     elif spec.takes_model and "model" not in agent_config:
         raise UsageError(f"agent {args.agent!r} needs --model (a folder with a transformers causal LM, or a hub id)")
     num_envs = args.num_envs or spec.default_num_envs
-    ray = None
-    if args.ray is not None:
-        ray = (args.ray, args.num_workers or 2, args.ray_placement or "spread")
+    ray = _ray_settings(args)
+    if ray is not None:
         num_envs = max(num_envs, ray[1])
-    elif args.num_workers is not None or args.ray_placement is not None:
-        raise UsageError(f"{'--num-workers' if args.num_workers is not None else '--ray-placement'} is for Ray "
-                         f"workers: give it with --ray")
     reward_actor = None
     if args.reward_on_ray is not None:
         if not args.reward:
@@ -543,6 +539,19 @@ def cmd_train(args) -> int:
     every = args.checkpoint_every if args.checkpoint_every is not None else max(1, args.steps // 10)
     video = _video_capture(args, spec, agent, env_kwargs, run_dir) if args.capture_video else None
     return _learn(agent, env, run_dir, args.steps, every, args.no_progress, reward_model=reward_model, video=video)
+
+
+def _ray_settings(args, recorded: dict[str, Any] | None = None) -> tuple[str, int, str] | None:
+    """``(address, workers, placement)`` of ``--ray``, ``--num-workers`` and ``--ray-placement``, each falling back on
+    the run's ``recorded`` settings (``--resume``), then on the defaults; None without Ray."""
+    recorded = recorded or {}
+    if args.ray is None and not recorded:
+        for flag, value in (("--num-workers", args.num_workers), ("--ray-placement", args.ray_placement)):
+            if value is not None:
+                raise UsageError(f"{flag} is for Ray workers: give it with --ray")
+        return None
+    return (args.ray or recorded.get("address", "local"), args.num_workers or recorded.get("num_workers", 2),
+            args.ray_placement or recorded.get("placement", "spread"))
 
 
 def _worker_reward(spec: str | None, mode: str, coef: float, env_coef: float) -> dict[str, Any] | None:
@@ -672,14 +681,7 @@ def _resume(args) -> int:
         raise UsageError(str(exc)) from None
     spec = _agent_class(config["agent"]).spec
     # Ray as the run had it, unless --ray gives another cluster (the old one gone: --ray alone starts a local one)
-    recorded = config.get("ray") or {}
-    ray = None
-    if args.ray is not None or recorded:
-        ray = (args.ray or recorded.get("address", "local"), args.num_workers or recorded.get("num_workers", 2),
-               args.ray_placement or recorded.get("placement", "spread"))
-    elif args.num_workers is not None or args.ray_placement is not None:
-        raise UsageError(f"{'--num-workers' if args.num_workers is not None else '--ray-placement'} is for Ray "
-                         f"workers: give it with --ray")
+    ray = _ray_settings(args, config.get("ray") or {})
     rollouts = ray is not None and spec.env_interface == "text"
     worker_reward = (_worker_reward(config.get("reward"), config.get("reward_mode", "add"),
                                     config.get("reward_coef", 1.0), config.get("reward_env_coef", 1.0))
