@@ -117,7 +117,7 @@ def _wrappers(env) -> list[Any]:
 def run_state(run) -> dict[str, Any]:
     """What a mid-run checkpoint holds of ``run`` (a PPO ``Run``)."""
     env_state, wrappers = None, None
-    base = run.env.unwrapped
+    base = getattr(run.env, "unwrapped", None)  # rollout workers (agents.ppo_ray) keep their envs' state
     if hasattr(base, "get_state") and hasattr(base, "set_state"):
         try:
             wrappers = [to_tensors(w.get_wrapper_state()) for w in _wrappers(run.env)]
