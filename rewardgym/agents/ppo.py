@@ -681,17 +681,17 @@ class PPO:
         """GAE over the rollout (trick 1, on the host: a short sequential loop of tiny operations), then
         the (T, N) steps flattened to the real transitions, on the device."""
         c, device = self.config, self.device
-        values = _stack_steps(rollout.values, device)
+        values = stack_steps(rollout.values, device)
         advantages, returns = compute_gae(rewards, values.cpu().numpy(), rollout.terminated, rollout.truncated,
                                           rollout.valid, rollout.next_value.cpu().numpy(), c.gamma, c.gae_lambda)
         keep = torch.as_tensor(np.flatnonzero(rollout.valid), device=device)  # reset steps are no transitions
         masks = rollout.stacked_masks()
         return Batch(
-            obs={key: _stack_steps([step[key] for step in rollout.obs], device).flatten(0, 1)[keep]
+            obs={key: stack_steps([step[key] for step in rollout.obs], device).flatten(0, 1)[keep]
                  for key in rollout.obs[0]},
-            actions=_stack_steps(rollout.actions, device).flatten(0, 1)[keep],
+            actions=stack_steps(rollout.actions, device).flatten(0, 1)[keep],
             masks=None if masks is None else torch.from_numpy(masks).to(device).flatten(0, 1)[keep],
-            numbers=torch.stack([_stack_steps(rollout.log_probs, device).reshape(-1), values.reshape(-1),
+            numbers=torch.stack([stack_steps(rollout.log_probs, device).reshape(-1), values.reshape(-1),
                                  torch.from_numpy(advantages.reshape(-1)).to(device),
                                  torch.from_numpy(returns.reshape(-1)).to(device)], dim=1)[keep],
         )
@@ -801,8 +801,9 @@ def _deferred_reward(env) -> LearnedReward | None:
     return None if isinstance(env, RolloutCollector) else deferred_reward(env)
 
 
-def _stack_steps(items: list, device: torch.device) -> torch.Tensor:
-    """Per-step arrays or tensors -> one (T, ...) tensor on ``device``."""
+def stack_steps(items: list, device: torch.device) -> torch.Tensor:
+    """Per-step arrays or tensors -> one (T, ...) tensor on ``device`` (a rollout's steps, for the update or,
+    on a Ray rollout worker, for the trip to the learner)."""
     if isinstance(items[0], torch.Tensor):
         return torch.stack(items)
     return torch.from_numpy(np.stack(items)).to(device)

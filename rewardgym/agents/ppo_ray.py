@@ -45,7 +45,7 @@ import torch
 
 from rewardgym._ray import Placement, actor_place, error_cause, start_ray
 from rewardgym.agents.base import EpisodeTracker, MetricsWindow
-from rewardgym.agents.ppo import PPO, Rollout, Run
+from rewardgym.agents.ppo import PPO, Rollout, Run, stack_steps
 from rewardgym.agents.spaces import describe_space
 from rewardgym.envs.ray_vector import probe_spaces, split_rows
 from rewardgym.rewards.transforms import RewardMix, RunningMeanStd
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 __all__ = ["RolloutWorkers", "RolloutWorker"]
 
 SEED_STRIDE = 1_000_003  # worker i's action sampling seed: the agent's seed + i * this
+CPU = torch.device("cpu")
 
 
 class _RecordingStats(RunningMeanStd):
@@ -163,7 +164,7 @@ class RolloutWorker:
 
 def _host(items: list) -> np.ndarray:
     """Per-step arrays or (CPU) tensors as one (T, ...) array."""
-    return np.stack([x.numpy() if isinstance(x, torch.Tensor) else x for x in items])
+    return stack_steps(items, CPU).numpy()
 
 
 class RolloutWorkers:
@@ -200,14 +201,9 @@ class RolloutWorkers:
         self.workers: list[Any] = []
         self.restarts = 0
         self._agent_spec: tuple | None = None  # what a worker is built from: set by the first start()
-        self._needs_frames: bool | None = None  # recording transitions for a learned reward (score_with)
         self._reward: tuple[RewardModel, RewardMix] | None = None
         self._seed: int | None = None
         self._owns_model = False
-
-    @property
-    def unwrapped(self) -> RolloutWorkers:
-        return self
 
     def score_with(self, model: RewardModel | str, mode: str = "add", coef: float = 1.0,
                    env_coef: float = 1.0) -> RolloutWorkers:
@@ -221,7 +217,6 @@ class RolloutWorkers:
         self._owns_model = isinstance(model, str)
         model = make_reward(model)
         self._reward = (model, RewardMix(mode, coef, env_coef))
-        self._needs_frames = bool(getattr(model, "needs_frames", False))
         return self
 
     # -- the RolloutCollector protocol (agents.ppo) ----------------------------------------
@@ -305,9 +300,10 @@ class RolloutWorkers:
     def _build(self, i: int, agent: PPO):
         config, observation_space, action_space = self._agent_spec
         seed = agent.config.seed + SEED_STRIDE * (i + self.restarts * len(self.sizes))
+        # with a learned reward the worker records transitions (and frames, when the model needs them)
+        record_frames = None if self._reward is None else bool(getattr(self._reward[0], "needs_frames", False))
         return self._actor.options(**self._placement.options(i)).remote(
-            config, observation_space, action_space, self.env_id, self.sizes[i], self.env_kwargs, seed,
-            self._needs_frames)
+            config, observation_space, action_space, self.env_id, self.sizes[i], self.env_kwargs, seed, record_frames)
 
     def _replace(self, i: int, exc: Exception, agent: PPO, stats: dict[str, Any] | None) -> None:
         """Worker ``i`` died: a new one, in its bundle, starts fresh episodes (seeds moved on by the restarts)."""
