@@ -111,7 +111,8 @@ PLACEMENTS = {"spread": "SPREAD", "pack": "PACK", "strict-spread": "STRICT_SPREA
 
 
 class PlacementError(ValueError):
-    """The cluster cannot hold the workers asked for (:class:`Placement`)."""
+    """The workers cannot be placed as asked (:class:`Placement`): an unknown strategy, or a cluster that
+    cannot hold them."""
 
 
 class Placement:
@@ -128,12 +129,12 @@ class Placement:
     def __init__(self, ray: Any, count: int, num_cpus: float, num_gpus: float = 0.0, strategy: str = "spread",
                  timeout: float = 300.0, what: str = "workers"):
         if strategy not in PLACEMENTS:
-            raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {strategy!r}")
+            raise PlacementError(f"placement must be one of {', '.join(PLACEMENTS)}, got {strategy!r}")
         if num_cpus <= 0 and num_gpus <= 0:
-            raise ValueError("a worker must ask for some CPUs or GPUs")
+            raise PlacementError("a worker must ask for some CPUs or GPUs")
         from ray.util.placement_group import placement_group
 
-        self.ray, self.group = ray, None
+        self.group = None
         bundle = {"CPU": float(num_cpus), **({"GPU": float(num_gpus)} if num_gpus else {})}
         asked = " and ".join(f"{amount:g} {kind}" for kind, amount in bundle.items())
         problem = f"the cluster cannot place {count} {what} asking for {asked} each ({strategy})"
