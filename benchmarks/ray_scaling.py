@@ -85,10 +85,10 @@ def ppo_rate(envs, steps: int) -> tuple[float, float]:
     """(PPO env steps per second of training, seconds of it spent collecting rollouts when ``envs`` clocks them)."""
     agent = make_agent("ppo", envs, seed=0, device="cpu", num_steps=PPO_STEPS)
     agent.learn(envs, 1, progress=False)  # one iteration first: the workers start (their imports take seconds)
-    envs.collect_s = 0.0
+    collected = getattr(envs, "collect_s", 0.0)  # the clock of the timed rollouts, past the first iteration
     done, start = agent.global_step, time.perf_counter()
     agent.learn(envs, steps, progress=False)
-    return (agent.global_step - done) / (time.perf_counter() - start), envs.collect_s
+    return (agent.global_step - done) / (time.perf_counter() - start), getattr(envs, "collect_s", 0.0) - collected
 
 
 def llm_rate(model: str, env_id: str, workers: int, batches: int) -> float:
